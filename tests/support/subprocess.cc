@@ -1,0 +1,111 @@
+#include "tests/support/subprocess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace portrait_bridge::testing {
+namespace {
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+Subprocess::Subprocess(const std::string& binary, const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env) {
+  char dir_template[] = "/tmp/portrait-bridge-test-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
+  dir_ = dir_template;
+  const std::string log_path = dir_ + "/output.log";
+
+  std::vector<std::string> argv_storage{binary};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& arg : argv_storage) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    std::fprintf(stderr, "execv %s: %s\n", binary.c_str(), std::strerror(errno));
+    _exit(127);
+  }
+}
+
+Subprocess::~Subprocess() {
+  if (Running()) {
+    if (SignalAndWait(SIGTERM, 5000) == -1) SignalAndWait(SIGKILL, 5000);
+  }
+  std::string command = "rm -rf '" + dir_ + "'";
+  if (std::system(command.c_str()) != 0) { /* best effort */ }
+}
+
+std::string Subprocess::TempPath(const std::string& name) const { return dir_ + "/" + name; }
+
+int Subprocess::WaitForPortFile(const std::string& path, int timeout_ms) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = ReadWholeFile(path);
+    if (!text.empty() && text.back() == '\n') return std::stoi(text);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("no port in " + path + " after " + std::to_string(timeout_ms) +
+                           " ms; process output:\n" + Output());
+}
+
+int Subprocess::SignalAndWait(int signal, int timeout_ms) {
+  if (reaped_) return -1;
+  kill(pid_, signal);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      reaped_ = true;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+bool Subprocess::Running() {
+  if (reaped_) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) reaped_ = true;
+  return !reaped_;
+}
+
+std::string Subprocess::Output() const { return ReadWholeFile(dir_ + "/output.log"); }
+
+std::string BinaryFromEnv(const char* variable) {
+  const char* value = std::getenv(variable);
+  if (value == nullptr || *value == '\0') {
+    throw std::runtime_error(std::string("environment variable ") + variable + " is not set (run through ctest)");
+  }
+  return value;
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+}
+
+}  // namespace portrait_bridge::testing

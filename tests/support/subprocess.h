@@ -1,0 +1,55 @@
+#ifndef PORTRAIT_BRIDGE_TESTS_SUPPORT_SUBPROCESS_H_
+#define PORTRAIT_BRIDGE_TESTS_SUPPORT_SUBPROCESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace portrait_bridge::testing {
+
+/// A child process started from a binary path, with its stdout and stderr captured to files in a fresh
+/// temporary directory. The destructor sends SIGTERM, then SIGKILL after a few seconds.
+class Subprocess {
+ public:
+  /// Starts `binary` with `args`; `env` entries are added to (or replace) the inherited environment.
+  Subprocess(const std::string& binary, const std::vector<std::string>& args,
+             const std::map<std::string, std::string>& env = {});
+  ~Subprocess();
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  /// A path in this process's temporary directory, e.g. for a --port_file flag.
+  std::string TempPath(const std::string& name) const;
+
+  /// Waits up to `timeout_ms` for `path` to hold a port number, and returns it; fails the test otherwise.
+  int WaitForPortFile(const std::string& path, int timeout_ms = 20000) const;
+
+  /// Sends `signal` and waits up to `timeout_ms` for the exit; returns the exit status as waitpid reports it,
+  /// or -1 on timeout.
+  int SignalAndWait(int signal, int timeout_ms = 15000);
+
+  /// Whether the process is still running.
+  bool Running();
+
+  /// Everything the process wrote to stdout and stderr so far.
+  std::string Output() const;
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::string dir_;
+};
+
+/// The path of a built binary, from an environment variable CMake sets for the tests (e.g. BRIDGE_BINARY).
+std::string BinaryFromEnv(const char* variable);
+
+/// Writes `content` to `path`, creating or truncating it.
+void WriteFile(const std::string& path, const std::string& content);
+
+}  // namespace portrait_bridge::testing
+
+#endif  // PORTRAIT_BRIDGE_TESTS_SUPPORT_SUBPROCESS_H_
