@@ -2,7 +2,7 @@
 #define PORTRAIT_BRIDGE_CORE_ERROR_TABLE_H_
 
 #include <cstdint>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -19,8 +19,8 @@ struct ErrorRule {
   absl::StatusCode grpc_code;
   bool retryable;       ///< Whether trying the same call again later can succeed.
   bool ends_stream;     ///< A bridge misconfiguration (key, region, admin, plan): fatal to the stream.
-  std::string_view reason;   ///< ErrorInfo.reason, UPPER_SNAKE_CASE.
-  std::string_view meaning;  ///< One line a person can act on.
+  absl::string_view reason;   ///< ErrorInfo.reason, UPPER_SNAKE_CASE.
+  absl::string_view meaning;  ///< One line a person can act on.
 };
 
 /// One row of the Tencent code table.

@@ -13,7 +13,7 @@
 namespace portrait_bridge {
 namespace {
 
-std::string Base64Encode(std::string_view bytes) {
+std::string Base64Encode(absl::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   const int written =
       EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -22,7 +22,7 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
-absl::StatusOr<std::string> Base64Decode(std::string_view text) {
+absl::StatusOr<std::string> Base64Decode(absl::string_view text) {
   if (text.empty() || text.size() % 4 != 0) {
     return absl::InvalidArgumentError("UserSig is not valid base64 (length is not a multiple of 4)");
   }
@@ -39,7 +39,7 @@ absl::StatusOr<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-std::string ZlibCompress(std::string_view data) {
+std::string ZlibCompress(absl::string_view data) {
   uLongf size = compressBound(static_cast<uLong>(data.size()));
   std::string out(size, '\0');
   compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(data.data()),
@@ -48,7 +48,7 @@ std::string ZlibCompress(std::string_view data) {
   return out;
 }
 
-absl::StatusOr<std::string> ZlibInflate(std::string_view data) {
+absl::StatusOr<std::string> ZlibInflate(absl::string_view data) {
   constexpr size_t kMaxInflated = 64 * 1024;  // A UserSig document is a few hundred bytes.
   z_stream stream{};
   if (inflateInit(&stream) != Z_OK) return absl::InternalError("zlib inflateInit failed");
@@ -72,16 +72,16 @@ std::string SignedContent(const UserSigFields& f) {
 
 }  // namespace
 
-std::string ComputeUserSigHmac(std::string_view secret_key, const UserSigFields& fields) {
+std::string ComputeUserSigHmac(absl::string_view secret_key, const UserSigFields& fields) {
   const std::string content = SignedContent(fields);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
   HMAC(EVP_sha256(), secret_key.data(), static_cast<int>(secret_key.size()),
        reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest, &digest_len);
-  return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), digest_len));
+  return Base64Encode(absl::string_view(reinterpret_cast<const char*>(digest), digest_len));
 }
 
-std::string SignUserSig(std::string_view secret_key, const UserSigFields& fields) {
+std::string SignUserSig(absl::string_view secret_key, const UserSigFields& fields) {
   const nlohmann::json document = {
       {"TLS.ver", "2.0"},           {"TLS.identifier", fields.identifier}, {"TLS.sdkappid", fields.sdkappid},
       {"TLS.expire", fields.expire}, {"TLS.time", fields.time},
@@ -95,7 +95,7 @@ std::string SignUserSig(std::string_view secret_key, const UserSigFields& fields
   return encoded;
 }
 
-absl::StatusOr<DecodedUserSig> DecodeUserSig(std::string_view usersig) {
+absl::StatusOr<DecodedUserSig> DecodeUserSig(absl::string_view usersig) {
   std::string base64(usersig);
   for (char& c : base64) {
     if (c == '*') c = '+';
@@ -122,7 +122,7 @@ absl::StatusOr<DecodedUserSig> DecodeUserSig(std::string_view usersig) {
   return decoded;
 }
 
-bool UserSigSignatureMatches(std::string_view secret_key, const DecodedUserSig& decoded) {
+bool UserSigSignatureMatches(absl::string_view secret_key, const DecodedUserSig& decoded) {
   const std::string expected = ComputeUserSigHmac(secret_key, decoded.fields);
   return expected.size() == decoded.sig.size() &&
          CRYPTO_memcmp(expected.data(), decoded.sig.data(), expected.size()) == 0;

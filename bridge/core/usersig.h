@@ -3,7 +3,7 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -18,10 +18,10 @@ struct UserSigFields {
 };
 
 /// Base64 of HMAC-SHA256(key = secret key bytes as written, content = the four "TLS.x:v\n" lines).
-std::string ComputeUserSigHmac(std::string_view secret_key, const UserSigFields& fields);
+std::string ComputeUserSigHmac(absl::string_view secret_key, const UserSigFields& fields);
 
 /// Builds a UserSig: JSON document, zlib-compressed, base64 with '+/=' replaced by '*-_'.
-std::string SignUserSig(std::string_view secret_key, const UserSigFields& fields);
+std::string SignUserSig(absl::string_view secret_key, const UserSigFields& fields);
 
 /// A decoded UserSig: its fields and the TLS.sig it carries.
 struct DecodedUserSig {
@@ -31,10 +31,10 @@ struct DecodedUserSig {
 };
 
 /// Reverses SignUserSig without checking the signature. Fails with INVALID_ARGUMENT on any malformed layer.
-absl::StatusOr<DecodedUserSig> DecodeUserSig(std::string_view usersig);
+absl::StatusOr<DecodedUserSig> DecodeUserSig(absl::string_view usersig);
 
 /// Whether `decoded.sig` is the HMAC of its fields under `secret_key` (constant-time comparison).
-bool UserSigSignatureMatches(std::string_view secret_key, const DecodedUserSig& decoded);
+bool UserSigSignatureMatches(absl::string_view secret_key, const DecodedUserSig& decoded);
 
 }  // namespace portrait_bridge
 

@@ -1,0 +1,342 @@
+#include "bridge/core/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "bridge/core/portrait_api.h"
+#include "bridge/core/profile_tags.h"
+
+namespace portrait_bridge {
+namespace {
+
+constexpr char kEnvPrefix[] = "PORTRAIT_BRIDGE_";
+
+// A raw value and where it came from, for error messages.
+struct RawValue {
+  std::string value;
+  std::string source;
+};
+
+const std::vector<OptionDoc>& Options() {
+  static const auto* options = new std::vector<OptionDoc>{
+      {"listen_address", "0.0.0.0:50051", "gRPC listen address (host:port; port 0 picks a free port)"},
+      {"port_file", "", "after binding, write the gRPC port to this file (for tests and scripts)"},
+      {"metrics_address", "0.0.0.0:9464", "Prometheus /metrics listen address; empty disables it"},
+      {"sdkappid", "", "Tencent Cloud Chat SDKAppID (required)"},
+      {"admin_identifier", "administrator", "an app admin account, used as `identifier` on every call"},
+      {"secret_key_file", "", "file holding the app's secret key (or set PORTRAIT_BRIDGE_SECRET_KEY)"},
+      {"region", "singapore", "the app's region: " + RegionNames()},
+      {"base_url", "", "upstream base URL, overriding region (proxies, the sandbox)"},
+      {"ca_bundle", "", "CA bundle file for upstream TLS verification (default: the system store)"},
+      {"usersig_validity_seconds", "86400", "validity of the admin UserSig; renewed at half of it"},
+      {"attempt_timeout_ms", "5000", "timeout of one upstream attempt (Tencent's backend gives up at 3 s)"},
+      {"max_accounts_per_stream", "100000", "accounts one GetProfiles stream may ask for in all"},
+      {"max_inflight_accounts_per_stream", "1000",
+       "accounts of one stream in upstream calls at once; the stream stops reading beyond it"},
+      {"max_accounts_per_call", "100", "accounts per upstream call, 1 to 100"},
+      {"bytes_tags", "", "comma-separated custom tags returned as bytes_value instead of string_value"},
+      {"upstream_calls_per_second", "200", "upstream call budget of this bridge (Tencent: 200/s per app)"},
+      {"upstream_burst", "", "calls that may start at once within the budget (default: calls per second)"},
+      {"shutdown_grace_seconds", "10", "on SIGTERM/SIGINT, how long in-flight streams may finish"},
+      {"log_level", "info", "debug, info, warning or error"},
+      {"log_format", "json", "json (one object per line) or text"},
+      {"tls_cert_file", "", "serve gRPC over TLS with this certificate chain (PEM)"},
+      {"tls_key_file", "", "private key (PEM) for tls_cert_file"},
+      {"tls_client_ca_file", "", "require client certificates signed by this CA (mTLS)"},
+  };
+  return *options;
+}
+
+bool IsOption(const std::string& name) {
+  for (const OptionDoc& option : Options()) {
+    if (option.name == name) return true;
+  }
+  return false;
+}
+
+absl::Status Invalid(const std::string& key, const RawValue& raw, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("configuration: ", key, "=\"", raw.value, "\" (from ", raw.source, ") ", why));
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("configuration: cannot read ", what, " \"", path, "\""));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::Status MergeConfigFile(const std::string& path, std::map<std::string, RawValue>& values) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path, "config file");
+  if (!text.ok()) return text.status();
+  const nlohmann::json document = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("configuration: ", path, " is not a JSON object"));
+  }
+  const std::string source = absl::StrCat("config file ", path);
+  for (const auto& [key, value] : document.items()) {
+    if (!IsOption(key)) {
+      return absl::InvalidArgumentError(absl::StrCat("configuration: unknown key \"", key, "\" in ", source));
+    }
+    std::string text_value;
+    if (value.is_string()) {
+      text_value = value.get<std::string>();
+    } else if (value.is_number() || value.is_boolean()) {
+      text_value = value.dump();
+    } else if (value.is_array()) {
+      for (const auto& element : value) {
+        if (!element.is_string()) {
+          return absl::InvalidArgumentError(absl::StrCat("configuration: ", key, " in ", source,
+                                                         " must be a string or an array of strings"));
+        }
+        if (!text_value.empty()) text_value += ",";
+        text_value += element.get<std::string>();
+      }
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("configuration: ", key, " in ", source, " must be a string, number or array"));
+    }
+    values[key] = {text_value, source};
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ParseInt(const std::string& key, const RawValue& raw, int64_t min, int64_t max) {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(raw.value, &value)) return Invalid(key, raw, "is not an integer");
+  if (value < min || value > max) {
+    return Invalid(key, raw, absl::StrCat("must be between ", min, " and ", max));
+  }
+  return value;
+}
+
+bool ValidHostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) return false;
+  int port = 0;
+  return absl::SimpleAtoi(address.substr(colon + 1), &port) && port >= 0 && port <= 65535;
+}
+
+}  // namespace
+
+const std::vector<OptionDoc>& ConfigOptions() { return Options(); }
+
+std::string ConfigHelp() {
+  std::string help =
+      "Usage: portrait-bridge [--config=FILE] [--KEY=VALUE ...]\n\n"
+      "Serves tencentcloud.chat.profile.v1.ProfileService over gRPC in front of Tencent Cloud Chat's\n"
+      "v4/profile/portrait_get. Each KEY may also come from the environment as PORTRAIT_BRIDGE_<KEY>\n"
+      "(upper case) or from the JSON config file; precedence: flag > environment > file > default.\n"
+      "The secret key comes from secret_key_file or PORTRAIT_BRIDGE_SECRET_KEY, never from a flag.\n\n";
+  for (const OptionDoc& option : Options()) {
+    absl::StrAppend(&help, "  --", option.name, "  (default: ",
+                    option.default_value.empty() ? "none" : option.default_value, ")\n      ", option.description,
+                    "\n");
+  }
+  return help;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
+                                  const std::function<const char*(const char*)>& getenv) {
+  // Flags first, so that --config is known before the file is read.
+  std::map<std::string, RawValue> flags;
+  std::string config_path;
+  if (const char* env_path = getenv("PORTRAIT_BRIDGE_CONFIG"); env_path != nullptr) config_path = env_path;
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\"; flags look like --key=value"));
+    }
+    std::string key;
+    std::string value;
+    if (const size_t equals = arg.find('='); equals != absl::string_view::npos) {
+      key = std::string(arg.substr(0, equals));
+      value = std::string(arg.substr(equals + 1));
+    } else {
+      key = std::string(arg);
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("flag --", key, " needs a value"));
+      value = args[++i];
+    }
+    if (key == "config") {
+      config_path = value;
+      continue;
+    }
+    if (key == "secret_key") {
+      return absl::InvalidArgumentError(
+          "--secret_key is not accepted (it would show in the process list): use --secret_key_file or "
+          "PORTRAIT_BRIDGE_SECRET_KEY");
+    }
+    if (!IsOption(key)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", key, " (see --help)"));
+    }
+    flags[key] = {value, "flag --" + key};
+  }
+
+  std::map<std::string, RawValue> values;
+  for (const OptionDoc& option : Options()) values[option.name] = {option.default_value, "default"};
+  if (!config_path.empty()) {
+    if (absl::Status status = MergeConfigFile(config_path, values); !status.ok()) return status;
+  }
+  for (const OptionDoc& option : Options()) {
+    const std::string env_name = kEnvPrefix + absl::AsciiStrToUpper(option.name);
+    if (const char* env_value = getenv(env_name.c_str()); env_value != nullptr) {
+      values[option.name] = {env_value, "environment " + env_name};
+    }
+  }
+  for (auto& [key, raw] : flags) values[key] = raw;
+
+  Config config;
+  auto text = [&](const char* key) { return values.at(key).value; };
+  config.listen_address = text("listen_address");
+  if (!ValidHostPort(config.listen_address)) {
+    return Invalid("listen_address", values.at("listen_address"), "must look like host:port");
+  }
+  config.port_file = text("port_file");
+  config.metrics_address = text("metrics_address");
+  if (!config.metrics_address.empty() && !ValidHostPort(config.metrics_address)) {
+    return Invalid("metrics_address", values.at("metrics_address"), "must look like host:port, or be empty");
+  }
+
+  if (text("sdkappid").empty()) {
+    return absl::InvalidArgumentError(
+        "configuration: sdkappid is required (flag --sdkappid, PORTRAIT_BRIDGE_SDKAPPID or the config file)");
+  }
+  absl::StatusOr<int64_t> sdkappid = ParseInt("sdkappid", values.at("sdkappid"), 1, 0xFFFFFFFFLL);
+  if (!sdkappid.ok()) return sdkappid.status();
+  config.sdkappid = static_cast<uint64_t>(*sdkappid);
+
+  config.admin_identifier = text("admin_identifier");
+  if (config.admin_identifier.empty() || config.admin_identifier.size() > 32) {
+    return Invalid("admin_identifier", values.at("admin_identifier"), "must be 1 to 32 bytes");
+  }
+  for (char c : config.admin_identifier) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '-' && c != '@' && c != '.') {
+      return Invalid("admin_identifier", values.at("admin_identifier"),
+                     "may hold only letters, digits and _ - @ . (it is sent in the URL)");
+    }
+  }
+
+  if (const char* env_key = getenv("PORTRAIT_BRIDGE_SECRET_KEY"); env_key != nullptr && *env_key != '\0' &&
+                                                                   flags.count("secret_key_file") == 0) {
+    config.secret_key = env_key;
+  } else if (!text("secret_key_file").empty()) {
+    absl::StatusOr<std::string> key = ReadSmallFile(text("secret_key_file"), "secret_key_file");
+    if (!key.ok()) return key.status();
+    config.secret_key = std::string(absl::StripTrailingAsciiWhitespace(*key));
+  }
+  if (config.secret_key.empty()) {
+    return absl::InvalidArgumentError(
+        "configuration: the secret key is missing or empty: set secret_key_file or PORTRAIT_BRIDGE_SECRET_KEY");
+  }
+
+  config.region = text("region");
+  if (!text("base_url").empty()) {
+    config.base_url = text("base_url");
+    if (!absl::StartsWith(config.base_url, "http://") && !absl::StartsWith(config.base_url, "https://")) {
+      return Invalid("base_url", values.at("base_url"), "must start with http:// or https://");
+    }
+  } else {
+    absl::StatusOr<std::string> url = RegionBaseUrl(config.region);
+    if (!url.ok()) return Invalid("region", values.at("region"), url.status().message());
+    config.base_url = *url;
+  }
+  config.ca_bundle = text("ca_bundle");
+  if (!config.ca_bundle.empty() && !std::ifstream(config.ca_bundle)) {
+    return Invalid("ca_bundle", values.at("ca_bundle"), "cannot be read");
+  }
+
+  absl::StatusOr<int64_t> validity =
+      ParseInt("usersig_validity_seconds", values.at("usersig_validity_seconds"), 300, 180LL * 86400);
+  if (!validity.ok()) return validity.status();
+  config.usersig_validity = absl::Seconds(*validity);
+  absl::StatusOr<int64_t> attempt = ParseInt("attempt_timeout_ms", values.at("attempt_timeout_ms"), 1, 600000);
+  if (!attempt.ok()) return attempt.status();
+  config.attempt_timeout = absl::Milliseconds(*attempt);
+
+  absl::StatusOr<int64_t> per_stream =
+      ParseInt("max_accounts_per_stream", values.at("max_accounts_per_stream"), 1, 100000000);
+  if (!per_stream.ok()) return per_stream.status();
+  config.max_accounts_per_stream = *per_stream;
+  absl::StatusOr<int64_t> inflight = ParseInt("max_inflight_accounts_per_stream",
+                                              values.at("max_inflight_accounts_per_stream"), 1, 1000000);
+  if (!inflight.ok()) return inflight.status();
+  config.max_inflight_accounts_per_stream = *inflight;
+  absl::StatusOr<int64_t> per_call = ParseInt("max_accounts_per_call", values.at("max_accounts_per_call"), 1,
+                                              static_cast<int64_t>(kMaxAccountsPerCall));
+  if (!per_call.ok()) return per_call.status();
+  config.max_accounts_per_call = *per_call;
+
+  for (absl::string_view tag : absl::StrSplit(text("bytes_tags"), ',', absl::SkipWhitespace())) {
+    tag = absl::StripAsciiWhitespace(tag);
+    if (!absl::StartsWith(tag, "Tag_Profile_Custom_") || !ValidateTag(tag).ok()) {
+      return Invalid("bytes_tags", values.at("bytes_tags"),
+                     absl::StrCat("lists \"", tag, "\", which is not a valid Tag_Profile_Custom_ tag"));
+    }
+    config.bytes_tags.insert(std::string(tag));
+  }
+
+  if (!absl::SimpleAtod(text("upstream_calls_per_second"), &config.upstream_calls_per_second) ||
+      !(config.upstream_calls_per_second > 0) || config.upstream_calls_per_second > 1e6) {
+    return Invalid("upstream_calls_per_second", values.at("upstream_calls_per_second"),
+                   "must be a number above 0 and at most 1000000");
+  }
+  if (text("upstream_burst").empty()) {
+    config.upstream_burst = std::max<int64_t>(1, static_cast<int64_t>(config.upstream_calls_per_second));
+  } else {
+    absl::StatusOr<int64_t> burst = ParseInt("upstream_burst", values.at("upstream_burst"), 1, 1000000);
+    if (!burst.ok()) return burst.status();
+    config.upstream_burst = *burst;
+  }
+
+  absl::StatusOr<int64_t> grace = ParseInt("shutdown_grace_seconds", values.at("shutdown_grace_seconds"), 0, 3600);
+  if (!grace.ok()) return grace.status();
+  config.shutdown_grace = absl::Seconds(*grace);
+
+  const std::string level = text("log_level");
+  if (level == "debug") config.log_level = LogLevel::kDebug;
+  else if (level == "info") config.log_level = LogLevel::kInfo;
+  else if (level == "warning") config.log_level = LogLevel::kWarning;
+  else if (level == "error") config.log_level = LogLevel::kError;
+  else return Invalid("log_level", values.at("log_level"), "must be debug, info, warning or error");
+  const std::string format = text("log_format");
+  if (format != "json" && format != "text") return Invalid("log_format", values.at("log_format"), "must be json or text");
+  config.log_json = format == "json";
+
+  config.tls_cert_file = text("tls_cert_file");
+  config.tls_key_file = text("tls_key_file");
+  config.tls_client_ca_file = text("tls_client_ca_file");
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("configuration: tls_cert_file and tls_key_file must be set together");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("configuration: tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file");
+  }
+  for (const char* key : {"tls_cert_file", "tls_key_file", "tls_client_ca_file"}) {
+    if (!text(key).empty() && !std::ifstream(text(key))) return Invalid(key, values.at(key), "cannot be read");
+  }
+  return config;
+}
+
+std::string Config::Describe() const {
+  return absl::StrCat("listen_address=", listen_address, " metrics_address=", metrics_address,
+                      " sdkappid=", sdkappid, " admin_identifier=", admin_identifier, " base_url=", base_url,
+                      " secret_key=", secret_key.empty() ? "missing" : "set",
+                      " attempt_timeout_ms=", absl::ToInt64Milliseconds(attempt_timeout),
+                      " max_accounts_per_call=", max_accounts_per_call,
+                      " max_accounts_per_stream=", max_accounts_per_stream,
+                      " max_inflight_accounts_per_stream=", max_inflight_accounts_per_stream,
+                      " upstream_calls_per_second=", upstream_calls_per_second, " upstream_burst=", upstream_burst,
+                      " tls=", tls_cert_file.empty() ? "off" : (tls_client_ca_file.empty() ? "on" : "mutual"));
+}
+
+}  // namespace portrait_bridge

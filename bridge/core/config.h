@@ -1,0 +1,69 @@
+#ifndef PORTRAIT_BRIDGE_CORE_CONFIG_H_
+#define PORTRAIT_BRIDGE_CORE_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace portrait_bridge {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+/// The bridge's configuration, validated once at start and immutable afterwards.
+struct Config {
+  std::string listen_address;
+  std::string port_file;
+  std::string metrics_address;
+  uint64_t sdkappid = 0;
+  std::string admin_identifier;
+  std::string secret_key;  ///< Never logged or printed; see Describe().
+  std::string region;
+  std::string base_url;  ///< Resolved: the region's URL unless base_url was set.
+  std::string ca_bundle;
+  absl::Duration usersig_validity;
+  absl::Duration attempt_timeout;
+  int64_t max_accounts_per_stream = 0;
+  int64_t max_inflight_accounts_per_stream = 0;
+  int64_t max_accounts_per_call = 0;
+  std::set<std::string> bytes_tags;
+  double upstream_calls_per_second = 0;
+  int64_t upstream_burst = 0;
+  absl::Duration shutdown_grace;
+  LogLevel log_level = LogLevel::kInfo;
+  bool log_json = true;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+
+  /// The effective settings as "key=value" lines, the secret key shown only as set or not.
+  std::string Describe() const;
+};
+
+/// One documented setting, for --help and the README.
+struct OptionDoc {
+  std::string name;
+  std::string default_value;
+  std::string description;
+};
+
+/// Every setting, in documentation order.
+const std::vector<OptionDoc>& ConfigOptions();
+
+/// Reads `args` (flags without the program name: "--key=value" or "--key value", and "--config=FILE"), the
+/// environment through `getenv` (PORTRAIT_BRIDGE_<KEY>, and PORTRAIT_BRIDGE_CONFIG for the file) and the JSON
+/// config file. Precedence: flag > environment > file > default. Any unknown key or impossible value is an
+/// INVALID_ARGUMENT error naming the key and its source.
+absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
+                                  const std::function<const char*(const char*)>& getenv);
+
+/// The --help text: usage and every option with its default.
+std::string ConfigHelp();
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_CORE_CONFIG_H_
