@@ -1,0 +1,153 @@
+// portrait-bridge: wires configuration, the curl transport, the upstream client and the gRPC server, then waits
+// for SIGTERM/SIGINT and drains.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/core/admin_usersig.h"
+#include "bridge/core/clock.h"
+#include "bridge/core/config.h"
+#include "bridge/core/log.h"
+#include "bridge/core/rate_limiter.h"
+#include "bridge/service/profile_service.h"
+#include "bridge/service/timer_queue.h"
+#include "bridge/service/upstream_client.h"
+#include "bridge/transport/curl_transport.h"
+
+namespace portrait_bridge {
+namespace {
+
+// The health service name that readiness probes watch: NOT_SERVING while draining. The overall service ("")
+// stays SERVING until the process exits, so liveness probes do not kill a draining pod.
+constexpr char kReadinessService[] = "tencentcloud.chat.profile.v1.ProfileService";
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const Config& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      config.tls_client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                        : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_key_cert_pairs.push_back(
+      {ReadFileOrEmpty(config.tls_key_file), ReadFileOrEmpty(config.tls_cert_file)});
+  if (!config.tls_client_ca_file.empty()) options.pem_root_certs = ReadFileOrEmpty(config.tls_client_ca_file);
+  return grpc::SslServerCredentials(options);
+}
+
+bool WritePortFile(const std::string& path, int port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return false;
+  }
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
+}
+
+class LoggingStreamObserver final : public StreamObserver {
+ public:
+  void OnStreamStarted() override {}
+  void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
+                        absl::Duration duration) override {
+    Log(code == grpc::StatusCode::OK ? LogLevel::kDebug : LogLevel::kInfo, "GetProfiles stream finished",
+        {{"grpc_code", absl::StrCat(static_cast<int>(code))},
+         {"accounts", absl::StrCat(accounts)},
+         {"failed_accounts", absl::StrCat(failed_accounts)},
+         {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(duration))}});
+  }
+};
+
+int Run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(ConfigHelp().c_str(), stdout);
+      return 0;
+    }
+  }
+  absl::StatusOr<Config> loaded = LoadConfig(args, [](const char* name) { return std::getenv(name); });
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "portrait-bridge: %s\n", std::string(loaded.status().message()).c_str());
+    return 2;
+  }
+  const Config config = *std::move(loaded);
+  ConfigureLog(config.log_level, config.log_json);
+
+  // Signals are taken by sigwait below; every thread started from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SystemClock clock;
+  CurlTransport transport({.ca_bundle = config.ca_bundle});
+  TimerQueue timers;
+  AdminUserSig usersig(config.secret_key, config.admin_identifier, config.sdkappid, config.usersig_validity, clock);
+  RateLimiter limiter(config.upstream_calls_per_second, config.upstream_burst, clock);
+  UpstreamOptions upstream_options;
+  upstream_options.base_url = config.base_url;
+  upstream_options.sdkappid = config.sdkappid;
+  upstream_options.identifier = config.admin_identifier;
+  upstream_options.attempt_timeout = config.attempt_timeout;
+  upstream_options.tag_types = TagTypes(config.bytes_tags);
+  UpstreamClient upstream(transport, usersig, limiter, timers, clock, std::move(upstream_options));
+
+  StreamLimits limits;
+  limits.max_accounts_per_stream = config.max_accounts_per_stream;
+  limits.max_inflight_accounts = config.max_inflight_accounts_per_stream;
+  limits.max_accounts_per_call = config.max_accounts_per_call;
+  LoggingStreamObserver stream_observer;
+  ProfileService service(upstream, limits, &stream_observer);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen_address, ServerCredentials(config), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    Log(LogLevel::kError, "cannot listen", {{"listen_address", config.listen_address}});
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(kReadinessService, true);
+  if (!config.port_file.empty() && !WritePortFile(config.port_file, port)) {
+    Log(LogLevel::kError, "cannot write port_file", {{"port_file", config.port_file}});
+    return 1;
+  }
+  Log(LogLevel::kInfo, "portrait-bridge serving",
+      {{"port", absl::StrCat(port)}, {"config", config.Describe()}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log(LogLevel::kInfo, "draining",
+      {{"signal", absl::StrCat(signal_number)},
+       {"grace_seconds", absl::StrCat(absl::ToInt64Seconds(config.shutdown_grace))}});
+  server->GetHealthCheckService()->SetServingStatus(kReadinessService, false);
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(absl::ToInt64Milliseconds(config.shutdown_grace)));
+  server->Wait();
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace portrait_bridge
+
+int main(int argc, char** argv) { return portrait_bridge::Run(argc, argv); }

@@ -1,0 +1,353 @@
+#include "bridge/service/profile_service.h"
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "bridge/core/portrait_api.h"
+#include "bridge/core/profile_tags.h"
+
+namespace portrait_bridge {
+namespace {
+
+namespace v1 = tencentcloud::chat::profile::v1;
+
+// Checks one request; returns every violation, with field paths relative to the stream's request list.
+std::vector<FieldViolation> ValidateRequest(const v1::GetProfilesRequest& request, uint64_t index) {
+  std::vector<FieldViolation> violations;
+  const std::string prefix = absl::StrCat("requests[", index, "].");
+  if (request.accounts_size() == 0) {
+    violations.push_back({prefix + "accounts", "at least one account is required"});
+  }
+  for (int i = 0; i < request.accounts_size(); ++i) {
+    if (absl::Status status = ValidateAccount(request.accounts(i)); !status.ok()) {
+      violations.push_back({absl::StrCat(prefix, "accounts[", i, "]"), std::string(status.message())});
+    }
+  }
+  if (request.tags_size() == 0) violations.push_back({prefix + "tags", "at least one tag is required"});
+  for (int i = 0; i < request.tags_size(); ++i) {
+    if (absl::Status status = ValidateTag(request.tags(i)); !status.ok()) {
+      violations.push_back({absl::StrCat(prefix, "tags[", i, "]"), std::string(status.message())});
+    }
+  }
+  constexpr size_t kMaxReported = 20;  // Enough to act on, without echoing a huge request back.
+  if (violations.size() > kMaxReported) violations.resize(kMaxReported);
+  return violations;
+}
+
+void SetFailure(const Failure& failure, v1::AccountResult& result) {
+  result.set_tencent_code(failure.tencent_code);
+  result.set_result_code(failure.tencent_code != 0 ? static_cast<v1::ResultCode>(failure.tencent_code)
+                                                   : v1::RESULT_CODE_NO_UPSTREAM_ANSWER);
+  result.set_result_info(failure.tencent_info);
+  *result.mutable_status() = ToRpcStatus(failure);
+}
+
+Failure OmittedAccountFailure() {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_OMITTED_ACCOUNT",
+                  "upstream's answer did not include this account"};
+  failure.message = "upstream's answer did not include this account; retry";
+  return failure;
+}
+
+class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesRequest, v1::GetProfilesResponse> {
+ public:
+  GetProfilesReactor(grpc::CallbackServerContext* context, UpstreamClient& upstream, const StreamLimits& limits,
+                     StreamObserver* observer)
+      : upstream_(upstream), limits_(limits), observer_(observer), started_(absl::Now()) {
+    const gpr_timespec deadline = gpr_convert_clock_type(context->raw_deadline(), GPR_CLOCK_REALTIME);
+    deadline_ = gpr_time_cmp(deadline, gpr_inf_future(GPR_CLOCK_REALTIME)) == 0
+                    ? absl::InfiniteFuture()
+                    : absl::FromUnixNanos(static_cast<int64_t>(deadline.tv_sec) * 1000000000 + deadline.tv_nsec);
+    if (observer_ != nullptr) observer_->OnStreamStarted();
+    Step();
+  }
+
+  void OnReadDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      reading_ = false;
+      if (!ok) {
+        reads_done_ = true;
+      } else {
+        AcceptRequestLocked();
+      }
+    }
+    Step();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      writing_ = false;
+      responses_.pop_front();
+      if (!ok) EndStreamLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the caller went away"));
+    }
+    Step();
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mutex_);
+      EndStreamLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled or its deadline passed"));
+    }
+    Step();
+  }
+
+  void OnDone() override {
+    bool destroy = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      done_ = true;
+      destroy = outstanding_calls_ == 0;
+    }
+    if (destroy) delete this;
+  }
+
+ private:
+  struct RequestState {
+    std::string request_id;
+    std::vector<std::string> tags;
+    absl::flat_hash_map<std::string, int> occurrences;  // Each entry of the request gets its own result.
+    int64_t unanswered_entries = 0;
+  };
+  struct Chunk {
+    uint64_t request_index = 0;
+    std::vector<std::string> accounts;
+  };
+
+  // Takes request_ into the work queue, or ends the stream when it is invalid.
+  void AcceptRequestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    const uint64_t index = next_request_index_++;
+    if (end_status_.has_value()) return;
+    std::vector<FieldViolation> violations = ValidateRequest(request_, index);
+    accounts_on_stream_ += request_.accounts_size();
+    if (violations.empty() && accounts_on_stream_ > limits_.max_accounts_per_stream) {
+      violations.push_back({absl::StrCat("requests[", index, "].accounts"),
+                            absl::StrCat("this stream has asked for ", accounts_on_stream_,
+                                         " accounts; one stream may ask for at most ", limits_.max_accounts_per_stream,
+                                         " (max_accounts_per_stream): open another stream")});
+    }
+    if (!violations.empty()) {
+      // Requests accepted before this one are still answered; then the stream ends with the violations.
+      invalid_status_ = ToGrpcStatus(InvalidArgumentStatus(
+          absl::StrCat("request ", index, " on this stream is invalid: ", violations.front().field, ": ",
+                       violations.front().description),
+          violations));
+      stop_reading_ = true;
+      return;
+    }
+    RequestState& state = requests_[index];
+    state.request_id = request_.request_id();
+    state.tags.assign(request_.tags().begin(), request_.tags().end());
+    state.unanswered_entries = request_.accounts_size();
+    std::vector<std::string> unique;
+    for (const std::string& account : request_.accounts()) {
+      if (state.occurrences[account]++ == 0) unique.push_back(account);
+    }
+    for (auto& accounts : SplitIntoCalls(std::move(unique), static_cast<size_t>(limits_.max_accounts_per_call))) {
+      pending_chunks_.push_back({index, std::move(accounts)});
+    }
+  }
+
+  // Ends the stream early: no more reads or upstream calls; what is in flight is cancelled.
+  void EndStreamLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (!end_status_.has_value()) end_status_ = std::move(status);
+    stop_reading_ = true;
+    pending_chunks_.clear();
+    if (end_status_->error_code() == grpc::StatusCode::CANCELLED) {
+      // Nobody will read them; keep only the one a write in flight still points to.
+      responses_.erase(responses_.begin() + (writing_ ? 1 : 0), responses_.end());
+    }
+    for (auto& [id, call] : calls_) {
+      if (call != nullptr) to_cancel_.push_back(call);
+    }
+  }
+
+  // Decides, under the lock, what to do next; does it outside the lock (gRPC and upstream calls may call back).
+  void Step() {
+    std::vector<std::pair<uint64_t, Chunk>> launch;
+    std::vector<std::shared_ptr<UpstreamClient::Call>> cancel;
+    bool start_read = false;
+    const v1::GetProfilesResponse* write = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (finished_) return;
+      cancel.swap(to_cancel_);
+      while (!end_status_.has_value() && !pending_chunks_.empty() &&
+             responses_.size() < limits_.max_queued_responses &&
+             (inflight_accounts_ == 0 ||
+              inflight_accounts_ + static_cast<int64_t>(pending_chunks_.front().accounts.size()) <=
+                  limits_.max_inflight_accounts)) {
+        const uint64_t id = next_call_id_++;
+        inflight_accounts_ += static_cast<int64_t>(pending_chunks_.front().accounts.size());
+        ++outstanding_calls_;
+        calls_[id] = nullptr;  // Filled in once Fetch returns.
+        launch.emplace_back(id, std::move(pending_chunks_.front()));
+        pending_chunks_.pop_front();
+      }
+      // Read the next request only when the work already read is under way (backpressure).
+      if (!reading_ && !reads_done_ && !stop_reading_ && pending_chunks_.empty() &&
+          inflight_accounts_ < limits_.max_inflight_accounts && responses_.size() < limits_.max_queued_responses) {
+        reading_ = true;
+        start_read = true;
+      }
+      if (!writing_ && !responses_.empty()) {
+        writing_ = true;
+        write = &responses_.front();
+      }
+      const bool work_left = !pending_chunks_.empty() || outstanding_calls_ > 0 || !launch.empty();
+      const bool input_done = reads_done_ || stop_reading_;
+      if (!writing_ && responses_.empty() && !work_left && (end_status_.has_value() || input_done)) {
+        finished_ = true;
+        finish = end_status_.has_value() ? *end_status_
+                                         : (invalid_status_.has_value() ? *invalid_status_ : grpc::Status::OK);
+      }
+    }
+    for (auto& call : cancel) call->Cancel();
+    for (auto& [id, chunk] : launch) Launch(id, std::move(chunk));
+    if (start_read) StartRead(&request_);
+    if (write != nullptr) StartWrite(write);
+    if (finish.has_value()) {
+      if (observer_ != nullptr) {
+        absl::MutexLock lock(&mutex_);
+        observer_->OnStreamFinished(finish->error_code(), accounts_answered_, accounts_failed_,
+                                    absl::Now() - started_);
+      }
+      Finish(*finish);
+    }
+  }
+
+  void Launch(uint64_t id, Chunk chunk) {
+    std::vector<std::string> tags;
+    {
+      absl::MutexLock lock(&mutex_);
+      tags = requests_.at(chunk.request_index).tags;
+    }
+    std::vector<std::string> accounts = chunk.accounts;
+    std::shared_ptr<UpstreamClient::Call> call = upstream_.Fetch(
+        std::move(accounts), std::move(tags), deadline_,
+        [this, id, chunk = std::move(chunk)](CallOutcome outcome) mutable {
+          OnCallDone(id, std::move(chunk), std::move(outcome));
+        });
+    bool cancel_now = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (auto it = calls_.find(id); it != calls_.end()) {
+        it->second = call;
+        cancel_now = end_status_.has_value();
+      }
+    }
+    if (cancel_now) call->Cancel();
+  }
+
+  void OnCallDone(uint64_t id, Chunk chunk, CallOutcome outcome) {
+    bool destroy = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      calls_.erase(id);
+      --outstanding_calls_;
+      inflight_accounts_ -= static_cast<int64_t>(chunk.accounts.size());
+      if (!outcome.cancelled && !end_status_.has_value()) {
+        if (outcome.failure.has_value() && outcome.failure->rule.ends_stream) {
+          EndStreamLocked(ToGrpcStatus(ToRpcStatus(*outcome.failure)));
+        } else {
+          AnswerChunkLocked(chunk, outcome);
+        }
+      }
+      destroy = done_ && outstanding_calls_ == 0;
+    }
+    if (destroy) {
+      delete this;
+      return;
+    }
+    Step();
+  }
+
+  // Queues one response with a result for every entry of the chunk's accounts.
+  void AnswerChunkLocked(const Chunk& chunk, const CallOutcome& outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    RequestState& state = requests_.at(chunk.request_index);
+    absl::flat_hash_map<absl::string_view, const UserProfileEntry*> by_account;
+    for (const UserProfileEntry& user : outcome.users) by_account.emplace(user.account, &user);
+
+    v1::GetProfilesResponse& response = responses_.emplace_back();
+    response.set_request_index(chunk.request_index);
+    response.set_request_id(state.request_id);
+    for (const std::string& account : chunk.accounts) {
+      v1::AccountResult result;
+      result.set_account(account);
+      if (outcome.failure.has_value()) {
+        SetFailure(*outcome.failure, result);
+      } else if (auto it = by_account.find(account); it == by_account.end()) {
+        SetFailure(OmittedAccountFailure(), result);
+      } else if (it->second->result_code != 0) {
+        SetFailure(TencentFailure(it->second->result_code, it->second->result_info), result);
+      } else {
+        for (const auto& item : it->second->items) *result.add_items() = item;
+        result.mutable_status()->set_code(0);
+      }
+      const int copies = state.occurrences.at(account);
+      for (int i = 0; i < copies; ++i) *response.add_results() = result;
+      accounts_answered_ += copies;
+      if (result.status().code() != 0) accounts_failed_ += copies;
+      state.unanswered_entries -= copies;
+    }
+    if (state.unanswered_entries == 0) {
+      response.set_request_complete(true);
+      requests_.erase(chunk.request_index);
+    }
+  }
+
+  UpstreamClient& upstream_;
+  const StreamLimits& limits_;
+  StreamObserver* const observer_;
+  const absl::Time started_;
+  absl::Time deadline_;
+  v1::GetProfilesRequest request_;  // Owned by the pending read; touched only between StartRead and OnReadDone.
+
+  absl::Mutex mutex_;
+  bool reading_ ABSL_GUARDED_BY(mutex_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
+  bool stop_reading_ ABSL_GUARDED_BY(mutex_) = false;
+  bool writing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool finished_ ABSL_GUARDED_BY(mutex_) = false;
+  bool done_ ABSL_GUARDED_BY(mutex_) = false;
+  std::optional<grpc::Status> end_status_ ABSL_GUARDED_BY(mutex_);      // Ends the stream early.
+  std::optional<grpc::Status> invalid_status_ ABSL_GUARDED_BY(mutex_);  // Ends it once accepted work is done.
+  uint64_t next_request_index_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t accounts_on_stream_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t accounts_answered_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t accounts_failed_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::map<uint64_t, RequestState> requests_ ABSL_GUARDED_BY(mutex_);
+  std::deque<Chunk> pending_chunks_ ABSL_GUARDED_BY(mutex_);
+  int64_t inflight_accounts_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t outstanding_calls_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t next_call_id_ ABSL_GUARDED_BY(mutex_) = 1;
+  std::map<uint64_t, std::shared_ptr<UpstreamClient::Call>> calls_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::shared_ptr<UpstreamClient::Call>> to_cancel_ ABSL_GUARDED_BY(mutex_);
+  std::deque<v1::GetProfilesResponse> responses_ ABSL_GUARDED_BY(mutex_);  // Front is being written.
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const google::rpc::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message(), status.SerializeAsString());
+}
+
+grpc::ServerBidiReactor<v1::GetProfilesRequest, v1::GetProfilesResponse>* ProfileService::GetProfiles(
+    grpc::CallbackServerContext* context) {
+  return new GetProfilesReactor(context, upstream_, limits_, observer_);
+}
+
+}  // namespace portrait_bridge

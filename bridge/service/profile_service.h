@@ -1,0 +1,57 @@
+#ifndef PORTRAIT_BRIDGE_SERVICE_PROFILE_SERVICE_H_
+#define PORTRAIT_BRIDGE_SERVICE_PROFILE_SERVICE_H_
+
+#include <cstdint>
+
+#include <grpcpp/grpcpp.h>
+
+#include "bridge/core/failure.h"
+#include "bridge/service/upstream_client.h"
+#include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
+
+namespace portrait_bridge {
+
+/// Per-stream bounds: what one caller may ask for, and how much of it is worked on at once.
+struct StreamLimits {
+  int64_t max_accounts_per_stream = 100000;
+  int64_t max_inflight_accounts = 1000;  ///< Accounts in upstream calls at once; reading pauses beyond it.
+  int64_t max_accounts_per_call = 100;
+  size_t max_queued_responses = 32;  ///< Responses waiting for a slow reader; upstream calls pause beyond it.
+};
+
+/// The one place where a google.rpc.Status becomes the grpc::Status a stream ends with (details attached as
+/// grpc-status-details-bin).
+grpc::Status ToGrpcStatus(const google::rpc::Status& status);
+
+/// Observes finished streams, for logs and metrics. Thread-safe, must not block.
+class StreamObserver {
+ public:
+  virtual ~StreamObserver() = default;
+  virtual void OnStreamStarted() = 0;
+  /// A stream ended with `code`; `accounts` results were written, `failed_accounts` of them non-OK.
+  virtual void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
+                                absl::Duration duration) = 0;
+};
+
+/// tencentcloud.chat.profile.v1.ProfileService on the gRPC callback API: each GetProfiles stream is a reactor that
+/// never blocks. It validates requests, splits them into upstream calls, writes one response per call as it
+/// completes (one write in flight at a time), and ends the stream once every account has been answered.
+class ProfileService final : public tencentcloud::chat::profile::v1::ProfileService::CallbackService {
+ public:
+  /// `upstream` (and `observer`, if any) must outlive the server.
+  ProfileService(UpstreamClient& upstream, StreamLimits limits, StreamObserver* observer = nullptr)
+      : upstream_(upstream), limits_(limits), observer_(observer) {}
+
+  grpc::ServerBidiReactor<tencentcloud::chat::profile::v1::GetProfilesRequest,
+                          tencentcloud::chat::profile::v1::GetProfilesResponse>*
+  GetProfiles(grpc::CallbackServerContext* context) override;
+
+ private:
+  UpstreamClient& upstream_;
+  const StreamLimits limits_;
+  StreamObserver* const observer_;
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_SERVICE_PROFILE_SERVICE_H_

@@ -1,0 +1,96 @@
+#ifndef PORTRAIT_BRIDGE_SERVICE_UPSTREAM_CLIENT_H_
+#define PORTRAIT_BRIDGE_SERVICE_UPSTREAM_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "bridge/core/admin_usersig.h"
+#include "bridge/core/clock.h"
+#include "bridge/core/failure.h"
+#include "bridge/core/portrait_api.h"
+#include "bridge/core/rate_limiter.h"
+#include "bridge/service/timer_queue.h"
+#include "bridge/transport/http_transport.h"
+
+namespace portrait_bridge {
+
+/// Where and as whom the bridge calls portrait_get.
+struct UpstreamOptions {
+  std::string base_url;
+  uint64_t sdkappid = 0;
+  std::string identifier;
+  absl::Duration attempt_timeout = absl::Seconds(5);
+  /// A call that cannot get budget within this time (or before its deadline) fails with RESOURCE_EXHAUSTED.
+  absl::Duration max_budget_wait = absl::Seconds(10);
+  TagTypes tag_types;
+};
+
+/// The outcome of one upstream call for a group of accounts: either Tencent's per-user entries or a failure of
+/// the whole call.
+struct CallOutcome {
+  bool cancelled = false;
+  std::optional<Failure> failure;
+  std::vector<UserProfileEntry> users;
+};
+
+/// Observes upstream calls, for metrics. Implementations are thread-safe and must not block.
+class UpstreamObserver {
+ public:
+  virtual ~UpstreamObserver() = default;
+  /// One HTTP attempt finished: its Tencent ErrorCode (0 on success, -1 when there was none) and its duration.
+  virtual void OnAttempt(int64_t tencent_code, absl::Duration latency) = 0;
+  /// A call had to wait for rate budget.
+  virtual void OnBudgetWait(absl::Duration wait) = 0;
+  /// The admin UserSig was renewed after Tencent rejected it.
+  virtual void OnUserSigRenewal() = 0;
+};
+
+/// Makes signed portrait_get calls: takes budget from the rate limiter (waiting on the timer queue, never on the
+/// caller's thread), signs with the shared admin UserSig, sends through the transport, parses the answer, and on
+/// 70001/70052 renews the UserSig and retries once. Thread-safe; every dependency must outlive it.
+class UpstreamClient {
+ public:
+  using Done = absl::AnyInvocable<void(CallOutcome) &&>;
+
+  /// One call in progress. Cancel() is safe from any thread, at any time.
+  class Call {
+   public:
+    virtual ~Call() = default;
+    /// Aborts the call; `done` then runs with cancelled = true unless it has already run.
+    virtual void Cancel() = 0;
+  };
+
+  UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, RateLimiter& limiter, TimerQueue& timers,
+                 const Clock& clock, UpstreamOptions options, UpstreamObserver* observer = nullptr);
+
+  /// Fetches `tags` for at most 100 `accounts`, finishing by `deadline`. `done` runs exactly once, on a
+  /// transport or timer thread, or inline when the budget cannot be had in time.
+  std::shared_ptr<Call> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
+                              absl::Time deadline, Done done);
+
+ private:
+  class CallImpl;
+  uint32_t NextRandom();
+
+  HttpTransport& transport_;
+  AdminUserSig& usersig_;
+  RateLimiter& limiter_;
+  TimerQueue& timers_;
+  const Clock& clock_;
+  const UpstreamOptions options_;
+  UpstreamObserver* const observer_;
+
+  absl::Mutex random_mutex_;
+  std::mt19937 random_ ABSL_GUARDED_BY(random_mutex_);
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_SERVICE_UPSTREAM_CLIENT_H_

@@ -1,0 +1,206 @@
+#include "bridge/transport/curl_transport.h"
+
+#include <curl/curl.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace portrait_bridge {
+
+struct CurlTransport::Transfer {
+  uint64_t id = 0;
+  HttpRequest request;
+  Callback done;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body;
+  bool body_too_large = false;
+  int64_t max_body_bytes = 0;
+  char error[CURL_ERROR_SIZE] = {};
+};
+
+namespace {
+
+size_t AppendBody(char* data, size_t size, size_t count, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  body->append(data, size * count);
+  return size * count;
+}
+
+TransportFailure Classify(CURLcode code) {
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return TransportFailure::kTimeout;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+      return TransportFailure::kConnect;
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WRITE_ERROR:
+      return TransportFailure::kConnectionLost;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      return TransportFailure::kTlsVerification;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return TransportFailure::kBadConfiguration;
+    default:
+      return TransportFailure::kOther;
+  }
+}
+
+}  // namespace
+
+CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  multi_ = curl_multi_init();
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_connections));
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_connections));
+  thread_ = std::thread([this] { Run(); });
+}
+
+CurlTransport::~CurlTransport() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  curl_multi_wakeup(multi_);
+  thread_.join();
+  curl_multi_cleanup(multi_);
+}
+
+uint64_t CurlTransport::Send(HttpRequest request, Callback done) {
+  auto transfer = std::make_unique<Transfer>();
+  transfer->request = std::move(request);
+  transfer->done = std::move(done);
+  transfer->max_body_bytes = options_.max_body_bytes;
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mutex_);
+    id = next_id_++;
+    transfer->id = id;
+    pending_.push_back(std::move(transfer));
+  }
+  curl_multi_wakeup(multi_);
+  return id;
+}
+
+void CurlTransport::Cancel(uint64_t id) {
+  {
+    absl::MutexLock lock(&mutex_);
+    cancelled_.push_back(id);
+  }
+  curl_multi_wakeup(multi_);
+}
+
+void CurlTransport::FinishTransfer(Transfer* transfer, HttpResult result) {
+  if (transfer->easy != nullptr) {
+    curl_multi_remove_handle(multi_, transfer->easy);
+    curl_easy_cleanup(transfer->easy);
+  }
+  curl_slist_free_all(transfer->headers);
+  std::move(transfer->done)(std::move(result));
+  active_.erase(transfer->id);
+}
+
+void CurlTransport::StartPending() {
+  std::deque<std::unique_ptr<Transfer>> pending;
+  std::vector<uint64_t> cancelled;
+  {
+    absl::MutexLock lock(&mutex_);
+    pending.swap(pending_);
+    cancelled.swap(cancelled_);
+  }
+  for (std::unique_ptr<Transfer>& owned : pending) {
+    Transfer* transfer = owned.get();
+    active_[transfer->id] = std::move(owned);
+    CURL* easy = curl_easy_init();
+    transfer->easy = easy;
+    transfer->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    // No "Expect: 100-continue" round trip for bodies over 1 KiB.
+    transfer->headers = curl_slist_append(transfer->headers, "Expect:");
+    curl_easy_setopt(easy, CURLOPT_URL, transfer->request.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, transfer->request.body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(transfer->request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(transfer->request.timeout))));
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
+      auto* t = static_cast<Transfer*>(user);
+      if (static_cast<int64_t>(t->body.size() + size * count) > t->max_body_bytes) {
+        t->body_too_large = true;
+        return 0;  // Makes curl fail the transfer with CURLE_WRITE_ERROR.
+      }
+      return AppendBody(data, size, count, &t->body);
+    });
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+    curl_multi_add_handle(multi_, easy);
+  }
+  for (uint64_t id : cancelled) {
+    if (auto it = active_.find(id); it != active_.end()) {
+      HttpResult result;
+      result.cancelled = true;
+      FinishTransfer(it->second.get(), std::move(result));
+    }
+  }
+}
+
+void CurlTransport::Run() {
+  while (true) {
+    StartPending();
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      Transfer* transfer = nullptr;
+      curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&transfer));
+      HttpResult result;
+      const CURLcode code = message->data.result;
+      if (code == CURLE_OK) {
+        long status = 0;
+        curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
+        result.status = static_cast<int>(status);
+        result.body = std::move(transfer->body);
+      } else {
+        result.failure = Classify(code);
+        // The error buffer names hosts and ports, never the URL's query (which holds the UserSig).
+        result.failure_detail = transfer->body_too_large
+                                    ? absl::StrCat("answer larger than ", transfer->max_body_bytes, " bytes")
+                                    : (transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code));
+      }
+      FinishTransfer(transfer, std::move(result));
+    }
+    {
+      absl::MutexLock lock(&mutex_);
+      if (stopping_) break;
+    }
+    curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+  }
+  // Shutting down: whatever is still queued or running is cancelled, so every callback runs exactly once.
+  StartPending();
+  while (!active_.empty()) {
+    HttpResult result;
+    result.cancelled = true;
+    FinishTransfer(active_.begin()->second.get(), std::move(result));
+  }
+}
+
+}  // namespace portrait_bridge

@@ -1,0 +1,59 @@
+#ifndef PORTRAIT_BRIDGE_TRANSPORT_CURL_TRANSPORT_H_
+#define PORTRAIT_BRIDGE_TRANSPORT_CURL_TRANSPORT_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "bridge/transport/http_transport.h"
+
+namespace portrait_bridge {
+
+/// Settings of the curl transport.
+struct CurlTransportOptions {
+  std::string ca_bundle;            ///< Empty: the system store. Verification is always on.
+  int64_t max_connections = 64;     ///< Open connections kept for reuse (HTTP/1.1 keep-alive).
+  int64_t max_body_bytes = 16 << 20;  ///< A larger answer is treated as a broken connection.
+};
+
+/// An HttpTransport on one libcurl multi handle, driven by its own thread: gRPC threads only enqueue work and
+/// wake it with curl_multi_wakeup. Connections are kept alive and reused. Callbacks run on that thread.
+class CurlTransport final : public HttpTransport {
+ public:
+  explicit CurlTransport(CurlTransportOptions options);
+  /// Cancels what is still in flight (each callback runs with cancelled = true) and joins the thread.
+  ~CurlTransport() override;
+
+  uint64_t Send(HttpRequest request, Callback done) override;
+  void Cancel(uint64_t id) override;
+
+ private:
+  struct Transfer;
+  void Run();
+  void StartPending();
+  void FinishTransfer(Transfer* transfer, HttpResult result);
+
+  const CurlTransportOptions options_;
+  void* multi_;  // CURLM*, owned; used by the loop thread (and curl_multi_wakeup, which is thread-safe).
+
+  absl::Mutex mutex_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 1;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::deque<std::unique_ptr<Transfer>> pending_ ABSL_GUARDED_BY(mutex_);
+  std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mutex_);
+
+  // Owned by the loop thread only.
+  std::map<uint64_t, std::unique_ptr<Transfer>> active_;
+
+  std::thread thread_;
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_TRANSPORT_CURL_TRANSPORT_H_
