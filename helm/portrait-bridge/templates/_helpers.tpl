@@ -136,9 +136,6 @@ Cross-field checks that JSON Schema (draft-07) cannot express. Included by the D
 {{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
 {{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both" }}
 {{- end }}
-{{- if and $pdb.enabled (kindIs "invalid" $pdb.minAvailable) (kindIs "invalid" $pdb.maxUnavailable) }}
-{{- fail "podDisruptionBudget: set one of minAvailable or maxUnavailable" }}
-{{- end }}
 {{- if and .Values.tls.enabled (not .Values.tls.existingSecret) }}
 {{- fail "tls.enabled=true needs tls.existingSecret (a kubernetes.io/tls Secret)" }}
 {{- end }}
