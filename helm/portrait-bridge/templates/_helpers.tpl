@@ -177,6 +177,7 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
   "secret_key_file" (printf "%s/%s" (include "portrait-bridge.secretDir" .) .Values.secret.key)
   "usersig_validity_seconds" (int64 $c.usersigValiditySeconds)
   "attempt_timeout_ms" (int64 $u.attemptTimeoutMs)
+  "max_accounts_per_call" (int64 $c.maxAccountsPerCall)
   "max_accounts_per_stream" (int64 $c.maxAccountsPerStream)
   "max_inflight_accounts_per_stream" (int64 $c.maxInflightAccountsPerStream)
   "upstream_calls_per_second" (int64 (include "portrait-bridge.callsPerReplica" .))
