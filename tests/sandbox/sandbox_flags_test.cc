@@ -1,0 +1,100 @@
+#include "bridge/sandbox/sandbox_flags.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+namespace portrait_bridge::sandbox {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](const char* name) -> const char* {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : it->second.c_str();
+  };
+}
+
+const EnvLookup kKeyInEnv = Env({{"PORTRAIT_SANDBOX_SECRET_KEY", "env-key"}});
+
+std::string TempKeyFile(const std::string& content) {
+  const std::string path = ::testing::TempDir() + "sandbox_flags_test_key";
+  std::ofstream(path, std::ios::trunc) << content;
+  return path;
+}
+
+TEST(SandboxFlagsTest, Defaults) {
+  const auto options = ParseSandboxFlags({}, kKeyInEnv);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->listen_host, "127.0.0.1");
+  EXPECT_EQ(options->listen_port, 0);
+  EXPECT_EQ(options->config.sdkappid, 1400000000u);
+  EXPECT_EQ(options->config.admins, std::vector<std::string>{"administrator"});
+  EXPECT_EQ(options->config.secret_key, "env-key");
+  EXPECT_EQ(options->config.pool_size, 100000);
+  EXPECT_EQ(options->config.calls_per_second, 200);
+  EXPECT_EQ(options->config.custom_tags,
+            (std::vector<std::string>{"Tag_Profile_Custom_Test", "Tag_Profile_Custom_Blob"}));
+  EXPECT_EQ(options->threads, 32);
+}
+
+TEST(SandboxFlagsTest, EveryFlagParses) {
+  const std::string key_file = TempKeyFile("file-key\r\n");
+  const auto options = ParseSandboxFlags(
+      {"--listen=0.0.0.0:8080", "--port_file", "/tmp/p", "--sdkappid=1400000001", "--admin_identifier=root",
+       "--extra_admins=ops,oncall", "--secret_key_file=" + key_file, "--pool_size=10",
+       "--custom_tags=Tag_Profile_Custom_A_1", "--calls_per_second=0", "--max_accounts_per_call=50",
+       "--invalidate_sigs_before=1700000000", "--threads=4", "--keep_alive_timeout_s=3", "--access_log",
+       "--latency_ms=20", "--fail_accounts=user7=40006", "--error_code=70500", "--error_count=2",
+       "--http_502_count=-1", "--non_json_count=1", "--truncated_count=1", "--drop_connection_count=1",
+       "--usersig_expired_count=1", "--expire_all_sigs=false"},
+      kKeyInEnv);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->listen_host, "0.0.0.0");
+  EXPECT_EQ(options->listen_port, 8080);
+  EXPECT_EQ(options->port_file, "/tmp/p");
+  EXPECT_EQ(options->config.secret_key, "file-key");  // The file wins over the environment; CR/LF trimmed.
+  EXPECT_EQ(options->config.admins, (std::vector<std::string>{"root", "ops", "oncall"}));
+  EXPECT_EQ(options->config.max_accounts_per_call, 50);
+  EXPECT_TRUE(options->access_log);
+  EXPECT_EQ(options->faults.latency_ms, 20);
+  EXPECT_EQ(options->faults.fail_accounts.at("user7"), 40006);
+  EXPECT_EQ(options->faults.http_502_count, -1);
+  EXPECT_EQ(options->faults.error_count, 2);
+  EXPECT_FALSE(options->faults.expire_all_sigs);
+}
+
+TEST(SandboxFlagsTest, Errors) {
+  EXPECT_FALSE(ParseSandboxFlags({}, Env({})).ok());  // No key anywhere.
+  EXPECT_FALSE(ParseSandboxFlags({"--secret_key_file=/nonexistent/key"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--secret_key_file=" + TempKeyFile("\n")}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--bogus=1"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"positional"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--listen=127.0.0.1"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--listen=127.0.0.1:70000"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--pool_size=many"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--port_file"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--tls_cert_file=/tmp/c.pem"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--custom_tags=Tag_Profile_IM_Nick"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--custom_tags=Tag_Profile_Custom_ThisKeywordIsTooLong"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--extra_admins=a,b,c,d,e,f,g,h,i,j"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--http_502_count=-2"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--fail_accounts=user7"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--access_log=maybe"}, kKeyInEnv).ok());
+}
+
+TEST(SandboxFlagsTest, HelpNeedsNoKeyAndListsEveryFlag) {
+  const auto options = ParseSandboxFlags({"--help"}, Env({}));
+  ASSERT_TRUE(options.ok());
+  EXPECT_TRUE(options->help);
+  const std::string usage = SandboxUsage();
+  for (const char* flag : {"--listen", "--port_file", "--sdkappid", "--admin_identifier", "--secret_key_file",
+                           "--tls_cert_file", "--tls_key_file", "--calls_per_second", "--threads", "--latency_ms",
+                           "--fail_accounts", "--drop_connection_count", "--expire_all_sigs"}) {
+    EXPECT_NE(usage.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace portrait_bridge::sandbox
