@@ -1,5 +1,6 @@
 #include "bridge/core/admin_usersig.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "bridge/core/usersig.h"
@@ -33,16 +34,13 @@ int64_t AdminUserSig::signatures() const {
 
 void AdminUserSig::SignLocked() {
   signed_at_ = clock_.Now();
-  const UserSigFields fields{identifier_, sdkappid_, absl::ToUnixSeconds(signed_at_),
-                             absl::ToInt64Seconds(validity_)};
-  std::string next = SignUserSig(secret_key_, fields);
-  if (next == current_) {
-    // Signed again within the same second: the same bytes would be rejected again, so date it one second later.
-    UserSigFields later = fields;
-    later.time += 1;
-    next = SignUserSig(secret_key_, later);
-  }
-  current_ = std::move(next);
+  // Each new UserSig is dated after the one it replaces, so a renewal never brings back a rejected UserSig, even
+  // when it is renewed more than once within the same second.
+  int64_t time = absl::ToUnixSeconds(signed_at_);
+  if (signatures_ > 0) time = std::max(time, signed_time_ + 1);
+  const UserSigFields fields{identifier_, sdkappid_, time, absl::ToInt64Seconds(validity_)};
+  current_ = SignUserSig(secret_key_, fields);
+  signed_time_ = time;
   ++signatures_;
 }
 

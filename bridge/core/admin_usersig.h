@@ -41,6 +41,7 @@ class AdminUserSig {
   mutable absl::Mutex mutex_;
   std::string current_ ABSL_GUARDED_BY(mutex_);
   absl::Time signed_at_ ABSL_GUARDED_BY(mutex_);
+  int64_t signed_time_ ABSL_GUARDED_BY(mutex_) = 0;  // TLS.time of current_, in Unix seconds.
   int64_t signatures_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
