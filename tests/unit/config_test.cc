@@ -1,0 +1,273 @@
+#include "bridge/core/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace portrait_bridge {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSecret[] = "s3cr3t-key-0123456789abcdef";
+
+using EnvMap = std::map<std::string, std::string>;
+
+// A fake environment: getenv reads this map only, never the process environment.
+class FakeEnv {
+ public:
+  explicit FakeEnv(std::map<std::string, std::string> values = {}) : values_(std::move(values)) {}
+  std::function<const char*(const char*)> Getenv() const {
+    return [this](const char* name) -> const char* {
+      const auto it = values_.find(name);
+      return it == values_.end() ? nullptr : it->second.c_str();
+    };
+  }
+  std::map<std::string, std::string>& values() { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// The minimum a valid configuration needs: the SDKAppID and the secret key.
+FakeEnv MinimalEnv() {
+  return FakeEnv({{"PORTRAIT_BRIDGE_SDKAPPID", "1400000000"}, {"PORTRAIT_BRIDGE_SECRET_KEY", kSecret}});
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "config_test_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    for (const std::string& path : files_) std::remove(path.c_str());
+    rmdir(dir_.c_str());
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& contents) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << contents;
+    files_.push_back(path);
+    return path;
+  }
+
+  std::string dir_;
+  std::vector<std::string> files_;
+};
+
+// Expects INVALID_ARGUMENT whose message names `key`.
+void ExpectInvalid(const absl::StatusOr<Config>& config, const std::string& key) {
+  ASSERT_FALSE(config.ok()) << "expected an error naming " << key;
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr(key));
+}
+
+TEST_F(ConfigTest, DefaultsWhenOnlyRequiredSettingsAreGiven) {
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->sdkappid, 1400000000u);
+  EXPECT_EQ(config->secret_key, kSecret);
+  EXPECT_EQ(config->listen_address, "0.0.0.0:50051");
+  EXPECT_EQ(config->metrics_address, "0.0.0.0:9464");
+  EXPECT_EQ(config->admin_identifier, "administrator");
+  EXPECT_EQ(config->region, "singapore");
+  EXPECT_EQ(config->base_url, "https://adminapisgp.im.qcloud.com");
+  EXPECT_EQ(config->usersig_validity, absl::Hours(24));
+  EXPECT_EQ(config->attempt_timeout, absl::Seconds(5));
+  EXPECT_EQ(config->max_accounts_per_call, 100);
+  EXPECT_EQ(config->max_accounts_per_stream, 100000);
+  EXPECT_EQ(config->max_inflight_accounts_per_stream, 1000);
+  EXPECT_TRUE(config->bytes_tags.empty());
+  EXPECT_EQ(config->upstream_calls_per_second, 200);
+  EXPECT_EQ(config->upstream_burst, 200);  // Defaults to the calls per second.
+  EXPECT_EQ(config->shutdown_grace, absl::Seconds(10));
+  EXPECT_EQ(config->log_level, LogLevel::kInfo);
+  EXPECT_TRUE(config->log_json);
+  EXPECT_TRUE(config->tls_cert_file.empty());
+}
+
+TEST_F(ConfigTest, MissingSdkAppIdIsAnErrorSayingHowToSetIt) {
+  const FakeEnv env(EnvMap{{"PORTRAIT_BRIDGE_SECRET_KEY", kSecret}});
+  const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ExpectInvalid(config, "sdkappid");
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("required"));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("PORTRAIT_BRIDGE_SDKAPPID"));
+}
+
+TEST_F(ConfigTest, MissingSecretKeyIsAnError) {
+  const FakeEnv env(EnvMap{{"PORTRAIT_BRIDGE_SDKAPPID", "1400000000"}});
+  const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("secret key"));
+}
+
+TEST_F(ConfigTest, PrecedenceIsFlagThenEnvironmentThenFileThenDefault) {
+  const std::string file = WriteFile("config.json", R"({"attempt_timeout_ms": 3000})");
+  const std::string config_flag = "--config=" + file;
+
+  FakeEnv env = MinimalEnv();
+  // Default only.
+  absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(5000));
+  // File over default.
+  config = LoadConfig({config_flag}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(3000));
+  // Environment over file.
+  env.values()["PORTRAIT_BRIDGE_ATTEMPT_TIMEOUT_MS"] = "2000";
+  config = LoadConfig({config_flag}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(2000));
+  // Flag over environment, in both flag spellings.
+  config = LoadConfig({config_flag, "--attempt_timeout_ms=1000"}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(1000));
+  config = LoadConfig({"--attempt_timeout_ms", "1500", config_flag}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(1500));
+}
+
+TEST_F(ConfigTest, ConfigFileCanComeFromTheEnvironment) {
+  const std::string file = WriteFile("env-config.json", R"({"admin_identifier": "ops_admin"})");
+  FakeEnv env = MinimalEnv();
+  env.values()["PORTRAIT_BRIDGE_CONFIG"] = file;
+  const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->admin_identifier, "ops_admin");
+}
+
+TEST_F(ConfigTest, UnknownFlagIsRejectedByName) {
+  const FakeEnv env = MinimalEnv();
+  ExpectInvalid(LoadConfig({"--no_such_option=1"}, env.Getenv()), "no_such_option");
+}
+
+TEST_F(ConfigTest, UnknownFileKeyIsRejectedByName) {
+  const std::string file = WriteFile("typo.json", R"({"sdkapid": 1400000000})");
+  const FakeEnv env = MinimalEnv();
+  ExpectInvalid(LoadConfig({"--config=" + file}, env.Getenv()), "sdkapid");
+}
+
+TEST_F(ConfigTest, UnreadableOrMalformedConfigFileIsAnError) {
+  const FakeEnv env = MinimalEnv();
+  EXPECT_EQ(LoadConfig({"--config=" + dir_ + "/missing.json"}, env.Getenv()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const std::string file = WriteFile("broken.json", R"({"sdkappid": )");
+  EXPECT_EQ(LoadConfig({"--config=" + file}, env.Getenv()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ConfigTest, ImpossibleValuesAreRejectedNamingTheKey) {
+  const FakeEnv env = MinimalEnv();
+  ExpectInvalid(LoadConfig({"--sdkappid=0"}, env.Getenv()), "sdkappid");
+  ExpectInvalid(LoadConfig({"--sdkappid=abc"}, env.Getenv()), "sdkappid");
+  ExpectInvalid(LoadConfig({"--sdkappid=4294967296"}, env.Getenv()), "sdkappid");
+  ExpectInvalid(LoadConfig({"--max_accounts_per_call=101"}, env.Getenv()), "max_accounts_per_call");
+  ExpectInvalid(LoadConfig({"--max_accounts_per_call=0"}, env.Getenv()), "max_accounts_per_call");
+  ExpectInvalid(LoadConfig({"--region=atlantis"}, env.Getenv()), "region");
+  ExpectInvalid(LoadConfig({"--log_level=loud"}, env.Getenv()), "log_level");
+  ExpectInvalid(LoadConfig({"--listen_address=nohost"}, env.Getenv()), "listen_address");
+  ExpectInvalid(LoadConfig({"--listen_address=host:99999"}, env.Getenv()), "listen_address");
+  ExpectInvalid(LoadConfig({"--upstream_calls_per_second=0"}, env.Getenv()), "upstream_calls_per_second");
+  ExpectInvalid(LoadConfig({"--base_url=ftp://example.com"}, env.Getenv()), "base_url");
+  ExpectInvalid(LoadConfig({"--admin_identifier=bad admin"}, env.Getenv()), "admin_identifier");
+}
+
+TEST_F(ConfigTest, BadValueFromEnvironmentNamesItsSource) {
+  FakeEnv env = MinimalEnv();
+  env.values()["PORTRAIT_BRIDGE_LOG_LEVEL"] = "loud";
+  const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ExpectInvalid(config, "log_level");
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("PORTRAIT_BRIDGE_LOG_LEVEL"));
+}
+
+TEST_F(ConfigTest, SecretKeyFromEnvironment) {
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->secret_key, kSecret);
+}
+
+TEST_F(ConfigTest, SecretKeyFromFileHasTrailingNewlineTrimmed) {
+  const std::string key_file = WriteFile("secret", std::string("file-secret-key") + "\n");
+  const FakeEnv env(EnvMap{{"PORTRAIT_BRIDGE_SDKAPPID", "1400000000"}});
+  const absl::StatusOr<Config> config = LoadConfig({"--secret_key_file=" + key_file}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->secret_key, "file-secret-key");
+}
+
+TEST_F(ConfigTest, SecretKeyFileFlagWinsOverEnvironmentKey) {
+  const std::string key_file = WriteFile("secret2", "from-file\n");
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> config = LoadConfig({"--secret_key_file=" + key_file}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->secret_key, "from-file");
+}
+
+TEST_F(ConfigTest, EmptySecretKeyFileIsAnError) {
+  const std::string key_file = WriteFile("empty-secret", "\n");
+  const FakeEnv env(EnvMap{{"PORTRAIT_BRIDGE_SDKAPPID", "1400000000"}});
+  EXPECT_EQ(LoadConfig({"--secret_key_file=" + key_file}, env.Getenv()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ConfigTest, SecretKeyFlagIsRefusedWithoutEchoingIt) {
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> config = LoadConfig({"--secret_key=flag-secret-value"}, env.Getenv());
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()), Not(HasSubstr("flag-secret-value")));
+}
+
+TEST_F(ConfigTest, DescribeNeverContainsTheSecretKey) {
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string description = config->Describe();
+  EXPECT_THAT(description, Not(HasSubstr(kSecret)));
+  EXPECT_THAT(description, HasSubstr("secret_key=set"));
+  EXPECT_THAT(description, HasSubstr("sdkappid=1400000000"));
+}
+
+TEST_F(ConfigTest, RegionResolvesToItsBaseUrlAndBaseUrlOverridesIt) {
+  const FakeEnv env = MinimalEnv();
+  absl::StatusOr<Config> config = LoadConfig({"--region=frankfurt"}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->base_url, "https://adminapiger.im.qcloud.com");
+
+  config = LoadConfig({"--region=frankfurt", "--base_url=http://127.0.0.1:8080"}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->base_url, "http://127.0.0.1:8080");
+}
+
+TEST_F(ConfigTest, BytesTagsFromFlagAndFileArray) {
+  const FakeEnv env = MinimalEnv();
+  absl::StatusOr<Config> config =
+      LoadConfig({"--bytes_tags=Tag_Profile_Custom_Blob, Tag_Profile_Custom_Raw"}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->bytes_tags, (std::set<std::string>{"Tag_Profile_Custom_Blob", "Tag_Profile_Custom_Raw"}));
+
+  const std::string file = WriteFile("tags.json", R"({"bytes_tags": ["Tag_Profile_Custom_A", "Tag_Profile_Custom_B"]})");
+  config = LoadConfig({"--config=" + file}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->bytes_tags, (std::set<std::string>{"Tag_Profile_Custom_A", "Tag_Profile_Custom_B"}));
+}
+
+TEST_F(ConfigTest, BytesTagsRejectStandardAndMalformedTags) {
+  const FakeEnv env = MinimalEnv();
+  ExpectInvalid(LoadConfig({"--bytes_tags=Tag_Profile_IM_Nick"}, env.Getenv()), "bytes_tags");
+  ExpectInvalid(LoadConfig({"--bytes_tags=Tag_Profile_Custom_bad-char"}, env.Getenv()), "bytes_tags");
+}
+
+}  // namespace
+}  // namespace portrait_bridge

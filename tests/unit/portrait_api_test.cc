@@ -1,0 +1,269 @@
+#include "bridge/core/portrait_api.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace portrait_bridge {
+namespace {
+
+using tencentcloud::chat::profile::v1::ProfileItem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// --- Request -------------------------------------------------------------------------------------------------
+
+TEST(BuildPortraitGetBodyTest, HoldsExactlyToAccountAndTagListInOrder) {
+  const std::vector<std::string> accounts = {"id1", "id2", "\xE7\x94\xA8\xE6\x88\xB7"};
+  const std::vector<std::string> tags = {"Tag_Profile_IM_Nick", "Tag_Profile_Custom_Test"};
+  const std::string body = BuildPortraitGetBody(accounts, tags);
+  const nlohmann::json parsed = nlohmann::json::parse(body);
+  ASSERT_TRUE(parsed.is_object());
+  EXPECT_EQ(parsed.size(), 2u) << body;
+  EXPECT_EQ(parsed.at("To_Account"), nlohmann::json(accounts));
+  EXPECT_EQ(parsed.at("TagList"), nlohmann::json(tags));
+}
+
+TEST(BuildPortraitGetBodyTest, EscapesCharactersThatWouldBreakJson) {
+  const std::vector<std::string> accounts = {"quote\"back\\slash"};
+  const std::vector<std::string> tags = {"Tag_Profile_IM_Nick"};
+  const nlohmann::json parsed = nlohmann::json::parse(BuildPortraitGetBody(accounts, tags));
+  EXPECT_EQ(parsed.at("To_Account").at(0), "quote\"back\\slash");
+}
+
+TEST(BuildPortraitGetUrlTest, BuildsTheDocumentedUrl) {
+  EXPECT_EQ(BuildPortraitGetUrl("https://adminapisgp.im.qcloud.com", 1400000000, "administrator", "eJw*sig-_", 42),
+            "https://adminapisgp.im.qcloud.com/v4/profile/portrait_get?sdkappid=1400000000"
+            "&identifier=administrator&usersig=eJw*sig-_&random=42&contenttype=json");
+}
+
+TEST(BuildPortraitGetUrlTest, StripsTrailingSlashesOfTheBase) {
+  const std::string expected =
+      "http://127.0.0.1:8080/v4/profile/portrait_get?sdkappid=1&identifier=admin&usersig=s&random=4294967295"
+      "&contenttype=json";
+  EXPECT_EQ(BuildPortraitGetUrl("http://127.0.0.1:8080/", 1, "admin", "s", 4294967295u), expected);
+  EXPECT_EQ(BuildPortraitGetUrl("http://127.0.0.1:8080//", 1, "admin", "s", 4294967295u), expected);
+}
+
+TEST(RegionBaseUrlTest, EveryRegionMapsToTheReferenceDomain) {
+  const std::vector<std::pair<std::string, std::string>> regions = {
+      {"china", "https://console.tim.qq.com"},
+      {"singapore", "https://adminapisgp.im.qcloud.com"},
+      {"seoul", "https://adminapikr.im.qcloud.com"},
+      {"tokyo", "https://adminapijpn.im.qcloud.com"},
+      {"frankfurt", "https://adminapiger.im.qcloud.com"},
+      {"mumbai", "https://adminapiind.im.qcloud.com"},
+      {"silicon-valley", "https://adminapiusa.im.qcloud.com"},
+      {"jakarta", "https://adminapiidn.im.qcloud.com"},
+  };
+  for (const auto& [region, url] : regions) {
+    const absl::StatusOr<std::string> resolved = RegionBaseUrl(region);
+    ASSERT_TRUE(resolved.ok()) << region << ": " << resolved.status();
+    EXPECT_EQ(*resolved, url) << region;
+  }
+}
+
+TEST(RegionBaseUrlTest, UnknownRegionIsNotFoundAndListsTheKnownNames) {
+  const absl::StatusOr<std::string> resolved = RegionBaseUrl("atlantis");
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kNotFound);
+  const std::string message(resolved.status().message());
+  EXPECT_THAT(message, HasSubstr("atlantis"));
+  for (const char* name :
+       {"china", "singapore", "seoul", "tokyo", "frankfurt", "mumbai", "silicon-valley", "jakarta"}) {
+    EXPECT_THAT(message, HasSubstr(name));
+  }
+}
+
+TEST(RegionBaseUrlTest, RegionNamesAreCaseSensitive) {
+  EXPECT_FALSE(RegionBaseUrl("Singapore").ok());
+  EXPECT_FALSE(RegionBaseUrl("").ok());
+}
+
+// --- Response ------------------------------------------------------------------------------------------------
+
+absl::StatusOr<PortraitGetAnswer> Parse(absl::string_view body, const TagTypes& types = TagTypes()) {
+  return ParsePortraitGetBody(body, types);
+}
+
+TEST(ParsePortraitGetBodyTest, ReferenceExampleWithPartialSuccess) {
+  constexpr char kBody[] = R"({"UserProfileItem":[
+     {"To_Account":"id1","ProfileItem":[{"Tag":"Tag_Profile_IM_Nick","Value":"NickNameTest1"}],"ResultCode":0,"ResultInfo":""},
+     {"To_Account":"id4","ResultCode":40006,"ResultInfo":"Err_Profile_PortraitGet_Read_Custom_Data_Fail"}],
+   "Fail_Account":["id4"],
+   "ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","ErrorDisplay":""})";
+  const absl::StatusOr<PortraitGetAnswer> answer = Parse(kBody);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->error_code, 0);
+  ASSERT_EQ(answer->users.size(), 2u);
+
+  const UserProfileEntry& ok_user = answer->users[0];
+  EXPECT_EQ(ok_user.account, "id1");
+  EXPECT_EQ(ok_user.result_code, 0);
+  ASSERT_EQ(ok_user.items.size(), 1u);
+  EXPECT_EQ(ok_user.items[0].tag(), "Tag_Profile_IM_Nick");
+  EXPECT_EQ(ok_user.items[0].value_case(), ProfileItem::kStringValue);
+  EXPECT_EQ(ok_user.items[0].string_value(), "NickNameTest1");
+
+  const UserProfileEntry& failed_user = answer->users[1];
+  EXPECT_EQ(failed_user.account, "id4");
+  EXPECT_EQ(failed_user.result_code, 40006);
+  EXPECT_EQ(failed_user.result_info, "Err_Profile_PortraitGet_Read_Custom_Data_Fail");
+  EXPECT_TRUE(failed_user.items.empty());
+}
+
+// One user with one item whose Value is `value_json`, parsed with `types`.
+absl::StatusOr<ProfileItem> ParseOneItem(const std::string& tag, const std::string& value_json,
+                                         const TagTypes& types = TagTypes()) {
+  const std::string body = R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"To_Account":"u",)"
+                           R"("ResultCode":0,"ProfileItem":[{"Tag":")" +
+                           tag + R"(","Value":)" + value_json + "}]}]}";
+  absl::StatusOr<PortraitGetAnswer> answer = ParsePortraitGetBody(body, types);
+  if (!answer.ok()) return answer.status();
+  if (answer->users.size() != 1 || answer->users[0].items.size() != 1) {
+    return absl::InternalError("expected exactly one user with one item");
+  }
+  return answer->users[0].items[0];
+}
+
+TEST(ParsePortraitGetBodyTest, IntegerFieldAsNumberIsUintValue) {
+  const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_BirthDay", "20190419");
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_EQ(item->value_case(), ProfileItem::kUintValue);
+  EXPECT_EQ(item->uint_value(), 20190419u);
+}
+
+TEST(ParsePortraitGetBodyTest, IntegerFieldAsDecimalStringIsUintValue) {
+  const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_BirthDay", R"("20190419")");
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_EQ(item->value_case(), ProfileItem::kUintValue);
+  EXPECT_EQ(item->uint_value(), 20190419u);
+}
+
+TEST(ParsePortraitGetBodyTest, IntegerFieldThatIsNotANumberKeepsItsTextAsString) {
+  const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_Level", R"("high")");
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_EQ(item->value_case(), ProfileItem::kStringValue);
+  EXPECT_EQ(item->string_value(), "high");
+}
+
+TEST(ParsePortraitGetBodyTest, StringFieldAsNumberIsStringValue) {
+  const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_Nick", "12345");
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_EQ(item->value_case(), ProfileItem::kStringValue);
+  EXPECT_EQ(item->string_value(), "12345");
+}
+
+TEST(ParsePortraitGetBodyTest, CustomTagConfiguredAsBytesIsBytesValue) {
+  const TagTypes types({"Tag_Profile_Custom_Blob"});
+  const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_Custom_Blob", R"("\u0000raw")", types);
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_EQ(item->value_case(), ProfileItem::kBytesValue);
+  EXPECT_EQ(item->bytes_value(), std::string("\0raw", 4));
+
+  const absl::StatusOr<ProfileItem> other = ParseOneItem("Tag_Profile_Custom_Text", R"("text")", types);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_EQ(other->value_case(), ProfileItem::kStringValue);
+  EXPECT_EQ(other->string_value(), "text");
+}
+
+TEST(ParsePortraitGetBodyTest, NullValueGivesAnItemWithoutValue) {
+  const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_Nick", "null");
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(item->tag(), "Tag_Profile_IM_Nick");
+  EXPECT_EQ(item->value_case(), ProfileItem::VALUE_NOT_SET);
+}
+
+TEST(ParsePortraitGetBodyTest, EmptyStringValueIsKept) {
+  const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_Nick", R"("")");
+  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_EQ(item->value_case(), ProfileItem::kStringValue);
+  EXPECT_EQ(item->string_value(), "");
+}
+
+TEST(ParsePortraitGetBodyTest, UnknownFieldsAreIgnored) {
+  constexpr char kBody[] = R"({"RequestId":"abc-123","ActionStatus":"OK","ErrorCode":0,"NewTopLevel":{"x":[1,2]},
+    "UserProfileItem":[{"To_Account":"id1","Extra":true,"ResultCode":0,
+      "ProfileItem":[{"Tag":"Tag_Profile_IM_Level","Value":7,"Unexpected":"y"}]}]})";
+  const absl::StatusOr<PortraitGetAnswer> answer = Parse(kBody);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->users.size(), 1u);
+  EXPECT_EQ(answer->users[0].account, "id1");
+  ASSERT_EQ(answer->users[0].items.size(), 1u);
+  EXPECT_EQ(answer->users[0].items[0].uint_value(), 7u);
+}
+
+TEST(ParsePortraitGetBodyTest, RequestLevelFailureSetsErrorCode) {
+  const absl::StatusOr<PortraitGetAnswer> answer =
+      Parse(R"({"ActionStatus":"FAIL","ErrorCode":70001,"ErrorInfo":"usersig expired","ErrorDisplay":""})");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->error_code, 70001);
+  EXPECT_EQ(answer->error_info, "usersig expired");
+  EXPECT_TRUE(answer->users.empty());
+}
+
+TEST(ParsePortraitGetBodyTest, FailWithZeroErrorCodeIsAnError) {
+  EXPECT_EQ(Parse(R"({"ActionStatus":"FAIL","ErrorCode":0})").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParsePortraitGetBodyTest, BodiesThatAreNotPortraitGetDocumentsAreErrors) {
+  const std::vector<std::string> bodies = {
+      "<html><body><h1>502 Bad Gateway</h1></body></html>",
+      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"To_Account":"id1")",  // truncated
+      R"([{"ActionStatus":"OK","ErrorCode":0}])",                                        // array
+      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":{"To_Account":"id1"}})",   // not an array
+      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"To_Account":"id1",)"
+      R"("ProfileItem":[{"Value":"x"}]}]})",                                             // item without Tag
+      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"ResultCode":0}]})",     // user without To_Account
+      R"({"ActionStatus":"OK","ErrorCode":"zero"})",                                     // ErrorCode not a number
+      R"({"something":"else"})",                                                         // neither status field
+      "",
+  };
+  for (const std::string& body : bodies) {
+    const absl::StatusOr<PortraitGetAnswer> answer = Parse(body);
+    EXPECT_EQ(answer.status().code(), absl::StatusCode::kInvalidArgument) << body;
+  }
+}
+
+TEST(ParsePortraitGetBodyTest, OkWithoutUserProfileItemHasNoUsers) {
+  const absl::StatusOr<PortraitGetAnswer> answer = Parse(R"({"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""})");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->error_code, 0);
+  EXPECT_TRUE(answer->users.empty());
+}
+
+// --- Batching ------------------------------------------------------------------------------------------------
+
+std::vector<std::string> Accounts(int count) {
+  std::vector<std::string> accounts;
+  for (int i = 0; i < count; ++i) accounts.push_back("user" + std::to_string(i));
+  return accounts;
+}
+
+std::vector<size_t> Sizes(const std::vector<std::vector<std::string>>& calls) {
+  std::vector<size_t> sizes;
+  for (const auto& call : calls) sizes.push_back(call.size());
+  return sizes;
+}
+
+TEST(SplitIntoCallsTest, GroupSizes) {
+  EXPECT_TRUE(SplitIntoCalls(Accounts(0), 100).empty());
+  EXPECT_THAT(Sizes(SplitIntoCalls(Accounts(1), 100)), ElementsAre(1u));
+  EXPECT_THAT(Sizes(SplitIntoCalls(Accounts(100), 100)), ElementsAre(100u));
+  EXPECT_THAT(Sizes(SplitIntoCalls(Accounts(101), 100)), ElementsAre(100u, 1u));
+  EXPECT_THAT(Sizes(SplitIntoCalls(Accounts(250), 100)), ElementsAre(100u, 100u, 50u));
+  EXPECT_THAT(Sizes(SplitIntoCalls(Accounts(5), 2)), ElementsAre(2u, 2u, 1u));
+}
+
+TEST(SplitIntoCallsTest, PreservesOrderAndEveryAccount) {
+  const std::vector<std::string> accounts = Accounts(250);
+  std::vector<std::string> joined;
+  for (const auto& call : SplitIntoCalls(accounts, 100)) joined.insert(joined.end(), call.begin(), call.end());
+  EXPECT_EQ(joined, accounts);
+}
+
+}  // namespace
+}  // namespace portrait_bridge
