@@ -95,6 +95,17 @@ bool Subprocess::Running() {
 
 std::string Subprocess::Output() const { return ReadWholeFile(dir_ + "/output.log"); }
 
+TempDir::TempDir() {
+  char dir_template[] = "/tmp/portrait-bridge-test-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = dir_template;
+}
+
+TempDir::~TempDir() {
+  const std::string command = "rm -rf '" + path_ + "'";
+  if (std::system(command.c_str()) != 0) { /* best effort */ }
+}
+
 std::string BinaryFromEnv(const char* variable) {
   const char* value = std::getenv(variable);
   if (value == nullptr || *value == '\0') {

@@ -44,6 +44,20 @@ class Subprocess {
   std::string dir_;
 };
 
+/// A fresh directory under /tmp, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  /// `name` inside the directory.
+  std::string Path(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 /// The path of a built binary, from an environment variable CMake sets for the tests (e.g. BRIDGE_BINARY).
 std::string BinaryFromEnv(const char* variable);
 

@@ -1,0 +1,107 @@
+// The bridge as a process: health, graceful shutdown, and secrets kept out of its output.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "bridge/core/usersig.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/integration/stack.h"
+
+namespace portrait_bridge::testing {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+constexpr char kReadinessService[] = "tencentcloud.chat.profile.v1.ProfileService";
+const std::vector<std::string> kTags = {"Tag_Profile_IM_Nick"};
+
+HealthCheckResponse::ServingStatus CheckHealth(grpc::Channel& channel, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+  HealthCheckRequest request;
+  request.set_service(service);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
+  return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
+}
+
+TEST(LifecycleTest, HealthIsServingForTheProcessAndTheService) {
+  Sandbox sandbox;
+  Bridge bridge(sandbox.base_url());
+  auto channel = bridge.NewChannel();
+  EXPECT_EQ(CheckHealth(*channel, ""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(CheckHealth(*channel, kReadinessService), HealthCheckResponse::SERVING);
+}
+
+TEST(LifecycleTest, SigtermLetsInFlightStreamsFinishThenExitsZero) {
+  Sandbox sandbox;
+  sandbox.SetFaults({{"latency_ms", 1500}});
+  Bridge bridge(sandbox.base_url());
+  auto channel = bridge.NewChannel();
+  StreamOutcome outcome;
+  std::thread caller([&] { outcome = RunStream(*channel, {MakeRequest({"alice", "bob"}, kTags)}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // The upstream call is now in flight.
+  const int status = bridge.process().SignalAndWait(SIGTERM, 15000);
+  caller.join();
+  ASSERT_NE(status, -1) << "the bridge did not exit";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(outcome.results_by_request.at(0).size(), 2u);
+  EXPECT_NE(bridge.process().Output().find("draining"), std::string::npos);
+}
+
+TEST(LifecycleTest, StreamsLongerThanTheGraceAreCancelledAndTheProcessStillExits) {
+  Sandbox sandbox;
+  sandbox.SetFaults({{"latency_ms", 4000}});
+  Bridge bridge(sandbox.base_url(), {"--shutdown_grace_seconds=1"});
+  auto channel = bridge.NewChannel();
+  StreamOutcome outcome;
+  std::thread caller([&] { outcome = RunStream(*channel, {MakeRequest({"alice"}, kTags)}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  const int status = bridge.process().SignalAndWait(SIGTERM, 10000);
+  caller.join();
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  EXPECT_FALSE(outcome.status.ok());
+}
+
+TEST(LifecycleTest, SecretKeyAndUserSigNeverReachTheOutput) {
+  Sandbox sandbox;
+  const int64_t first_second = absl::ToUnixSeconds(absl::Now());
+  Bridge bridge(sandbox.base_url(), {"--log_level=debug"});
+  auto channel = bridge.NewChannel();
+  // Success, a per-account failure, call failures and a renewal: every path that logs or builds a message.
+  EXPECT_TRUE(RunStream(*channel, {MakeRequest({"alice", "nobody-here"}, kTags)}).status.ok());
+  sandbox.SetFaults({{"http_502_count", 1}});
+  RunStream(*channel, {MakeRequest({"alice"}, kTags)});
+  sandbox.SetFaults({{"usersig_expired_count", 5}});
+  const StreamOutcome expired = RunStream(*channel, {MakeRequest({"alice"}, kTags)});
+  EXPECT_EQ(expired.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  const int64_t last_second = absl::ToUnixSeconds(absl::Now()) + 1;
+  ASSERT_EQ(bridge.process().SignalAndWait(SIGTERM), 0);
+
+  const std::string output = bridge.process().Output();
+  ASSERT_FALSE(output.empty());
+  EXPECT_EQ(output.find(kSecretKey), std::string::npos);
+  EXPECT_EQ(output.find("usersig="), std::string::npos);
+  // Every UserSig the bridge can have signed in this run (the renewal may date one a second later).
+  for (int64_t t = first_second - 1; t <= last_second + 1; ++t) {
+    const std::string usersig = SignUserSig(kSecretKey, {kAdmin, 1400000000, t, 86400});
+    EXPECT_EQ(output.find(usersig), std::string::npos) << "UserSig of time " << t << " leaked";
+  }
+  EXPECT_EQ(expired.status.error_message().find(kSecretKey), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portrait_bridge::testing

@@ -1,0 +1,111 @@
+#include "tests/integration/stack.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+
+namespace portrait_bridge::testing {
+
+Sandbox::Sandbox(const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--sdkappid=" + std::string(kSdkAppId),
+                                   "--admin_identifier=" + std::string(kAdmin)};
+  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+  const std::string port_file = dir_.Path("sandbox.port");
+  args.push_back("--port_file=" + port_file);
+  process_ = std::make_unique<Subprocess>(BinaryFromEnv("SANDBOX_BINARY"), args,
+                                          std::map<std::string, std::string>{{"PORTRAIT_SANDBOX_SECRET_KEY", kSecretKey}});
+  port_ = process_->WaitForPortFile(port_file);
+}
+
+void Sandbox::SetFaults(const nlohmann::json& faults) {
+  httplib::Client client("127.0.0.1", port_);
+  auto response = client.Post("/sandbox/faults", faults.dump(), "application/json");
+  ASSERT_TRUE(response) << "sandbox control endpoint unreachable";
+  ASSERT_EQ(response->status, 200) << response->body;
+}
+
+nlohmann::json Sandbox::Stats() {
+  httplib::Client client("127.0.0.1", port_);
+  auto response = client.Get("/sandbox/stats");
+  if (!response || response->status != 200) {
+    ADD_FAILURE() << "sandbox stats unavailable";
+    return nlohmann::json::object();
+  }
+  return nlohmann::json::parse(response->body);
+}
+
+Bridge::Bridge(const std::string& upstream_base_url, const std::vector<std::string>& extra_flags,
+               const std::string& secret_key) {
+  const std::string port_file = dir_.Path("bridge.port");
+  std::vector<std::string> args = {"--listen_address=127.0.0.1:0",
+                                   "--port_file=" + port_file,
+                                   "--metrics_address=",
+                                   "--sdkappid=" + std::string(kSdkAppId),
+                                   "--admin_identifier=" + std::string(kAdmin),
+                                   "--base_url=" + upstream_base_url,
+                                   "--shutdown_grace_seconds=5"};
+  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+  process_ = std::make_unique<Subprocess>(BinaryFromEnv("BRIDGE_BINARY"), args,
+                                          std::map<std::string, std::string>{{"PORTRAIT_BRIDGE_SECRET_KEY", secret_key}});
+  port_ = process_->WaitForPortFile(port_file);
+}
+
+std::shared_ptr<grpc::Channel> Bridge::NewChannel() const {
+  grpc::ChannelArguments arguments;
+  arguments.SetInt("grpc.use_local_subchannel_pool", 1);  // A fresh connection per channel.
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials(),
+                                   arguments);
+}
+
+StreamOutcome RunStream(grpc::Channel& channel, const std::vector<v1::GetProfilesRequest>& requests,
+                        int deadline_ms) {
+  auto stub = v1::ProfileService::NewStub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
+  auto stream = stub->GetProfiles(&context);
+  for (const auto& request : requests) {
+    if (!stream->Write(request)) break;
+  }
+  stream->WritesDone();
+  StreamOutcome outcome;
+  v1::GetProfilesResponse response;
+  while (stream->Read(&response)) {
+    for (const auto& result : response.results()) {
+      outcome.results_by_request[response.request_index()].push_back(result);
+    }
+    outcome.responses.push_back(response);
+  }
+  outcome.status = stream->Finish();
+  if (!outcome.status.error_details().empty()) outcome.details.ParseFromString(outcome.status.error_details());
+  return outcome;
+}
+
+v1::GetProfilesRequest MakeRequest(const std::vector<std::string>& accounts, const std::vector<std::string>& tags,
+                                   const std::string& request_id) {
+  v1::GetProfilesRequest request;
+  request.set_request_id(request_id);
+  for (const auto& account : accounts) request.add_accounts(account);
+  for (const auto& tag : tags) request.add_tags(tag);
+  return request;
+}
+
+google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status) {
+  for (const auto& detail : status.details()) {
+    google::rpc::ErrorInfo info;
+    if (detail.UnpackTo(&info)) return info;
+  }
+  ADD_FAILURE() << "no ErrorInfo in " << status.ShortDebugString();
+  return {};
+}
+
+google::rpc::BadRequest BadRequestOf(const google::rpc::Status& status) {
+  for (const auto& detail : status.details()) {
+    google::rpc::BadRequest bad_request;
+    if (detail.UnpackTo(&bad_request)) return bad_request;
+  }
+  ADD_FAILURE() << "no BadRequest in " << status.ShortDebugString();
+  return {};
+}
+
+}  // namespace portrait_bridge::testing

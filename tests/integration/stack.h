@@ -1,0 +1,83 @@
+#ifndef PORTRAIT_BRIDGE_TESTS_INTEGRATION_STACK_H_
+#define PORTRAIT_BRIDGE_TESTS_INTEGRATION_STACK_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
+#include "tests/support/subprocess.h"
+
+namespace portrait_bridge::testing {
+
+namespace v1 = tencentcloud::chat::profile::v1;
+
+inline constexpr char kSdkAppId[] = "1400000000";
+inline constexpr char kAdmin[] = "administrator";
+inline constexpr char kSecretKey[] = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
+
+/// The real sandbox upstream, started on a free loopback port.
+class Sandbox {
+ public:
+  explicit Sandbox(const std::vector<std::string>& extra_flags = {});
+  int port() const { return port_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  /// Replaces the sandbox's faults (POST /sandbox/faults).
+  void SetFaults(const nlohmann::json& faults);
+  /// GET /sandbox/stats.
+  nlohmann::json Stats();
+  Subprocess& process() { return *process_; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Subprocess> process_;
+  int port_ = 0;
+};
+
+/// The real bridge, started on a free loopback port against `upstream_base_url`.
+class Bridge {
+ public:
+  Bridge(const std::string& upstream_base_url, const std::vector<std::string>& extra_flags = {},
+         const std::string& secret_key = kSecretKey);
+  int port() const { return port_; }
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+  Subprocess& process() { return *process_; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Subprocess> process_;
+  int port_ = 0;
+};
+
+/// What one GetProfiles stream returned.
+struct StreamOutcome {
+  grpc::Status status;
+  std::vector<v1::GetProfilesResponse> responses;
+  /// Every AccountResult by request index, in arrival order.
+  std::map<uint64_t, std::vector<v1::AccountResult>> results_by_request;
+  google::rpc::Status details;  // Decoded from the status's error details, if any.
+};
+
+/// Sends `requests` on one stream, half-closes and reads everything back.
+StreamOutcome RunStream(grpc::Channel& channel, const std::vector<v1::GetProfilesRequest>& requests,
+                        int deadline_ms = 20000);
+
+v1::GetProfilesRequest MakeRequest(const std::vector<std::string>& accounts, const std::vector<std::string>& tags,
+                                   const std::string& request_id = "");
+
+/// The ErrorInfo in a google.rpc.Status's details; fails the test when there is none.
+google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status);
+
+/// The BadRequest in a google.rpc.Status's details; fails the test when there is none.
+google::rpc::BadRequest BadRequestOf(const google::rpc::Status& status);
+
+}  // namespace portrait_bridge::testing
+
+#endif  // PORTRAIT_BRIDGE_TESTS_INTEGRATION_STACK_H_
