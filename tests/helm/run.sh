@@ -196,6 +196,23 @@ else
   echo "skip: no bridge binary at $bridge (set PORTRAIT_BRIDGE_BINARY); config acceptance not checked"
 fi
 
+# ---- every value is documented in the chart README ----
+undocumented="$(cd "$here" && node --input-type=module -e '
+  import fs from "node:fs"; import { parse } from "yaml";
+  const [values, readme] = [parse(fs.readFileSync(process.argv[1], "utf8")), fs.readFileSync(process.argv[2], "utf8")];
+  const paths = [];
+  const walk = (o, pre) => { for (const [k, v] of Object.entries(o)) {
+    const p = pre ? `${pre}.${k}` : k;
+    if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length) walk(v, p); else paths.push(p); } };
+  walk(values, "");
+  const documented = (p) => { const parts = p.split(".");
+    for (let i = parts.length; i > 0; i--) { const pre = parts.slice(0, i).join(".");
+      if (readme.includes("`" + pre + "`") || (i < parts.length && readme.includes("`" + pre + ".*`"))) return true; }
+    return false; };
+  console.log(paths.filter((p) => !documented(p)).join(" "));
+' "$chart/values.yaml" "$chart/README.md" 2>&1)"
+[ -z "$undocumented" ] && pass "every key of values.yaml is in the README's table" || fail "values missing from README.md: $undocumented"
+
 # ---- NOTES ----
 notes="$("$helm" install pb "$chart" --dry-run=client --namespace profiles "${required[@]}" 2>&1 | sed -n '/^NOTES:/,$p')"
 for want in "port-forward svc/pb-portrait-bridge 50051:50051" "grpcurl -plaintext localhost:50051 list" \
