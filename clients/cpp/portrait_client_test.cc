@@ -1,0 +1,246 @@
+// Starts the real sandbox upstream and the real bridge on port 0, then drives them through the C++ client library
+// and the portrait-cli binary.
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_split.h"
+#include "clients/cpp/portrait_client.h"
+#include "tests/support/subprocess.h"
+
+namespace portrait_bridge::client {
+namespace {
+
+namespace v1 = ::tencentcloud::chat::profile::v1;
+using ::portrait_bridge::testing::BinaryFromEnv;
+using ::portrait_bridge::testing::Subprocess;
+using ::portrait_bridge::testing::TempDir;
+using ::portrait_bridge::testing::WriteFile;
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+constexpr char kNick[] = "Tag_Profile_IM_Nick";
+constexpr char kBirthDay[] = "Tag_Profile_IM_BirthDay";
+
+// One sandbox, a bridge with the right key and one with a wrong key, shared by every test of the suite.
+class ClientsCppTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    WriteFile(dir_->Path("key"), "portrait-clients-test-key\n");
+    WriteFile(dir_->Path("wrong_key"), "not-the-sandbox-key\n");
+    sandbox_ = new Subprocess(BinaryFromEnv("SANDBOX_BINARY"),
+                              {"--listen=127.0.0.1:0", "--port_file=" + dir_->Path("sandbox.port"),
+                               "--sdkappid=1400000000", "--admin_identifier=administrator",
+                               "--secret_key_file=" + dir_->Path("key")});
+    const int sandbox_port = sandbox_->WaitForPortFile(dir_->Path("sandbox.port"));
+    bridge_ = StartBridge("bridge", dir_->Path("key"), sandbox_port, &bridge_port_);
+    bad_key_bridge_ = StartBridge("bad_key_bridge", dir_->Path("wrong_key"), sandbox_port, &bad_key_bridge_port_);
+  }
+
+  static void TearDownTestSuite() {
+    delete bad_key_bridge_;
+    delete bridge_;
+    delete sandbox_;
+    delete dir_;
+  }
+
+  static Subprocess* StartBridge(const std::string& name, const std::string& key_file, int sandbox_port,
+                                 int* port) {
+    auto* bridge = new Subprocess(
+        BinaryFromEnv("BRIDGE_BINARY"),
+        {"--listen_address=127.0.0.1:0", "--port_file=" + dir_->Path(name + ".port"), "--metrics_address=",
+         "--sdkappid=1400000000", "--admin_identifier=administrator", "--secret_key_file=" + key_file,
+         "--base_url=http://127.0.0.1:" + std::to_string(sandbox_port), "--log_level=warning"});
+    *port = bridge->WaitForPortFile(dir_->Path(name + ".port"));
+    return bridge;
+  }
+
+  static std::unique_ptr<ProfileClient> Client(int port) {
+    ClientOptions options;
+    options.target = "127.0.0.1:" + std::to_string(port);
+    options.deadline = std::chrono::seconds(20);
+    std::string error;
+    auto client = ProfileClient::Create(options, &error);
+    EXPECT_NE(client, nullptr) << error;
+    return client;
+  }
+
+  // Runs the CLI through a shell; returns its stdout and sets *exit_code.
+  static std::string RunCli(const std::string& arguments, int* exit_code, const std::string& stdin_text = "") {
+    const std::string input = dir_->Path("cli_stdin");
+    WriteFile(input, stdin_text);
+    const std::string command = "'" + BinaryFromEnv("CLI_BINARY") + "' get --target=127.0.0.1:" +
+                                std::to_string(bridge_port_) + " " + arguments + " < '" + input + "'";
+    FILE* pipe = popen(command.c_str(), "r");
+    std::string output;
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+    const int status = pclose(pipe);
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return output;
+  }
+
+  static TempDir* dir_;
+  static Subprocess* sandbox_;
+  static Subprocess* bridge_;
+  static Subprocess* bad_key_bridge_;
+  static int bridge_port_;
+  static int bad_key_bridge_port_;
+};
+
+TempDir* ClientsCppTest::dir_ = nullptr;
+Subprocess* ClientsCppTest::sandbox_ = nullptr;
+Subprocess* ClientsCppTest::bridge_ = nullptr;
+Subprocess* ClientsCppTest::bad_key_bridge_ = nullptr;
+int ClientsCppTest::bridge_port_ = 0;
+int ClientsCppTest::bad_key_bridge_port_ = 0;
+
+TEST_F(ClientsCppTest, BidiStreamWithTypedValuesAndPartialFailure) {
+  auto client = Client(bridge_port_);
+  std::vector<Batch> batches;
+  const Error stream_error = client->GetProfiles(
+      {Lookup{"first", {"alice", "nobody"}, {kNick, kBirthDay}}, Lookup{"second", {"bob"}, {kNick}}},
+      [&](Batch&& batch) { batches.push_back(std::move(batch)); });
+  ASSERT_TRUE(stream_error.ok()) << stream_error.ToString();
+
+  std::map<std::string, AccountProfile> by_account;
+  std::map<uint64_t, int> completed;
+  for (const Batch& batch : batches) {
+    EXPECT_EQ(batch.request_id, batch.request_index == 0 ? "first" : "second");
+    if (batch.request_complete) ++completed[batch.request_index];
+    for (const AccountProfile& profile : batch.results) by_account[profile.account] = profile;
+  }
+  EXPECT_THAT(completed, ElementsAre(Pair(0, 1), Pair(1, 1)));
+  ASSERT_EQ(by_account.size(), 3u);
+
+  const AccountProfile& alice = by_account["alice"];
+  ASSERT_TRUE(alice.ok()) << alice.error.ToString();
+  ASSERT_NE(alice.Find(kNick), nullptr);
+  ASSERT_NE(alice.Find(kBirthDay), nullptr);
+  EXPECT_TRUE(std::holds_alternative<std::string>(alice.Find(kNick)->value));
+  EXPECT_FALSE(std::get<std::string>(alice.Find(kNick)->value).empty());
+  ASSERT_TRUE(std::holds_alternative<uint64_t>(alice.Find(kBirthDay)->value));  // an integer, typed as one
+  EXPECT_GT(std::get<uint64_t>(alice.Find(kBirthDay)->value), 0u);
+
+  const AccountProfile& bob = by_account["bob"];
+  ASSERT_TRUE(bob.ok());
+  ASSERT_EQ(bob.fields.size(), 1u);
+  EXPECT_EQ(bob.fields[0].tag, kNick);
+
+  // Partial failure: the unknown account fails alone, with its Tencent code decoded from ErrorInfo.
+  const AccountProfile& nobody = by_account["nobody"];
+  EXPECT_FALSE(nobody.ok());
+  EXPECT_EQ(nobody.result_code, v1::RESULT_CODE_PROFILE_ACCOUNT_NOT_FOUND);
+  EXPECT_EQ(nobody.tencent_code, 40003);
+  EXPECT_TRUE(nobody.fields.empty());
+  EXPECT_EQ(nobody.error.code, grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(nobody.error.error_info.has_value());
+  EXPECT_EQ(nobody.error.error_info->reason, "TENCENT_40003");
+  EXPECT_EQ(nobody.error.tencent_code(), 40003);
+  EXPECT_FALSE(nobody.error.retryable());
+  EXPECT_THAT(nobody.error.ToString(), ::testing::HasSubstr("reason=TENCENT_40003"));
+}
+
+TEST_F(ClientsCppTest, InvalidRequestEndsTheStreamWithBadRequest) {
+  auto client = Client(bridge_port_);
+  const LookupResult result = client->Get({"alice"}, {});
+  EXPECT_EQ(result.stream_error.code, grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_FALSE(result.stream_error.field_violations.empty()) << result.stream_error.ToString();
+  EXPECT_EQ(result.stream_error.field_violations[0].field, "requests[0].tags");
+  EXPECT_THAT(result.stream_error.ToString(), ::testing::HasSubstr("field requests[0].tags"));
+
+  const LookupResult too_long = client->Get({std::string(33, 'a')}, {kNick});
+  EXPECT_EQ(too_long.stream_error.code, grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_FALSE(too_long.stream_error.field_violations.empty());
+  EXPECT_EQ(too_long.stream_error.field_violations[0].field, "requests[0].accounts[0]");
+}
+
+TEST_F(ClientsCppTest, WrongSecretKeyIsAMappedStreamError) {
+  auto client = Client(bad_key_bridge_port_);
+  const LookupResult result = client->Get({"alice"}, {kNick});
+  EXPECT_EQ(result.stream_error.code, grpc::StatusCode::FAILED_PRECONDITION) << result.stream_error.ToString();
+  ASSERT_TRUE(result.stream_error.error_info.has_value());
+  EXPECT_EQ(result.stream_error.error_info->reason, "TENCENT_70009");
+  EXPECT_EQ(result.stream_error.error_info->metadata.at("tencent_code"), "70009");
+  EXPECT_EQ(result.stream_error.tencent_code(), 70009);
+}
+
+TEST_F(ClientsCppTest, DeadlineIsApplied) {
+  ClientOptions options;
+  options.target = "127.0.0.1:" + std::to_string(bridge_port_);
+  options.deadline = std::chrono::milliseconds(0);
+  std::string error;
+  auto client = ProfileClient::Create(options, &error);
+  const LookupResult result = client->Get({"alice"}, {kNick});
+  EXPECT_EQ(result.stream_error.code, grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(ClientsCppTest, TlsFilesMustBeReadable) {
+  ClientOptions options;
+  options.target = "127.0.0.1:1";
+  options.use_tls = true;
+  options.tls_root_certs_file = dir_->Path("missing.pem");
+  std::string error;
+  EXPECT_EQ(ProfileClient::Create(options, &error), nullptr);
+  EXPECT_THAT(error, ::testing::HasSubstr("missing.pem"));
+}
+
+TEST_F(ClientsCppTest, CliJsonFromStdinWithPartialFailure) {
+  int exit_code = -1;
+  const std::string output = RunCli("--tags=Tag_Profile_IM_Nick,Tag_Profile_IM_BirthDay --accounts_file=- "
+                                    "--output=json --batch_size=2",
+                                    &exit_code, "alice\n# a comment\n\nnobody\nuser42\n");
+  EXPECT_EQ(exit_code, 2) << output;  // some accounts failed
+  std::map<std::string, nlohmann::json> by_account;
+  for (const auto& line : absl::StrSplit(output, '\n', absl::SkipEmpty())) {
+    const auto json = nlohmann::json::parse(line);
+    by_account[json["account"]] = json;
+  }
+  ASSERT_EQ(by_account.size(), 3u) << output;
+  EXPECT_TRUE(by_account["alice"]["ok"].get<bool>());
+  EXPECT_TRUE(by_account["alice"]["fields"][kBirthDay].is_number_unsigned());
+  EXPECT_TRUE(by_account["user42"]["fields"][kNick].is_string());
+  EXPECT_FALSE(by_account["nobody"]["ok"].get<bool>());
+  EXPECT_EQ(by_account["nobody"]["tencent_code"], 40003);
+  EXPECT_EQ(by_account["nobody"]["error"]["error_info"]["reason"], "TENCENT_40003");
+}
+
+TEST_F(ClientsCppTest, CliTableFromFile) {
+  const std::string accounts = dir_->Path("accounts.txt");
+  std::string content;
+  for (int i = 0; i < 250; ++i) content += "user" + std::to_string(i) + "\n";
+  WriteFile(accounts, content);
+  int exit_code = -1;
+  const std::string output =
+      RunCli("--tags=Tag_Profile_IM_Nick --accounts_file='" + accounts + "' --batch_size=100", &exit_code);
+  EXPECT_EQ(exit_code, 0) << output;
+  const std::vector<std::string> lines = absl::StrSplit(output, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 251u);
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex("ACCOUNT +STATUS +Tag_Profile_IM_Nick"));
+}
+
+TEST_F(ClientsCppTest, CliReportsStreamErrorWithDetails) {
+  int exit_code = -1;
+  RunCli("--tags= alice 2>'" + dir_->Path("cli_stderr") + "'", &exit_code);
+  EXPECT_EQ(exit_code, 1);
+  std::ifstream in(dir_->Path("cli_stderr"));
+  const std::string stderr_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(stderr_text, ::testing::HasSubstr("INVALID_ARGUMENT"));
+  EXPECT_THAT(stderr_text, ::testing::HasSubstr("field requests[0].tags"));
+}
+
+}  // namespace
+}  // namespace portrait_bridge::client

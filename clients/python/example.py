@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Looks up a few profiles through Portrait Bridge.
+
+    clients/python/generate.sh build/clients/python/gen
+    PYTHONPATH=build/clients/python/gen:clients/python /usr/bin/python3 clients/python/example.py 127.0.0.1:50051
+"""
+
+import sys
+
+from portrait_client import Lookup, PortraitError, ProfileClient
+
+TAGS = ["Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"]
+
+
+def main() -> int:
+    target = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
+    with ProfileClient(target, timeout=10) as client:
+        try:
+            # Two requests on one bidi stream; results arrive per upstream call, tagged with the request they answer.
+            for batch in client.stream([Lookup(["alice", "nobody"], TAGS, request_id="first"),
+                                        Lookup(["bob"], TAGS[:1], request_id="second")]):
+                for profile in batch.results:
+                    if profile.ok:
+                        print(f"{batch.request_id} {profile.account}: {profile.fields}")
+                    else:
+                        print(f"{batch.request_id} {profile.account}: failed: {profile.error}")
+        except PortraitError as error:
+            print(f"stream failed: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

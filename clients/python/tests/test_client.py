@@ -1,0 +1,83 @@
+"""End-to-end tests of the Python client against the real bridge and sandbox (started by run_tests.sh).
+
+Needs BRIDGE_ADDRESS (a bridge with the sandbox's key) and BAD_KEY_BRIDGE_ADDRESS (a bridge with a wrong key).
+"""
+
+import os
+import unittest
+
+import grpc
+
+from portrait_client import Lookup, PortraitError, ProfileClient
+
+NICK = "Tag_Profile_IM_Nick"
+BIRTHDAY = "Tag_Profile_IM_BirthDay"
+
+
+class ProfileClientTest(unittest.TestCase):
+    def setUp(self):
+        self.client = ProfileClient(os.environ["BRIDGE_ADDRESS"], timeout=20)
+        self.addCleanup(self.client.close)
+
+    def test_bidi_stream_typed_values_and_partial_failure(self):
+        batches = list(self.client.stream([Lookup(["alice", "nobody"], [NICK, BIRTHDAY], request_id="first"),
+                                           Lookup(["bob"], [NICK], request_id="second")]))
+        complete = sorted(b.request_index for b in batches if b.request_complete)
+        self.assertEqual(complete, [0, 1])
+        for batch in batches:
+            self.assertEqual(batch.request_id, "first" if batch.request_index == 0 else "second")
+        by_account = {p.account: p for b in batches for p in b.results}
+        self.assertEqual(set(by_account), {"alice", "nobody", "bob"})
+
+        alice = by_account["alice"]
+        self.assertTrue(alice.ok, alice.error)
+        self.assertIsInstance(alice.fields[NICK], str)
+        self.assertTrue(alice.fields[NICK])
+        self.assertIsInstance(alice.fields[BIRTHDAY], int)  # an integer field, typed as one
+        self.assertGreater(alice.fields[BIRTHDAY], 0)
+        self.assertEqual(list(by_account["bob"].fields), [NICK])
+
+        nobody = by_account["nobody"]  # partial failure: only this account fails
+        self.assertFalse(nobody.ok)
+        self.assertEqual(nobody.fields, {})
+        self.assertEqual(nobody.result_code, "RESULT_CODE_PROFILE_ACCOUNT_NOT_FOUND")
+        self.assertEqual(nobody.tencent_code, 40003)
+        self.assertEqual(nobody.error.code, grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(nobody.error.error_info.reason, "TENCENT_40003")
+        self.assertEqual(nobody.error.tencent_code, 40003)
+        self.assertFalse(nobody.error.retryable)
+        self.assertIn("reason=TENCENT_40003", str(nobody.error))
+
+    def test_invalid_request_raises_with_bad_request_details(self):
+        with self.assertRaises(PortraitError) as raised:
+            self.client.get(["alice"], [])
+        error = raised.exception
+        self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual([v.field for v in error.field_violations], ["requests[0].tags"])
+        self.assertIn("field requests[0].tags", str(error))
+
+    def test_wrong_secret_key_is_a_mapped_stream_error(self):
+        with ProfileClient(os.environ["BAD_KEY_BRIDGE_ADDRESS"], timeout=20) as client:
+            with self.assertRaises(PortraitError) as raised:
+                client.get(["alice"], [NICK])
+        error = raised.exception
+        self.assertEqual(error.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertEqual(error.error_info.reason, "TENCENT_70009")
+        self.assertEqual(error.error_info.metadata["tencent_code"], "70009")
+        self.assertEqual(error.tencent_code, 70009)
+
+    def test_large_lookup_from_a_generator(self):
+        lookups = (Lookup([f"user{i}" for i in range(start, start + 500)], [NICK]) for start in range(0, 2000, 500))
+        results = [p for b in self.client.stream(lookups) for p in b.results]
+        self.assertEqual(len(results), 2000)
+        self.assertTrue(all(p.ok for p in results))
+
+    def test_deadline(self):
+        with ProfileClient(os.environ["BRIDGE_ADDRESS"], timeout=0.000001) as client:
+            with self.assertRaises(PortraitError) as raised:
+                client.get(["alice"], [NICK])
+        self.assertEqual(raised.exception.code, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Starts the sandbox upstream and the real bridge on loopback, each on port 0, for the client tests.
+#
+# Source it (`. clients/testing/start_stack.sh`) with BRIDGE_BINARY and SANDBOX_BINARY set. It exports
+#   STACK_DIR            a fresh temporary directory (logs, port files, key files)
+#   SANDBOX_PORT         the sandbox's HTTP port
+#   BRIDGE_PORT          the bridge's gRPC port (key matches the sandbox's)
+#   BRIDGE_ADDRESS       127.0.0.1:$BRIDGE_PORT
+#   BAD_KEY_BRIDGE_PORT  a second bridge whose secret key the sandbox rejects (70009 -> FAILED_PRECONDITION)
+#   BAD_KEY_BRIDGE_ADDRESS
+# and installs an EXIT trap that stops every process it started and removes STACK_DIR.
+: "${BRIDGE_BINARY:?set BRIDGE_BINARY to the portrait-bridge binary}"
+: "${SANDBOX_BINARY:?set SANDBOX_BINARY to the portrait-sandbox binary}"
+
+STACK_DIR=$(mktemp -d /tmp/portrait-clients-XXXXXX)
+export STACK_DIR
+_stack_pids=()
+
+stop_stack() {
+  local pid
+  for pid in "${_stack_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${_stack_pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  _stack_pids=()
+  if [ -n "${KEEP_STACK_DIR:-}" ]; then echo "stack logs kept in $STACK_DIR" >&2; else rm -rf "$STACK_DIR"; fi
+}
+trap stop_stack EXIT
+
+# Waits for a port file written as "PORT\n"; prints the port. $2 is the log to show on failure.
+_wait_port() {
+  local file=$1 log=$2 pid=$3
+  for _ in $(seq 200); do
+    if [ -s "$file" ] && [ "$(tail -c1 "$file" | od -An -c | tr -d ' ')" = '\n' ]; then
+      tr -d '\n' <"$file"; return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  echo "start_stack: no port in $file; log:" >&2; cat "$log" >&2; return 1
+}
+
+printf 'portrait-clients-test-key\n' >"$STACK_DIR/secret_key"
+printf 'not-the-sandbox-key\n' >"$STACK_DIR/wrong_secret_key"
+
+"$SANDBOX_BINARY" --listen=127.0.0.1:0 --port_file="$STACK_DIR/sandbox.port" --sdkappid=1400000000 \
+  --admin_identifier=administrator --secret_key_file="$STACK_DIR/secret_key" >"$STACK_DIR/sandbox.log" 2>&1 &
+_stack_pids+=($!)
+SANDBOX_PORT=$(_wait_port "$STACK_DIR/sandbox.port" "$STACK_DIR/sandbox.log" $!) || exit 1
+export SANDBOX_PORT
+
+_start_bridge() {  # $1 name, $2 key file
+  "$BRIDGE_BINARY" --listen_address=127.0.0.1:0 --port_file="$STACK_DIR/$1.port" --metrics_address= \
+    --sdkappid=1400000000 --admin_identifier=administrator --secret_key_file="$2" \
+    --base_url="http://127.0.0.1:$SANDBOX_PORT" --log_level=warning >"$STACK_DIR/$1.log" 2>&1 &
+  _stack_pids+=($!)
+  _wait_port "$STACK_DIR/$1.port" "$STACK_DIR/$1.log" $!
+}
+BRIDGE_PORT=$(_start_bridge bridge "$STACK_DIR/secret_key") || exit 1
+BAD_KEY_BRIDGE_PORT=$(_start_bridge bad_key_bridge "$STACK_DIR/wrong_secret_key") || exit 1
+export BRIDGE_PORT BAD_KEY_BRIDGE_PORT
+export BRIDGE_ADDRESS="127.0.0.1:$BRIDGE_PORT" BAD_KEY_BRIDGE_ADDRESS="127.0.0.1:$BAD_KEY_BRIDGE_PORT"
