@@ -38,6 +38,8 @@ const ValueType* StandardTagType(absl::string_view tag) {
   return nullptr;
 }
 
+}  // namespace
+
 bool IsValidUtf8(absl::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
@@ -76,8 +78,6 @@ bool IsValidUtf8(absl::string_view text) {
   return true;
 }
 
-}  // namespace
-
 ValueType TagTypes::TypeOf(absl::string_view tag) const {
   if (const ValueType* type = StandardTagType(tag)) return *type;
   if (bytes_tags_.count(std::string(tag)) > 0) return ValueType::kBytes;
@@ -86,6 +86,8 @@ ValueType TagTypes::TypeOf(absl::string_view tag) const {
 
 absl::Status ValidateTag(absl::string_view tag) {
   if (tag.empty()) return absl::InvalidArgumentError("tag is empty");
+  // Checked first so that the messages below never quote bytes a client could not decode.
+  if (!IsValidUtf8(tag)) return absl::InvalidArgumentError("tag is not valid UTF-8");
   if (absl::StartsWith(tag, kStandardPrefix)) {
     if (StandardTagType(tag) != nullptr) return absl::OkStatus();
     return absl::InvalidArgumentError(

@@ -27,6 +27,9 @@ class TagTypes {
 /// (keyword: 1 to 16 letters, digits or '_'); otherwise INVALID_ARGUMENT saying what is wrong.
 absl::Status ValidateTag(absl::string_view tag);
 
+/// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
+
 /// OK for a Tencent UserID the bridge can send: non-empty, at most 32 bytes, valid UTF-8.
 absl::Status ValidateAccount(absl::string_view account);
 

@@ -56,13 +56,13 @@ int PortOf(const sockaddr_storage& address) {
   return -1;
 }
 
-// httplib 0.11 does not hand the connection's socket to handlers, so find it by its (local, peer) port pair
-// and shut it down: the client then reads end-of-stream before any byte, as when a proxy drops a connection
-// (curl: "Empty reply from server"). shutdown(), not close(): httplib still owns and later closes the fd.
-bool DropConnection(const httplib::Request& req) {
+// httplib 0.11 does not expose accepted sockets, so find them in /proc/self/fd by port: connected TCP sockets
+// whose local port is `local_port` and, if `peer_port` >= 0, whose peer port is `peer_port`. Each is shut down
+// with `how`; returns how many. shutdown(), never close(): httplib still owns and later closes these fds.
+int ShutdownConnections(int local_port, int peer_port, int how) {
   DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return false;
-  bool dropped = false;
+  if (dir == nullptr) return 0;
+  int count = 0;
   while (dirent* entry = readdir(dir)) {
     int fd = 0;
     if (!absl::SimpleAtoi(entry->d_name, &fd) || fd == dirfd(dir)) continue;
@@ -71,14 +71,18 @@ bool DropConnection(const httplib::Request& req) {
     socklen_t local_len = sizeof(local);
     socklen_t peer_len = sizeof(peer);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) continue;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;
-    if (PortOf(local) == req.local_port && PortOf(peer) == req.remote_port) {
-      dropped = shutdown(fd, SHUT_RDWR) == 0;
-      break;
-    }
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;  // Not connected.
+    if (PortOf(local) != local_port || (peer_port >= 0 && PortOf(peer) != peer_port)) continue;
+    if (shutdown(fd, how) == 0) ++count;
   }
   closedir(dir);
-  return dropped;
+  return count;
+}
+
+// The drop fault: the client reads end-of-stream before any byte, as when a proxy drops the connection
+// (curl: "Empty reply from server").
+bool DropConnection(const httplib::Request& req) {
+  return ShutdownConnections(req.local_port, req.remote_port, SHUT_RDWR) > 0;
 }
 
 void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
@@ -228,6 +232,11 @@ int Run(const SandboxOptions& options) {
     // stop() is a no-op until listen_after_bind() is running, so a very early signal waits for it.
     for (int i = 0; i < 500 && !server->is_running(); ++i) absl::SleepFor(absl::Milliseconds(10));
     server->stop();
+    // An idle keep-alive connection holds its worker until keep_alive_timeout_s, and the pool joins every
+    // worker before listen_after_bind() returns. Ending the read side ends idle connections at once while a
+    // call in progress still writes its answer.
+    const int open_connections = ShutdownConnections(port, /*peer_port=*/-1, SHUT_RD);
+    if (open_connections > 0) Log(absl::StrCat("ending ", open_connections, " open connection(s)"));
   });
   server->listen_after_bind();
   listen_returned = true;

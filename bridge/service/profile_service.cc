@@ -15,34 +15,12 @@
 #include "absl/time/clock.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
+#include "bridge/core/request_validation.h"
 
 namespace portrait_bridge {
 namespace {
 
 namespace v1 = tencentcloud::chat::profile::v1;
-
-// Checks one request; returns every violation, with field paths relative to the stream's request list.
-std::vector<FieldViolation> ValidateRequest(const v1::GetProfilesRequest& request, uint64_t index) {
-  std::vector<FieldViolation> violations;
-  const std::string prefix = absl::StrCat("requests[", index, "].");
-  if (request.accounts_size() == 0) {
-    violations.push_back({prefix + "accounts", "at least one account is required"});
-  }
-  for (int i = 0; i < request.accounts_size(); ++i) {
-    if (absl::Status status = ValidateAccount(request.accounts(i)); !status.ok()) {
-      violations.push_back({absl::StrCat(prefix, "accounts[", i, "]"), std::string(status.message())});
-    }
-  }
-  if (request.tags_size() == 0) violations.push_back({prefix + "tags", "at least one tag is required"});
-  for (int i = 0; i < request.tags_size(); ++i) {
-    if (absl::Status status = ValidateTag(request.tags(i)); !status.ok()) {
-      violations.push_back({absl::StrCat(prefix, "tags[", i, "]"), std::string(status.message())});
-    }
-  }
-  constexpr size_t kMaxReported = 20;  // Enough to act on, without echoing a huge request back.
-  if (violations.size() > kMaxReported) violations.resize(kMaxReported);
-  return violations;
-}
 
 void SetFailure(const Failure& failure, v1::AccountResult& result) {
   result.set_tencent_code(failure.tencent_code);
@@ -60,7 +38,7 @@ Failure OmittedAccountFailure() {
   return failure;
 }
 
-class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesRequest, v1::GetProfilesResponse> {
+class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   GetProfilesReactor(grpc::CallbackServerContext* context, UpstreamClient& upstream, const StreamLimits& limits,
                      StreamObserver* observer)
@@ -130,8 +108,9 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesR
   void AcceptRequestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     const uint64_t index = next_request_index_++;
     if (end_status_.has_value()) return;
-    std::vector<FieldViolation> violations = ValidateRequest(request_, index);
-    accounts_on_stream_ += request_.accounts_size();
+    v1::GetProfilesRequest request;
+    std::vector<FieldViolation> violations = DecodeAndValidateRequest(FlattenRequest(), index, request);
+    accounts_on_stream_ += request.accounts_size();
     if (violations.empty() && accounts_on_stream_ > limits_.max_accounts_per_stream) {
       violations.push_back({absl::StrCat("requests[", index, "].accounts"),
                             absl::StrCat("this stream has asked for ", accounts_on_stream_,
@@ -148,16 +127,24 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesR
       return;
     }
     RequestState& state = requests_[index];
-    state.request_id = request_.request_id();
-    state.tags.assign(request_.tags().begin(), request_.tags().end());
-    state.unanswered_entries = request_.accounts_size();
+    state.request_id = request.request_id();
+    state.tags.assign(request.tags().begin(), request.tags().end());
+    state.unanswered_entries = request.accounts_size();
     std::vector<std::string> unique;
-    for (const std::string& account : request_.accounts()) {
+    for (const std::string& account : request.accounts()) {
       if (state.occurrences[account]++ == 0) unique.push_back(account);
     }
     for (auto& accounts : SplitIntoCalls(std::move(unique), static_cast<size_t>(limits_.max_accounts_per_call))) {
       pending_chunks_.push_back({index, std::move(accounts)});
     }
+  }
+
+  std::string FlattenRequest() {
+    std::vector<grpc::Slice> slices;
+    std::string wire;
+    if (!request_.Dump(&slices).ok()) return wire;
+    for (const grpc::Slice& slice : slices) wire.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    return wire;
   }
 
   // Ends the stream early: no more reads or upstream calls; what is in flight is cancelled.
@@ -179,7 +166,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesR
     std::vector<std::pair<uint64_t, Chunk>> launch;
     std::vector<std::shared_ptr<UpstreamClient::Call>> cancel;
     bool start_read = false;
-    const v1::GetProfilesResponse* write = nullptr;
+    const grpc::ByteBuffer* write = nullptr;
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mutex_);
@@ -281,7 +268,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesR
     absl::flat_hash_map<absl::string_view, const UserProfileEntry*> by_account;
     for (const UserProfileEntry& user : outcome.users) by_account.emplace(user.account, &user);
 
-    v1::GetProfilesResponse& response = responses_.emplace_back();
+    v1::GetProfilesResponse response;
     response.set_request_index(chunk.request_index);
     response.set_request_id(state.request_id);
     for (const std::string& account : chunk.accounts) {
@@ -307,6 +294,9 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesR
       response.set_request_complete(true);
       requests_.erase(chunk.request_index);
     }
+    bool own_buffer = false;
+    grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::GetProfilesResponse>(response, &responses_.emplace_back(),
+                                                                             &own_buffer);
   }
 
   UpstreamClient& upstream_;
@@ -314,7 +304,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesR
   StreamObserver* const observer_;
   const absl::Time started_;
   absl::Time deadline_;
-  v1::GetProfilesRequest request_;  // Owned by the pending read; touched only between StartRead and OnReadDone.
+  grpc::ByteBuffer request_;  // Filled by the pending read; touched only in OnReadDone.
 
   absl::Mutex mutex_;
   bool reading_ ABSL_GUARDED_BY(mutex_) = false;
@@ -336,7 +326,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<v1::GetProfilesR
   uint64_t next_call_id_ ABSL_GUARDED_BY(mutex_) = 1;
   std::map<uint64_t, std::shared_ptr<UpstreamClient::Call>> calls_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::shared_ptr<UpstreamClient::Call>> to_cancel_ ABSL_GUARDED_BY(mutex_);
-  std::deque<v1::GetProfilesResponse> responses_ ABSL_GUARDED_BY(mutex_);  // Front is being written.
+  std::deque<grpc::ByteBuffer> responses_ ABSL_GUARDED_BY(mutex_);  // Serialized; the front is being written.
 };
 
 }  // namespace
@@ -345,7 +335,7 @@ grpc::Status ToGrpcStatus(const google::rpc::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message(), status.SerializeAsString());
 }
 
-grpc::ServerBidiReactor<v1::GetProfilesRequest, v1::GetProfilesResponse>* ProfileService::GetProfiles(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ProfileService::GetProfiles(
     grpc::CallbackServerContext* context) {
   return new GetProfilesReactor(context, upstream_, limits_, observer_);
 }

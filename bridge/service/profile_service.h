@@ -36,15 +36,17 @@ class StreamObserver {
 /// tencentcloud.chat.profile.v1.ProfileService on the gRPC callback API: each GetProfiles stream is a reactor that
 /// never blocks. It validates requests, splits them into upstream calls, writes one response per call as it
 /// completes (one write in flight at a time), and ends the stream once every account has been answered.
-class ProfileService final : public tencentcloud::chat::profile::v1::ProfileService::CallbackService {
+/// The method is registered raw (ByteBuffer in and out) so that the bridge decodes requests itself: a string
+/// that is not UTF-8 then gets INVALID_ARGUMENT naming the field instead of looking like the end of the stream.
+class ProfileService final : public tencentcloud::chat::profile::v1::ProfileService::WithRawCallbackMethod_GetProfiles<
+                                 tencentcloud::chat::profile::v1::ProfileService::Service> {
  public:
   /// `upstream` (and `observer`, if any) must outlive the server.
   ProfileService(UpstreamClient& upstream, StreamLimits limits, StreamObserver* observer = nullptr)
       : upstream_(upstream), limits_(limits), observer_(observer) {}
 
-  grpc::ServerBidiReactor<tencentcloud::chat::profile::v1::GetProfilesRequest,
-                          tencentcloud::chat::profile::v1::GetProfilesResponse>*
-  GetProfiles(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GetProfiles(
+      grpc::CallbackServerContext* context) override;
 
  private:
   UpstreamClient& upstream_;

@@ -313,6 +313,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"UnknownStandardTag", MakeRequest({"alice"}, {"Tag_Profile_IM_Shoe"}),
                                "requests[1].tags[0]"},
                       BadInput{"EmptyAccount", MakeRequest({"alice", ""}, kTags), "requests[1].accounts[1]"},
+                      BadInput{"AccountNotUtf8", MakeRequest({"alice", "bad\xff\xfe"}, kTags),
+                               "requests[1].accounts[1]"},
                       BadInput{"AccountTooLong", MakeRequest({std::string(33, 'a')}, kTags),
                                "requests[1].accounts[0]"}),
     [](const auto& info) { return std::string(info.param.name); });

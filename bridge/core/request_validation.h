@@ -1,0 +1,22 @@
+#ifndef PORTRAIT_BRIDGE_CORE_REQUEST_VALIDATION_H_
+#define PORTRAIT_BRIDGE_CORE_REQUEST_VALIDATION_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "bridge/core/failure.h"
+#include "tencentcloud/chat/profile/v1/profile.pb.h"
+
+namespace portrait_bridge {
+
+/// Decodes the `index`-th GetProfilesRequest of a stream from its wire bytes into `request`, and checks it.
+/// Protobuf's own parser rejects a proto3 string that is not UTF-8 as an unreadable message, which a streaming
+/// server cannot tell from the end of the stream; decoding here turns it into a violation naming the field.
+/// Returns every violation (empty when the request is valid), with paths like "requests[3].accounts[5]".
+std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,
+                                                     tencentcloud::chat::profile::v1::GetProfilesRequest& request);
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_CORE_REQUEST_VALIDATION_H_
