@@ -11,7 +11,7 @@ std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
   absl::MutexLock lock(&mutex_);
   const absl::Time now = clock_.Now();
   const absl::Time base = std::max(next_free_, now);
-  const absl::Time start = std::max(now, base - burst_window_);
+  const absl::Time start = std::max(now, base + interval_ - burst_window_);
   const absl::Duration wait = start - now;
   if (wait > max_wait) return std::nullopt;
   next_free_ = base + interval_;
