@@ -16,11 +16,18 @@ STACK_DIR=$(mktemp -d /tmp/portrait-clients-XXXXXX)
 export STACK_DIR
 _stack_pids=()
 
+# Alive and not yet a zombie (kill -0 succeeds on an exited child that has not been waited for).
+_stack_alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $state != Z* ]]
+}
+
 stop_stack() {
   local pid
   for pid in "${_stack_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${_stack_pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 100); do _stack_alive "$pid" || break; sleep 0.05; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -36,7 +43,7 @@ _wait_port() {
     if [ -s "$file" ] && [ "$(tail -c1 "$file" | od -An -c | tr -d ' ')" = '\n' ]; then
       tr -d '\n' <"$file"; return 0
     fi
-    if ! kill -0 "$pid" 2>/dev/null; then break; fi
+    if ! _stack_alive "$pid"; then break; fi
     sleep 0.05
   done
   echo "start_stack: no port in $file; log:" >&2; cat "$log" >&2; return 1

@@ -1,0 +1,274 @@
+// Package portraitclient is a small Go client for Portrait Bridge (tencentcloud.chat.profile.v1.ProfileService):
+// typed results, a per-stream timeout, TLS, and google.rpc.Status details decoded into *Error.
+//
+// It builds offline with Debian's Go packages in GOPATH mode; see clients/go/generate.sh and clients/README.md.
+package portraitclient
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang/protobuf/ptypes"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	pb "portraitbridge/gen/tencentcloud/chat/profile/v1"
+)
+
+// Options says how to reach the bridge.
+type Options struct {
+	// Timeout bounds each GetProfiles stream, from its start to its last response (0: 30 s).
+	Timeout time.Duration
+	// TLS, when not nil, makes the channel use TLS with this configuration (RootCAs, Certificates for mTLS,
+	// ServerName); nil means plaintext.
+	TLS *tls.Config
+}
+
+// Client calls ProfileService over one connection. Safe for concurrent use; each call is its own stream.
+type Client struct {
+	conn    *grpc.ClientConn
+	stub    pb.ProfileServiceClient
+	timeout time.Duration
+}
+
+// Dial connects (lazily) to target, "host:port" or any gRPC target.
+func Dial(target string, options Options) (*Client, error) {
+	transport := grpc.WithInsecure()
+	if options.TLS != nil {
+		transport = grpc.WithTransportCredentials(credentials.NewTLS(options.TLS))
+	}
+	conn, err := grpc.Dial(target, transport)
+	if err != nil {
+		return nil, err
+	}
+	timeout := options.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return &Client{conn: conn, stub: pb.NewProfileServiceClient(conn), timeout: timeout}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Lookup is one request on the stream: the same tags for every account.
+type Lookup struct {
+	RequestID string
+	Accounts  []string
+	Tags      []string
+}
+
+// AccountProfile is the outcome for one account.
+type AccountProfile struct {
+	Account string
+	// Fields maps each tag to its typed value: uint64 (integer fields), string, []byte (custom bytes tags), or nil.
+	Fields      map[string]interface{}
+	ResultCode  pb.ResultCode
+	TencentCode int64
+	ResultInfo  string
+	// Err is nil on success.
+	Err *Error
+}
+
+// OK reports whether the account was answered successfully.
+func (p AccountProfile) OK() bool { return p.Err == nil }
+
+// Batch is one GetProfilesResponse: some or all results of the request at RequestIndex.
+type Batch struct {
+	RequestIndex    uint64
+	RequestID       string
+	Results         []AccountProfile
+	RequestComplete bool
+}
+
+// Error is a non-OK gRPC status with its google.rpc details decoded. GetProfiles returns it when the stream fails;
+// AccountProfile.Err holds one for a per-account failure.
+type Error struct {
+	Code            codes.Code
+	Message         string
+	ErrorInfo       *errdetails.ErrorInfo                   // nil when absent
+	FieldViolations []*errdetails.BadRequest_FieldViolation // from google.rpc.BadRequest
+	RetryDelay      *time.Duration                          // from google.rpc.RetryInfo; nil when absent
+	OtherDetails    []string                                // details this client does not decode, by type
+}
+
+// TencentCode is the Tencent code from ErrorInfo metadata "tencent_code", or 0.
+func (e *Error) TencentCode() int64 {
+	if e.ErrorInfo == nil {
+		return 0
+	}
+	code, _ := strconv.ParseInt(e.ErrorInfo.Metadata["tencent_code"], 10, 64)
+	return code
+}
+
+// Retryable reports whether the bridge marked the failure retryable.
+func (e *Error) Retryable() bool {
+	return e.ErrorInfo != nil && e.ErrorInfo.Metadata["retryable"] == "true"
+}
+
+// Error renders the status and its details on one line.
+func (e *Error) Error() string {
+	text := codeName(e.Code)
+	if e.Message != "" {
+		text += ": " + e.Message
+	}
+	var facts []string
+	if e.ErrorInfo != nil {
+		facts = append(facts, "reason="+e.ErrorInfo.Reason)
+		if e.ErrorInfo.Domain != "" {
+			facts = append(facts, "domain="+e.ErrorInfo.Domain)
+		}
+		keys := make([]string, 0, len(e.ErrorInfo.Metadata))
+		for key := range e.ErrorInfo.Metadata {
+			keys = append(keys, key)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			facts = append(facts, key+"="+e.ErrorInfo.Metadata[key])
+		}
+	}
+	for _, violation := range e.FieldViolations {
+		facts = append(facts, fmt.Sprintf("field %s: %s", violation.Field, violation.Description))
+	}
+	if e.RetryDelay != nil {
+		facts = append(facts, "retry after "+e.RetryDelay.String())
+	}
+	for _, other := range e.OtherDetails {
+		facts = append(facts, "detail "+other)
+	}
+	if len(facts) > 0 {
+		text += " [" + strings.Join(facts, "; ") + "]"
+	}
+	return text
+}
+
+// codeName is the canonical UPPER_SNAKE name ("INVALID_ARGUMENT").
+func codeName(code codes.Code) string {
+	if code == codes.OK {
+		return "OK"
+	}
+	var name strings.Builder
+	for i, r := range code.String() {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			name.WriteByte('_')
+		}
+		name.WriteRune(r)
+	}
+	return strings.ToUpper(name.String())
+}
+
+// FromStatus decodes a gRPC status; nil when it is OK.
+func FromStatus(st *status.Status) *Error {
+	if st == nil || st.Code() == codes.OK {
+		return nil
+	}
+	e := &Error{Code: st.Code(), Message: st.Message()}
+	for _, any := range st.Proto().GetDetails() {
+		info, violations, retry := &errdetails.ErrorInfo{}, &errdetails.BadRequest{}, &errdetails.RetryInfo{}
+		switch {
+		case ptypes.Is(any, info) && ptypes.UnmarshalAny(any, info) == nil:
+			e.ErrorInfo = info
+		case ptypes.Is(any, violations) && ptypes.UnmarshalAny(any, violations) == nil:
+			e.FieldViolations = append(e.FieldViolations, violations.FieldViolations...)
+		case ptypes.Is(any, retry) && ptypes.UnmarshalAny(any, retry) == nil:
+			if delay, err := ptypes.Duration(retry.RetryDelay); err == nil {
+				e.RetryDelay = &delay
+			}
+		default:
+			e.OtherDetails = append(e.OtherDetails, strings.TrimPrefix(any.GetTypeUrl(), "type.googleapis.com/"))
+		}
+	}
+	return e
+}
+
+// FromRPCError decodes the error a gRPC call returned (its grpc-status-details-bin included).
+func FromRPCError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	return FromStatus(status.Convert(err))
+}
+
+func fromProto(result *pb.AccountResult) AccountProfile {
+	profile := AccountProfile{
+		Account:     result.GetAccount(),
+		Fields:      make(map[string]interface{}, len(result.GetItems())),
+		ResultCode:  result.GetResultCode(),
+		TencentCode: result.GetTencentCode(),
+		ResultInfo:  result.GetResultInfo(),
+	}
+	for _, item := range result.GetItems() {
+		switch value := item.GetValue().(type) {
+		case *pb.ProfileItem_UintValue:
+			profile.Fields[item.GetTag()] = value.UintValue
+		case *pb.ProfileItem_StringValue:
+			profile.Fields[item.GetTag()] = value.StringValue
+		case *pb.ProfileItem_BytesValue:
+			profile.Fields[item.GetTag()] = value.BytesValue
+		default:
+			profile.Fields[item.GetTag()] = nil
+		}
+	}
+	if st := result.GetStatus(); st != nil {
+		profile.Err = FromStatus(status.FromProto(st))
+	}
+	return profile
+}
+
+// GetProfiles sends every lookup on one bidi GetProfiles stream (from its own goroutine, so large inputs never
+// stall on flow control) and calls onBatch for each response, in arrival order, on the calling goroutine. It returns
+// nil when the stream ends with OK, else an *Error (also after the results that arrived before the failure).
+func (c *Client) GetProfiles(ctx context.Context, lookups []Lookup, onBatch func(Batch)) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	stream, err := c.stub.GetProfiles(ctx)
+	if err != nil {
+		return FromRPCError(err)
+	}
+	go func() {
+		for _, lookup := range lookups {
+			request := &pb.GetProfilesRequest{RequestId: lookup.RequestID, Accounts: lookup.Accounts, Tags: lookup.Tags}
+			if stream.Send(request) != nil {
+				return // the stream has ended; Recv reports why
+			}
+		}
+		_ = stream.CloseSend()
+	}()
+	for {
+		response, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return FromRPCError(err)
+		}
+		batch := Batch{
+			RequestIndex:    response.GetRequestIndex(),
+			RequestID:       response.GetRequestId(),
+			RequestComplete: response.GetRequestComplete(),
+		}
+		for _, result := range response.GetResults() {
+			batch.Results = append(batch.Results, fromProto(result))
+		}
+		onBatch(batch)
+	}
+}
+
+// Get runs one lookup and collects its results.
+func (c *Client) Get(ctx context.Context, accounts, tags []string) ([]AccountProfile, error) {
+	var profiles []AccountProfile
+	err := c.GetProfiles(ctx, []Lookup{{Accounts: accounts, Tags: tags}}, func(batch Batch) {
+		profiles = append(profiles, batch.Results...)
+	})
+	return profiles, err
+}

@@ -1,0 +1,160 @@
+package portraitclient
+
+// End-to-end tests against the real bridge and sandbox, started by clients/go/run_tests.sh, which sets
+// BRIDGE_ADDRESS (a bridge with the sandbox's key) and BAD_KEY_BRIDGE_ADDRESS (a bridge with a wrong key).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	pb "portraitbridge/gen/tencentcloud/chat/profile/v1"
+)
+
+const (
+	nick     = "Tag_Profile_IM_Nick"
+	birthDay = "Tag_Profile_IM_BirthDay"
+)
+
+func dial(t *testing.T, variable string) *Client {
+	t.Helper()
+	address := os.Getenv(variable)
+	if address == "" {
+		t.Fatalf("%s is not set: run clients/go/run_tests.sh", variable)
+	}
+	client, err := Dial(address, Options{Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+func TestBidiStreamTypedValuesAndPartialFailure(t *testing.T) {
+	client := dial(t, "BRIDGE_ADDRESS")
+	var batches []Batch
+	err := client.GetProfiles(context.Background(), []Lookup{
+		{RequestID: "first", Accounts: []string{"alice", "nobody"}, Tags: []string{nick, birthDay}},
+		{RequestID: "second", Accounts: []string{"bob"}, Tags: []string{nick}},
+	}, func(batch Batch) { batches = append(batches, batch) })
+	if err != nil {
+		t.Fatalf("stream failed: %v", err)
+	}
+	byAccount := map[string]AccountProfile{}
+	complete := map[uint64]int{}
+	for _, batch := range batches {
+		want := map[uint64]string{0: "first", 1: "second"}[batch.RequestIndex]
+		if batch.RequestID != want {
+			t.Errorf("request %d has id %q, want %q", batch.RequestIndex, batch.RequestID, want)
+		}
+		if batch.RequestComplete {
+			complete[batch.RequestIndex]++
+		}
+		for _, profile := range batch.Results {
+			byAccount[profile.Account] = profile
+		}
+	}
+	if complete[0] != 1 || complete[1] != 1 || len(byAccount) != 3 {
+		t.Fatalf("complete=%v accounts=%v", complete, byAccount)
+	}
+
+	alice := byAccount["alice"]
+	if !alice.OK() {
+		t.Fatalf("alice failed: %v", alice.Err)
+	}
+	if name, ok := alice.Fields[nick].(string); !ok || name == "" {
+		t.Errorf("alice nick = %#v, want a non-empty string", alice.Fields[nick])
+	}
+	if day, ok := alice.Fields[birthDay].(uint64); !ok || day == 0 { // an integer field, typed as one
+		t.Errorf("alice birthday = %#v, want a non-zero uint64", alice.Fields[birthDay])
+	}
+	if bob := byAccount["bob"]; !bob.OK() || len(bob.Fields) != 1 {
+		t.Errorf("bob = %+v", bob)
+	}
+
+	nobody := byAccount["nobody"] // partial failure: only this account fails
+	if nobody.OK() || len(nobody.Fields) != 0 {
+		t.Fatalf("nobody = %+v, want a failure without fields", nobody)
+	}
+	if nobody.ResultCode != pb.ResultCode_RESULT_CODE_PROFILE_ACCOUNT_NOT_FOUND || nobody.TencentCode != 40003 {
+		t.Errorf("nobody result code %v / %d", nobody.ResultCode, nobody.TencentCode)
+	}
+	if nobody.Err.Code != codes.NotFound || nobody.Err.ErrorInfo == nil ||
+		nobody.Err.ErrorInfo.Reason != "TENCENT_40003" || nobody.Err.TencentCode() != 40003 || nobody.Err.Retryable() {
+		t.Errorf("nobody error = %v", nobody.Err)
+	}
+	if !strings.Contains(nobody.Err.Error(), "NOT_FOUND: ") || !strings.Contains(nobody.Err.Error(), "reason=TENCENT_40003") {
+		t.Errorf("nobody error text = %q", nobody.Err.Error())
+	}
+}
+
+func TestInvalidRequestEndsStreamWithBadRequest(t *testing.T) {
+	client := dial(t, "BRIDGE_ADDRESS")
+	_, err := client.Get(context.Background(), []string{"alice"}, nil)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	if e.Code != codes.InvalidArgument || len(e.FieldViolations) == 0 || e.FieldViolations[0].Field != "requests[0].tags" {
+		t.Fatalf("err = %v", e)
+	}
+	if !strings.Contains(e.Error(), "INVALID_ARGUMENT: ") || !strings.Contains(e.Error(), "field requests[0].tags") {
+		t.Errorf("error text = %q", e.Error())
+	}
+}
+
+func TestWrongSecretKeyIsMappedStreamError(t *testing.T) {
+	client := dial(t, "BAD_KEY_BRIDGE_ADDRESS")
+	_, err := client.Get(context.Background(), []string{"alice"}, []string{nick})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	if e.Code != codes.FailedPrecondition || e.ErrorInfo == nil || e.ErrorInfo.Reason != "TENCENT_70009" ||
+		e.ErrorInfo.Metadata["tencent_code"] != "70009" || e.TencentCode() != 70009 {
+		t.Fatalf("err = %v", e)
+	}
+}
+
+func TestLargeLookup(t *testing.T) {
+	client := dial(t, "BRIDGE_ADDRESS")
+	var lookups []Lookup
+	for start := 0; start < 2000; start += 500 {
+		var accounts []string
+		for i := start; i < start+500; i++ {
+			accounts = append(accounts, fmt.Sprintf("user%d", i))
+		}
+		lookups = append(lookups, Lookup{Accounts: accounts, Tags: []string{nick}})
+	}
+	count := 0
+	err := client.GetProfiles(context.Background(), lookups, func(batch Batch) {
+		for _, profile := range batch.Results {
+			if !profile.OK() {
+				t.Errorf("%s failed: %v", profile.Account, profile.Err)
+			}
+			count++
+		}
+	})
+	if err != nil || count != 2000 {
+		t.Fatalf("err=%v count=%d", err, count)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	client, err := Dial(os.Getenv("BRIDGE_ADDRESS"), Options{Timeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	_, err = client.Get(context.Background(), []string{"alice"}, []string{nick})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != codes.DeadlineExceeded {
+		t.Fatalf("err = %v, want DEADLINE_EXCEEDED", err)
+	}
+}

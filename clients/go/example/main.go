@@ -1,0 +1,46 @@
+// Command example looks up a few profiles through Portrait Bridge.
+//
+//	clients/go/generate.sh build/clients/go/gopath
+//	GO111MODULE=off GOPATH=$PWD/build/clients/go/gopath:/usr/share/gocode go run portraitbridge/example 127.0.0.1:50051
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	portraitclient "portraitbridge/client"
+)
+
+func main() {
+	target := "127.0.0.1:50051"
+	if len(os.Args) > 1 {
+		target = os.Args[1]
+	}
+	client, err := portraitclient.Dial(target, portraitclient.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer client.Close()
+
+	tags := []string{"Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"}
+	// Two requests on one bidi stream; results arrive per upstream call, tagged with the request they answer.
+	err = client.GetProfiles(context.Background(), []portraitclient.Lookup{
+		{RequestID: "first", Accounts: []string{"alice", "nobody"}, Tags: tags},
+		{RequestID: "second", Accounts: []string{"bob"}, Tags: tags[:1]},
+	}, func(batch portraitclient.Batch) {
+		for _, profile := range batch.Results {
+			if profile.OK() {
+				fmt.Printf("%s %s: %v\n", batch.RequestID, profile.Account, profile.Fields)
+			} else {
+				fmt.Printf("%s %s: failed: %v\n", batch.RequestID, profile.Account, profile.Err)
+			}
+		}
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stream failed: %v\n", err)
+		os.Exit(1)
+	}
+}
