@@ -15,14 +15,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <httplib.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bridge/sandbox/sandbox.h"
@@ -59,7 +63,8 @@ int PortOf(const sockaddr_storage& address) {
 // httplib 0.11 does not expose accepted sockets, so find them in /proc/self/fd by port: connected TCP sockets
 // whose local port is `local_port` and, if `peer_port` >= 0, whose peer port is `peer_port`. Each is shut down
 // with `how`; returns how many. shutdown(), never close(): httplib still owns and later closes these fds.
-int ShutdownConnections(int local_port, int peer_port, int how) {
+int ShutdownConnections(int local_port, int peer_port, int how,
+                        const std::function<bool(int)>& skip_peer_port = nullptr) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return 0;
   int count = 0;
@@ -73,6 +78,7 @@ int ShutdownConnections(int local_port, int peer_port, int how) {
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) continue;
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;  // Not connected.
     if (PortOf(local) != local_port || (peer_port >= 0 && PortOf(peer) != peer_port)) continue;
+    if (skip_peer_port && skip_peer_port(PortOf(peer))) continue;
     if (shutdown(fd, how) == 0) ++count;
   }
   closedir(dir);
@@ -85,21 +91,46 @@ bool DropConnection(const httplib::Request& req) {
   return ShutdownConnections(req.local_port, req.remote_port, SHUT_RDWR) > 0;
 }
 
+// Peer ports of connections with a portrait_get call in progress, which shutdown lets finish.
+class BusyConnections {
+ public:
+  void Add(int peer_port) {
+    absl::MutexLock lock(&mu_);
+    ports_.insert(peer_port);
+  }
+  void Remove(int peer_port) {
+    absl::MutexLock lock(&mu_);
+    if (auto it = ports_.find(peer_port); it != ports_.end()) ports_.erase(it);
+  }
+  bool Contains(int peer_port) const {
+    absl::MutexLock lock(&mu_);
+    return ports_.count(peer_port) > 0;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::multiset<int> ports_ ABSL_GUARDED_BY(mu_);
+};
+
 void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
 }
 
-void ServePortraitGet(Sandbox& sandbox, bool access_log, const httplib::Request& req, httplib::Response& res) {
+void ServePortraitGet(Sandbox& sandbox, BusyConnections& busy, bool access_log, const httplib::Request& req,
+                      httplib::Response& res) {
   PortraitGetRequest request;
   request.method = req.method;
   request.query.insert(req.params.begin(), req.params.end());
   request.body = req.body;
 
+  busy.Add(req.remote_port);
   sandbox.CallStarted();
   const Reply reply = sandbox.HandlePortraitGet(request, absl::Now());
   if (reply.delay > absl::ZeroDuration()) absl::SleepFor(reply.delay);
   sandbox.CallFinished();
+  // busy.Remove() runs in the server's logger, which httplib calls once the answer is written: the write
+  // itself needs the connection left alone.
   if (access_log) Log(absl::StrCat(req.method, " ", req.path, " -> ", reply.summary));
 
   if (reply.drop_connection) {
@@ -111,11 +142,15 @@ void ServePortraitGet(Sandbox& sandbox, bool access_log, const httplib::Request&
   res.set_content(reply.body, reply.content_type);
 }
 
-void RegisterRoutes(httplib::Server& server, Sandbox& sandbox, bool access_log) {
-  const auto portrait_get = [&sandbox, access_log](const httplib::Request& req, httplib::Response& res) {
-    ServePortraitGet(sandbox, access_log, req, res);
+constexpr char kPortraitGet[] = "/v4/profile/portrait_get";
+
+void RegisterRoutes(httplib::Server& server, Sandbox& sandbox, BusyConnections& busy, bool access_log) {
+  const auto portrait_get = [&sandbox, &busy, access_log](const httplib::Request& req, httplib::Response& res) {
+    ServePortraitGet(sandbox, busy, access_log, req, res);
   };
-  constexpr char kPortraitGet[] = "/v4/profile/portrait_get";
+  server.set_logger([&busy](const httplib::Request& req, const httplib::Response&) {
+    if (req.path == kPortraitGet) busy.Remove(req.remote_port);
+  });
   // Other methods reach the same handler, which answers 60002 as upstream answers a non-POST with HTTP 200.
   server.Post(kPortraitGet, portrait_get);
   server.Get(kPortraitGet, portrait_get);
@@ -199,7 +234,8 @@ int Run(const SandboxOptions& options) {
   // httplib writes headers and body separately; with Nagle on, a keep-alive client waits ~40 ms per answer
   // for a delayed ACK.
   server->set_tcp_nodelay(true);
-  RegisterRoutes(*server, sandbox, options.access_log);
+  BusyConnections busy;
+  RegisterRoutes(*server, sandbox, busy, options.access_log);
 
   int port = options.listen_port;
   if (port == 0) {
@@ -233,10 +269,11 @@ int Run(const SandboxOptions& options) {
     for (int i = 0; i < 500 && !server->is_running(); ++i) absl::SleepFor(absl::Milliseconds(10));
     server->stop();
     // An idle keep-alive connection holds its worker until keep_alive_timeout_s, and the pool joins every
-    // worker before listen_after_bind() returns. Ending the read side ends idle connections at once while a
-    // call in progress still writes its answer.
-    const int open_connections = ShutdownConnections(port, /*peer_port=*/-1, SHUT_RD);
-    if (open_connections > 0) Log(absl::StrCat("ending ", open_connections, " open connection(s)"));
+    // worker before listen_after_bind() returns: end idle connections now. Busy ones answer, then httplib
+    // sees the stopped server and closes them.
+    const int idle = ShutdownConnections(port, /*peer_port=*/-1, SHUT_RDWR,
+                                         [&busy](int peer_port) { return busy.Contains(peer_port); });
+    if (idle > 0) Log(absl::StrCat("closed ", idle, " idle connection(s)"));
   });
   server->listen_after_bind();
   listen_returned = true;

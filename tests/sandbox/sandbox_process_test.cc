@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -154,6 +157,35 @@ TEST_F(SandboxProcessTest, KeepAliveServesManyCallsOnOneConnection) {
     EXPECT_EQ(res->status, 200);
   }
   EXPECT_EQ(Stats()["ok"], 20);
+
+  // The client still holds its idle connection: shutdown must not wait out the keep-alive timeout (10 s).
+  const auto start = std::chrono::steady_clock::now();
+  const int status = process_->SignalAndWait(SIGTERM, 4000);
+  ASSERT_NE(status, -1) << "no exit within 4 s of SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST_F(SandboxProcessTest, LatencyDelaysAnswersAndShutdownLetsThemFinish) {
+  Start({"--latency_ms=800"});
+  std::optional<int> status_seen;
+  std::string body_seen;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread call([&] {
+    const auto res = Client()->Post(PortraitGetPath(), kBody, "application/json");
+    if (res) {
+      status_seen = res->status;
+      body_seen = res->body;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const int status = process_->SignalAndWait(SIGTERM, 5000);
+  call.join();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(800));
+  ASSERT_TRUE(status_seen.has_value()) << "the in-flight call got no answer";
+  EXPECT_EQ(*status_seen, 200);
+  EXPECT_EQ(json::parse(body_seen)["ActionStatus"], "OK");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST_F(SandboxProcessTest, BadControlRequestsAre400) {
