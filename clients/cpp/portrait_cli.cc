@@ -189,7 +189,7 @@ int Get(const std::vector<std::string>& positional) {
       }
     }
   });
-  if (output == "table") PrintTable(profiles, tags);
+  if (output == "table" && (stream_error.ok() || !profiles.empty())) PrintTable(profiles, tags);
   std::cout.flush();
   if (!stream_error.ok()) {
     if (output == "json") {
