@@ -13,6 +13,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/core/admin_usersig.h"
@@ -20,6 +21,7 @@
 #include "bridge/core/config.h"
 #include "bridge/core/log.h"
 #include "bridge/core/rate_limiter.h"
+#include "bridge/service/metrics.h"
 #include "bridge/service/profile_service.h"
 #include "bridge/service/timer_queue.h"
 #include "bridge/service/upstream_client.h"
@@ -58,19 +60,6 @@ bool WritePortFile(const std::string& path, int port) {
   return std::rename(temporary.c_str(), path.c_str()) == 0;
 }
 
-class LoggingStreamObserver final : public StreamObserver {
- public:
-  void OnStreamStarted() override {}
-  void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
-                        absl::Duration duration) override {
-    Log(code == grpc::StatusCode::OK ? LogLevel::kDebug : LogLevel::kInfo, "GetProfiles stream finished",
-        {{"grpc_code", absl::StrCat(static_cast<int>(code))},
-         {"accounts", absl::StrCat(accounts)},
-         {"failed_accounts", absl::StrCat(failed_accounts)},
-         {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(duration))}});
-  }
-};
-
 int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const std::string& arg : args) {
@@ -95,6 +84,23 @@ int Run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  BridgeMetrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!config.metrics_address.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(config.metrics_address, /*num_threads=*/1);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "cannot serve metrics", {{"metrics_address", config.metrics_address}, {"error", e.what()}});
+      return 1;
+    }
+    exposer->RegisterCollectable(metrics.registry());
+    const std::vector<int> ports = exposer->GetListeningPorts();
+    if (!config.metrics_port_file.empty() && (ports.empty() || !WritePortFile(config.metrics_port_file, ports[0]))) {
+      Log(LogLevel::kError, "cannot write metrics_port_file", {{"metrics_port_file", config.metrics_port_file}});
+      return 1;
+    }
+  }
+
   SystemClock clock;
   CurlTransport transport({.ca_bundle = config.ca_bundle});
   TimerQueue timers;
@@ -106,14 +112,13 @@ int Run(int argc, char** argv) {
   upstream_options.identifier = config.admin_identifier;
   upstream_options.attempt_timeout = config.attempt_timeout;
   upstream_options.tag_types = TagTypes(config.bytes_tags);
-  UpstreamClient upstream(transport, usersig, limiter, timers, clock, std::move(upstream_options));
+  UpstreamClient upstream(transport, usersig, limiter, timers, clock, std::move(upstream_options), &metrics);
 
   StreamLimits limits;
   limits.max_accounts_per_stream = config.max_accounts_per_stream;
   limits.max_inflight_accounts = config.max_inflight_accounts_per_stream;
   limits.max_accounts_per_call = config.max_accounts_per_call;
-  LoggingStreamObserver stream_observer;
-  ProfileService service(upstream, limits, &stream_observer);
+  ProfileService service(upstream, limits, &metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

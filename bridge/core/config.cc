@@ -31,6 +31,7 @@ const std::vector<OptionDoc>& Options() {
       {"listen_address", "0.0.0.0:50051", "gRPC listen address (host:port; port 0 picks a free port)"},
       {"port_file", "", "after binding, write the gRPC port to this file (for tests and scripts)"},
       {"metrics_address", "0.0.0.0:9464", "Prometheus /metrics listen address; empty disables it"},
+      {"metrics_port_file", "", "after binding, write the metrics port to this file"},
       {"sdkappid", "", "Tencent Cloud Chat SDKAppID (required)"},
       {"admin_identifier", "administrator", "an app admin account, used as `identifier` on every call"},
       {"secret_key_file", "", "file holding the app's secret key (or set PORTRAIT_BRIDGE_SECRET_KEY)"},
@@ -203,6 +204,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   }
   config.port_file = text("port_file");
   config.metrics_address = text("metrics_address");
+  config.metrics_port_file = text("metrics_port_file");
   if (!config.metrics_address.empty() && !ValidHostPort(config.metrics_address)) {
     return Invalid("metrics_address", values.at("metrics_address"), "must look like host:port, or be empty");
   }

@@ -19,6 +19,7 @@ struct Config {
   std::string listen_address;
   std::string port_file;
   std::string metrics_address;
+  std::string metrics_port_file;
   uint64_t sdkappid = 0;
   std::string admin_identifier;
   std::string secret_key;  ///< Never logged or printed; see Describe().

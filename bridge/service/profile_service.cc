@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bridge/core/log.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
 #include "bridge/core/request_validation.h"
@@ -207,13 +208,25 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     if (start_read) StartRead(&request_);
     if (write != nullptr) StartWrite(write);
     if (finish.has_value()) {
-      if (observer_ != nullptr) {
-        absl::MutexLock lock(&mutex_);
-        observer_->OnStreamFinished(finish->error_code(), accounts_answered_, accounts_failed_,
-                                    absl::Now() - started_);
-      }
+      ReportFinish(*finish);
       Finish(*finish);
     }
+  }
+
+  void ReportFinish(const grpc::Status& status) {
+    absl::MutexLock lock(&mutex_);
+    const absl::Duration duration = absl::Now() - started_;
+    if (observer_ != nullptr) {
+      observer_->OnStreamFinished(status.error_code(), accounts_answered_, accounts_failed_, duration);
+    }
+    // Stream errors are worth a line at info; the message never holds a key, a UserSig or a URL.
+    Log(status.ok() ? LogLevel::kDebug : LogLevel::kInfo, "GetProfiles stream finished",
+        {{"grpc_code", StatusCodeName(status.error_code())},
+         {"message", status.error_message()},
+         {"requests", absl::StrCat(next_request_index_)},
+         {"accounts", absl::StrCat(accounts_answered_)},
+         {"failed_accounts", absl::StrCat(accounts_failed_)},
+         {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(duration))}});
   }
 
   void Launch(uint64_t id, Chunk chunk) {
@@ -288,6 +301,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       for (int i = 0; i < copies; ++i) *response.add_results() = result;
       accounts_answered_ += copies;
       if (result.status().code() != 0) accounts_failed_ += copies;
+      if (observer_ != nullptr) observer_->OnAccountsAnswered(static_cast<grpc::StatusCode>(result.status().code()), copies);
       state.unanswered_entries -= copies;
     }
     if (state.unanswered_entries == 0) {
@@ -330,6 +344,29 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
 };
 
 }  // namespace
+
+const char* StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
 
 grpc::Status ToGrpcStatus(const google::rpc::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message(), status.SerializeAsString());

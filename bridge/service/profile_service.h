@@ -23,11 +23,16 @@ struct StreamLimits {
 /// grpc-status-details-bin).
 grpc::Status ToGrpcStatus(const google::rpc::Status& status);
 
+/// The canonical name of a gRPC status code ("OK", "NOT_FOUND", ...), for logs and metric labels.
+const char* StatusCodeName(grpc::StatusCode code);
+
 /// Observes finished streams, for logs and metrics. Thread-safe, must not block.
 class StreamObserver {
  public:
   virtual ~StreamObserver() = default;
   virtual void OnStreamStarted() = 0;
+  /// `count` accounts were answered with a result whose status is `code`.
+  virtual void OnAccountsAnswered(grpc::StatusCode code, int64_t count) = 0;
   /// A stream ended with `code`; `accounts` results were written, `failed_accounts` of them non-OK.
   virtual void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
                                 absl::Duration duration) = 0;

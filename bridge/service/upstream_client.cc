@@ -19,6 +19,10 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
   // Waits for budget, then sends.
   void Start() {
     const absl::Duration until_deadline = deadline_ - client_.clock_.Now();
+    if (until_deadline <= absl::ZeroDuration()) {
+      Finish(DeadlineOutcome());
+      return;
+    }
     const absl::Duration max_wait = std::min(until_deadline, client_.options_.max_budget_wait);
     const std::optional<absl::Duration> wait = client_.limiter_.Reserve(max_wait);
     if (!wait.has_value()) {
@@ -65,6 +69,14 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     return outcome;
   }
 
+  static CallOutcome DeadlineOutcome() {
+    Failure failure;
+    failure.rule = {absl::StatusCode::kDeadlineExceeded, false, false, "DEADLINE_EXCEEDED",
+                    "the caller's deadline passed"};
+    failure.message = "the caller's deadline passed before the upstream call could be sent";
+    return OutcomeOf(std::move(failure));
+  }
+
   static CallOutcome CancelledOutcome() {
     CallOutcome outcome;
     outcome.cancelled = true;
@@ -75,11 +87,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     const absl::Time now = client_.clock_.Now();
     const absl::Duration timeout = std::min(client_.options_.attempt_timeout, deadline_ - now);
     if (timeout <= absl::ZeroDuration()) {
-      Failure failure;
-      failure.rule = {absl::StatusCode::kDeadlineExceeded, false, false, "DEADLINE_EXCEEDED",
-                      "the caller's deadline passed"};
-      failure.message = "the caller's deadline passed before the upstream call could be sent";
-      Finish(OutcomeOf(std::move(failure)));
+      Finish(DeadlineOutcome());
       return;
     }
     const std::string usersig = client_.usersig_.Current();
@@ -94,6 +102,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       cancelled = cancelled_;
       timer_id_ = 0;
       if (!cancelled) {
+        if (client_.observer_ != nullptr) client_.observer_->OnAttemptStarted();
         // The transport never runs the callback inside Send, so holding the lock here is safe.
         http_id_ = client_.transport_.Send(
             std::move(request), [self = shared_from_this(), usersig, started = now](HttpResult result) {
@@ -109,16 +118,17 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       absl::MutexLock lock(&mutex_);
       http_id_ = 0;
     }
+    const absl::Duration latency = client_.clock_.Now() - started;
+    auto observe = [&](const std::string& code) {
+      if (client_.observer_ != nullptr) client_.observer_->OnAttempt(code, latency);
+    };
     if (result.cancelled) {
+      observe("cancelled");
       Finish(CancelledOutcome());
       return;
     }
-    const absl::Duration latency = client_.clock_.Now() - started;
-    auto observe = [&](int64_t code) {
-      if (client_.observer_ != nullptr) client_.observer_->OnAttempt(code, latency);
-    };
     if (result.failure.has_value()) {
-      observe(-1);
+      observe("transport_error");
       Failure failure;
       failure.rule = RuleForTransportFailure(*result.failure);
       failure.message = absl::StrCat(failure.rule.meaning, ": ", result.failure_detail);
@@ -126,7 +136,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       return;
     }
     if (result.status != 200) {
-      observe(-1);
+      observe(absl::StrCat("http_", result.status));
       Failure failure;
       failure.rule = RuleForHttpStatus(result.status);
       failure.http_status = result.status;
@@ -137,14 +147,14 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     }
     absl::StatusOr<PortraitGetAnswer> answer = ParsePortraitGetBody(result.body, client_.options_.tag_types);
     if (!answer.ok()) {
-      observe(-1);
+      observe("malformed_body");
       Failure failure;
       failure.rule = RuleForMalformedBody();
       failure.message = absl::StrCat(failure.rule.meaning, ": ", answer.status().message());
       Finish(OutcomeOf(std::move(failure)));
       return;
     }
-    observe(answer->error_code);
+    observe(absl::StrCat(answer->error_code));
     if (answer->error_code != 0) {
       if (IsUserSigRenewalCode(answer->error_code) && !renewed_) {
         renewed_ = true;

@@ -44,8 +44,11 @@ struct CallOutcome {
 class UpstreamObserver {
  public:
   virtual ~UpstreamObserver() = default;
-  /// One HTTP attempt finished: its Tencent ErrorCode (0 on success, -1 when there was none) and its duration.
-  virtual void OnAttempt(int64_t tencent_code, absl::Duration latency) = 0;
+  /// An HTTP attempt was handed to the transport.
+  virtual void OnAttemptStarted() = 0;
+  /// That attempt finished. `code` is Tencent's ErrorCode ("0" on success) or, without one, "http_<status>",
+  /// "malformed_body", "transport_error" or "cancelled".
+  virtual void OnAttempt(const std::string& code, absl::Duration latency) = 0;
   /// A call had to wait for rate budget.
   virtual void OnBudgetWait(absl::Duration wait) = 0;
   /// The admin UserSig was renewed after Tencent rejected it.

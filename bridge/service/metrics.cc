@@ -1,0 +1,91 @@
+#include "bridge/service/metrics.h"
+
+#include <string>
+
+namespace portrait_bridge {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                 0.25,  0.5,    1,     2.5,  5,     10};
+
+}  // namespace
+
+BridgeMetrics::BridgeMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      rpcs_(prometheus::BuildCounter()
+                .Name("portrait_bridge_rpcs_total")
+                .Help("Finished RPCs by method and gRPC status code")
+                .Register(*registry_)),
+      rpc_seconds_(prometheus::BuildHistogram()
+                       .Name("portrait_bridge_rpc_duration_seconds")
+                       .Help("Duration of GetProfiles streams")
+                       .Register(*registry_)
+                       .Add({{"method", "GetProfiles"}}, kLatencyBuckets)),
+      streams_in_flight_(prometheus::BuildGauge()
+                             .Name("portrait_bridge_streams_in_flight")
+                             .Help("Open GetProfiles streams")
+                             .Register(*registry_)
+                             .Add({})),
+      accounts_(prometheus::BuildCounter()
+                    .Name("portrait_bridge_accounts_total")
+                    .Help("Accounts answered, by the gRPC code of their result")
+                    .Register(*registry_)),
+      upstream_calls_(prometheus::BuildCounter()
+                          .Name("portrait_bridge_upstream_calls_total")
+                          .Help("Upstream portrait_get attempts by Tencent ErrorCode, or http_<status>, malformed_body, transport_error, cancelled")
+                          .Register(*registry_)),
+      upstream_seconds_(prometheus::BuildHistogram()
+                            .Name("portrait_bridge_upstream_call_duration_seconds")
+                            .Help("Duration of upstream portrait_get attempts")
+                            .Register(*registry_)
+                            .Add({}, kLatencyBuckets)),
+      upstream_in_flight_(prometheus::BuildGauge()
+                              .Name("portrait_bridge_upstream_calls_in_flight")
+                              .Help("Upstream portrait_get attempts in flight")
+                              .Register(*registry_)
+                              .Add({})),
+      usersig_renewals_(prometheus::BuildCounter()
+                            .Name("portrait_bridge_usersig_renewals_total")
+                            .Help("Admin UserSig renewals after Tencent rejected one (70001, 70052)")
+                            .Register(*registry_)
+                            .Add({})),
+      budget_waits_(prometheus::BuildCounter()
+                        .Name("portrait_bridge_rate_limiter_waits_total")
+                        .Help("Upstream calls that waited for rate budget")
+                        .Register(*registry_)
+                        .Add({})),
+      budget_wait_seconds_(prometheus::BuildHistogram()
+                               .Name("portrait_bridge_rate_limiter_wait_seconds")
+                               .Help("Time upstream calls waited for rate budget")
+                               .Register(*registry_)
+                               .Add({}, kLatencyBuckets)) {}
+
+void BridgeMetrics::OnAttemptStarted() { upstream_in_flight_.Increment(); }
+
+void BridgeMetrics::OnAttempt(const std::string& code, absl::Duration latency) {
+  upstream_in_flight_.Decrement();
+  upstream_calls_.Add({{"code", code}}).Increment();
+  upstream_seconds_.Observe(absl::ToDoubleSeconds(latency));
+}
+
+void BridgeMetrics::OnBudgetWait(absl::Duration wait) {
+  budget_waits_.Increment();
+  budget_wait_seconds_.Observe(absl::ToDoubleSeconds(wait));
+}
+
+void BridgeMetrics::OnUserSigRenewal() { usersig_renewals_.Increment(); }
+
+void BridgeMetrics::OnStreamStarted() { streams_in_flight_.Increment(); }
+
+void BridgeMetrics::OnAccountsAnswered(grpc::StatusCode code, int64_t count) {
+  accounts_.Add({{"result", StatusCodeName(code)}}).Increment(static_cast<double>(count));
+}
+
+void BridgeMetrics::OnStreamFinished(grpc::StatusCode code, int64_t /*accounts*/, int64_t /*failed_accounts*/,
+                                     absl::Duration duration) {
+  streams_in_flight_.Decrement();
+  rpcs_.Add({{"method", "GetProfiles"}, {"code", StatusCodeName(code)}}).Increment();
+  rpc_seconds_.Observe(absl::ToDoubleSeconds(duration));
+}
+
+}  // namespace portrait_bridge

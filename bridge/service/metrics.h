@@ -1,0 +1,52 @@
+#ifndef PORTRAIT_BRIDGE_SERVICE_METRICS_H_
+#define PORTRAIT_BRIDGE_SERVICE_METRICS_H_
+
+#include <memory>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "bridge/service/profile_service.h"
+#include "bridge/service/upstream_client.h"
+
+namespace portrait_bridge {
+
+/// The bridge's Prometheus metrics, fed by the service and the upstream client. Labels never carry accounts,
+/// keys or UserSigs. Thread-safe and non-blocking (prometheus-cpp metrics are atomic).
+class BridgeMetrics final : public UpstreamObserver, public StreamObserver {
+ public:
+  BridgeMetrics();
+
+  /// What the /metrics endpoint serves.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  void OnAttemptStarted() override;
+  void OnAttempt(const std::string& code, absl::Duration latency) override;
+  void OnBudgetWait(absl::Duration wait) override;
+  void OnUserSigRenewal() override;
+
+  void OnStreamStarted() override;
+  void OnAccountsAnswered(grpc::StatusCode code, int64_t count) override;
+  void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
+                        absl::Duration duration) override;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& rpcs_;
+  prometheus::Histogram& rpc_seconds_;
+  prometheus::Gauge& streams_in_flight_;
+  prometheus::Family<prometheus::Counter>& accounts_;
+  prometheus::Family<prometheus::Counter>& upstream_calls_;
+  prometheus::Histogram& upstream_seconds_;
+  prometheus::Gauge& upstream_in_flight_;
+  prometheus::Counter& usersig_renewals_;
+  prometheus::Counter& budget_waits_;
+  prometheus::Histogram& budget_wait_seconds_;
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_SERVICE_METRICS_H_
