@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# CTest entry (clients_buf_curl_test): runs every `buf curl` block of clients/README.md (the mirrors of its grpcurl
+# commands, found by their `<!-- buf-curl: NAME -->` markers) against the real bridge and sandbox, and checks what
+# each printed. Blocks run with bash -eo pipefail in a scratch directory whose proto/ is the repository's, with
+# BRIDGE set and buf (clients/node/node_modules/.bin) first on PATH.
+#   BRIDGE_BINARY=... SANDBOX_BINARY=... clients/testing/buf_curl_test.sh [BUILD_DIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+clients=$(cd "$here/.." && pwd)
+readme="$clients/README.md"
+"$clients/node/ensure_node_modules.sh"
+export PATH="$clients/node/node_modules/.bin:$PATH"
+. "$here/start_stack.sh"
+
+work="$STACK_DIR/work"
+mkdir -p "$work/blocks"
+ln -s "$(cd "$clients/../proto" && pwd)" "$work/proto"
+
+# Extract each marked block to blocks/NAME.sh.
+awk -v dir="$work/blocks" '
+  /^<!-- buf-curl: [a-z0-9-]+ -->$/ { name = $3; want = 1; next }
+  want && /^```sh$/ { inside = 1; want = 0; file = dir "/" name ".sh"; printf "" > file; next }
+  inside && /^```$/ { inside = 0; close(file); next }
+  inside { print >> file }
+' "$readme"
+
+failures=0
+fail() { echo "FAIL [$1]: $2" >&2; failures=$((failures + 1)); }
+
+# run NAME [BRIDGE]: runs blocks/NAME.sh; sets $out, $err, $rc.
+run() {
+  local name=$1 bridge=${2:-$BRIDGE_ADDRESS}
+  if [ ! -s "$work/blocks/$name.sh" ]; then
+    fail "$name" "no '<!-- buf-curl: $name -->' block in $readme"
+    out= err= rc=255
+    return
+  fi
+  echo "=== $name (BRIDGE=$bridge)"
+  sed 's/^/  | /' "$work/blocks/$name.sh"
+  set +e
+  (cd "$work" && BRIDGE=$bridge bash -eo pipefail "$work/blocks/$name.sh") >"$work/$name.out" 2>"$work/$name.err"
+  rc=$?
+  set -e
+  out=$(cat "$work/$name.out")
+  err=$(cat "$work/$name.err")
+  echo "  exit $rc; stdout:"; sed 's/^/  > /' "$work/$name.out" | head -60
+  [ -s "$work/$name.err" ] && { echo "  stderr:"; sed 's/^/  ! /' "$work/$name.err" | head -30; }
+  return 0
+}
+expect() {  # expect NAME DESCRIPTION COMMAND...
+  local name=$1 what=$2
+  shift 2
+  if "$@"; then echo "  ok: $what"; else fail "$name" "$what"; fi
+}
+contains() { grep -qF -- "$2" <<<"$1"; }
+
+run list-services
+expect list-services "exit 0" test "$rc" -eq 0
+for service in tencentcloud.chat.profile.v1.ProfileService grpc.health.v1.Health \
+               grpc.reflection.v1alpha.ServerReflection; do
+  expect list-services "lists $service" contains "$out" "$service"
+done
+
+run list-methods
+expect list-methods "exit 0" test "$rc" -eq 0
+expect list-methods "lists GetProfiles" contains "$out" "tencentcloud.chat.profile.v1.ProfileService/GetProfiles"
+expect list-methods "lists Health/Check" contains "$out" "grpc.health.v1.Health/Check"
+
+run health
+expect health "exit 0" test "$rc" -eq 0
+expect health "two SERVING answers" test "$(jq -s 'map(select(.status == "SERVING")) | length' <<<"$out")" -eq 2
+
+run bidi-file
+expect bidi-file "exit 0" test "$rc" -eq 0
+results=$(jq -s '[.[] | .requestId as $id | .results[] | . + {requestId: $id}]' <<<"$out" 2>/dev/null || echo '[]')
+result() { jq -c --arg a "$1" '.[] | select(.account == $a)' <<<"$results"; }
+expect bidi-file "both requests complete" \
+  test "$(jq -s 'map(select(.requestComplete == true)) | length' <<<"$out")" -eq 2
+expect bidi-file "alice: Nick is a string" \
+  test "$(result alice | jq -r '.items[] | select(.tag == "Tag_Profile_IM_Nick") | .stringValue | type')" = string
+expect bidi-file "alice: BirthDay is a uint_value" \
+  test -n "$(result alice | jq -r '.items[] | select(.tag == "Tag_Profile_IM_BirthDay") | .uintValue // empty')"
+expect bidi-file "alice answers request 'first'" test "$(result alice | jq -r .requestId)" = first
+expect bidi-file "bob answers request 'second'" test "$(result bob | jq -r .requestId)" = second
+expect bidi-file "nobody: partial failure 40003 / NOT_FOUND" \
+  test "$(result nobody | jq -r '"\(.tencentCode) \(.resultCode) \(.status.code)"')" = \
+       "40003 RESULT_CODE_PROFILE_ACCOUNT_NOT_FOUND 5"
+expect bidi-file "nobody: ErrorInfo TENCENT_40003 decoded" \
+  test "$(result nobody | jq -r '.status.details[0] | "\(."@type") \(.reason) \(.metadata.tencent_code)"')" = \
+       "type.googleapis.com/google.rpc.ErrorInfo TENCENT_40003 40003"
+
+run error-details
+expect error-details "exit 24 (8 x INVALID_ARGUMENT)" test "$rc" -eq 24
+expect error-details "code invalid_argument" test "$(jq -r .code <<<"$err" 2>/dev/null)" = invalid_argument
+expect error-details "a google.rpc.BadRequest detail" \
+  test "$(jq -r '.details[0].type' <<<"$err" 2>/dev/null)" = google.rpc.BadRequest
+
+run error-details-decoded
+# pipefail passes buf curl's status (24) through the pipe; the decoded text is what matters.
+expect error-details-decoded "exit 24 (buf curl's, through pipefail)" test "$rc" -eq 24
+expect error-details-decoded "names google.rpc.BadRequest" contains "$out" "google.rpc.BadRequest"
+expect error-details-decoded "decodes field requests[0].tags" contains "$out" 'field: "requests[0].tags"'
+
+# The same decoding on the wrong-key bridge (not a README block: it needs that second bridge): FAILED_PRECONDITION
+# with ErrorInfo TENCENT_70009.
+echo "=== wrong secret key"
+set +e
+buf curl --protocol grpc --http2-prior-knowledge -d '{"accounts": ["alice"], "tags": ["Tag_Profile_IM_Nick"]}' \
+  "http://$BAD_KEY_BRIDGE_ADDRESS/tencentcloud.chat.profile.v1.ProfileService/GetProfiles" \
+  >"$work/bad_key.out" 2>"$work/bad_key.err"
+rc=$?
+set -e
+cat "$work/bad_key.err"
+expect bad-key "exit 72 (8 x FAILED_PRECONDITION)" test "$rc" -eq 72
+expect bad-key "an ErrorInfo detail" test "$(jq -r '.details[0].type' "$work/bad_key.err")" = google.rpc.ErrorInfo
+decoded=$(jq -r '.details[0].value | . + (("=" * ((4 - length % 4) % 4)) // "")' "$work/bad_key.err" | base64 -d |
+          (cd "$work" && protoc -I proto --decode=google.rpc.ErrorInfo google/rpc/error_details.proto))
+echo "$decoded"
+expect bad-key "reason TENCENT_70009" contains "$decoded" 'reason: "TENCENT_70009"'
+expect bad-key "metadata tencent_code=70009" grep -qzE 'key: "tencent_code"[[:space:]]+value: "70009"' <<<"$decoded"
+
+# grpcurl decodes details by looking their types up through reflection: check the bridge serves them.
+echo "=== reflection serves the detail types grpcurl needs"
+for symbol in google.rpc.BadRequest google.rpc.ErrorInfo google.rpc.RetryInfo; do
+  reply=$(buf curl --protocol grpc --http2-prior-knowledge -d "{\"file_containing_symbol\": \"$symbol\"}" \
+    "http://$BRIDGE_ADDRESS/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+  expect reflection "$symbol resolves" test "$(jq -r 'has("fileDescriptorResponse")' <<<"$reply")" = true
+done
+
+if ((failures)); then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "all buf curl checks passed"
