@@ -186,6 +186,7 @@ class ProfileClient {
       }
     } catch (error) {
       if (writeError) throw writeError;
+      if (typeof error.code !== 'number' || !error.metadata) throw error; // not a gRPC status: a local bug
       throw decodeCallError(this.definitions, error);
     } finally {
       call.cancel(); // no-op once the call has finished; stops it if the caller left the loop early
