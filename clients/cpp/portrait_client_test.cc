@@ -32,6 +32,7 @@ using ::testing::Pair;
 
 constexpr char kNick[] = "Tag_Profile_IM_Nick";
 constexpr char kBirthDay[] = "Tag_Profile_IM_BirthDay";
+constexpr char kTlsName[] = "portrait-bridge.test";
 
 // One sandbox, a bridge with the right key and one with a wrong key, shared by every test of the suite.
 class ClientsCppTest : public ::testing::Test {
@@ -47,9 +48,17 @@ class ClientsCppTest : public ::testing::Test {
     const int sandbox_port = sandbox_->WaitForPortFile(dir_->Path("sandbox.port"));
     bridge_ = StartBridge("bridge", dir_->Path("key"), sandbox_port, &bridge_port_);
     bad_key_bridge_ = StartBridge("bad_key_bridge", dir_->Path("wrong_key"), sandbox_port, &bad_key_bridge_port_);
+    // A self-signed certificate for a TLS bridge, valid for kTlsName only.
+    const std::string openssl = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=" +
+                                std::string(kTlsName) + " -addext subjectAltName=DNS:" + kTlsName + " -keyout '" +
+                                dir_->Path("tls.key") + "' -out '" + dir_->Path("tls.crt") + "' 2>/dev/null";
+    ASSERT_EQ(std::system(openssl.c_str()), 0) << openssl;
+    tls_bridge_ = StartBridge("tls_bridge", dir_->Path("key"), sandbox_port, &tls_bridge_port_,
+                              {"--tls_cert_file=" + dir_->Path("tls.crt"), "--tls_key_file=" + dir_->Path("tls.key")});
   }
 
   static void TearDownTestSuite() {
+    delete tls_bridge_;
     delete bad_key_bridge_;
     delete bridge_;
     delete sandbox_;
@@ -57,12 +66,13 @@ class ClientsCppTest : public ::testing::Test {
   }
 
   static Subprocess* StartBridge(const std::string& name, const std::string& key_file, int sandbox_port,
-                                 int* port) {
-    auto* bridge = new Subprocess(
-        BinaryFromEnv("BRIDGE_BINARY"),
-        {"--listen_address=127.0.0.1:0", "--port_file=" + dir_->Path(name + ".port"), "--metrics_address=",
-         "--sdkappid=1400000000", "--admin_identifier=administrator", "--secret_key_file=" + key_file,
-         "--base_url=http://127.0.0.1:" + std::to_string(sandbox_port), "--log_level=warning"});
+                                 int* port, const std::vector<std::string>& extra_flags = {}) {
+    std::vector<std::string> flags = {
+        "--listen_address=127.0.0.1:0", "--port_file=" + dir_->Path(name + ".port"), "--metrics_address=",
+        "--sdkappid=1400000000", "--admin_identifier=administrator", "--secret_key_file=" + key_file,
+        "--base_url=http://127.0.0.1:" + std::to_string(sandbox_port), "--log_level=warning"};
+    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+    auto* bridge = new Subprocess(BinaryFromEnv("BRIDGE_BINARY"), flags);
     *port = bridge->WaitForPortFile(dir_->Path(name + ".port"));
     return bridge;
   }
@@ -97,8 +107,10 @@ class ClientsCppTest : public ::testing::Test {
   static Subprocess* sandbox_;
   static Subprocess* bridge_;
   static Subprocess* bad_key_bridge_;
+  static Subprocess* tls_bridge_;
   static int bridge_port_;
   static int bad_key_bridge_port_;
+  static int tls_bridge_port_;
 };
 
 TempDir* ClientsCppTest::dir_ = nullptr;
@@ -107,6 +119,8 @@ Subprocess* ClientsCppTest::bridge_ = nullptr;
 Subprocess* ClientsCppTest::bad_key_bridge_ = nullptr;
 int ClientsCppTest::bridge_port_ = 0;
 int ClientsCppTest::bad_key_bridge_port_ = 0;
+Subprocess* ClientsCppTest::tls_bridge_ = nullptr;
+int ClientsCppTest::tls_bridge_port_ = 0;
 
 TEST_F(ClientsCppTest, BidiStreamWithTypedValuesAndPartialFailure) {
   auto client = Client(bridge_port_);
@@ -196,6 +210,48 @@ TEST_F(ClientsCppTest, TlsFilesMustBeReadable) {
   std::string error;
   EXPECT_EQ(ProfileClient::Create(options, &error), nullptr);
   EXPECT_THAT(error, ::testing::HasSubstr("missing.pem"));
+}
+
+TEST_F(ClientsCppTest, TlsWithCustomRootsAndServerName) {
+  ClientOptions options;
+  options.target = "127.0.0.1:" + std::to_string(tls_bridge_port_);
+  options.use_tls = true;
+  options.tls_root_certs_file = dir_->Path("tls.crt");
+  options.tls_server_name_override = kTlsName;
+  options.deadline = std::chrono::seconds(20);
+  std::string error;
+  auto client = ProfileClient::Create(options, &error);
+  ASSERT_NE(client, nullptr) << error;
+  const LookupResult result = client->Get({"alice"}, {kNick});
+  ASSERT_TRUE(result.stream_error.ok()) << result.stream_error.ToString();
+  ASSERT_EQ(result.profiles.size(), 1u);
+  EXPECT_TRUE(result.profiles[0].ok());
+
+  // The same bridge refuses a plaintext client, and a TLS client that does not trust the certificate.
+  options.use_tls = false;
+  options.deadline = std::chrono::seconds(3);
+  EXPECT_EQ(ProfileClient::Create(options, &error)->Get({"alice"}, {kNick}).stream_error.code,
+            grpc::StatusCode::UNAVAILABLE);
+  options.use_tls = true;
+  options.tls_root_certs_file = dir_->Path("tls.key");  // not a certificate: nothing is trusted
+  const auto untrusted = ProfileClient::Create(options, &error)->Get({"alice"}, {kNick});
+  EXPECT_NE(untrusted.stream_error.code, grpc::StatusCode::OK);
+}
+
+TEST_F(ClientsCppTest, CliOverTls) {
+  int exit_code = -1;
+  const std::string command = "'" + BinaryFromEnv("CLI_BINARY") + "' get --target=127.0.0.1:" +
+                              std::to_string(tls_bridge_port_) + " --tls_ca_file='" + dir_->Path("tls.crt") +
+                              "' --tls_server_name=" + kTlsName + " --tags=Tag_Profile_IM_Nick --output=json bob";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+  const int status = pclose(pipe);
+  exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  EXPECT_EQ(exit_code, 0) << output;
+  EXPECT_EQ(nlohmann::json::parse(output)["fields"][kNick], "Bob");
 }
 
 TEST_F(ClientsCppTest, CliJsonFromStdinWithPartialFailure) {
