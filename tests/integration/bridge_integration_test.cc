@@ -174,6 +174,8 @@ struct CallFault {
   const char* reason;
 };
 
+void PrintTo(const CallFault& fault, std::ostream* out) { *out << fault.name; }
+
 class CallFaultTest : public BridgeTest, public ::testing::WithParamInterface<CallFault> {};
 
 TEST_P(CallFaultTest, ReportedOnTheAccountsOfThatCall) {
@@ -286,6 +288,8 @@ struct BadInput {
   v1::GetProfilesRequest request;
   const char* field;
 };
+
+void PrintTo(const BadInput& input, std::ostream* out) { *out << input.name; }
 
 class BadInputTest : public BridgeTest, public ::testing::WithParamInterface<BadInput> {};
 

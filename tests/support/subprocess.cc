@@ -108,10 +108,12 @@ TempDir::~TempDir() {
 
 std::string BinaryFromEnv(const char* variable) {
   const char* value = std::getenv(variable);
-  if (value == nullptr || *value == '\0') {
-    throw std::runtime_error(std::string("environment variable ") + variable + " is not set (run through ctest)");
-  }
-  return value;
+  if (value != nullptr && *value != '\0') return value;
+#if defined(BUILT_BRIDGE_BINARY) && defined(BUILT_SANDBOX_BINARY)
+  if (std::string(variable) == "BRIDGE_BINARY") return BUILT_BRIDGE_BINARY;
+  if (std::string(variable) == "SANDBOX_BINARY") return BUILT_SANDBOX_BINARY;
+#endif
+  throw std::runtime_error(std::string("environment variable ") + variable + " is not set");
 }
 
 void WriteFile(const std::string& path, const std::string& content) {

@@ -58,7 +58,8 @@ class TempDir {
   std::string path_;
 };
 
-/// The path of a built binary, from an environment variable CMake sets for the tests (e.g. BRIDGE_BINARY).
+/// The path of a built binary: the environment variable (BRIDGE_BINARY, SANDBOX_BINARY) if set, else the path of
+/// the binary built with the tests.
 std::string BinaryFromEnv(const char* variable);
 
 /// Writes `content` to `path`, creating or truncating it.

@@ -142,22 +142,24 @@ class DoneRecorder {
 
 class RecordingObserver final : public UpstreamObserver {
  public:
-  void OnAttempt(int64_t tencent_code, absl::Duration) override {
+  void OnAttemptStarted() override { started_++; }
+  void OnAttempt(const std::string& code, absl::Duration) override {
     absl::MutexLock lock(&mutex_);
-    attempts_.push_back(tencent_code);
+    attempts_.push_back(code);
   }
   void OnBudgetWait(absl::Duration) override { budget_waits_++; }
   void OnUserSigRenewal() override { renewals_++; }
-  std::vector<int64_t> attempts() const {
+  std::vector<std::string> attempts() const {
     absl::MutexLock lock(&mutex_);
     return attempts_;
   }
+  std::atomic<int> started_{0};
   std::atomic<int> budget_waits_{0};
   std::atomic<int> renewals_{0};
 
  private:
   mutable absl::Mutex mutex_;
-  std::vector<int64_t> attempts_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::string> attempts_ ABSL_GUARDED_BY(mutex_);
 };
 
 struct ParsedUrl {
@@ -276,7 +278,8 @@ TEST_F(UpstreamClientTest, SuccessSendsASignedRequestAndDeliversTheUsers) {
   EXPECT_EQ(outcome.users[0].items[1].uint_value(), 3u);
   EXPECT_EQ(outcome.users[1].account, "id2");
   EXPECT_EQ(outcome.users[1].result_code, 40006);
-  EXPECT_EQ(observer_.attempts(), std::vector<int64_t>{0});
+  EXPECT_EQ(observer_.attempts(), std::vector<std::string>{"0"});
+  EXPECT_EQ(observer_.started_.load(), 1);
   EXPECT_EQ(usersig_.signatures(), 1);
 }
 
@@ -329,7 +332,8 @@ TEST_F(UpstreamClientTest, ExpiredUserSigIsRenewedAndTheCallRetriedOnce) {
   const CallOutcome outcome = done.outcome();
   EXPECT_FALSE(outcome.failure.has_value());
   EXPECT_EQ(outcome.users.size(), 2u);
-  EXPECT_EQ(observer_.attempts(), (std::vector<int64_t>{70001, 0}));
+  EXPECT_EQ(observer_.attempts(), (std::vector<std::string>{"70001", "0"}));
+  EXPECT_EQ(observer_.started_.load(), 2);
   EXPECT_EQ(observer_.renewals_.load(), 1);
 }
 
