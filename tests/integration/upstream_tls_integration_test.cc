@@ -1,0 +1,80 @@
+// Upstream TLS: verification is always on; a CA bundle can be configured. And cancelling a stream cancels the
+// upstream transfer it started.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "tests/integration/stack.h"
+
+namespace portrait_bridge::testing {
+namespace {
+
+const std::vector<std::string> kTags = {"Tag_Profile_IM_Nick"};
+
+class UpstreamTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A throwaway self-signed certificate for 127.0.0.1, made at test time.
+    const std::string command = absl::StrCat(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+        "-keyout '", dir_.Path("key.pem"), "' -out '", dir_.Path("cert.pem"), "' >/dev/null 2>&1");
+    ASSERT_EQ(std::system(command.c_str()), 0) << "openssl (installed by .ci/install-deps) failed";
+    sandbox_ = std::make_unique<Sandbox>(
+        std::vector<std::string>{"--tls_cert_file=" + dir_.Path("cert.pem"), "--tls_key_file=" + dir_.Path("key.pem")});
+  }
+  std::string HttpsUrl() const { return absl::StrCat("https://127.0.0.1:", sandbox_->port()); }
+
+  TempDir dir_;
+  std::unique_ptr<Sandbox> sandbox_;
+};
+
+TEST_F(UpstreamTlsTest, UntrustedCertificateEndsTheStreamWithFailedPrecondition) {
+  Bridge bridge(HttpsUrl());
+  const StreamOutcome outcome = RunStream(*bridge.NewChannel(), {MakeRequest({"alice"}, kTags)});
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ErrorInfoOf(outcome.details).reason(), "UPSTREAM_TLS_VERIFICATION_FAILED");
+  EXPECT_NE(outcome.status.error_message().find("ca_bundle"), std::string::npos) << outcome.status.error_message();
+}
+
+TEST_F(UpstreamTlsTest, ConfiguredCaBundleIsTrusted) {
+  Bridge bridge(HttpsUrl(), {"--ca_bundle=" + dir_.Path("cert.pem")});
+  const StreamOutcome outcome = RunStream(*bridge.NewChannel(), {MakeRequest({"alice"}, kTags)});
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(outcome.results_by_request.at(0).at(0).status().code(), 0);
+}
+
+TEST(UpstreamCancellationTest, CancellingAStreamCancelsItsUpstreamTransfer) {
+  Sandbox sandbox;
+  sandbox.SetFaults({{"latency_ms", 3000}});
+  TempDir dir;
+  Bridge bridge(sandbox.base_url(),
+                {"--metrics_address=127.0.0.1:0", "--metrics_port_file=" + dir.Path("metrics.port")});
+  const int metrics_port = bridge.process().WaitForPortFile(dir.Path("metrics.port"));
+  auto channel = bridge.NewChannel();
+  auto stub = v1::ProfileService::NewStub(channel);
+  grpc::ClientContext context;
+  auto stream = stub->GetProfiles(&context);
+  ASSERT_TRUE(stream->Write(MakeRequest({"alice"}, kTags)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  context.TryCancel();
+  stream->Finish();
+  // Well before the sandbox would answer, the transfer is gone.
+  httplib::Client metrics("127.0.0.1", metrics_port);
+  std::string body;
+  for (int i = 0; i < 50; ++i) {
+    auto response = metrics.Get("/metrics");
+    ASSERT_TRUE(response);
+    body = response->body;
+    if (body.find("portrait_bridge_upstream_calls_total{code=\"cancelled\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(body.find("portrait_bridge_upstream_calls_total{code=\"cancelled\"} 1"), std::string::npos) << body;
+  EXPECT_NE(body.find("portrait_bridge_upstream_calls_in_flight 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portrait_bridge::testing
