@@ -118,7 +118,8 @@ int Run(int argc, char** argv) {
   limits.max_accounts_per_stream = config.max_accounts_per_stream;
   limits.max_inflight_accounts = config.max_inflight_accounts_per_stream;
   limits.max_accounts_per_call = config.max_accounts_per_call;
-  ProfileService service(upstream, limits, &metrics);
+  DirectFetcher fetcher(upstream);
+  ProfileService service(fetcher, limits, &metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -31,19 +31,11 @@ void SetFailure(const Failure& failure, v1::AccountResult& result) {
   *result.mutable_status() = ToRpcStatus(failure);
 }
 
-Failure OmittedAccountFailure() {
-  Failure failure;
-  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_OMITTED_ACCOUNT",
-                  "upstream's answer did not include this account"};
-  failure.message = "upstream's answer did not include this account; retry";
-  return failure;
-}
-
 class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  GetProfilesReactor(grpc::CallbackServerContext* context, UpstreamClient& upstream, const StreamLimits& limits,
+  GetProfilesReactor(grpc::CallbackServerContext* context, ProfileFetcher& fetcher, const StreamLimits& limits,
                      StreamObserver* observer)
-      : upstream_(upstream), limits_(limits), observer_(observer), started_(absl::Now()) {
+      : fetcher_(fetcher), limits_(limits), observer_(observer), started_(absl::Now()) {
     const gpr_timespec deadline = gpr_convert_clock_type(context->raw_deadline(), GPR_CLOCK_REALTIME);
     deadline_ = gpr_time_cmp(deadline, gpr_inf_future(GPR_CLOCK_REALTIME)) == 0
                     ? absl::InfiniteFuture()
@@ -165,7 +157,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   // Decides, under the lock, what to do next; does it outside the lock (gRPC and upstream calls may call back).
   void Step() {
     std::vector<std::pair<uint64_t, Chunk>> launch;
-    std::vector<std::shared_ptr<UpstreamClient::Call>> cancel;
+    std::vector<std::shared_ptr<ProfileFetcher::Ticket>> cancel;
     bool start_read = false;
     const grpc::ByteBuffer* write = nullptr;
     std::optional<grpc::Status> finish;
@@ -236,10 +228,10 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       tags = requests_.at(chunk.request_index).tags;
     }
     std::vector<std::string> accounts = chunk.accounts;
-    std::shared_ptr<UpstreamClient::Call> call = upstream_.Fetch(
+    std::shared_ptr<ProfileFetcher::Ticket> call = fetcher_.Fetch(
         std::move(accounts), std::move(tags), deadline_,
-        [this, id, chunk = std::move(chunk)](CallOutcome outcome) mutable {
-          OnCallDone(id, std::move(chunk), std::move(outcome));
+        [this, id, chunk = std::move(chunk)](FetchResult result) mutable {
+          OnCallDone(id, std::move(chunk), std::move(result));
         });
     bool cancel_now = false;
     {
@@ -252,18 +244,22 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     if (cancel_now) call->Cancel();
   }
 
-  void OnCallDone(uint64_t id, Chunk chunk, CallOutcome outcome) {
+  void OnCallDone(uint64_t id, Chunk chunk, FetchResult result) {
     bool destroy = false;
     {
       absl::MutexLock lock(&mutex_);
       calls_.erase(id);
       --outstanding_calls_;
       inflight_accounts_ -= static_cast<int64_t>(chunk.accounts.size());
-      if (!outcome.cancelled && !end_status_.has_value()) {
-        if (outcome.failure.has_value() && outcome.failure->rule.ends_stream) {
-          EndStreamLocked(ToGrpcStatus(ToRpcStatus(*outcome.failure)));
+      if (!result.cancelled && !end_status_.has_value()) {
+        const Failure* fatal = nullptr;
+        for (const AccountOutcome& outcome : result.outcomes) {
+          if (outcome.failure.has_value() && outcome.failure->rule.ends_stream) fatal = &*outcome.failure;
+        }
+        if (fatal != nullptr) {
+          EndStreamLocked(ToGrpcStatus(ToRpcStatus(*fatal)));
         } else {
-          AnswerChunkLocked(chunk, outcome);
+          AnswerChunkLocked(chunk, result.outcomes);
         }
       }
       destroy = done_ && outstanding_calls_ == 0;
@@ -276,32 +272,30 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   }
 
   // Queues one response with a result for every entry of the chunk's accounts.
-  void AnswerChunkLocked(const Chunk& chunk, const CallOutcome& outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+  void AnswerChunkLocked(const Chunk& chunk, const std::vector<AccountOutcome>& outcomes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     RequestState& state = requests_.at(chunk.request_index);
-    absl::flat_hash_map<absl::string_view, const UserProfileEntry*> by_account;
-    for (const UserProfileEntry& user : outcome.users) by_account.emplace(user.account, &user);
-
     v1::GetProfilesResponse response;
     response.set_request_index(chunk.request_index);
     response.set_request_id(state.request_id);
-    for (const std::string& account : chunk.accounts) {
+    for (const AccountOutcome& outcome : outcomes) {
+      const auto occurrences = state.occurrences.find(outcome.account);
+      if (occurrences == state.occurrences.end() || occurrences->second == 0) continue;  // Not asked, or answered.
       v1::AccountResult result;
-      result.set_account(account);
+      result.set_account(outcome.account);
       if (outcome.failure.has_value()) {
         SetFailure(*outcome.failure, result);
-      } else if (auto it = by_account.find(account); it == by_account.end()) {
-        SetFailure(OmittedAccountFailure(), result);
-      } else if (it->second->result_code != 0) {
-        SetFailure(TencentFailure(it->second->result_code, it->second->result_info), result);
       } else {
-        for (const auto& item : it->second->items) *result.add_items() = item;
+        for (const auto& item : outcome.items) *result.add_items() = item;
         result.mutable_status()->set_code(0);
       }
-      const int copies = state.occurrences.at(account);
+      const int copies = std::exchange(occurrences->second, 0);
       for (int i = 0; i < copies; ++i) *response.add_results() = result;
       accounts_answered_ += copies;
       if (result.status().code() != 0) accounts_failed_ += copies;
-      if (observer_ != nullptr) observer_->OnAccountsAnswered(static_cast<grpc::StatusCode>(result.status().code()), copies);
+      if (observer_ != nullptr) {
+        observer_->OnAccountsAnswered(static_cast<grpc::StatusCode>(result.status().code()), copies);
+      }
       state.unanswered_entries -= copies;
     }
     if (state.unanswered_entries == 0) {
@@ -313,7 +307,8 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
                                                                              &own_buffer);
   }
 
-  UpstreamClient& upstream_;
+
+  ProfileFetcher& fetcher_;
   const StreamLimits& limits_;
   StreamObserver* const observer_;
   const absl::Time started_;
@@ -338,8 +333,8 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   int64_t inflight_accounts_ ABSL_GUARDED_BY(mutex_) = 0;
   int64_t outstanding_calls_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t next_call_id_ ABSL_GUARDED_BY(mutex_) = 1;
-  std::map<uint64_t, std::shared_ptr<UpstreamClient::Call>> calls_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::shared_ptr<UpstreamClient::Call>> to_cancel_ ABSL_GUARDED_BY(mutex_);
+  std::map<uint64_t, std::shared_ptr<ProfileFetcher::Ticket>> calls_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> to_cancel_ ABSL_GUARDED_BY(mutex_);
   std::deque<grpc::ByteBuffer> responses_ ABSL_GUARDED_BY(mutex_);  // Serialized; the front is being written.
 };
 
@@ -374,7 +369,7 @@ grpc::Status ToGrpcStatus(const google::rpc::Status& status) {
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ProfileService::GetProfiles(
     grpc::CallbackServerContext* context) {
-  return new GetProfilesReactor(context, upstream_, limits_, observer_);
+  return new GetProfilesReactor(context, fetcher_, limits_, observer_);
 }
 
 }  // namespace portrait_bridge

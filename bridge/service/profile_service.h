@@ -6,7 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "bridge/core/failure.h"
-#include "bridge/service/upstream_client.h"
+#include "bridge/service/profile_fetcher.h"
 #include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
 
 namespace portrait_bridge {
@@ -46,15 +46,15 @@ class StreamObserver {
 class ProfileService final : public tencentcloud::chat::profile::v1::ProfileService::WithRawCallbackMethod_GetProfiles<
                                  tencentcloud::chat::profile::v1::ProfileService::Service> {
  public:
-  /// `upstream` (and `observer`, if any) must outlive the server.
-  ProfileService(UpstreamClient& upstream, StreamLimits limits, StreamObserver* observer = nullptr)
-      : upstream_(upstream), limits_(limits), observer_(observer) {}
+  /// `fetcher` (and `observer`, if any) must outlive the server.
+  ProfileService(ProfileFetcher& fetcher, StreamLimits limits, StreamObserver* observer = nullptr)
+      : fetcher_(fetcher), limits_(limits), observer_(observer) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GetProfiles(
       grpc::CallbackServerContext* context) override;
 
  private:
-  UpstreamClient& upstream_;
+  ProfileFetcher& fetcher_;
   const StreamLimits limits_;
   StreamObserver* const observer_;
 };

@@ -1,0 +1,64 @@
+#include "bridge/service/profile_fetcher.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace portrait_bridge {
+namespace {
+
+Failure OmittedAccountFailure() {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_OMITTED_ACCOUNT",
+                  "upstream's answer did not include this account"};
+  failure.message = "upstream's answer did not include this account; retry";
+  return failure;
+}
+
+class CallTicket final : public ProfileFetcher::Ticket {
+ public:
+  explicit CallTicket(std::shared_ptr<UpstreamClient::Call> call) : call_(std::move(call)) {}
+  void Cancel() override { call_->Cancel(); }
+
+ private:
+  std::shared_ptr<UpstreamClient::Call> call_;
+};
+
+}  // namespace
+
+std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, const CallOutcome& call) {
+  absl::flat_hash_map<absl::string_view, const UserProfileEntry*> by_account;
+  for (const UserProfileEntry& user : call.users) by_account.emplace(user.account, &user);
+  std::vector<AccountOutcome> outcomes;
+  outcomes.reserve(accounts.size());
+  for (const std::string& account : accounts) {
+    AccountOutcome& outcome = outcomes.emplace_back();
+    outcome.account = account;
+    if (call.failure.has_value()) {
+      outcome.failure = call.failure;
+    } else if (auto it = by_account.find(account); it == by_account.end()) {
+      outcome.failure = OmittedAccountFailure();
+    } else if (it->second->result_code != 0) {
+      outcome.failure = TencentFailure(it->second->result_code, it->second->result_info);
+    } else {
+      outcome.items = it->second->items;
+    }
+  }
+  return outcomes;
+}
+
+std::shared_ptr<ProfileFetcher::Ticket> DirectFetcher::Fetch(std::vector<std::string> accounts,
+                                                             std::vector<std::string> tags, absl::Time deadline,
+                                                             Done done) {
+  std::vector<std::string> asked = accounts;
+  return std::make_shared<CallTicket>(upstream_.Fetch(
+      std::move(accounts), std::move(tags), deadline,
+      [asked = std::move(asked), done = std::move(done)](CallOutcome call) mutable {
+        FetchResult result;
+        result.cancelled = call.cancelled;
+        if (!call.cancelled) result.outcomes = OutcomesForAccounts(asked, call);
+        std::move(done)(std::move(result));
+      }));
+}
+
+}  // namespace portrait_bridge

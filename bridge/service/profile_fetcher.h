@@ -1,0 +1,74 @@
+#ifndef PORTRAIT_BRIDGE_SERVICE_PROFILE_FETCHER_H_
+#define PORTRAIT_BRIDGE_SERVICE_PROFILE_FETCHER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "bridge/core/failure.h"
+#include "bridge/service/upstream_client.h"
+#include "tencentcloud/chat/profile/v1/profile.pb.h"
+
+namespace portrait_bridge {
+
+/// What the bridge learned about one account.
+struct AccountOutcome {
+  std::string account;
+  /// Set when the account failed: its own Tencent ResultCode, or the failure of the upstream call that carried it.
+  /// A failure whose rule.ends_stream is set means the bridge is misconfigured.
+  std::optional<Failure> failure;
+  std::vector<tencentcloud::chat::profile::v1::ProfileItem> items;  ///< On success.
+};
+
+/// The result of one Fetch.
+struct FetchResult {
+  bool cancelled = false;
+  /// One outcome per account asked for (in any order), unless cancelled.
+  std::vector<AccountOutcome> outcomes;
+};
+
+/// Turns an upstream call's outcome into one AccountOutcome per account in `accounts` (each exactly once, in that
+/// order): the call's failure for all of them, or each user's entry, or a failure for an account the answer left
+/// out.
+std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, const CallOutcome& call);
+
+/// Fetches profiles for the GetProfiles reactors. Implementations decide how asks become upstream calls
+/// (one call per ask, coalesced across streams, served from a cache). Thread-safe.
+class ProfileFetcher {
+ public:
+  /// A Fetch in progress. Cancel() is safe from any thread, at any time, and more than once.
+  class Ticket {
+   public:
+    virtual ~Ticket() = default;
+    /// Gives up: `done` then runs with cancelled = true, unless it has already run. Other callers waiting for the
+    /// same accounts are not affected.
+    virtual void Cancel() = 0;
+  };
+  using Done = absl::AnyInvocable<void(FetchResult) &&>;
+
+  virtual ~ProfileFetcher() = default;
+
+  /// Fetches `tags` for `accounts` (distinct; at most 100) by `deadline`. `done` runs exactly once, on a bridge
+  /// thread or inline, never while the caller holds a lock it passed in.
+  virtual std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
+                                        absl::Time deadline, Done done) = 0;
+};
+
+/// One upstream call per Fetch: no coalescing, no cache.
+class DirectFetcher final : public ProfileFetcher {
+ public:
+  /// `upstream` must outlive this object.
+  explicit DirectFetcher(UpstreamClient& upstream) : upstream_(upstream) {}
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
+                                absl::Time deadline, Done done) override;
+
+ private:
+  UpstreamClient& upstream_;
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_SERVICE_PROFILE_FETCHER_H_
