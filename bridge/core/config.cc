@@ -47,6 +47,17 @@ const std::vector<OptionDoc>& Options() {
       {"bytes_tags", "", "comma-separated custom tags returned as bytes_value instead of string_value"},
       {"upstream_calls_per_second", "200", "upstream call budget of this bridge (Tencent: 200/s per app)"},
       {"upstream_burst", "", "calls that may start at once within the budget (default: calls per second)"},
+      {"coalesce_wait_ms", "2",
+       "how long an ask may wait for asks of other streams to fill an upstream call (0: send at once)"},
+      {"max_pending_accounts", "100000",
+       "accounts waiting for an upstream call or for budget, all streams together; beyond it: RESOURCE_EXHAUSTED"},
+      {"retry_max_attempts", "3", "attempts per upstream call for transient failures, the first included"},
+      {"retry_initial_backoff_ms", "50", "backoff before the first retry; doubles per retry, with full jitter"},
+      {"retry_max_backoff_ms", "1000", "upper bound of one backoff"},
+      {"retry_budget_ratio", "0.2", "retries allowed per upstream call over time, so an outage cannot multiply load"},
+      {"cache_ttl_ms", "0", "profile cache lifetime per account and tag; 0 disables the cache"},
+      {"cache_max_entries", "1000000", "profile cache bound, in account-and-tag entries"},
+      {"cache_negative_ttl_ms", "1000", "how long a per-account failure is remembered when the cache is on"},
       {"shutdown_grace_seconds", "10", "on SIGTERM/SIGINT, how long in-flight streams may finish"},
       {"log_level", "info", "debug, info, warning or error"},
       {"log_format", "json", "json (one object per line) or text"},
@@ -300,6 +311,43 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     config.upstream_burst = *burst;
   }
 
+  absl::StatusOr<int64_t> coalesce_wait = ParseInt("coalesce_wait_ms", values.at("coalesce_wait_ms"), 0, 1000);
+  if (!coalesce_wait.ok()) return coalesce_wait.status();
+  config.coalesce_wait = absl::Milliseconds(*coalesce_wait);
+  absl::StatusOr<int64_t> pending =
+      ParseInt("max_pending_accounts", values.at("max_pending_accounts"), 100, 100000000);
+  if (!pending.ok()) return pending.status();
+  config.max_pending_accounts = *pending;
+  absl::StatusOr<int64_t> attempts = ParseInt("retry_max_attempts", values.at("retry_max_attempts"), 1, 10);
+  if (!attempts.ok()) return attempts.status();
+  config.retry_max_attempts = *attempts;
+  absl::StatusOr<int64_t> initial_backoff =
+      ParseInt("retry_initial_backoff_ms", values.at("retry_initial_backoff_ms"), 1, 60000);
+  if (!initial_backoff.ok()) return initial_backoff.status();
+  config.retry_initial_backoff = absl::Milliseconds(*initial_backoff);
+  absl::StatusOr<int64_t> max_backoff = ParseInt("retry_max_backoff_ms", values.at("retry_max_backoff_ms"), 1, 600000);
+  if (!max_backoff.ok()) return max_backoff.status();
+  config.retry_max_backoff = absl::Milliseconds(*max_backoff);
+  if (config.retry_max_backoff < config.retry_initial_backoff) {
+    return Invalid("retry_max_backoff_ms", values.at("retry_max_backoff_ms"),
+                   "must be at least retry_initial_backoff_ms");
+  }
+  if (!absl::SimpleAtod(text("retry_budget_ratio"), &config.retry_budget_ratio) ||
+      !(config.retry_budget_ratio >= 0) || config.retry_budget_ratio > 10) {
+    return Invalid("retry_budget_ratio", values.at("retry_budget_ratio"), "must be a number from 0 to 10");
+  }
+  absl::StatusOr<int64_t> cache_ttl = ParseInt("cache_ttl_ms", values.at("cache_ttl_ms"), 0, 7LL * 86400 * 1000);
+  if (!cache_ttl.ok()) return cache_ttl.status();
+  config.cache_ttl = absl::Milliseconds(*cache_ttl);
+  absl::StatusOr<int64_t> cache_entries =
+      ParseInt("cache_max_entries", values.at("cache_max_entries"), 1, 1000000000);
+  if (!cache_entries.ok()) return cache_entries.status();
+  config.cache_max_entries = *cache_entries;
+  absl::StatusOr<int64_t> negative_ttl =
+      ParseInt("cache_negative_ttl_ms", values.at("cache_negative_ttl_ms"), 0, 3600 * 1000);
+  if (!negative_ttl.ok()) return negative_ttl.status();
+  config.cache_negative_ttl = absl::Milliseconds(*negative_ttl);
+
   absl::StatusOr<int64_t> grace = ParseInt("shutdown_grace_seconds", values.at("shutdown_grace_seconds"), 0, 3600);
   if (!grace.ok()) return grace.status();
   config.shutdown_grace = absl::Seconds(*grace);
@@ -338,6 +386,9 @@ std::string Config::Describe() const {
                       " max_accounts_per_stream=", max_accounts_per_stream,
                       " max_inflight_accounts_per_stream=", max_inflight_accounts_per_stream,
                       " upstream_calls_per_second=", upstream_calls_per_second, " upstream_burst=", upstream_burst,
+                      " coalesce_wait_ms=", absl::ToInt64Milliseconds(coalesce_wait),
+                      " retry_max_attempts=", retry_max_attempts,
+                      " cache_ttl_ms=", absl::ToInt64Milliseconds(cache_ttl),
                       " tls=", tls_cert_file.empty() ? "off" : (tls_client_ca_file.empty() ? "on" : "mutual"));
 }
 

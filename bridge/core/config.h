@@ -34,6 +34,15 @@ struct Config {
   std::set<std::string> bytes_tags;
   double upstream_calls_per_second = 0;
   int64_t upstream_burst = 0;
+  absl::Duration coalesce_wait;       ///< How long an ask may wait for others to fill an upstream call.
+  int64_t max_pending_accounts = 0;   ///< Accounts waiting for a call or for budget, all streams together.
+  int64_t retry_max_attempts = 0;     ///< Attempts per upstream call, the first included.
+  absl::Duration retry_initial_backoff;
+  absl::Duration retry_max_backoff;
+  double retry_budget_ratio = 0;      ///< Retries allowed per first attempt, over time.
+  absl::Duration cache_ttl;           ///< Zero: no cache.
+  int64_t cache_max_entries = 0;
+  absl::Duration cache_negative_ttl;
   absl::Duration shutdown_grace;
   LogLevel log_level = LogLevel::kInfo;
   bool log_json = true;
