@@ -42,6 +42,27 @@ TEST(LifecycleTest, HealthIsServingForTheProcessAndTheService) {
   EXPECT_EQ(CheckHealth(*channel, kReadinessService), HealthCheckResponse::SERVING);
 }
 
+TEST(LifecycleTest, ReadinessGoesNotServingWhenDrainBegins) {
+  Sandbox sandbox;
+  Bridge bridge(sandbox.base_url(), {"--shutdown_grace_seconds=2"});
+  auto channel = bridge.NewChannel();
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  HealthCheckRequest request;
+  request.set_service(kReadinessService);
+  auto watch = stub->Watch(&context, request);
+  HealthCheckResponse update;
+  ASSERT_TRUE(watch->Read(&update));
+  EXPECT_EQ(update.status(), HealthCheckResponse::SERVING);
+  kill(bridge.process().pid(), SIGTERM);
+  ASSERT_TRUE(watch->Read(&update)) << "no health update after SIGTERM";
+  EXPECT_EQ(update.status(), HealthCheckResponse::NOT_SERVING);
+  context.TryCancel();
+  watch->Finish();
+  EXPECT_EQ(bridge.process().SignalAndWait(0, 10000), 0);  // Exits 0 once the grace period has passed.
+}
+
 TEST(LifecycleTest, SigtermLetsInFlightStreamsFinishThenExitsZero) {
   Sandbox sandbox;
   sandbox.SetFaults({{"latency_ms", 1500}});
