@@ -18,4 +18,11 @@ std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
   return wait;
 }
 
+absl::Duration RateLimiter::EstimatedWait() const {
+  absl::MutexLock lock(&mutex_);
+  const absl::Time now = clock_.Now();
+  const absl::Time base = std::max(next_free_, now);
+  return std::max(now, base + interval_ - burst_window_) - now;
+}
+
 }  // namespace portrait_bridge

@@ -23,11 +23,15 @@ class RateLimiter {
   /// (zero: start now). Returns nullopt, reserving nothing, when the wait would be longer.
   std::optional<absl::Duration> Reserve(absl::Duration max_wait);
 
+  /// The wait a Reserve() made now would be given, reserving nothing: an estimate for callers deciding whether
+  /// queued work can still start before its deadline (other callers may reserve in between).
+  absl::Duration EstimatedWait() const;
+
  private:
   const absl::Duration interval_;  // Time to earn one token.
   const absl::Duration burst_window_;
   const Clock& clock_;
-  absl::Mutex mutex_;
+  mutable absl::Mutex mutex_;
   // The time at which the bucket would be full again if nothing more were reserved (the GCRA "theoretical
   // arrival time"): a new call may start at next_free_ - burst_window_ + interval_.
   absl::Time next_free_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();

@@ -104,5 +104,19 @@ TEST(RateLimiterTest, StartsInAnyOneSecondWindowNeverExceedTheBucketBound) {
   EXPECT_EQ(started_before_10s, kBurst + 10 * static_cast<int64_t>(kRate) - 1);
 }
 
+TEST(RateLimiterTest, EstimatedWaitIsTheNextReservesWaitAndReservesNothing) {
+  FakeClock clock;
+  RateLimiter limiter(kRate, kBurst, clock);
+  EXPECT_EQ(limiter.EstimatedWait(), absl::ZeroDuration());
+  for (int i = 0; i < kBurst; ++i) ASSERT_EQ(limiter.Reserve(absl::ZeroDuration()), absl::ZeroDuration());
+  EXPECT_EQ(limiter.EstimatedWait(), kInterval);
+  EXPECT_EQ(limiter.EstimatedWait(), kInterval);  // Asking twice reserved nothing.
+  ASSERT_EQ(limiter.Reserve(absl::InfiniteDuration()), kInterval);
+  EXPECT_EQ(limiter.EstimatedWait(), 2 * kInterval);
+  clock.Advance(absl::Milliseconds(150));
+  EXPECT_EQ(limiter.EstimatedWait(), absl::Milliseconds(50));
+  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), absl::Milliseconds(50));
+}
+
 }  // namespace
 }  // namespace portrait_bridge
