@@ -1,0 +1,93 @@
+#ifndef PORTRAIT_BRIDGE_CORE_PROFILE_CACHE_H_
+#define PORTRAIT_BRIDGE_CORE_PROFILE_CACHE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "bridge/core/clock.h"
+#include "bridge/core/failure.h"
+#include "tencentcloud/chat/profile/v1/profile.pb.h"
+
+namespace portrait_bridge {
+
+/// Limits of a ProfileCache.
+struct ProfileCacheOptions {
+  /// How long a profile field stays fresh after it was stored. Zero or less: nothing is stored.
+  absl::Duration ttl = absl::ZeroDuration();
+  /// At most this many entries: one per (account, tag), plus one per remembered failure. Zero: nothing is stored.
+  int64_t max_entries = 1'000'000;
+  /// How long a remembered account failure stays fresh. Zero or less: failures are not stored.
+  absl::Duration negative_ttl = absl::Seconds(1);
+  /// Independent lock domains; an account's entries always live in one shard. Clamped to [1, max_entries].
+  int shards = 16;
+};
+
+/// A bounded, expiring map from (account, tag) to one profile field, and from account to a failure.
+///
+/// Each (account, tag) entry holds either the field's ProfileItem or the fact that Tencent returned no item for that
+/// tag (the field is unset), so an unset field is a hit too. An account-level failure entry shadows the account's
+/// field entries while it is fresh. Entries expire individually `ttl` (`negative_ttl`) after they were stored and are
+/// dropped lazily; when a shard is full the least recently used entry of that shard is evicted. The bound is
+/// per shard (max_entries / shards each), so the cache as a whole never holds more than max_entries.
+///
+/// Pure: no threads of its own, time from the injected clock. Thread-safe; every operation takes one shard lock
+/// and is O(number of tags).
+class ProfileCache {
+ public:
+  /// A fresh answer for one account.
+  struct Hit {
+    /// Set when the account's remembered answer is a failure; `items` is then empty.
+    std::optional<Failure> failure;
+    /// The cached items in the order of the tags asked for; unset fields are left out.
+    std::vector<tencentcloud::chat::profile::v1::ProfileItem> items;
+  };
+
+  /// Counters since construction.
+  struct Stats {
+    int64_t hits = 0;       ///< Lookups answered (all tags fresh, or a fresh failure).
+    int64_t misses = 0;     ///< Lookups with at least one tag missing or stale.
+    int64_t evictions = 0;  ///< Entries dropped because their shard was full.
+    int64_t entries = 0;    ///< Entries held now (including stale ones not yet dropped).
+  };
+
+  /// `clock` must outlive the cache.
+  ProfileCache(const ProfileCacheOptions& options, const Clock& clock);
+  ~ProfileCache();
+  ProfileCache(const ProfileCache&) = delete;
+  ProfileCache& operator=(const ProfileCache&) = delete;
+
+  /// The account's fresh answer for every one of `tags`, or nullopt when any tag is missing or stale (and no fresh
+  /// failure is remembered for the account). Items come in the order of `tags`, which is also the order Tencent
+  /// returns them in (its TagList order). Tags are expected to be distinct.
+  std::optional<Hit> Lookup(absl::string_view account, absl::Span<const std::string> tags);
+
+  /// Remembers a successful answer: for each of `tags`, the item of `items` with that tag, or that there was none.
+  /// Items for tags not in `tags` are ignored. Drops a remembered failure of the account.
+  void PutProfile(absl::string_view account, absl::Span<const std::string> tags,
+                  absl::Span<const tencentcloud::chat::profile::v1::ProfileItem> items);
+
+  /// Remembers that the account failed, for negative_ttl, whatever tags are asked next.
+  void PutFailure(absl::string_view account, const Failure& failure);
+
+  Stats stats() const;
+
+ private:
+  struct Shard;
+
+  Shard& ShardFor(absl::string_view account) const;
+
+  const absl::Duration ttl_;
+  const absl::Duration negative_ttl_;
+  const Clock& clock_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_CORE_PROFILE_CACHE_H_
