@@ -5,24 +5,57 @@
 namespace portrait_bridge {
 
 RateLimiter::RateLimiter(double calls_per_second, int64_t burst, const Clock& clock)
-    : interval_(absl::Seconds(1) / calls_per_second), burst_window_(interval_ * burst), clock_(clock) {}
+    : interval_(absl::Seconds(1) / calls_per_second),
+      burst_window_(interval_ * burst),
+      min_factor_(std::min(1.0, std::max(kMinFactor, 1 / calls_per_second))),
+      clock_(clock) {}
+
+double RateLimiter::FactorAt(absl::Time now) const {
+  if (throttled_factor_ >= 1) return 1;
+  const absl::Duration recovering = now - (throttled_at_ + kThrottleHold);
+  if (recovering <= absl::ZeroDuration()) return throttled_factor_;
+  return std::min(1.0, throttled_factor_ + kRecoveryPerSecond * absl::ToDoubleSeconds(recovering));
+}
+
+std::pair<absl::Time, absl::Time> RateLimiter::NextStart(absl::Time now) const {
+  // At a reduced rate each call takes a longer interval from the bucket while the burst window stays the same
+  // length of time, so the burst shrinks with the rate too. A call may start once the bucket holds one interval,
+  // and at least one call can always start from a bucket that has been idle long enough.
+  const absl::Duration interval = interval_ / FactorAt(now);
+  const absl::Duration tolerance = std::max(absl::ZeroDuration(), burst_window_ - interval);
+  const absl::Time base = std::max(next_free_, now);
+  return {std::max(now, base - tolerance), base + interval};
+}
 
 std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
   absl::MutexLock lock(&mutex_);
   const absl::Time now = clock_.Now();
-  const absl::Time base = std::max(next_free_, now);
-  const absl::Time start = std::max(now, base + interval_ - burst_window_);
+  const auto [start, next_free] = NextStart(now);
   const absl::Duration wait = start - now;
   if (wait > max_wait) return std::nullopt;
-  next_free_ = base + interval_;
+  next_free_ = next_free;
   return wait;
 }
 
 absl::Duration RateLimiter::EstimatedWait() const {
   absl::MutexLock lock(&mutex_);
   const absl::Time now = clock_.Now();
-  const absl::Time base = std::max(next_free_, now);
-  return std::max(now, base + interval_ - burst_window_) - now;
+  return NextStart(now).first - now;
+}
+
+void RateLimiter::OnThrottled() {
+  absl::MutexLock lock(&mutex_);
+  const absl::Time now = clock_.Now();
+  if (now < throttled_at_ + kThrottleHold) return;
+  throttled_factor_ = std::max(min_factor_, FactorAt(now) / 2);
+  throttled_at_ = now;
+  // Empty the bucket: calls already granted keep their slots, new ones start one (longer) interval apart.
+  next_free_ = std::max(next_free_, now + burst_window_);
+}
+
+double RateLimiter::EffectiveCallsPerSecond() const {
+  absl::MutexLock lock(&mutex_);
+  return FactorAt(clock_.Now()) / absl::ToDoubleSeconds(interval_);
 }
 
 }  // namespace portrait_bridge

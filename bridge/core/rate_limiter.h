@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -13,7 +14,11 @@ namespace portrait_bridge {
 
 /// A token bucket in front of every upstream call: `calls_per_second` on average, up to `burst` at once.
 /// Reservations are first come, first served: each one is given the time its token becomes available.
-/// Thread-safe.
+///
+/// When upstream says the bridge calls too often (OnThrottled), the effective rate is halved at once and held for
+/// a second (Tencent's limit is per second), then recovers additively, by a tenth of the configured rate per
+/// second, back to the configured rate: multiplicative decrease, additive increase, never above the configured
+/// rate. The recovery is computed from the clock on each call; no thread. Thread-safe.
 class RateLimiter {
  public:
   /// `clock` must outlive this object.
@@ -27,14 +32,39 @@ class RateLimiter {
   /// queued work can still start before its deadline (other callers may reserve in between).
   absl::Duration EstimatedWait() const;
 
+  /// Upstream throttled a call (Tencent 60007, 60011, 60018, 60019 or HTTP 429): halve the effective rate (not
+  /// below 5% of the configured rate or one call per second) and empty the bucket, so the next second carries at
+  /// most half the configured calls. Signals within a second of the last halving are the echo of calls already
+  /// in flight and do not halve again.
+  void OnThrottled();
+
+  /// The rate now in force, in calls per second: the configured rate, or less after OnThrottled.
+  double EffectiveCallsPerSecond() const;
+
+  /// How long the reduced rate is held after a throttle before it starts to recover.
+  static constexpr absl::Duration kThrottleHold = absl::Seconds(1);
+  /// Recovery speed after the hold: this fraction of the configured rate per second.
+  static constexpr double kRecoveryPerSecond = 0.1;
+  /// The effective rate never drops below this fraction of the configured rate (nor below one call per second).
+  static constexpr double kMinFactor = 0.05;
+
  private:
-  const absl::Duration interval_;  // Time to earn one token.
+  // The fraction of the configured rate in force at `now`.
+  double FactorAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // When a call reserved at `now` could start, and next_free_ once it is reserved.
+  std::pair<absl::Time, absl::Time> NextStart(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  const absl::Duration interval_;  // Time to earn one token at the configured rate.
   const absl::Duration burst_window_;
+  const double min_factor_;
   const Clock& clock_;
   mutable absl::Mutex mutex_;
   // The time at which the bucket would be full again if nothing more were reserved (the GCRA "theoretical
   // arrival time"): a new call may start at next_free_ - burst_window_ + interval_.
   absl::Time next_free_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
+  // The last halving: when, and the fraction of the configured rate it left. Recovery starts kThrottleHold later.
+  absl::Time throttled_at_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
+  double throttled_factor_ ABSL_GUARDED_BY(mutex_) = 1;
 };
 
 }  // namespace portrait_bridge

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tests/unit/fake_clock.h"
 
 namespace portrait_bridge {
@@ -116,6 +117,129 @@ TEST(RateLimiterTest, EstimatedWaitIsTheNextReservesWaitAndReservesNothing) {
   clock.Advance(absl::Milliseconds(150));
   EXPECT_EQ(limiter.EstimatedWait(), absl::Milliseconds(50));
   EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), absl::Milliseconds(50));
+}
+
+// The most calls starting in any half-open window [t, t + length) of `starts` (sorted).
+int64_t MaxInWindow(const std::vector<absl::Time>& starts, absl::Duration length) {
+  int64_t most = 0;
+  size_t end = 0;
+  for (size_t begin = 0; begin < starts.size(); ++begin) {
+    end = std::max(end, begin);
+    while (end < starts.size() && starts[end] < starts[begin] + length) ++end;
+    most = std::max<int64_t>(most, static_cast<int64_t>(end - begin));
+  }
+  return most;
+}
+
+int64_t CountIn(const std::vector<absl::Time>& starts, absl::Time from, absl::Time to) {
+  return std::count_if(starts.begin(), starts.end(), [&](absl::Time t) { return t >= from && t < to; });
+}
+
+TEST(RateLimiterThrottleTest, HalvesTheRateHoldsItForASecondThenRecoversAdditively) {
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  FakeClock clock(t0);
+  RateLimiter limiter(kRate, kBurst, clock);
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), kRate);
+
+  limiter.OnThrottled();
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), kRate / 2);
+  clock.Advance(absl::Milliseconds(999));
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), kRate / 2) << "held for a second";
+  clock.Set(t0 + absl::Seconds(1) + absl::Milliseconds(2500));
+  EXPECT_NEAR(limiter.EffectiveCallsPerSecond(), kRate * 0.75, 1e-9) << "plus 10% of the rate per second";
+  clock.Set(t0 + absl::Seconds(6));
+  EXPECT_NEAR(limiter.EffectiveCallsPerSecond(), kRate, 1e-9);
+  clock.Advance(absl::Hours(1));
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), kRate) << "never above the configured rate";
+}
+
+TEST(RateLimiterThrottleTest, SignalsWithinASecondHalveOnceAndTheRateHasAFloor) {
+  FakeClock clock;
+  RateLimiter limiter(kRate, kBurst, clock);
+  limiter.OnThrottled();
+  limiter.OnThrottled();  // Other in-flight calls answering 60007 for the same burst.
+  clock.Advance(absl::Milliseconds(900));
+  limiter.OnThrottled();
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), kRate / 2);
+  clock.Advance(absl::Milliseconds(100));
+  limiter.OnThrottled();  // A second later upstream still refuses: halve again.
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), kRate / 4);
+  for (int i = 0; i < 20; ++i) {
+    clock.Advance(absl::Seconds(1));
+    limiter.OnThrottled();
+  }
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), 1) << "one call per second (10% here, above the 5% floor)";
+
+  RateLimiter fast(200, 200, clock);
+  for (int i = 0; i < 20; ++i) {
+    fast.OnThrottled();
+    clock.Advance(RateLimiter::kThrottleHold);  // Exactly one hold later: halves again.
+  }
+  EXPECT_DOUBLE_EQ(fast.EffectiveCallsPerSecond(), 200 * RateLimiter::kMinFactor) << "5% of the configured rate";
+}
+
+TEST(RateLimiterThrottleTest, ThrottleEmptiesTheBucket) {
+  FakeClock clock;
+  RateLimiter limiter(kRate, kBurst, clock);  // Idle: a full bucket of five.
+  limiter.OnThrottled();
+  // At 5 calls/s the next call waits one 200 ms interval instead of starting with a burst.
+  EXPECT_EQ(limiter.EstimatedWait(), absl::Milliseconds(200));
+  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), absl::Milliseconds(200));
+  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), absl::Milliseconds(400));
+}
+
+// Callers poll far faster than the budget for 20 simulated seconds; upstream throttles at 5 s. In the second after
+// the throttle at most half the configured calls start; afterwards the rate climbs back to the configured one and
+// never goes above it: no one-second window ever holds more than the bucket bound of the configured rate.
+TEST(RateLimiterThrottleTest, SimulatedClockHalfAfterThrottleFullAfterRecoveryNeverOverBudget) {
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  const absl::Time throttle_at = t0 + absl::Seconds(5);
+  for (const absl::Duration max_wait : {absl::ZeroDuration(), absl::Seconds(2)}) {
+    FakeClock clock(t0);
+    RateLimiter limiter(kRate, kBurst, clock);
+    std::mt19937 random(99);
+    std::uniform_int_distribution<int> step_ms(0, 10);
+    std::uniform_int_distribution<int> calls_per_step(0, 3);
+    bool throttled = false;
+    std::vector<absl::Time> starts;
+    std::vector<absl::Time> starts_reserved_after_throttle;
+    while (clock.Now() < t0 + absl::Seconds(20)) {
+      if (!throttled && clock.Now() >= throttle_at) {
+        limiter.OnThrottled();
+        throttled = true;
+      }
+      for (int n = calls_per_step(random); n > 0; --n) {
+        const std::optional<absl::Duration> wait = limiter.Reserve(max_wait);
+        if (!wait.has_value()) continue;
+        ASSERT_GE(*wait, absl::ZeroDuration());
+        ASSERT_LE(*wait, max_wait);
+        starts.push_back(clock.Now() + *wait);
+        if (throttled) starts_reserved_after_throttle.push_back(clock.Now() + *wait);
+      }
+      clock.Advance(absl::Milliseconds(step_ms(random)));
+    }
+    ASSERT_TRUE(std::is_sorted(starts.begin(), starts.end()));
+    const absl::Time throttle = throttle_at + absl::Milliseconds(10);  // Within one step after throttle_at.
+    SCOPED_TRACE(absl::StrCat("max_wait ", absl::FormatDuration(max_wait)));
+
+    EXPECT_LE(MaxInWindow(starts, absl::Seconds(1)), kBurst + static_cast<int64_t>(kRate) - 1);
+    // Calls granted after the throttle: at most half the rate in the first second (the hold).
+    EXPECT_LE(CountIn(starts_reserved_after_throttle, throttle_at, throttle + absl::Seconds(1)),
+              static_cast<int64_t>(kRate / 2));
+    EXPECT_LE(MaxInWindow(starts_reserved_after_throttle, absl::Seconds(1)), kBurst + static_cast<int64_t>(kRate) - 1);
+    if (max_wait == absl::ZeroDuration()) {
+      // Nothing was granted ahead of time, so all starts in that second count.
+      EXPECT_LE(CountIn(starts, throttle_at, throttle_at + absl::Seconds(1)), static_cast<int64_t>(kRate / 2));
+    }
+    // Recovery: half a rate plus 10% per second after the hold reaches the full rate 6 s after the throttle. The
+    // last seconds of the run carry the full rate again (one full second: the rate, give or take the edge).
+    EXPECT_GE(CountIn(starts, t0 + absl::Seconds(18), t0 + absl::Seconds(19)), static_cast<int64_t>(kRate) - 1);
+    EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), kRate);
+    // In between it climbs: the second after the hold carries fewer calls than the fifth after it (shifted by
+    // max_wait: a call starts up to max_wait after it was granted, at the rate in force when it was granted).
+    EXPECT_LT(CountIn(starts, throttle + max_wait + absl::Seconds(1), throttle + max_wait + absl::Seconds(2)),
+              CountIn(starts, throttle + max_wait + absl::Seconds(5), throttle + max_wait + absl::Seconds(6)));
+  }
 }
 
 }  // namespace
