@@ -1,0 +1,97 @@
+// What the benchmark measures: a recorder shared by the load generators (counts and latencies inside a
+// measurement window), process CPU and memory from /proc, and the sandbox's call counters.
+#ifndef PORTRAIT_BRIDGE_BENCH_MEASURE_H_
+#define PORTRAIT_BRIDGE_BENCH_MEASURE_H_
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace portrait_bridge::bench {
+
+using Clock = std::chrono::steady_clock;
+
+/// p50/p99/p999 of a set of latencies, in milliseconds.
+struct LatencySummary {
+  int64_t count = 0;
+  double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, mean_ms = 0;
+};
+
+/// What a load generator did inside the measurement window.
+struct LoadResult {
+  double seconds = 0;            ///< Length of the window.
+  int64_t asks = 0;              ///< Asks (gRPC requests, REST calls) completed in the window.
+  int64_t accounts_ok = 0;       ///< Accounts answered with a profile (status OK / ResultCode 0).
+  int64_t accounts_failed = 0;   ///< Accounts answered with a failure.
+  std::map<std::string, int64_t> errors;  ///< Failure label -> count (accounts, or streams/calls as labelled).
+  LatencySummary latency;
+};
+
+/// Collects events from any number of threads. Only events that complete while the window is open count.
+/// Sharded by caller so that hundreds of callers do not contend on one lock.
+class Recorder {
+ public:
+  void OpenWindow();
+  void CloseWindow();
+  bool measuring() const { return measuring_.load(std::memory_order_relaxed); }
+
+  /// An ask that started at `started` has just finished. It counts when it finishes inside the window; its
+  /// latency counts only when it also started inside it (so that connection set-up during the warm-up, e.g. a
+  /// SYN retransmitted after 1 s, does not land in the window's percentiles).
+  void AddAsk(int shard, Clock::time_point started);
+  void AddAccounts(int shard, int64_t ok, int64_t failed);
+  void AddError(int shard, const std::string& label, int64_t count = 1);
+
+  LoadResult Result() const;
+
+ private:
+  static constexpr int kShards = 64;
+  struct Shard {
+    std::mutex mutex;
+    std::vector<uint32_t> latencies_us;
+    std::map<std::string, int64_t> errors;
+    int64_t asks = 0, ok = 0, failed = 0;
+  };
+  Shard& shard(int index) { return shards_[static_cast<size_t>(index) % kShards]; }
+
+  std::atomic<bool> measuring_{false};
+  std::atomic<Clock::rep> opened_ticks_{0};
+  Clock::time_point opened_, closed_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
+LatencySummary Summarize(std::vector<uint32_t> latencies_us);
+
+/// CPU seconds (user + system) of a process, from /proc/<pid>/stat; -1 if unreadable.
+double ProcessCpuSeconds(pid_t pid);
+/// A "VmXxx:" line of /proc/<pid>/status in KiB (VmRSS, VmHWM); -1 if unreadable.
+int64_t ProcessStatusKiB(pid_t pid, const char* field);
+
+/// GET http://127.0.0.1:<port><path> with a 5 s timeout; empty on failure.
+std::string HttpGet(int port, const std::string& path);
+
+/// The sandbox's /sandbox/stats counters (null JSON when unreachable).
+nlohmann::json SandboxStats(int port);
+
+/// The difference of two /sandbox/stats snapshots, as the benchmark reports it.
+struct UpstreamDelta {
+  int64_t calls = 0, ok = 0, throttled = 0, accounts = 0, max_accounts_per_call = 0;
+  std::map<std::string, int64_t> error_codes;
+};
+UpstreamDelta Diff(const nlohmann::json& before, const nlohmann::json& after);
+
+/// The value of an unlabelled Prometheus gauge or counter in a /metrics text; -1 if absent.
+double PrometheusValue(const std::string& text, const std::string& name);
+
+}  // namespace portrait_bridge::bench
+
+#endif  // PORTRAIT_BRIDGE_BENCH_MEASURE_H_
