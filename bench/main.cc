@@ -135,6 +135,14 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
   return options;
 }
 
+// The 1-minute load average: how busy the machine was (other builds share it).
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one.empty() ? "n/a" : one;
+}
+
 void SleepSeconds(double seconds) {
   std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
 }
@@ -441,7 +449,9 @@ Report Scenario1(const Options& options) {
                                Number(static_cast<double>(throttled_results)) +
                                " RESOURCE_EXHAUSTED account results in the window"});
   report.checks.push_back({"bridge p99 < 50 ms", bridge_side.load.latency.count > 0 && bridge_side.load.latency.p99_ms < 50,
-                           Number(bridge_side.load.latency.p99_ms, 2) + " ms"});
+                           bridge_side.load.latency.count > 0
+                               ? Number(bridge_side.load.latency.p99_ms, 2) + " ms"
+                               : std::string("n/a: no ask that started in the window was answered in it")});
   report.notes.insert(report.notes.begin(),
                       absl::StrCat("direct REST: ", options.s1_callers, " keep-alive connections on ",
                                    options.rest_threads,
@@ -627,7 +637,9 @@ int Run(int argc, char** argv) {
   std::printf("portrait-bench: %s mode, warm-up %.1f s, window %.1f s, %ld cores; bridge %s\n",
               options->quick ? "quick" : "full", options->warmup_s, options->duration_s, sysconf(_SC_NPROCESSORS_ONLN),
               options->bridge_binary.c_str());
-  std::printf("(sandbox, bridge and this load generator share the machine; other work on it adds noise)\n");
+  std::printf("(sandbox, bridge and this load generator share the machine; other work on it adds noise; "
+              "load average now %s)\n",
+              LoadAverage().c_str());
   std::fflush(stdout);
 
   nlohmann::json summary = {{"mode", options->quick ? "quick" : "full"},
@@ -648,6 +660,7 @@ int Run(int argc, char** argv) {
       report.title = absl::StrCat("Scenario ", index, " could not run");
       report.checks.push_back({"scenario ran", false, e.what()});
     }
+    report.notes.push_back("machine load average (1 min) after the scenario: " + LoadAverage());
     Print(report);
     FinishJson(report);
     summary["scenarios"][std::to_string(index)] = report.json;
