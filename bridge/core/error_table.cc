@@ -127,6 +127,11 @@ ErrorRule RuleForTransportFailure(TransportFailure failure) {
 
 bool IsUserSigRenewalCode(int64_t code) { return code == 70001 || code == 70052; }
 
+bool IsThrottlingTencentCode(int64_t code) {
+  // Which code Tencent's 200 calls/s limit answers is not documented for certain: treat all four alike.
+  return code == 60007 || code == 60011 || code == 60018 || code == 60019;
+}
+
 absl::Duration RetryDelayForTencentCode(int64_t code) {
   if (code == 70050) return absl::Seconds(60);
   const ErrorRule rule = RuleForTencentCode(code);

@@ -58,6 +58,10 @@ ErrorRule RuleForTransportFailure(TransportFailure failure);
 /// Whether a Tencent code means the admin UserSig must be renewed (70001 expired, 70052 invalidated).
 bool IsUserSigRenewalCode(int64_t code);
 
+/// Whether a Tencent code means upstream throttled the caller (60007, 60011, 60018, 60019): the bridge must slow
+/// down, not only retry.
+bool IsThrottlingTencentCode(int64_t code);
+
 /// How long a caller should wait before retrying after this Tencent code (RetryInfo); zero when unknown.
 absl::Duration RetryDelayForTencentCode(int64_t code);
 

@@ -49,6 +49,16 @@ BridgeMetrics::BridgeMetrics()
                             .Help("Admin UserSig renewals after Tencent rejected one (70001, 70052)")
                             .Register(*registry_)
                             .Add({})),
+      retries_(prometheus::BuildCounter()
+                   .Name("portrait_bridge_upstream_retries_total")
+                   .Help("Upstream calls retried after a transient failure (within the retry budget)")
+                   .Register(*registry_)
+                   .Add({})),
+      throttled_(prometheus::BuildCounter()
+                     .Name("portrait_bridge_upstream_throttled_total")
+                     .Help("Upstream answers that throttled the bridge (60007, 60011, 60018, 60019, HTTP 429)")
+                     .Register(*registry_)
+                     .Add({})),
       budget_waits_(prometheus::BuildCounter()
                         .Name("portrait_bridge_rate_limiter_waits_total")
                         .Help("Upstream calls that waited for rate budget")
@@ -74,6 +84,10 @@ void BridgeMetrics::OnBudgetWait(absl::Duration wait) {
 }
 
 void BridgeMetrics::OnUserSigRenewal() { usersig_renewals_.Increment(); }
+
+void BridgeMetrics::OnRetry(absl::Duration /*backoff*/) { retries_.Increment(); }
+
+void BridgeMetrics::OnThrottled() { throttled_.Increment(); }
 
 void BridgeMetrics::OnStreamStarted() { streams_in_flight_.Increment(); }
 

@@ -27,6 +27,8 @@ class BridgeMetrics final : public UpstreamObserver, public StreamObserver {
   void OnAttempt(const std::string& code, absl::Duration latency) override;
   void OnBudgetWait(absl::Duration wait) override;
   void OnUserSigRenewal() override;
+  void OnRetry(absl::Duration backoff) override;
+  void OnThrottled() override;
 
   void OnStreamStarted() override;
   void OnAccountsAnswered(grpc::StatusCode code, int64_t count) override;
@@ -43,6 +45,8 @@ class BridgeMetrics final : public UpstreamObserver, public StreamObserver {
   prometheus::Histogram& upstream_seconds_;
   prometheus::Gauge& upstream_in_flight_;
   prometheus::Counter& usersig_renewals_;
+  prometheus::Counter& retries_;
+  prometheus::Counter& throttled_;
   prometheus::Counter& budget_waits_;
   prometheus::Histogram& budget_wait_seconds_;
 };

@@ -20,7 +20,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
   void Start() {
     const absl::Duration until_deadline = deadline_ - client_.clock_.Now();
     if (until_deadline <= absl::ZeroDuration()) {
-      Finish(DeadlineOutcome());
+      Finish(UnlessRetrying(DeadlineOutcome()));
       return;
     }
     const absl::Duration max_wait = std::min(until_deadline, client_.options_.max_budget_wait);
@@ -33,7 +33,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
           "the upstream call budget (upstream_calls_per_second) cannot serve this call before its deadline; "
           "retry later";
       failure.retry_delay = absl::Seconds(1);
-      Finish(OutcomeOf(std::move(failure)));
+      Finish(UnlessRetrying(OutcomeOf(std::move(failure))));
       return;
     }
     if (*wait <= absl::ZeroDuration()) {
@@ -41,9 +41,18 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       return;
     }
     if (client_.observer_ != nullptr) client_.observer_->OnBudgetWait(*wait);
-    absl::MutexLock lock(&mutex_);
-    if (cancelled_) return;  // Cancel() has already finished the call.
-    timer_id_ = client_.timers_.RunAt(client_.clock_.Now() + *wait, [self = shared_from_this()] { self->Send(); });
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      cancelled = cancelled_;
+      if (!cancelled) {
+        timer_id_ =
+            client_.timers_.RunAt(client_.clock_.Now() + *wait, [self = shared_from_this()] { self->Send(); });
+      }
+    }
+    // Either Cancel() has already finished the call, or it came while an answer was being read (a renewal or a
+    // retry is starting) and left finishing to us; Finish runs `done` only once either way.
+    if (cancelled) Finish(CancelledOutcome());
   }
 
   void Cancel() override {
@@ -83,11 +92,87 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     return outcome;
   }
 
+  // A retry that cannot be sent (no budget, or the deadline passed while waiting) delivers the upstream failure
+  // it was retrying, which says more than the reason the retry could not go out.
+  CallOutcome UnlessRetrying(CallOutcome outcome) {
+    if (!last_failure_.has_value()) return outcome;
+    Failure failure = std::move(*last_failure_);
+    last_failure_.reset();
+    AppendAttempts(failure, retries_);
+    return OutcomeOf(std::move(failure));
+  }
+
+  static void AppendAttempts(Failure& failure, int attempts) {
+    absl::StrAppend(&failure.message, " (gave up after ", attempts, attempts == 1 ? " attempt)" : " attempts)");
+  }
+
+  static bool IsThrottling(const Failure& failure) {
+    return IsThrottlingTencentCode(failure.tencent_code) || failure.http_status == 429;
+  }
+
+  // An attempt failed as a whole: retries it after a backoff when the policy allows, or delivers the failure.
+  void RetryOrFail(Failure failure) {
+    const UpstreamOptions& options = client_.options_;
+    if (IsThrottling(failure)) {
+      client_.limiter_.OnThrottled();
+      if (client_.observer_ != nullptr) client_.observer_->OnThrottled();
+    }
+    const int attempts = retries_ + 1;
+    if (!failure.rule.retryable || failure.rule.ends_stream || attempts >= options.retry_max_attempts) {
+      Deliver(std::move(failure), attempts);
+      return;
+    }
+    const absl::Duration backoff = client_.NextJitter(
+        BackoffBound(retries_ + 1, options.retry_initial_backoff, options.retry_max_backoff));
+    const absl::Time retry_at = client_.clock_.Now() + backoff;
+    // A retry that could not even start before the deadline only delays the answer. The budget is asked last,
+    // so that a retry which does not happen spends no token.
+    if (retry_at >= deadline_ || !client_.retry_budget_.TrySpend()) {
+      Deliver(std::move(failure), attempts);
+      return;
+    }
+    ++retries_;
+    last_failure_ = std::move(failure);
+    if (client_.observer_ != nullptr) client_.observer_->OnRetry(backoff);
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      cancelled = cancelled_;
+      // The timer queue runs on the real clock; the backoff is a duration, so the two agree.
+      if (!cancelled) {
+        timer_id_ =
+            client_.timers_.RunAt(absl::Now() + backoff, [self = shared_from_this()] { self->AfterBackoff(); });
+      }
+    }
+    // Cancel() came while this attempt's answer was being read: it left finishing to us.
+    if (cancelled) Finish(CancelledOutcome());
+  }
+
+  void AfterBackoff() {
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      timer_id_ = 0;
+      cancelled = cancelled_;
+    }
+    if (cancelled) {
+      Finish(CancelledOutcome());
+      return;
+    }
+    Start();  // Through the rate limiter again: a retry is a call like any other.
+  }
+
+  void Deliver(Failure failure, int attempts) {
+    if (attempts > 1) AppendAttempts(failure, attempts);
+    last_failure_.reset();
+    Finish(OutcomeOf(std::move(failure)));
+  }
+
   void Send() {
     const absl::Time now = client_.clock_.Now();
     const absl::Duration timeout = std::min(client_.options_.attempt_timeout, deadline_ - now);
     if (timeout <= absl::ZeroDuration()) {
-      Finish(DeadlineOutcome());
+      Finish(UnlessRetrying(DeadlineOutcome()));
       return;
     }
     const std::string usersig = client_.usersig_.Current();
@@ -118,6 +203,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       absl::MutexLock lock(&mutex_);
       http_id_ = 0;
     }
+    last_failure_.reset();  // The retry was sent and answered: its own outcome counts from here on.
     const absl::Duration latency = client_.clock_.Now() - started;
     auto observe = [&](const std::string& code) {
       if (client_.observer_ != nullptr) client_.observer_->OnAttempt(code, latency);
@@ -132,7 +218,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       Failure failure;
       failure.rule = RuleForTransportFailure(*result.failure);
       failure.message = absl::StrCat(failure.rule.meaning, ": ", result.failure_detail);
-      Finish(OutcomeOf(std::move(failure)));
+      RetryOrFail(std::move(failure));
       return;
     }
     if (result.status != 200) {
@@ -142,7 +228,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       failure.http_status = result.status;
       failure.message = absl::StrCat("upstream answered HTTP ", result.status, ": ", failure.rule.meaning);
       if (failure.rule.retryable) failure.retry_delay = absl::Seconds(1);
-      Finish(OutcomeOf(std::move(failure)));
+      RetryOrFail(std::move(failure));
       return;
     }
     absl::StatusOr<PortraitGetAnswer> answer = ParsePortraitGetBody(result.body, client_.options_.tag_types);
@@ -151,7 +237,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       Failure failure;
       failure.rule = RuleForMalformedBody();
       failure.message = absl::StrCat(failure.rule.meaning, ": ", answer.status().message());
-      Finish(OutcomeOf(std::move(failure)));
+      RetryOrFail(std::move(failure));
       return;
     }
     observe(absl::StrCat(answer->error_code));
@@ -163,7 +249,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
         Start();
         return;
       }
-      Finish(OutcomeOf(TencentFailure(answer->error_code, answer->error_info)));
+      RetryOrFail(TencentFailure(answer->error_code, answer->error_info));
       return;
     }
     CallOutcome outcome;
@@ -185,7 +271,11 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
   UpstreamClient& client_;
   const std::string body_;
   const absl::Time deadline_;
-  bool renewed_ = false;  // Touched only by the one thread that runs the call's current step.
+  // Touched only by the one thread that runs the call's current step (steps hand over through the transport's
+  // and the timer queue's locks).
+  bool renewed_ = false;
+  int retries_ = 0;                     // Retries scheduled so far (the UserSig renewal is not one).
+  std::optional<Failure> last_failure_;  // The failure being retried, until the retry is answered.
 
   absl::Mutex mutex_;
   Done done_ ABSL_GUARDED_BY(mutex_);
@@ -205,6 +295,7 @@ UpstreamClient::UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, 
       clock_(clock),
       options_(std::move(options)),
       observer_(observer),
+      retry_budget_(options_.retry_budget_ratio),
       random_(std::random_device{}()) {}
 
 uint32_t UpstreamClient::NextRandom() {
@@ -212,10 +303,16 @@ uint32_t UpstreamClient::NextRandom() {
   return static_cast<uint32_t>(random_());
 }
 
+absl::Duration UpstreamClient::NextJitter(absl::Duration bound) {
+  absl::MutexLock lock(&random_mutex_);
+  return FullJitter(bound, random_);
+}
+
 std::shared_ptr<UpstreamClient::Call> UpstreamClient::Fetch(std::vector<std::string> accounts,
                                                             std::vector<std::string> tags, absl::Time deadline,
                                                             Done done) {
   auto call = std::make_shared<CallImpl>(*this, std::move(accounts), std::move(tags), deadline, std::move(done));
+  retry_budget_.OnFirstAttempt();
   call->Start();
   return call;
 }

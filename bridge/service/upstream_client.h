@@ -16,6 +16,7 @@
 #include "bridge/core/failure.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/rate_limiter.h"
+#include "bridge/core/retry_policy.h"
 #include "bridge/service/timer_queue.h"
 #include "bridge/transport/http_transport.h"
 
@@ -30,6 +31,16 @@ struct UpstreamOptions {
   /// A call that cannot get budget within this time (or before its deadline) fails with RESOURCE_EXHAUSTED.
   absl::Duration max_budget_wait = absl::Seconds(10);
   TagTypes tag_types;
+
+  // Retries of transient failures (a retryable error-table row that does not end the stream: Tencent's "retry"
+  // codes, HTTP 408/429/5xx, malformed bodies, transport errors). 70001/70052 have their own renew-and-retry-once.
+  /// Attempts per call, the first included; 1 turns retries off.
+  int retry_max_attempts = 3;
+  /// The backoff before retry n is drawn uniformly from [0, min(retry_max_backoff, initial * 2^(n-1))].
+  absl::Duration retry_initial_backoff = absl::Milliseconds(50);
+  absl::Duration retry_max_backoff = absl::Seconds(1);
+  /// Retries allowed per first attempt, over time, for all calls together (see RetryBudget); 0 turns retries off.
+  double retry_budget_ratio = 0.2;
 };
 
 /// The outcome of one upstream call for a group of accounts: either Tencent's per-user entries or a failure of
@@ -53,11 +64,22 @@ class UpstreamObserver {
   virtual void OnBudgetWait(absl::Duration wait) = 0;
   /// The admin UserSig was renewed after Tencent rejected it.
   virtual void OnUserSigRenewal() = 0;
+  /// A transient failure will be retried after `backoff` (the jittered draw).
+  virtual void OnRetry(absl::Duration /*backoff*/) {}
+  /// Upstream throttled a call (60007, 60011, 60018, 60019, HTTP 429); the rate limiter was slowed down.
+  virtual void OnThrottled() {}
 };
 
 /// Makes signed portrait_get calls: takes budget from the rate limiter (waiting on the timer queue, never on the
 /// caller's thread), signs with the shared admin UserSig, sends through the transport, parses the answer, and on
-/// 70001/70052 renews the UserSig and retries once. Thread-safe; every dependency must outlive it.
+/// 70001/70052 renews the UserSig and retries once.
+///
+/// Transient failures are retried (up to retry_max_attempts attempts) after a jittered exponential backoff spent
+/// on the timer queue, through the rate limiter again, only while the retry budget shared by all calls has a
+/// token and only when the backoff ends before the caller's deadline; otherwise the failure is delivered at once.
+/// When retries give up, the last upstream failure is delivered. A throttling answer (60007, 60011, 60018,
+/// 60019, HTTP 429) also slows the rate limiter down (RateLimiter::OnThrottled). Thread-safe; every dependency
+/// must outlive it.
 class UpstreamClient {
  public:
   using Done = absl::AnyInvocable<void(CallOutcome) &&>;
@@ -81,6 +103,8 @@ class UpstreamClient {
  private:
   class CallImpl;
   uint32_t NextRandom();
+  /// A backoff drawn from [0, bound] with the client's random source.
+  absl::Duration NextJitter(absl::Duration bound);
 
   HttpTransport& transport_;
   AdminUserSig& usersig_;
@@ -89,6 +113,7 @@ class UpstreamClient {
   const Clock& clock_;
   const UpstreamOptions options_;
   UpstreamObserver* const observer_;
+  RetryBudget retry_budget_;
 
   absl::Mutex random_mutex_;
   std::mt19937 random_ ABSL_GUARDED_BY(random_mutex_);

@@ -129,6 +129,8 @@ TEST(ErrorTableTest, RenewalCodesAndRetryDelays) {
   EXPECT_TRUE(IsUserSigRenewalCode(70001));
   EXPECT_TRUE(IsUserSigRenewalCode(70052));
   EXPECT_FALSE(IsUserSigRenewalCode(70009));
+  for (const int64_t code : {60007, 60011, 60018, 60019}) EXPECT_TRUE(IsThrottlingTencentCode(code)) << code;
+  for (const int64_t code : {0, 60008, 40006, 70050, 70001}) EXPECT_FALSE(IsThrottlingTencentCode(code)) << code;
   EXPECT_EQ(RetryDelayForTencentCode(70050), absl::Seconds(60));
   EXPECT_EQ(RetryDelayForTencentCode(60007), absl::Seconds(1));
   EXPECT_EQ(RetryDelayForTencentCode(40003), absl::ZeroDuration());

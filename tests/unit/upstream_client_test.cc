@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <map>
@@ -12,9 +13,11 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -47,6 +50,7 @@ class FakeTransport final : public HttpTransport {
     absl::MutexLock lock(&mutex_);
     const uint64_t id = next_id_++;
     requests_.push_back(request);
+    sent_at_.push_back(absl::Now());
     pending_.push_back({id, std::move(done)});
     return id;
   }
@@ -91,6 +95,11 @@ class FakeTransport final : public HttpTransport {
     absl::MutexLock lock(&mutex_);
     return cancelled_;
   }
+  /// When each request was sent (real time), in request order.
+  std::vector<absl::Time> sent_at() const {
+    absl::MutexLock lock(&mutex_);
+    return sent_at_;
+  }
   size_t pending() const {
     absl::MutexLock lock(&mutex_);
     return pending_.size();
@@ -108,6 +117,7 @@ class FakeTransport final : public HttpTransport {
   mutable absl::Mutex mutex_;
   uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 1;
   std::vector<HttpRequest> requests_ ABSL_GUARDED_BY(mutex_);
+  std::vector<absl::Time> sent_at_ ABSL_GUARDED_BY(mutex_);
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mutex_);
   std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mutex_);
 };
@@ -149,17 +159,30 @@ class RecordingObserver final : public UpstreamObserver {
   }
   void OnBudgetWait(absl::Duration) override { budget_waits_++; }
   void OnUserSigRenewal() override { renewals_++; }
+  void OnRetry(absl::Duration backoff) override {
+    absl::MutexLock lock(&mutex_);
+    backoffs_.push_back(backoff);
+    retries_++;
+  }
+  void OnThrottled() override { throttled_++; }
   std::vector<std::string> attempts() const {
     absl::MutexLock lock(&mutex_);
     return attempts_;
   }
+  std::vector<absl::Duration> backoffs() const {
+    absl::MutexLock lock(&mutex_);
+    return backoffs_;
+  }
   std::atomic<int> started_{0};
   std::atomic<int> budget_waits_{0};
   std::atomic<int> renewals_{0};
+  std::atomic<int> retries_{0};
+  std::atomic<int> throttled_{0};
 
  private:
   mutable absl::Mutex mutex_;
   std::vector<std::string> attempts_ ABSL_GUARDED_BY(mutex_);
+  std::vector<absl::Duration> backoffs_ ABSL_GUARDED_BY(mutex_);
 };
 
 struct ParsedUrl {
@@ -180,13 +203,16 @@ ParsedUrl ParseUrl(const std::string& url) {
   return parsed;
 }
 
-// The UpstreamClient wired to fakes, with the real signer, limiter and timer queue on the system clock.
+// The UpstreamClient wired to fakes, with the real signer, limiter and timer queue on the system clock. Retries
+// are off here (one attempt per call), so these tests see each failure as mapped; UpstreamClientRetryTest below
+// turns them on.
 class UpstreamClientTest : public ::testing::Test {
  protected:
-  explicit UpstreamClientTest(double calls_per_second = 100000, int64_t burst = 100000)
+  explicit UpstreamClientTest(double calls_per_second = 100000, int64_t burst = 100000,
+                              UpstreamOptions options = Options())
       : usersig_(kKey, kAdmin, kSdkAppId, absl::Hours(24), clock_),
         limiter_(calls_per_second, burst, clock_),
-        client_(transport_, usersig_, limiter_, timers_, clock_, Options(), &observer_) {}
+        client_(transport_, usersig_, limiter_, timers_, clock_, std::move(options), &observer_) {}
 
   static UpstreamOptions Options() {
     UpstreamOptions options;
@@ -195,6 +221,7 @@ class UpstreamClientTest : public ::testing::Test {
     options.identifier = kAdmin;
     options.attempt_timeout = absl::Seconds(5);
     options.max_budget_wait = absl::Seconds(10);
+    options.retry_max_attempts = 1;
     return options;
   }
 
@@ -510,6 +537,396 @@ TEST_F(UpstreamClientBudgetWaitTest, CancelWhileWaitingForBudgetFinishesAtOnceAn
   EXPECT_EQ(second.runs(), 1);
   EXPECT_TRUE(transport_.cancelled().empty());
   ASSERT_TRUE(transport_.CompleteNext(200, kOkBody));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Retries.
+
+HttpResult HttpStatus(int status, std::string body = "<html><body><h1>error</h1></body></html>") {
+  HttpResult result;
+  result.status = status;
+  result.body = std::move(body);
+  return result;
+}
+
+HttpResult TencentError(int64_t code) {
+  return HttpStatus(200, absl::StrCat(R"({"ActionStatus":"FAIL","ErrorCode":)", code, R"(,"ErrorInfo":"x"})"));
+}
+
+HttpResult Transport(TransportFailure failure) {
+  HttpResult result;
+  result.failure = failure;
+  result.failure_detail = "detail";
+  return result;
+}
+
+HttpResult Ok() { return HttpStatus(200, kOkBody); }
+
+// Retries on (three attempts, backoffs of at most 10, 20, 40 ms), an unlimited rate.
+class UpstreamClientRetryTest : public UpstreamClientTest {
+ protected:
+  static UpstreamOptions RetryOptions(int attempts = 3, absl::Duration initial = absl::Milliseconds(10),
+                                      absl::Duration max = absl::Milliseconds(40), double ratio = 0.2) {
+    UpstreamOptions options = Options();
+    options.retry_max_attempts = attempts;
+    options.retry_initial_backoff = initial;
+    options.retry_max_backoff = max;
+    options.retry_budget_ratio = ratio;
+    return options;
+  }
+
+  explicit UpstreamClientRetryTest(UpstreamOptions options = RetryOptions(), double calls_per_second = 100000,
+                                   int64_t burst = 100000)
+      : UpstreamClientTest(calls_per_second, burst, std::move(options)) {}
+
+  // Waits until attempt number `n` (counting every request of the test) has been sent, then answers the oldest
+  // pending one. Retries are sent from the timer thread after their backoff.
+  void Answer(size_t n, HttpResult result) {
+    ASSERT_TRUE(transport_.WaitForRequests(n, absl::Seconds(5))) << "attempt " << n << " was never sent";
+    ASSERT_TRUE(transport_.CompleteNext(std::move(result)));
+  }
+
+  // Longer than any backoff of RetryOptions(): a retry that was going to be sent has been sent by then.
+  static void WaitOutTheBackoffs() { absl::SleepFor(absl::Milliseconds(150)); }
+};
+
+TEST_F(UpstreamClientRetryTest, TransientFailureThenSuccessTakesTwoAttemptsAndFinishesOnce) {
+  DoneRecorder done;
+  Fetch(done);
+  Answer(1, HttpStatus(502));
+  EXPECT_EQ(done.runs(), 0) << "a 502 must be retried, not reported";
+  Answer(2, Ok());
+  ASSERT_TRUE(done.Wait(absl::Seconds(5)));
+  const CallOutcome outcome = done.outcome();
+  EXPECT_FALSE(outcome.failure.has_value());
+  EXPECT_EQ(outcome.users.size(), 2u);
+
+  WaitOutTheBackoffs();
+  EXPECT_EQ(done.runs(), 1);
+  const std::vector<HttpRequest> requests = transport_.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].body, requests[0].body);
+  EXPECT_NE(ParseUrl(requests[1].url).query["random"], ParseUrl(requests[0].url).query["random"]);
+  EXPECT_EQ(observer_.attempts(), (std::vector<std::string>{"http_502", "0"}));
+  EXPECT_EQ(observer_.retries_.load(), 1);
+  EXPECT_EQ(observer_.throttled_.load(), 0);
+}
+
+TEST_F(UpstreamClientRetryTest, EveryTransientFailureIsRetried) {
+  const std::vector<std::pair<std::string, HttpResult>> transient = {
+      {"502", HttpStatus(502)},
+      {"503", HttpStatus(503)},
+      {"408", HttpStatus(408)},
+      {"429", HttpStatus(429)},
+      {"malformed body", HttpStatus(200, "<html>maintenance</html>")},
+      {"truncated body", HttpStatus(200, R"({"ActionStatus":"OK","ErrorCode":0,"UserProf)")},
+      {"timeout", Transport(TransportFailure::kTimeout)},
+      {"connect", Transport(TransportFailure::kConnect)},
+      {"connection lost", Transport(TransportFailure::kConnectionLost)},
+      {"other transport", Transport(TransportFailure::kOther)},
+      {"40006", TencentError(40006)},
+      {"60008", TencentError(60008)},
+      {"60013", TencentError(60013)},
+      {"70169", TencentError(70169)},
+      {"70500", TencentError(70500)},
+  };
+  size_t sent = 0;
+  for (const auto& [name, result] : transient) {
+    SCOPED_TRACE(name);
+    DoneRecorder done;
+    Fetch(done);
+    Answer(++sent, result);
+    EXPECT_EQ(done.runs(), 0);
+    Answer(++sent, Ok());
+    ASSERT_TRUE(done.Wait(absl::Seconds(5)));
+    EXPECT_FALSE(done.outcome().failure.has_value());
+    EXPECT_EQ(done.runs(), 1);
+  }
+}
+
+TEST_F(UpstreamClientRetryTest, AlwaysFailingMakesExactlyMaxAttemptsThenDeliversTheLastFailure) {
+  DoneRecorder done;
+  Fetch(done);
+  Answer(1, HttpStatus(502));
+  Answer(2, Transport(TransportFailure::kConnectionLost));
+  Answer(3, Transport(TransportFailure::kTimeout));
+  ASSERT_EQ(done.runs(), 1) << "the third failure is the last: delivered at once";
+  const CallOutcome outcome = done.outcome();
+  ASSERT_TRUE(outcome.failure.has_value());
+  EXPECT_EQ(outcome.failure->rule.reason, "UPSTREAM_TIMEOUT");
+  EXPECT_EQ(outcome.failure->rule.grpc_code, absl::StatusCode::kUnavailable);
+  EXPECT_THAT(outcome.failure->message, HasSubstr("after 3 attempts"));
+  ExpectNoSecrets(*outcome.failure);
+
+  WaitOutTheBackoffs();
+  EXPECT_EQ(transport_.requests().size(), 3u);
+  EXPECT_EQ(done.runs(), 1);
+  EXPECT_EQ(observer_.retries_.load(), 2);
+}
+
+TEST_F(UpstreamClientRetryTest, NonRetryableFailuresTakeOneAttempt) {
+  const std::vector<std::pair<std::string, HttpResult>> final_failures = {
+      {"40001", TencentError(40001)},
+      {"40009", TencentError(40009)},
+      {"60003", TencentError(60003)},
+      {"70009 (ends the stream)", TencentError(70009)},
+      {"70050 (retryable, but ends the stream)", TencentError(70050)},
+      {"60020 (ends the stream)", TencentError(60020)},
+      {"an unknown code", TencentError(99999)},
+      {"HTTP 404", HttpStatus(404)},
+      {"TLS verification", Transport(TransportFailure::kTlsVerification)},
+      {"bad configuration", Transport(TransportFailure::kBadConfiguration)},
+  };
+  size_t sent = 0;
+  for (const auto& [name, result] : final_failures) {
+    SCOPED_TRACE(name);
+    DoneRecorder done;
+    Fetch(done);
+    Answer(++sent, result);
+    ASSERT_EQ(done.runs(), 1) << "delivered at once, without a backoff";
+    EXPECT_TRUE(done.outcome().failure.has_value());
+    EXPECT_THAT(done.outcome().failure->message, Not(HasSubstr("attempts")));
+  }
+  WaitOutTheBackoffs();
+  EXPECT_EQ(transport_.requests().size(), sent);
+  EXPECT_EQ(observer_.retries_.load(), 0);
+}
+
+TEST_F(UpstreamClientRetryTest, PerAccountFailuresInAnOkAnswerAreNotRetriedHere) {
+  DoneRecorder done;
+  Fetch(done);
+  Answer(1, Ok());  // id2 carries ResultCode 40006: the call itself succeeded.
+  ASSERT_EQ(done.runs(), 1);
+  EXPECT_FALSE(done.outcome().failure.has_value());
+  WaitOutTheBackoffs();
+  EXPECT_EQ(transport_.requests().size(), 1u);
+}
+
+TEST_F(UpstreamClientRetryTest, RenewalAndRetriesCompose) {
+  DoneRecorder done;
+  Fetch(done);
+  Answer(1, HttpStatus(200, kExpiredBody));  // Renewed and resent at once: not a retry.
+  Answer(2, HttpStatus(503));               // A retry.
+  Answer(3, Ok());
+  ASSERT_TRUE(done.Wait(absl::Seconds(5)));
+  EXPECT_FALSE(done.outcome().failure.has_value());
+  EXPECT_EQ(observer_.renewals_.load(), 1);
+  EXPECT_EQ(observer_.retries_.load(), 1);
+  EXPECT_EQ(transport_.requests().size(), 3u);
+  EXPECT_EQ(ParseUrl(transport_.requests()[2].url).query["usersig"], usersig_.Current());
+}
+
+TEST_F(UpstreamClientRetryTest, CancelDuringTheBackoffFinishesAtOnceAndSendsNothingMore) {
+  // A long backoff, so the cancel surely lands inside it.
+  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
+                        RetryOptions(3, absl::Hours(1), absl::Hours(1)), &observer_);
+  DoneRecorder done;
+  std::shared_ptr<UpstreamClient::Call> call =
+      client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Hours(2), done.Callback());
+  Answer(1, HttpStatus(502));
+  ASSERT_EQ(done.runs(), 0);
+  EXPECT_EQ(observer_.retries_.load(), 1);
+  call->Cancel();
+  ASSERT_EQ(done.runs(), 1);
+  EXPECT_TRUE(done.outcome().cancelled);
+  call->Cancel();
+  EXPECT_EQ(done.runs(), 1);
+  EXPECT_EQ(transport_.requests().size(), 1u);
+  EXPECT_TRUE(transport_.cancelled().empty()) << "nothing was in flight";
+}
+
+TEST_F(UpstreamClientRetryTest, DeadlineShorterThanTheBackoffDeliversTheFailureAtOnce) {
+  // Backoffs drawn from [0, 1 h] against a 2 s deadline: a draw that fits has a chance of about 1 in 2000... so
+  // the bound is made absurd instead: 1000 h makes it about one in two million.
+  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
+                        RetryOptions(3, absl::Hours(1000), absl::Hours(1000)), &observer_);
+  DoneRecorder done;
+  client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(2), done.Callback());
+  Answer(1, HttpStatus(502));
+  ASSERT_EQ(done.runs(), 1) << "no sleeping past the deadline: the failure comes at once";
+  ASSERT_TRUE(done.outcome().failure.has_value());
+  EXPECT_EQ(done.outcome().failure->http_status, 502);
+  EXPECT_EQ(observer_.retries_.load(), 0);
+  EXPECT_EQ(transport_.requests().size(), 1u);
+}
+
+TEST_F(UpstreamClientRetryTest, ARetryBudgetRatioOfZeroNeverRetries) {
+  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_, RetryOptions(3, absl::Milliseconds(10),
+                                                                                       absl::Milliseconds(40), 0),
+                        &observer_);
+  for (int i = 0; i < 20; ++i) {
+    DoneRecorder done;
+    client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30), done.Callback());
+    Answer(i + 1, HttpStatus(502));
+    ASSERT_EQ(done.runs(), 1);
+    EXPECT_EQ(done.outcome().failure->http_status, 502);
+  }
+  WaitOutTheBackoffs();
+  EXPECT_EQ(transport_.requests().size(), 20u);
+  EXPECT_EQ(observer_.retries_.load(), 0);
+}
+
+// The budget is one bucket for all calls: with a ratio of 0.05 it holds 10 tokens, so when 12 calls fail at once
+// 10 are retried and 2 get their failure at once.
+TEST_F(UpstreamClientRetryTest, TheRetryBudgetIsSharedByAllCallsAndBoundsTheRetries) {
+  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
+                        RetryOptions(3, absl::Milliseconds(10), absl::Milliseconds(40), 0.05), &observer_);
+  constexpr int kCalls = 12;
+  std::vector<std::unique_ptr<DoneRecorder>> dones;
+  for (int i = 0; i < kCalls; ++i) {
+    dones.push_back(std::make_unique<DoneRecorder>());
+    client.Fetch({absl::StrCat("id", i)}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30),
+                 dones.back()->Callback());
+  }
+  for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(transport_.CompleteNext(HttpStatus(502)));
+  auto finished = [&] {
+    int n = 0;
+    for (const auto& done : dones) n += done->runs();
+    return n;
+  };
+  EXPECT_EQ(finished(), 2) << "no token left for the last two";
+  EXPECT_EQ(observer_.retries_.load(), 10);
+  ASSERT_TRUE(transport_.WaitForRequests(kCalls + 10, absl::Seconds(5)));
+  while (transport_.CompleteNext(Ok())) {
+  }
+  int ok = 0;
+  for (const auto& done : dones) {
+    ASSERT_TRUE(done->Wait(absl::Seconds(5)));
+    EXPECT_EQ(done->runs(), 1);
+    if (!done->outcome().failure.has_value()) ++ok;
+  }
+  EXPECT_EQ(ok, 10);
+  WaitOutTheBackoffs();
+  EXPECT_EQ(transport_.requests().size(), static_cast<size_t>(kCalls + 10));
+}
+
+// Four attempts with backoffs of at most 10, 20 and 30 ms (40 capped at 30), over 15 calls that fail three times
+// each: every drawn backoff is within [0, its bound], the retry is not sent before its backoff has passed (a lower
+// bound that holds however loaded the machine is), and the draws are spread over the range (full jitter).
+TEST_F(UpstreamClientRetryTest, BackoffDelaysStayWithinTheirBounds) {
+  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
+                        RetryOptions(4, absl::Milliseconds(10), absl::Milliseconds(30), 1.0), &observer_);
+  const absl::Duration bounds[] = {absl::Milliseconds(10), absl::Milliseconds(20), absl::Milliseconds(30)};
+  std::vector<double> fractions;
+  size_t sent = 0;
+  for (int call = 0; call < 15; ++call) {
+    DoneRecorder done;
+    client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30), done.Callback());
+    for (int retry = 0; retry < 3; ++retry) {
+      SCOPED_TRACE(absl::StrCat("call ", call, ", retry ", retry + 1));
+      ASSERT_TRUE(transport_.WaitForRequests(++sent, absl::Seconds(5)));
+      const absl::Time failed_at = absl::Now();
+      ASSERT_TRUE(transport_.CompleteNext(HttpStatus(502)));
+      ASSERT_EQ(observer_.backoffs().size(), static_cast<size_t>(call * 3 + retry + 1));
+      const absl::Duration backoff = observer_.backoffs().back();
+      EXPECT_GE(backoff, absl::ZeroDuration());
+      EXPECT_LE(backoff, bounds[retry]);
+      ASSERT_TRUE(transport_.WaitForRequests(sent + 1, absl::Seconds(5)));
+      EXPECT_GE(transport_.sent_at()[sent] - failed_at, backoff) << "the retry must wait out its backoff";
+      fractions.push_back(absl::FDivDuration(backoff, bounds[retry]));
+    }
+    Answer(++sent, Ok());
+    ASSERT_EQ(done.runs(), 1);
+    EXPECT_FALSE(done.outcome().failure.has_value());
+  }
+  // 45 uniform draws all in one half of their range: one chance in 2^44.
+  EXPECT_LT(*std::min_element(fractions.begin(), fractions.end()), 0.5) << "backoffs must be jittered";
+  EXPECT_GT(*std::max_element(fractions.begin(), fractions.end()), 0.5) << "backoffs must be jittered";
+}
+
+// A limiter of 10 calls per second with a burst of one: the first attempt takes the token, so the retry (after a
+// backoff of at most 40 ms) must wait for the next one, about 100 ms after the first attempt.
+class UpstreamClientRetryBudgetWaitTest : public UpstreamClientRetryTest {
+ protected:
+  UpstreamClientRetryBudgetWaitTest() : UpstreamClientRetryTest(RetryOptions(), 10, 1) {}
+};
+
+TEST_F(UpstreamClientRetryBudgetWaitTest, ARetryGoesThroughTheRateLimiterAgain) {
+  DoneRecorder done;
+  Fetch(done);
+  Answer(1, HttpStatus(502));
+  Answer(2, Ok());
+  ASSERT_TRUE(done.Wait(absl::Seconds(5)));
+  const std::vector<absl::Time> sent_at = transport_.sent_at();
+  ASSERT_EQ(sent_at.size(), 2u);
+  EXPECT_GE(sent_at[1] - sent_at[0], absl::Milliseconds(80));
+  EXPECT_EQ(observer_.budget_waits_.load(), 1);
+}
+
+// A limiter of one call per second: a retry cannot get budget before a 300 ms deadline, and the caller gets the
+// upstream failure it was retrying, not the limiter's RESOURCE_EXHAUSTED.
+class UpstreamClientRetryNoBudgetTest : public UpstreamClientRetryTest {
+ protected:
+  UpstreamClientRetryNoBudgetTest() : UpstreamClientRetryTest(RetryOptions(), 1, 1) {}
+};
+
+TEST_F(UpstreamClientRetryNoBudgetTest, ARetryThatCannotBeSentDeliversTheUpstreamFailure) {
+  DoneRecorder done;
+  Fetch(done, absl::Milliseconds(300));
+  Answer(1, HttpStatus(503));
+  ASSERT_TRUE(done.Wait(absl::Seconds(5)));
+  ASSERT_TRUE(done.outcome().failure.has_value());
+  EXPECT_EQ(done.outcome().failure->http_status, 503);
+  EXPECT_EQ(done.outcome().failure->rule.reason, "UPSTREAM_HTTP_5XX");
+  EXPECT_THAT(done.outcome().failure->message, HasSubstr("gave up after 1 attempt)"));
+  EXPECT_EQ(transport_.requests().size(), 1u);
+  EXPECT_EQ(done.runs(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Throttling answers slow the rate limiter down.
+
+TEST_F(UpstreamClientTest, ThrottlingAnswersHalveTheLimitersRate) {
+  const std::vector<std::pair<std::string, HttpResult>> throttling = {
+      {"60007", TencentError(60007)},
+      {"60011", TencentError(60011)},
+      {"60018", TencentError(60018)},
+      {"60019", TencentError(60019)},
+      {"HTTP 429", HttpStatus(429)},
+  };
+  int throttled = 0;
+  for (const auto& [name, result] : throttling) {
+    SCOPED_TRACE(name);
+    // A fresh limiter of 10 calls per second, burst 10, idle: a Reserve now would start at once.
+    RateLimiter limiter(10, 10, clock_);
+    UpstreamClient client(transport_, usersig_, limiter, timers_, clock_, Options(), &observer_);
+    DoneRecorder done;
+    client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30), done.Callback());
+    ASSERT_TRUE(transport_.CompleteNext(result));
+    ASSERT_EQ(done.runs(), 1);
+    ASSERT_TRUE(done.outcome().failure.has_value());
+    EXPECT_EQ(done.outcome().failure->rule.grpc_code, absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(observer_.throttled_.load(), ++throttled);
+    EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), 5);
+    // Nine of the ten tokens were left; after the throttle the next call waits a 200 ms interval of 5 calls/s.
+    const std::optional<absl::Duration> wait = limiter.Reserve(absl::InfiniteDuration());
+    ASSERT_TRUE(wait.has_value());
+    EXPECT_GT(*wait, absl::Milliseconds(150));
+  }
+}
+
+TEST_F(UpstreamClientTest, OtherFailuresDoNotSlowTheLimiter) {
+  RateLimiter limiter(10, 10, clock_);
+  UpstreamClient client(transport_, usersig_, limiter, timers_, clock_, Options(), &observer_);
+  for (HttpResult result : {HttpStatus(502), TencentError(60008), TencentError(40006), Ok()}) {
+    DoneRecorder done;
+    client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30), done.Callback());
+    ASSERT_TRUE(transport_.CompleteNext(std::move(result)));
+  }
+  EXPECT_EQ(observer_.throttled_.load(), 0);
+  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), 10);
+  EXPECT_EQ(limiter.Reserve(absl::ZeroDuration()), absl::ZeroDuration());
+}
+
+TEST_F(UpstreamClientRetryTest, AThrottledCallIsRetriedAfterSlowingDown) {
+  DoneRecorder done;
+  Fetch(done);
+  Answer(1, TencentError(60007));
+  EXPECT_EQ(observer_.throttled_.load(), 1);
+  EXPECT_EQ(observer_.retries_.load(), 1);
+  Answer(2, Ok());
+  ASSERT_TRUE(done.Wait(absl::Seconds(5)));
+  EXPECT_FALSE(done.outcome().failure.has_value());
 }
 
 }  // namespace
