@@ -62,7 +62,7 @@ class PendingTicket final : public ProfileFetcher::Ticket {
 }  // namespace
 
 CachingFetcher::CachingFetcher(ProfileFetcher& inner, const Clock& clock, const CachingFetcherOptions& options)
-    : inner_(inner), cache_(CacheOptions(options), clock) {}
+    : inner_(inner), cache_(std::make_shared<ProfileCache>(CacheOptions(options), clock)) {}
 
 bool CachingFetcher::IsCacheableFailure(const Failure& failure) {
   return failure.tencent_code != 0 && failure.http_status == 0 && !failure.rule.retryable &&
@@ -75,7 +75,7 @@ std::shared_ptr<ProfileFetcher::Ticket> CachingFetcher::Fetch(std::vector<std::s
   std::vector<AccountOutcome> hits;
   std::vector<std::string> missing;
   for (std::string& account : accounts) {
-    std::optional<ProfileCache::Hit> hit = cache_.Lookup(account, tags);
+    std::optional<ProfileCache::Hit> hit = cache_->Lookup(account, tags);
     if (!hit.has_value()) {
       missing.push_back(std::move(account));
       continue;
@@ -99,13 +99,13 @@ std::shared_ptr<ProfileFetcher::Ticket> CachingFetcher::Fetch(std::vector<std::s
   std::vector<std::string> inner_tags = tags;
   std::shared_ptr<Ticket> inner = inner_.Fetch(
       std::move(missing), std::move(inner_tags), deadline,
-      [this, pending, tags = std::move(tags)](FetchResult result) {
+      [cache = cache_, pending, tags = std::move(tags)](FetchResult result) {
         if (!result.cancelled) {
           for (const AccountOutcome& outcome : result.outcomes) {
             if (!outcome.failure.has_value()) {
-              cache_.PutProfile(outcome.account, tags, outcome.items);
+              cache->PutProfile(outcome.account, tags, outcome.items);
             } else if (IsCacheableFailure(*outcome.failure)) {
-              cache_.PutFailure(outcome.account, *outcome.failure);
+              cache->PutFailure(outcome.account, *outcome.failure);
             }
           }
         }

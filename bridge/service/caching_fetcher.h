@@ -39,8 +39,8 @@ struct CachingFetcherOptions {
 /// Thread-safe. Never calls the inner fetcher or `done` under a lock of its own.
 class CachingFetcher final : public ProfileFetcher {
  public:
-  /// `inner` and `clock` must outlive this object, and this object must outlive its Fetches' completion (the
-  /// inner fetcher's `done`).
+  /// `inner` must outlive this object; `clock` must outlive every Fetch's completion. Answers the inner fetcher
+  /// delivers after this object is gone are still safe (they share ownership of the cache).
   CachingFetcher(ProfileFetcher& inner, const Clock& clock, const CachingFetcherOptions& options);
 
   std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
@@ -52,11 +52,11 @@ class CachingFetcher final : public ProfileFetcher {
   /// by account alone would answer later asks wrongly.
   static bool IsCacheableFailure(const Failure& failure);
 
-  ProfileCache::Stats cache_stats() const { return cache_.stats(); }
+  ProfileCache::Stats cache_stats() const { return cache_->stats(); }
 
  private:
   ProfileFetcher& inner_;
-  ProfileCache cache_;
+  const std::shared_ptr<ProfileCache> cache_;
 };
 
 }  // namespace portrait_bridge

@@ -375,6 +375,19 @@ TEST_F(CachingFetcherTest, AnInnerCancellationIsPassedOnAndNothingIsCached) {
   EXPECT_EQ(inner_.asks.size(), 3u);
 }
 
+TEST(CachingFetcherLifetimeTest, AnAnswerArrivingAfterTheFetcherIsGoneIsStillDelivered) {
+  FakeClock clock;
+  FakeFetcher inner;
+  Delivery delivery;
+  {
+    CachingFetcher fetcher(inner, clock, Options());
+    fetcher.Fetch({"alice"}, {kNick}, kDeadline, delivery.Callback());
+  }
+  inner.Answer(0, Outcomes({Success("alice", {StringItem(kNick, "Alice")})}));
+  ASSERT_EQ(delivery.calls, 1);
+  EXPECT_THAT(delivery.Accounts(), ElementsAre("alice"));
+}
+
 // An inner fetcher that answers at once on its own thread (like a real one, later and elsewhere) and is
 // thread-safe; every account gets its nick.
 class ThreadedFetcher final : public ProfileFetcher {
@@ -471,7 +484,7 @@ TEST(CachingFetcherConcurrencyTest, EightThreadsGetExactlyOneCompleteAnswerPerFe
     EXPECT_LE(fetcher.cache_stats().entries, 150);
     EXPECT_GT(fetcher.cache_stats().hits, 0);
     EXPECT_LT(inner.accounts_fetched.load(), kThreads * kFetchesPerThread * 10);
-    inner.JoinAll();  // Answers to cancelled Fetches still reach the fetcher: let them land before it goes.
+    inner.JoinAll();  // Answers to cancelled Fetches still arrive: let them land while the counters live.
   }
 }
 
