@@ -112,6 +112,10 @@ int Run(int argc, char** argv) {
   upstream_options.identifier = config.admin_identifier;
   upstream_options.attempt_timeout = config.attempt_timeout;
   upstream_options.tag_types = TagTypes(config.bytes_tags);
+  upstream_options.retry_max_attempts = static_cast<int>(config.retry_max_attempts);
+  upstream_options.retry_initial_backoff = config.retry_initial_backoff;
+  upstream_options.retry_max_backoff = config.retry_max_backoff;
+  upstream_options.retry_budget_ratio = config.retry_budget_ratio;
   UpstreamClient upstream(transport, usersig, limiter, timers, clock, std::move(upstream_options), &metrics);
 
   StreamLimits limits;
