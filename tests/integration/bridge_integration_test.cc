@@ -47,7 +47,9 @@ class BridgeTest : public ::testing::Test {
   static void SetUpTestSuite() {
     try {
       sandbox_ = new Sandbox();
-      bridge_ = new Bridge(sandbox_->base_url());
+      // Retries off: these tests check how each failure of one call is reported; outage_integration_test.cc
+      // checks the retries.
+      bridge_ = new Bridge(sandbox_->base_url(), {"--retry_max_attempts=1"});
     } catch (const std::exception& e) {
       start_error_ = e.what();
     }

@@ -155,8 +155,8 @@ double Sample(const std::string& metrics, const std::string& series) {
 TEST(MetricsTest, ScrapedSeriesCountWhatHappened) {
   Sandbox sandbox;
   TempDir dir;
-  Bridge bridge(sandbox.base_url(),
-                {"--metrics_address=127.0.0.1:0", "--metrics_port_file=" + dir.Path("metrics.port")});
+  Bridge bridge(sandbox.base_url(), {"--metrics_address=127.0.0.1:0", "--metrics_port_file=" + dir.Path("metrics.port"),
+                                     "--retry_max_attempts=1"});  // The 502 below is reported, not retried.
   Subprocess& process = bridge.process();
   const int metrics_port = process.WaitForPortFile(dir.Path("metrics.port"));
   auto channel = bridge.NewChannel();
