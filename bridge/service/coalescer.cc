@@ -1,0 +1,561 @@
+#include "bridge/service/coalescer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace portrait_bridge {
+namespace {
+
+constexpr size_t kUpstreamMaxAccounts = 100;  // portrait_get's limit per call.
+
+Failure OverloadedFailure(int64_t limit) {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "BRIDGE_OVERLOADED",
+                  "the bridge's queue of accounts waiting for an upstream call is full"};
+  failure.message = absl::StrCat("the bridge's queue of accounts waiting for an upstream call is full (",
+                                 limit, " accounts, max_pending_accounts); retry later");
+  failure.retry_delay = absl::Seconds(1);
+  return failure;
+}
+
+// Same rule as the upstream client's refusal when it cannot reserve budget in time, so callers see one reason for
+// one cause; here the retry delay is the estimated wait (rounded up to whole milliseconds, as RetryInfo carries).
+Failure BudgetFailure(absl::Duration estimate) {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "UPSTREAM_BUDGET_EXHAUSTED",
+                  "the upstream call budget is exhausted"};
+  failure.message = absl::StrCat(
+      "the upstream call budget (upstream_calls_per_second) cannot serve this call before its deadline (estimated "
+      "wait ",
+      absl::FormatDuration(estimate), "); retry later");
+  failure.retry_delay = std::max(absl::Ceil(estimate, absl::Milliseconds(1)), absl::Milliseconds(1));
+  return failure;
+}
+
+Failure CallCancelledFailure() {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_CALL_CANCELLED",
+                  "the upstream call carrying this account was cancelled"};
+  failure.message =
+      "the upstream call carrying this account was cancelled before it answered (the bridge may be shutting "
+      "down); retry";
+  return failure;
+}
+
+// The inner fetcher answered without this account (it should not: DirectFetcher gives every account an outcome).
+Failure MissingOutcomeFailure() {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_OMITTED_ACCOUNT",
+                  "upstream's answer did not include this account"};
+  failure.message = "upstream's answer did not include this account; retry";
+  return failure;
+}
+
+AccountOutcome FailedOutcome(std::string account, const Failure& failure) {
+  AccountOutcome outcome;
+  outcome.account = std::move(account);
+  outcome.failure = failure;
+  return outcome;
+}
+
+}  // namespace
+
+// All state lives here, shared with timer and inner-call callbacks (which hold it weakly), so a callback that
+// fires after the Coalescer is gone finds nothing to do instead of a dangling pointer.
+//
+// Lock order: mutex_, then the TimerQueue's own lock (RunAt and Cancel are called under mutex_; the timer thread
+// never runs a callback under its lock). Nothing else is called under mutex_.
+class Coalescer::Core : public std::enable_shared_from_this<Core> {
+ public:
+  Core(ProfileFetcher& upstream, TimerQueue& timers, const Clock& clock, CoalescerOptions options)
+      : upstream_(upstream),
+        timers_(timers),
+        clock_(clock),
+        options_(std::move(options)),
+        max_per_call_(std::clamp<size_t>(options_.max_accounts_per_call, 1, kUpstreamMaxAccounts)) {}
+
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
+                                absl::Time deadline, Done done);
+  void Cancel(uint64_t waiter_id);
+  void Shutdown();
+  int64_t PendingAccounts() const {
+    absl::MutexLock lock(&mutex_);
+    return pending_accounts_;
+  }
+
+ private:
+  class WaiterTicket;
+  struct KeyState;
+
+  // One outer Fetch.
+  struct Waiter {
+    uint64_t id = 0;
+    KeyState* key = nullptr;
+    absl::Time deadline;
+    Done done;
+    absl::flat_hash_set<std::string> awaiting;  // Accounts without an outcome yet.
+    std::vector<AccountOutcome> outcomes;
+  };
+
+  // One account of a pending batch or of a call: who waits for it. An entry of a call may have no waiters left
+  // (they cancelled) while other accounts of the call still have some.
+  struct Entry {
+    absl::flat_hash_set<Waiter*> waiters;
+  };
+
+  // Everything for one tag list.
+  struct KeyState {
+    std::vector<std::string> tags;
+    uint64_t batch_id = 0;  // The pending batch; 0 when there is none.
+    uint64_t timer_id = 0;  // Its flush timer; 0 when none is scheduled.
+    std::vector<std::string> pending_order;  // The batch's accounts, in arrival order.
+    absl::flat_hash_map<std::string, Entry> pending;
+    absl::flat_hash_map<std::string, uint64_t> in_flight;  // Account -> id of the call carrying it.
+    size_t calls = 0;  // Entries of calls_ pointing here, abandoned ones included.
+  };
+
+  // One inner Fetch: sealed from a batch, then sent; it stays here until its done runs.
+  struct Call {
+    KeyState* key = nullptr;
+    std::vector<std::string> order;  // Accounts as sealed, before the budget check drops some.
+    absl::flat_hash_map<std::string, Entry> entries;
+    size_t live = 0;         // Entries with at least one waiter.
+    bool sent = false;       // Handed to Send (under the same lock hold that sealed it).
+    bool abandoned = false;  // No waiter left: its accounts left in_flight and it is being cancelled.
+    std::shared_ptr<Ticket> ticket;  // Set once the inner Fetch returns, unless abandoned by then.
+  };
+
+  struct Dispatch {
+    uint64_t call_id;
+    std::vector<std::string> accounts;
+    std::vector<std::string> tags;
+    absl::Time deadline;
+  };
+
+  // Work decided under the lock and done after it is released.
+  struct Actions {
+    std::vector<Dispatch> dispatches;
+    std::vector<std::shared_ptr<Ticket>> cancels;
+    std::vector<std::pair<Done, FetchResult>> finishes;
+  };
+
+  absl::Duration BudgetWait() const {
+    return options_.budget_wait ? std::max(options_.budget_wait(), absl::ZeroDuration()) : absl::ZeroDuration();
+  }
+  void OnTimer(uint64_t batch_id);
+  void OnCallDone(uint64_t call_id, FetchResult result);
+  void Send(Dispatch dispatch);
+  void Run(Actions actions);
+
+  KeyState& KeyFor(std::vector<std::string> tags) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void MaybeEraseKey(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  uint64_t AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done,
+                     absl::Time now, absl::Duration budget_wait, Actions& actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void StartBatch(KeyState& key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void EndBatch(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  uint64_t Seal(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Prepare(uint64_t call_id, absl::Time now, absl::Duration budget_wait, Actions& actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Detach(Waiter& waiter, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Abandon(uint64_t call_id, Call& call, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Deliver(Entry& entry, AccountOutcome outcome, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Complete(Waiter& waiter, FetchResult result, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  bool NothingSending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return sending_ == 0; }
+
+  ProfileFetcher& upstream_;
+  TimerQueue& timers_;
+  const Clock& clock_;
+  const CoalescerOptions options_;
+  const size_t max_per_call_;
+
+  mutable absl::Mutex mutex_;
+  bool shut_down_ ABSL_GUARDED_BY(mutex_) = false;
+  int sending_ ABSL_GUARDED_BY(mutex_) = 0;  // Dispatches decided whose inner Fetch has not returned yet.
+  uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 1;
+  int64_t pending_accounts_ ABSL_GUARDED_BY(mutex_) = 0;
+  absl::flat_hash_map<std::vector<std::string>, std::unique_ptr<KeyState>> keys_ ABSL_GUARDED_BY(mutex_);
+  absl::flat_hash_map<uint64_t, KeyState*> batches_ ABSL_GUARDED_BY(mutex_);  // Pending batch id -> its key.
+  absl::node_hash_map<uint64_t, Call> calls_ ABSL_GUARDED_BY(mutex_);  // Node map: references stay valid.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mutex_);
+};
+
+class Coalescer::Core::WaiterTicket final : public ProfileFetcher::Ticket {
+ public:
+  WaiterTicket(std::weak_ptr<Core> core, uint64_t waiter_id) : core_(std::move(core)), waiter_id_(waiter_id) {}
+  void Cancel() override {
+    if (std::shared_ptr<Core> core = core_.lock()) core->Cancel(waiter_id_);
+  }
+
+ private:
+  const std::weak_ptr<Core> core_;
+  const uint64_t waiter_id_;  // 0: the Fetch finished at once; nothing to cancel.
+};
+
+std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::string> accounts,
+                                                               std::vector<std::string> tags, absl::Time deadline,
+                                                               Done done) {
+  // Read before taking the lock: budget_wait takes the rate limiter's lock.
+  const absl::Time now = clock_.Now();
+  const absl::Duration budget_wait = BudgetWait();
+  Actions actions;
+  uint64_t waiter_id = 0;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (shut_down_ || accounts.empty()) {
+      FetchResult result;
+      result.cancelled = shut_down_;
+      actions.finishes.emplace_back(std::move(done), std::move(result));
+    } else {
+      KeyState& key = KeyFor(std::move(tags));
+      int64_t fresh = 0;  // Accounts that would join the pending batch.
+      for (const std::string& account : accounts) {
+        if (!key.pending.contains(account) && !key.in_flight.contains(account)) ++fresh;
+      }
+      if (pending_accounts_ + fresh > options_.max_pending_accounts) {
+        const Failure failure = OverloadedFailure(options_.max_pending_accounts);
+        FetchResult result;
+        for (std::string& account : accounts) result.outcomes.push_back(FailedOutcome(std::move(account), failure));
+        actions.finishes.emplace_back(std::move(done), std::move(result));
+        MaybeEraseKey(key);
+      } else {
+        waiter_id = AddWaiter(key, std::move(accounts), deadline, std::move(done), now, budget_wait, actions);
+      }
+    }
+  }
+  Run(std::move(actions));
+  return std::make_shared<WaiterTicket>(weak_from_this(), waiter_id);
+}
+
+uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline,
+                                    Done done, absl::Time now, absl::Duration budget_wait, Actions& actions) {
+  auto owned = std::make_unique<Waiter>();
+  Waiter* waiter = owned.get();
+  waiter->id = next_id_++;
+  waiter->key = &key;
+  waiter->deadline = deadline;
+  waiter->done = std::move(done);
+  waiters_.emplace(waiter->id, std::move(owned));
+  const uint64_t waiter_id = waiter->id;
+
+  std::vector<uint64_t> sealed;
+  for (std::string& account : accounts) {
+    if (!waiter->awaiting.insert(account).second) continue;  // Listed twice: one outcome.
+    if (auto it = key.pending.find(account); it != key.pending.end()) {
+      it->second.waiters.insert(waiter);
+      continue;
+    }
+    if (auto it = key.in_flight.find(account); it != key.in_flight.end()) {
+      Call& call = calls_.at(it->second);
+      Entry& entry = call.entries[account];
+      if (entry.waiters.empty()) ++call.live;
+      entry.waiters.insert(waiter);
+      continue;
+    }
+    if (key.batch_id == 0) StartBatch(key, now);
+    key.pending[account].waiters.insert(waiter);
+    key.pending_order.push_back(std::move(account));
+    ++pending_accounts_;
+    if (key.pending_order.size() >= max_per_call_) sealed.push_back(Seal(key));
+  }
+  if (key.batch_id != 0 && options_.wait <= absl::ZeroDuration()) sealed.push_back(Seal(key));
+  // Only now that the waiter is in every entry it needs: the budget check may finish it.
+  for (uint64_t call_id : sealed) Prepare(call_id, now, budget_wait, actions);
+  MaybeEraseKey(key);
+  return waiter_id;
+}
+
+Coalescer::Core::KeyState& Coalescer::Core::KeyFor(std::vector<std::string> tags) {
+  auto [it, inserted] = keys_.try_emplace(tags);
+  if (inserted) {
+    it->second = std::make_unique<KeyState>();
+    it->second->tags = std::move(tags);
+  }
+  return *it->second;
+}
+
+void Coalescer::Core::MaybeEraseKey(KeyState& key) {
+  if (key.batch_id != 0 || key.calls != 0 || !key.pending.empty() || !key.in_flight.empty()) return;
+  const std::vector<std::string> tags = key.tags;  // `key` dies in the erase.
+  keys_.erase(tags);
+}
+
+void Coalescer::Core::StartBatch(KeyState& key, absl::Time now) {
+  key.batch_id = next_id_++;
+  batches_[key.batch_id] = &key;
+  if (options_.wait > absl::ZeroDuration()) {
+    key.timer_id = timers_.RunAt(now + options_.wait, [weak = weak_from_this(), batch_id = key.batch_id] {
+      if (std::shared_ptr<Core> core = weak.lock()) core->OnTimer(batch_id);
+    });
+  }
+}
+
+void Coalescer::Core::EndBatch(KeyState& key) {
+  if (key.timer_id != 0) timers_.Cancel(key.timer_id);  // False when it is firing now: OnTimer finds no batch.
+  batches_.erase(key.batch_id);
+  key.batch_id = 0;
+  key.timer_id = 0;
+  key.pending_order.clear();
+  key.pending.clear();
+}
+
+uint64_t Coalescer::Core::Seal(KeyState& key) {
+  const uint64_t call_id = next_id_++;
+  Call& call = calls_[call_id];
+  call.key = &key;
+  call.order = std::move(key.pending_order);
+  call.entries = std::move(key.pending);
+  call.live = call.entries.size();
+  for (const std::string& account : call.order) key.in_flight[account] = call_id;
+  pending_accounts_ -= static_cast<int64_t>(call.order.size());
+  ++key.calls;
+  EndBatch(key);
+  return call_id;
+}
+
+void Coalescer::Core::Prepare(uint64_t call_id, absl::Time now, absl::Duration budget_wait, Actions& actions) {
+  Call& call = calls_.at(call_id);
+  KeyState& key = *call.key;
+
+  // Waiters that the call could not serve before their deadline fail now rather than time out later. (Without a
+  // budget wait, a deadline already past is left to the inner fetcher, which reports it as a deadline failure.)
+  const absl::Time earliest_start = now + budget_wait;
+  absl::flat_hash_set<Waiter*> late;
+  for (const auto& [account, entry] : call.entries) {
+    if (budget_wait <= absl::ZeroDuration()) break;
+    for (Waiter* waiter : entry.waiters) {
+      if (waiter->deadline < earliest_start) late.insert(waiter);
+    }
+  }
+  if (!late.empty()) {
+    const Failure failure = BudgetFailure(budget_wait);
+    for (Waiter* waiter : late) {
+      Detach(*waiter, actions);
+      FetchResult result;
+      result.outcomes = std::move(waiter->outcomes);
+      for (const std::string& account : waiter->awaiting) result.outcomes.push_back(FailedOutcome(account, failure));
+      Complete(*waiter, std::move(result), actions);
+    }
+  }
+
+  std::vector<std::string> accounts;
+  absl::Time deadline = absl::InfinitePast();
+  for (const std::string& account : call.order) {
+    auto it = call.entries.find(account);
+    if (it->second.waiters.empty()) {  // Nobody wants it any more.
+      call.entries.erase(it);
+      key.in_flight.erase(account);
+      continue;
+    }
+    for (const Waiter* waiter : it->second.waiters) deadline = std::max(deadline, waiter->deadline);
+    accounts.push_back(account);
+  }
+  call.order.clear();
+  if (accounts.empty()) {
+    --key.calls;
+    calls_.erase(call_id);
+    return;
+  }
+  call.live = accounts.size();
+  call.sent = true;
+  ++sending_;
+  actions.dispatches.push_back({call_id, std::move(accounts), key.tags, deadline});
+}
+
+void Coalescer::Core::Detach(Waiter& waiter, Actions& actions) {
+  KeyState& key = *waiter.key;
+  for (const std::string& account : waiter.awaiting) {
+    if (auto it = key.pending.find(account); it != key.pending.end()) {
+      if (it->second.waiters.erase(&waiter) != 0 && it->second.waiters.empty()) {
+        key.pending.erase(it);
+        key.pending_order.erase(std::find(key.pending_order.begin(), key.pending_order.end(), account));
+        --pending_accounts_;
+      }
+      continue;
+    }
+    auto in_flight = key.in_flight.find(account);
+    if (in_flight == key.in_flight.end()) continue;
+    const uint64_t call_id = in_flight->second;
+    Call& call = calls_.at(call_id);
+    auto entry = call.entries.find(account);
+    if (entry == call.entries.end() || entry->second.waiters.erase(&waiter) == 0) continue;
+    if (entry->second.waiters.empty() && --call.live == 0 && call.sent) Abandon(call_id, call, actions);
+  }
+  if (key.batch_id != 0 && key.pending.empty()) EndBatch(key);
+}
+
+void Coalescer::Core::Abandon(uint64_t call_id, Call& call, Actions& actions) {
+  call.abandoned = true;
+  // New asks for these accounts must start a new call, not join one being cancelled.
+  for (const auto& [account, entry] : call.entries) {
+    auto it = call.key->in_flight.find(account);
+    if (it != call.key->in_flight.end() && it->second == call_id) call.key->in_flight.erase(it);
+  }
+  if (call.ticket != nullptr) actions.cancels.push_back(std::move(call.ticket));
+  // Otherwise the inner Fetch has not returned yet: Send cancels what it returns.
+}
+
+void Coalescer::Core::Deliver(Entry& entry, AccountOutcome outcome, Actions& actions) {
+  size_t left = entry.waiters.size();
+  for (Waiter* waiter : entry.waiters) {
+    waiter->awaiting.erase(outcome.account);
+    if (--left == 0) {
+      waiter->outcomes.push_back(std::move(outcome));
+    } else {
+      waiter->outcomes.push_back(outcome);
+    }
+    if (waiter->awaiting.empty()) {
+      FetchResult result;
+      result.outcomes = std::move(waiter->outcomes);
+      Complete(*waiter, std::move(result), actions);
+    }
+  }
+  entry.waiters.clear();
+}
+
+void Coalescer::Core::Complete(Waiter& waiter, FetchResult result, Actions& actions) {
+  actions.finishes.emplace_back(std::move(waiter.done), std::move(result));
+  waiters_.erase(waiter.id);  // Destroys `waiter`.
+}
+
+void Coalescer::Core::OnTimer(uint64_t batch_id) {
+  const absl::Time now = clock_.Now();
+  const absl::Duration budget_wait = BudgetWait();
+  Actions actions;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (shut_down_) return;
+    auto it = batches_.find(batch_id);
+    if (it == batches_.end()) return;  // Filled, emptied by cancellations, or shut down meanwhile.
+    KeyState& key = *it->second;
+    key.timer_id = 0;  // Running now; nothing to cancel.
+    Prepare(Seal(key), now, budget_wait, actions);
+    MaybeEraseKey(key);
+  }
+  Run(std::move(actions));
+}
+
+void Coalescer::Core::OnCallDone(uint64_t call_id, FetchResult result) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = calls_.find(call_id);
+    if (it == calls_.end()) return;  // Shut down meanwhile.
+    Call call = std::move(it->second);
+    calls_.erase(it);
+    KeyState& key = *call.key;
+    --key.calls;
+    if (!call.abandoned) {
+      for (const auto& [account, entry] : call.entries) key.in_flight.erase(account);
+    }
+    if (!result.cancelled) {
+      for (AccountOutcome& outcome : result.outcomes) {
+        auto entry = call.entries.find(outcome.account);
+        if (entry == call.entries.end() || entry->second.waiters.empty()) continue;
+        Deliver(entry->second, std::move(outcome), actions);
+      }
+    }
+    // Accounts still waiting: the call was cancelled under them, or (a broken inner fetcher) left them out.
+    const Failure failure = result.cancelled ? CallCancelledFailure() : MissingOutcomeFailure();
+    for (auto& [account, entry] : call.entries) {
+      if (!entry.waiters.empty()) Deliver(entry, FailedOutcome(account, failure), actions);
+    }
+    MaybeEraseKey(key);
+  }
+  Run(std::move(actions));
+}
+
+void Coalescer::Core::Send(Dispatch dispatch) {
+  const uint64_t call_id = dispatch.call_id;
+  std::shared_ptr<Ticket> ticket =
+      upstream_.Fetch(std::move(dispatch.accounts), std::move(dispatch.tags), dispatch.deadline,
+                      [weak = weak_from_this(), call_id](FetchResult result) {
+                        if (std::shared_ptr<Core> core = weak.lock()) core->OnCallDone(call_id, std::move(result));
+                      });
+  bool cancel = false;
+  {
+    absl::MutexLock lock(&mutex_);
+    --sending_;
+    auto it = calls_.find(call_id);
+    if (it != calls_.end()) {  // Else it finished inline, or the coalescer is shutting down.
+      if (it->second.abandoned) {
+        cancel = true;
+      } else {
+        it->second.ticket = ticket;
+      }
+    }
+  }
+  if (cancel && ticket != nullptr) ticket->Cancel();
+}
+
+void Coalescer::Core::Run(Actions actions) {
+  for (Dispatch& dispatch : actions.dispatches) Send(std::move(dispatch));
+  for (std::shared_ptr<Ticket>& ticket : actions.cancels) ticket->Cancel();
+  for (auto& [done, result] : actions.finishes) std::move(done)(std::move(result));
+}
+
+void Coalescer::Core::Cancel(uint64_t waiter_id) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mutex_);
+    auto it = waiters_.find(waiter_id);
+    if (it == waiters_.end()) return;  // Already answered (or waiter_id is 0).
+    Waiter& waiter = *it->second;
+    KeyState& key = *waiter.key;
+    Detach(waiter, actions);
+    FetchResult result;
+    result.cancelled = true;
+    Complete(waiter, std::move(result), actions);
+    MaybeEraseKey(key);
+  }
+  Run(std::move(actions));
+}
+
+void Coalescer::Core::Shutdown() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mutex_);
+    shut_down_ = true;
+    // A Send in progress uses upstream_, which may die right after the Coalescer.
+    mutex_.Await(absl::Condition(this, &Core::NothingSending));
+    for (auto& [tags, key] : keys_) {
+      if (key->timer_id != 0) timers_.Cancel(key->timer_id);
+    }
+    for (auto& [id, call] : calls_) {
+      if (call.ticket != nullptr) actions.cancels.push_back(std::move(call.ticket));
+    }
+    for (auto& [id, waiter] : waiters_) {
+      FetchResult result;
+      result.cancelled = true;
+      actions.finishes.emplace_back(std::move(waiter->done), std::move(result));
+    }
+    waiters_.clear();
+    calls_.clear();
+    batches_.clear();
+    keys_.clear();
+    pending_accounts_ = 0;
+  }
+  Run(std::move(actions));
+}
+
+Coalescer::Coalescer(ProfileFetcher& upstream, TimerQueue& timers, const Clock& clock, CoalescerOptions options)
+    : core_(std::make_shared<Core>(upstream, timers, clock, std::move(options))) {}
+
+Coalescer::~Coalescer() { core_->Shutdown(); }
+
+std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Fetch(std::vector<std::string> accounts,
+                                                         std::vector<std::string> tags, absl::Time deadline,
+                                                         Done done) {
+  return core_->Fetch(std::move(accounts), std::move(tags), deadline, std::move(done));
+}
+
+int64_t Coalescer::PendingAccounts() const { return core_->PendingAccounts(); }
+
+}  // namespace portrait_bridge

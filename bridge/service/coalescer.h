@@ -1,0 +1,78 @@
+#ifndef PORTRAIT_BRIDGE_SERVICE_COALESCER_H_
+#define PORTRAIT_BRIDGE_SERVICE_COALESCER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "bridge/core/clock.h"
+#include "bridge/service/profile_fetcher.h"
+#include "bridge/service/timer_queue.h"
+
+namespace portrait_bridge {
+
+/// How a Coalescer packs asks into upstream calls.
+struct CoalescerOptions {
+  /// How long the first account of a batch may wait for more (config coalesce_wait_ms). Zero: send at the end of
+  /// the Fetch that started the batch; asks are still deduplicated against calls in flight.
+  absl::Duration wait = absl::Milliseconds(2);
+  /// Accounts per upstream call, 1 to 100 (values outside are clamped). A batch that reaches it goes out at once.
+  size_t max_accounts_per_call = 100;
+  /// Accounts waiting in batches not yet sent, all tag lists together (config max_pending_accounts). A Fetch that
+  /// would go beyond it fails at once with RESOURCE_EXHAUSTED (reason BRIDGE_OVERLOADED, RetryInfo 1 s).
+  int64_t max_pending_accounts = 100000;
+  /// How long a call sent now would wait for rate budget (RateLimiter::EstimatedWait in production); empty means
+  /// zero. Called without the coalescer's lock held; must not call into the coalescer.
+  std::function<absl::Duration()> budget_wait;
+};
+
+/// A ProfileFetcher that packs the asks of all concurrent callers into as few calls of another fetcher as it
+/// can, and never asks for an account twice while it is pending or in flight for the same tags.
+///
+/// - Batches are keyed by the exact, ordered tag list: the order decides the upstream TagList and the order of
+///   items in the answers, so ["a","b"] and ["b","a"] are different batches (callers normally send one order).
+/// - An account already pending or in flight under the same tags gets one more waiter; its outcome goes to every
+///   waiter. A caller's `done` runs once, when each of its accounts has an outcome.
+/// - A batch goes out when it holds max_accounts_per_call accounts, or `wait` after its first account. The call's
+///   deadline is the latest deadline of its waiters. A caller joining a call in flight with a later deadline
+///   still gets that call's outcome (including a deadline failure that came before its own deadline).
+/// - When a batch goes out and budget_wait says the call could not start before a waiter's deadline, that waiter
+///   fails at once with RESOURCE_EXHAUSTED (UPSTREAM_BUDGET_EXHAUSTED, RetryInfo = the estimated wait) instead
+///   of timing out late; accounts no other waiter wants leave the batch.
+/// - Ticket::Cancel finishes that caller at once (cancelled = true) and leaves other waiters alone. Accounts no
+///   one waits for any more leave their pending batch; a call in flight is cancelled only when no account in it
+///   has a waiter left.
+/// - An inner call that ends cancelled while some of its accounts still have waiters (the inner fetcher shutting
+///   down; the coalescer itself cancels only calls nobody waits for) gives those accounts UNAVAILABLE
+///   (UPSTREAM_CALL_CANCELLED, retryable). They are not re-queued: during a shutdown that would loop.
+///
+/// Thread-safe. Neither the inner Fetch nor any `done` runs under the coalescer's lock, so the inner fetcher may
+/// complete inline. `upstream`, `timers` and `clock` must outlive this object; `timers` runs on the real clock,
+/// so `clock` must be the system clock outside tests that avoid timers. Destroy it after its callers: callers
+/// still waiting then are finished with cancelled = true and their inner calls cancelled.
+class Coalescer final : public ProfileFetcher {
+ public:
+  Coalescer(ProfileFetcher& upstream, TimerQueue& timers, const Clock& clock, CoalescerOptions options);
+  ~Coalescer() override;
+
+  Coalescer(const Coalescer&) = delete;
+  Coalescer& operator=(const Coalescer&) = delete;
+
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
+                                absl::Time deadline, Done done) override;
+
+  /// Accounts in batches not yet sent, all tag lists together (for tests and metrics).
+  int64_t PendingAccounts() const;
+
+ private:
+  class Core;
+  std::shared_ptr<Core> core_;  // Shared with timer and inner-call callbacks, which may outlive this object.
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_SERVICE_COALESCER_H_
