@@ -1,0 +1,760 @@
+#include "bridge/service/coalescer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "google/rpc/error_details.pb.h"
+
+namespace portrait_bridge {
+namespace {
+
+using tencentcloud::chat::profile::v1::ProfileItem;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+using ::testing::UnorderedElementsAreArray;
+
+const std::vector<std::string> kNick = {"Tag_Profile_IM_Nick"};
+const std::vector<std::string> kGender = {"Tag_Profile_IM_Gender"};
+// Waits at most this long for anything that should happen "promptly".
+constexpr absl::Duration kPatience = absl::Seconds(5);
+// Long enough that a test's asks all land before the batch's timer, short enough to keep the suite quick.
+constexpr absl::Duration kLongWait = absl::Milliseconds(300);
+
+absl::Time FarDeadline() { return absl::Now() + absl::Seconds(60); }
+
+// The value the fake gives an account, so a test can tell which call an answer came from.
+std::string ValueFor(const std::string& account, const std::vector<std::string>& tags) {
+  return absl::StrCat(account, "|", absl::StrJoin(tags, ","));
+}
+
+Failure CallFailure() {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_HTTP_5XX", "upstream failed"};
+  failure.message = "upstream answered HTTP 502";
+  failure.http_status = 502;
+  return failure;
+}
+
+/// The inner fetcher: records each Fetch and lets the test answer it. Cancel() answers cancelled at once, like
+/// DirectFetcher. Thread-safe.
+class FakeInner final : public ProfileFetcher {
+ public:
+  struct CallInfo {
+    std::vector<std::string> accounts;
+    std::vector<std::string> tags;
+    absl::Time deadline;
+    absl::Time sent_at;
+    bool cancel_requested = false;
+    bool answered = false;
+  };
+
+  /// When set, every Fetch succeeds inline, before it returns.
+  void AnswerInline() {
+    absl::MutexLock lock(&mutex_);
+    answer_inline_ = true;
+  }
+
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
+                                absl::Time deadline, Done done) override {
+    size_t index;
+    bool inline_answer;
+    {
+      absl::MutexLock lock(&mutex_);
+      index = calls_.size();
+      calls_.push_back({{std::move(accounts), std::move(tags), deadline, absl::Now()}, std::move(done)});
+      inline_answer = answer_inline_;
+    }
+    if (inline_answer) Succeed(index);
+    return std::make_shared<FakeTicket>(this, index);
+  }
+
+  size_t CallCount() const {
+    absl::MutexLock lock(&mutex_);
+    return calls_.size();
+  }
+  /// Waits until the coalescer has cancelled call `index` (it may do so from another thread, once the inner
+  /// Fetch has returned).
+  bool WaitForCancel(size_t index, absl::Duration timeout = kPatience) const {
+    absl::MutexLock lock(&mutex_);
+    auto cancelled = [this, index]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+      return calls_.size() > index && calls_[index].info.cancel_requested;
+    };
+    return mutex_.AwaitWithTimeout(absl::Condition(&cancelled), timeout);
+  }
+  bool WaitForCalls(size_t n, absl::Duration timeout = kPatience) const {
+    absl::MutexLock lock(&mutex_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return calls_.size() >= n; };
+    return mutex_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+  CallInfo Info(size_t index) const {
+    absl::MutexLock lock(&mutex_);
+    return calls_.at(index).info;
+  }
+  /// Calls not answered yet.
+  std::vector<size_t> Open() const {
+    absl::MutexLock lock(&mutex_);
+    std::vector<size_t> open;
+    for (size_t i = 0; i < calls_.size(); ++i) {
+      if (!calls_[i].info.answered) open.push_back(i);
+    }
+    return open;
+  }
+
+  /// Answers call `index`; false if it was already answered.
+  bool Complete(size_t index, FetchResult result) {
+    Done done;
+    {
+      absl::MutexLock lock(&mutex_);
+      Record& call = calls_.at(index);
+      if (call.info.answered) return false;
+      call.info.answered = true;
+      done = std::move(call.done);
+    }
+    std::move(done)(std::move(result));
+    return true;
+  }
+  /// Every account gets one item whose value is ValueFor(account, tags).
+  bool Succeed(size_t index) {
+    const CallInfo info = Info(index);
+    FetchResult result;
+    for (const std::string& account : info.accounts) {
+      AccountOutcome& outcome = result.outcomes.emplace_back();
+      outcome.account = account;
+      ProfileItem& item = outcome.items.emplace_back();
+      item.set_tag(info.tags.empty() ? "" : info.tags[0]);
+      item.set_string_value(ValueFor(account, info.tags));
+    }
+    return Complete(index, std::move(result));
+  }
+  /// A failure of the whole call, reported on every account (as OutcomesForAccounts does).
+  bool Fail(size_t index, const Failure& failure) {
+    const CallInfo info = Info(index);
+    FetchResult result;
+    for (const std::string& account : info.accounts) {
+      AccountOutcome& outcome = result.outcomes.emplace_back();
+      outcome.account = account;
+      outcome.failure = failure;
+    }
+    return Complete(index, std::move(result));
+  }
+
+ private:
+  struct Record {
+    CallInfo info;
+    Done done;
+  };
+
+  class FakeTicket final : public Ticket {
+   public:
+    FakeTicket(FakeInner* inner, size_t index) : inner_(inner), index_(index) {}
+    void Cancel() override {
+      {
+        absl::MutexLock lock(&inner_->mutex_);
+        inner_->calls_.at(index_).info.cancel_requested = true;
+      }
+      FetchResult result;
+      result.cancelled = true;
+      inner_->Complete(index_, std::move(result));
+    }
+
+   private:
+    FakeInner* const inner_;
+    const size_t index_;
+  };
+
+  mutable absl::Mutex mutex_;
+  bool answer_inline_ ABSL_GUARDED_BY(mutex_) = false;
+  std::vector<Record> calls_ ABSL_GUARDED_BY(mutex_);
+};
+
+/// What one outer Fetch got. Counts its done calls, to prove "exactly once".
+class Answer {
+ public:
+  ProfileFetcher::Done Callback() {
+    return [this](FetchResult result) {
+      absl::MutexLock lock(&mutex_);
+      ++calls_;
+      result_ = std::move(result);
+    };
+  }
+  int Calls() const {
+    absl::MutexLock lock(&mutex_);
+    return calls_;
+  }
+  bool Wait(absl::Duration timeout = kPatience) const {
+    absl::MutexLock lock(&mutex_);
+    auto answered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return calls_ > 0; };
+    return mutex_.AwaitWithTimeout(absl::Condition(&answered), timeout);
+  }
+  FetchResult Result() const {
+    absl::MutexLock lock(&mutex_);
+    return result_;
+  }
+  bool Cancelled() const { return Result().cancelled; }
+  std::vector<std::string> Accounts() const {
+    std::vector<std::string> accounts;
+    for (const AccountOutcome& outcome : Result().outcomes) accounts.push_back(outcome.account);
+    return accounts;
+  }
+  std::optional<AccountOutcome> For(const std::string& account) const {
+    for (AccountOutcome& outcome : Result().outcomes) {
+      if (outcome.account == account) return outcome;
+    }
+    return std::nullopt;
+  }
+  /// The value the fake gave `account`, or "failed: REASON".
+  std::string ValueOf(const std::string& account) const {
+    const std::optional<AccountOutcome> outcome = For(account);
+    if (!outcome.has_value()) return "missing";
+    if (outcome->failure.has_value()) return absl::StrCat("failed: ", outcome->failure->rule.reason);
+    if (outcome->items.size() != 1) return "wrong item count";
+    return outcome->items[0].string_value();
+  }
+
+ private:
+  mutable absl::Mutex mutex_;
+  int calls_ ABSL_GUARDED_BY(mutex_) = 0;
+  FetchResult result_ ABSL_GUARDED_BY(mutex_);
+};
+
+class CoalescerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Coalescer> Make(absl::Duration wait, int64_t max_pending = 100000,
+                                  std::function<absl::Duration()> budget_wait = nullptr) {
+    CoalescerOptions options;
+    options.wait = wait;
+    options.max_pending_accounts = max_pending;
+    options.budget_wait = std::move(budget_wait);
+    return std::make_unique<Coalescer>(inner_, timers_, clock_, std::move(options));
+  }
+
+  std::shared_ptr<ProfileFetcher::Ticket> Ask(Coalescer& coalescer, Answer& answer,
+                                              std::vector<std::string> accounts,
+                                              const std::vector<std::string>& tags = kNick,
+                                              absl::Time deadline = FarDeadline()) {
+    return coalescer.Fetch(std::move(accounts), tags, deadline, answer.Callback());
+  }
+
+  // Declared first: destroyed after the coalescer a test makes.
+  FakeInner inner_;
+  TimerQueue timers_;
+  SystemClock clock_;
+};
+
+TEST_F(CoalescerTest, FullCallsGoOutAtOnceAndTheRestAfterTheWait) {
+  auto coalescer = Make(kLongWait);
+  constexpr int kAsks = 250;
+  std::vector<Answer> answers(kAsks);
+  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> tickets(kAsks);
+  const absl::Time start = absl::Now();
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 10; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = t; i < kAsks; i += 10) tickets[i] = Ask(*coalescer, answers[i], {absl::StrCat("u", i)});
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  ASSERT_LT(absl::Now() - start, kLongWait) << "the asks were too slow for this test to mean anything";
+  // Two calls filled up and went out without waiting; the last 50 accounts wait for the timer.
+  ASSERT_EQ(inner_.CallCount(), 2u);
+  EXPECT_EQ(inner_.Info(0).accounts.size(), 100u);
+  EXPECT_EQ(inner_.Info(1).accounts.size(), 100u);
+  EXPECT_EQ(coalescer->PendingAccounts(), 50);
+
+  ASSERT_TRUE(inner_.WaitForCalls(3));
+  EXPECT_EQ(inner_.Info(2).accounts.size(), 50u);
+  EXPECT_GE(inner_.Info(2).sent_at - start, kLongWait);
+  EXPECT_EQ(coalescer->PendingAccounts(), 0);
+
+  std::vector<std::string> sent;
+  for (size_t call = 0; call < 3; ++call) {
+    for (const std::string& account : inner_.Info(call).accounts) sent.push_back(account);
+    EXPECT_EQ(inner_.Info(call).tags, kNick);
+  }
+  std::vector<std::string> asked;
+  for (int i = 0; i < kAsks; ++i) asked.push_back(absl::StrCat("u", i));
+  EXPECT_THAT(sent, UnorderedElementsAreArray(asked));
+
+  for (size_t call : {2, 0, 1}) ASSERT_TRUE(inner_.Succeed(call));
+  for (int i = 0; i < kAsks; ++i) {
+    EXPECT_EQ(answers[i].Calls(), 1) << i;
+    EXPECT_EQ(answers[i].ValueOf(absl::StrCat("u", i)), ValueFor(absl::StrCat("u", i), kNick));
+    EXPECT_THAT(answers[i].Accounts(), ElementsAre(absl::StrCat("u", i)));
+  }
+}
+
+TEST_F(CoalescerTest, ALoneAskGoesOutAfterTheWaitNotBefore) {
+  constexpr absl::Duration kWait = absl::Milliseconds(50);
+  auto coalescer = Make(kWait);
+  Answer answer;
+  const absl::Time asked = absl::Now();
+  auto ticket = Ask(*coalescer, answer, {"a", "b"});
+  EXPECT_EQ(inner_.CallCount(), 0u);
+  EXPECT_EQ(coalescer->PendingAccounts(), 2);
+
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  const FakeInner::CallInfo call = inner_.Info(0);
+  EXPECT_GE(call.sent_at - asked, kWait);
+  EXPECT_LT(call.sent_at - asked, kWait + absl::Seconds(2));
+  EXPECT_THAT(call.accounts, ElementsAre("a", "b"));  // Arrival order.
+  EXPECT_EQ(coalescer->PendingAccounts(), 0);
+
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(answer.Calls(), 1);
+  EXPECT_EQ(answer.ValueOf("a"), ValueFor("a", kNick));
+  EXPECT_EQ(answer.ValueOf("b"), ValueFor("b", kNick));
+}
+
+TEST_F(CoalescerTest, ZeroWaitSendsAtOnceButStillJoinsCallsInFlight) {
+  auto coalescer = Make(absl::ZeroDuration());
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a", "b"});
+  ASSERT_EQ(inner_.CallCount(), 1u);
+  auto t2 = Ask(*coalescer, second, {"b", "c"});
+  ASSERT_EQ(inner_.CallCount(), 2u);
+  EXPECT_THAT(inner_.Info(1).accounts, ElementsAre("c"));  // "b" is in flight already.
+
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_EQ(second.Calls(), 0);  // Still waits for "c".
+  ASSERT_TRUE(inner_.Succeed(1));
+  EXPECT_EQ(second.Calls(), 1);
+  EXPECT_EQ(second.ValueOf("b"), ValueFor("b", kNick));
+  EXPECT_EQ(second.ValueOf("c"), ValueFor("c", kNick));
+}
+
+TEST_F(CoalescerTest, AnInnerFetchThatAnswersInlineIsFine) {
+  inner_.AnswerInline();
+  auto coalescer = Make(absl::ZeroDuration());
+  Answer answer;
+  auto ticket = Ask(*coalescer, answer, {"a"});
+  EXPECT_EQ(answer.Calls(), 1);  // Answered before Fetch returned, without a deadlock.
+  EXPECT_EQ(answer.ValueOf("a"), ValueFor("a", kNick));
+  ticket->Cancel();  // Too late: nothing happens.
+  EXPECT_EQ(answer.Calls(), 1);
+}
+
+TEST_F(CoalescerTest, AnAccountPendingOrInFlightIsAskedForOnce) {
+  auto coalescer = Make(absl::Milliseconds(50));
+  std::vector<Answer> answers(6);
+  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> tickets;
+  // Three waiters while the batch is pending.
+  tickets.push_back(Ask(*coalescer, answers[0], {"a"}));
+  tickets.push_back(Ask(*coalescer, answers[1], {"a", "b"}));
+  tickets.push_back(Ask(*coalescer, answers[2], {"b", "a"}));
+  EXPECT_EQ(coalescer->PendingAccounts(), 2);
+  ASSERT_TRUE(inner_.WaitForCalls(1)) << "pending: " << coalescer->PendingAccounts();
+  EXPECT_THAT(inner_.Info(0).accounts, ElementsAre("a", "b"));
+
+  // Three more while it is in flight.
+  tickets.push_back(Ask(*coalescer, answers[3], {"a"}));
+  tickets.push_back(Ask(*coalescer, answers[4], {"b"}));
+  tickets.push_back(Ask(*coalescer, answers[5], {"a", "b"}));
+  EXPECT_EQ(coalescer->PendingAccounts(), 0);
+  absl::SleepFor(absl::Milliseconds(150));  // Three times the wait: a second call would have gone out.
+  EXPECT_EQ(inner_.CallCount(), 1u);
+
+  ASSERT_TRUE(inner_.Succeed(0));
+  for (size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_EQ(answers[i].Calls(), 1) << i;
+    for (const std::string& account : answers[i].Accounts()) {
+      EXPECT_EQ(answers[i].ValueOf(account), ValueFor(account, kNick)) << i;
+    }
+  }
+  EXPECT_THAT(answers[2].Accounts(), UnorderedElementsAre("a", "b"));
+
+  // Once answered, the account is asked for afresh.
+  Answer later;
+  auto ticket = Ask(*coalescer, later, {"a"});
+  ASSERT_TRUE(inner_.WaitForCalls(2));
+  EXPECT_THAT(inner_.Info(1).accounts, ElementsAre("a"));
+  ASSERT_TRUE(inner_.Succeed(1));
+  EXPECT_EQ(later.Calls(), 1);
+}
+
+TEST_F(CoalescerTest, DifferentTagListsGoInSeparateCalls) {
+  auto coalescer = Make(absl::Milliseconds(30));
+  const std::vector<std::string> nick_gender = {kNick[0], kGender[0]};
+  const std::vector<std::string> gender_nick = {kGender[0], kNick[0]};
+  Answer nick_a, gender_a, nick_b, both, both_reversed;
+  auto t1 = Ask(*coalescer, nick_a, {"a"}, kNick);
+  auto t2 = Ask(*coalescer, gender_a, {"a"}, kGender);
+  auto t3 = Ask(*coalescer, nick_b, {"b"}, kNick);
+  auto t4 = Ask(*coalescer, both, {"a"}, nick_gender);
+  auto t5 = Ask(*coalescer, both_reversed, {"a"}, gender_nick);  // Keyed by the exact order: another call.
+  ASSERT_TRUE(inner_.WaitForCalls(4));
+  absl::SleepFor(absl::Milliseconds(60));
+  ASSERT_EQ(inner_.CallCount(), 4u);
+
+  std::map<std::vector<std::string>, std::vector<std::string>> accounts_by_tags;
+  for (size_t call = 0; call < 4; ++call) accounts_by_tags[inner_.Info(call).tags] = inner_.Info(call).accounts;
+  EXPECT_THAT(accounts_by_tags[kNick], ElementsAre("a", "b"));
+  EXPECT_THAT(accounts_by_tags[kGender], ElementsAre("a"));
+  EXPECT_THAT(accounts_by_tags[nick_gender], ElementsAre("a"));
+  EXPECT_THAT(accounts_by_tags[gender_nick], ElementsAre("a"));
+
+  for (size_t call = 0; call < 4; ++call) ASSERT_TRUE(inner_.Succeed(call));
+  EXPECT_EQ(nick_a.ValueOf("a"), ValueFor("a", kNick));
+  EXPECT_EQ(gender_a.ValueOf("a"), ValueFor("a", kGender));
+  EXPECT_EQ(nick_b.ValueOf("b"), ValueFor("b", kNick));
+  EXPECT_EQ(both.ValueOf("a"), ValueFor("a", nick_gender));
+  EXPECT_EQ(both_reversed.ValueOf("a"), ValueFor("a", gender_nick));
+}
+
+TEST_F(CoalescerTest, CancellingOnePendingWaiterLeavesTheOthers) {
+  auto coalescer = Make(absl::Milliseconds(50));
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a", "b"});
+  auto t2 = Ask(*coalescer, second, {"b", "c"});
+  EXPECT_EQ(coalescer->PendingAccounts(), 3);
+
+  t1->Cancel();
+  EXPECT_EQ(first.Calls(), 1);  // At once, not when the batch goes out.
+  EXPECT_TRUE(first.Cancelled());
+  EXPECT_EQ(coalescer->PendingAccounts(), 2);  // "a" had no one else.
+  t1->Cancel();                                // Again: nothing.
+  EXPECT_EQ(first.Calls(), 1);
+
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  EXPECT_THAT(inner_.Info(0).accounts, ElementsAre("b", "c"));
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(second.Calls(), 1);
+  EXPECT_FALSE(second.Cancelled());
+  EXPECT_EQ(second.ValueOf("b"), ValueFor("b", kNick));
+  EXPECT_EQ(second.ValueOf("c"), ValueFor("c", kNick));
+  EXPECT_EQ(first.Calls(), 1);
+}
+
+TEST_F(CoalescerTest, CancellingEveryPendingWaiterSendsNothing) {
+  auto coalescer = Make(absl::Milliseconds(30));
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a"});
+  auto t2 = Ask(*coalescer, second, {"a", "b"});
+  t2->Cancel();
+  t1->Cancel();
+  EXPECT_EQ(coalescer->PendingAccounts(), 0);
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(inner_.CallCount(), 0u);
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_EQ(second.Calls(), 1);
+}
+
+TEST_F(CoalescerTest, CancellingOneWaiterInFlightLeavesTheCallAndAllOfThemCancelIt) {
+  auto coalescer = Make(absl::Milliseconds(20));
+  Answer first, second, third;
+  auto t1 = Ask(*coalescer, first, {"a"});
+  auto t2 = Ask(*coalescer, second, {"a", "b"});
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+
+  t1->Cancel();
+  EXPECT_TRUE(first.Cancelled());
+  EXPECT_FALSE(inner_.Info(0).cancel_requested);
+  t2->Cancel();  // Now no account of the call has a waiter.
+  EXPECT_TRUE(second.Cancelled());
+  EXPECT_TRUE(inner_.WaitForCancel(0));
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_EQ(second.Calls(), 1);
+
+  // A new ask does not join the cancelled call.
+  auto t3 = Ask(*coalescer, third, {"a"});
+  ASSERT_TRUE(inner_.WaitForCalls(2));
+  ASSERT_TRUE(inner_.Succeed(1));
+  EXPECT_EQ(third.ValueOf("a"), ValueFor("a", kNick));
+}
+
+TEST_F(CoalescerTest, APartlyCancelledCallStillAnswersTheRest) {
+  auto coalescer = Make(absl::Milliseconds(20));
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a"});
+  auto t2 = Ask(*coalescer, second, {"b"});
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  t1->Cancel();
+  EXPECT_FALSE(inner_.Info(0).cancel_requested);
+  // A newcomer for "a" joins the call in flight even though "a" lost its only waiter.
+  Answer third;
+  auto t3 = Ask(*coalescer, third, {"a"});
+  absl::SleepFor(absl::Milliseconds(60));
+  EXPECT_EQ(inner_.CallCount(), 1u);
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_TRUE(first.Cancelled());
+  EXPECT_EQ(second.ValueOf("b"), ValueFor("b", kNick));
+  EXPECT_EQ(third.ValueOf("a"), ValueFor("a", kNick));
+}
+
+TEST_F(CoalescerTest, BeyondMaxPendingAccountsAnAskIsRefusedAtOnce) {
+  auto coalescer = Make(kLongWait, /*max_pending=*/5);
+  Answer first, overflow, duplicate, exact;
+  auto t1 = Ask(*coalescer, first, {"a", "b", "c"});
+  auto t2 = Ask(*coalescer, overflow, {"d", "e", "f"});
+  ASSERT_EQ(overflow.Calls(), 1);
+  EXPECT_FALSE(overflow.Cancelled());
+  EXPECT_THAT(overflow.Accounts(), UnorderedElementsAre("d", "e", "f"));
+  for (const AccountOutcome& outcome : overflow.Result().outcomes) {
+    ASSERT_TRUE(outcome.failure.has_value());
+    EXPECT_EQ(outcome.failure->rule.grpc_code, absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(outcome.failure->rule.reason, "BRIDGE_OVERLOADED");
+    EXPECT_TRUE(outcome.failure->rule.retryable);
+    EXPECT_EQ(outcome.failure->retry_delay, absl::Seconds(1));
+    EXPECT_THAT(outcome.failure->message, ::testing::HasSubstr("queue"));
+    EXPECT_THAT(outcome.failure->message, ::testing::HasSubstr("max_pending_accounts"));
+  }
+  EXPECT_EQ(coalescer->PendingAccounts(), 3);
+
+  // Accounts already pending cost nothing; up to the limit exactly is fine.
+  auto t3 = Ask(*coalescer, duplicate, {"a", "b", "c"});
+  auto t4 = Ask(*coalescer, exact, {"a", "d", "e"});
+  EXPECT_EQ(duplicate.Calls(), 0);
+  EXPECT_EQ(exact.Calls(), 0);
+  EXPECT_EQ(coalescer->PendingAccounts(), 5);
+
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_EQ(duplicate.ValueOf("c"), ValueFor("c", kNick));
+  EXPECT_EQ(exact.ValueOf("e"), ValueFor("e", kNick));
+  EXPECT_EQ(overflow.Calls(), 1);
+}
+
+TEST_F(CoalescerTest, AWaiterTheBudgetCannotServeInTimeFailsAtOnceWithRetryInfo) {
+  constexpr absl::Duration kBudgetWait = absl::Milliseconds(500);
+  auto coalescer = Make(absl::Milliseconds(20), 100000, [] { return kBudgetWait; });
+  Answer hurried, patient;
+  const absl::Time soon = absl::Now() + absl::Milliseconds(200);
+  const absl::Time later = absl::Now() + absl::Seconds(30);
+  auto t1 = Ask(*coalescer, hurried, {"a", "b"}, kNick, soon);
+  auto t2 = Ask(*coalescer, patient, {"b", "c"}, kNick, later);
+
+  // When the batch goes out, the hurried waiter fails without waiting for any upstream answer.
+  ASSERT_TRUE(hurried.Wait());
+  EXPECT_LT(absl::Now(), soon) << "should have failed at flush time, not at its deadline";
+  EXPECT_EQ(hurried.Calls(), 1);
+  EXPECT_THAT(hurried.Accounts(), UnorderedElementsAre("a", "b"));
+  for (const AccountOutcome& outcome : hurried.Result().outcomes) {
+    ASSERT_TRUE(outcome.failure.has_value());
+    EXPECT_EQ(outcome.failure->rule.grpc_code, absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(outcome.failure->rule.reason, "UPSTREAM_BUDGET_EXHAUSTED");
+    EXPECT_EQ(outcome.failure->retry_delay, kBudgetWait);
+    const google::rpc::Status status = ToRpcStatus(*outcome.failure);
+    bool has_retry_info = false;
+    for (const auto& detail : status.details()) {
+      google::rpc::RetryInfo retry;
+      if (detail.UnpackTo(&retry)) {
+        has_retry_info = true;
+        EXPECT_EQ(retry.retry_delay().seconds(), 0);
+        EXPECT_EQ(retry.retry_delay().nanos(), 500000000);
+      }
+    }
+    EXPECT_TRUE(has_retry_info);
+  }
+
+  // "a" had no other waiter and left the call; the call's deadline is the remaining waiter's.
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  EXPECT_THAT(inner_.Info(0).accounts, ElementsAre("b", "c"));
+  EXPECT_EQ(inner_.Info(0).deadline, later);
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(patient.ValueOf("b"), ValueFor("b", kNick));
+  EXPECT_EQ(hurried.Calls(), 1);
+}
+
+TEST_F(CoalescerTest, WhenNoWaiterCanBeServedNoCallIsMade) {
+  auto coalescer = Make(absl::ZeroDuration(), 100000, [] { return absl::Seconds(2); });
+  Answer answer;
+  auto ticket = Ask(*coalescer, answer, {"a"}, kNick, absl::Now() + absl::Seconds(1));
+  EXPECT_EQ(answer.Calls(), 1);  // Inline: the batch went out (and failed) within Fetch.
+  EXPECT_EQ(answer.ValueOf("a"), "failed: UPSTREAM_BUDGET_EXHAUSTED");
+  EXPECT_EQ(inner_.CallCount(), 0u);
+  EXPECT_EQ(coalescer->PendingAccounts(), 0);
+}
+
+TEST_F(CoalescerTest, TheCallsDeadlineIsTheLatestOfItsWaiters) {
+  auto coalescer = Make(absl::Milliseconds(20));
+  Answer first, second;
+  const absl::Time early = absl::Now() + absl::Seconds(10);
+  const absl::Time late = absl::Now() + absl::Seconds(20);
+  auto t1 = Ask(*coalescer, first, {"a"}, kNick, late);
+  auto t2 = Ask(*coalescer, second, {"b"}, kNick, early);
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  EXPECT_EQ(inner_.Info(0).deadline, late);
+  ASSERT_TRUE(inner_.Succeed(0));
+}
+
+TEST_F(CoalescerTest, AnInnerFailureReachesEveryWaiterOfThoseAccounts) {
+  auto coalescer = Make(absl::Milliseconds(20));
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a", "b"});
+  auto t2 = Ask(*coalescer, second, {"b"});
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  ASSERT_TRUE(inner_.Fail(0, CallFailure()));
+  EXPECT_EQ(first.ValueOf("a"), "failed: UPSTREAM_HTTP_5XX");
+  EXPECT_EQ(first.ValueOf("b"), "failed: UPSTREAM_HTTP_5XX");
+  EXPECT_EQ(second.ValueOf("b"), "failed: UPSTREAM_HTTP_5XX");
+  EXPECT_EQ(second.For("b")->failure->http_status, 502);
+  EXPECT_FALSE(first.Cancelled());
+}
+
+TEST_F(CoalescerTest, AnInnerCallCancelledUnderLiveWaitersFailsThemRetryably) {
+  auto coalescer = Make(absl::Milliseconds(20));
+  Answer answer;
+  auto ticket = Ask(*coalescer, answer, {"a", "b"});
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  FetchResult cancelled;
+  cancelled.cancelled = true;
+  ASSERT_TRUE(inner_.Complete(0, std::move(cancelled)));  // E.g. the inner fetcher shutting down.
+  EXPECT_EQ(answer.Calls(), 1);
+  EXPECT_FALSE(answer.Cancelled());  // The caller did not cancel.
+  ASSERT_TRUE(answer.For("a").has_value());
+  EXPECT_EQ(answer.For("a")->failure->rule.grpc_code, absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(answer.For("a")->failure->rule.retryable);
+  EXPECT_EQ(answer.ValueOf("b"), "failed: UPSTREAM_CALL_CANCELLED");
+}
+
+TEST_F(CoalescerTest, AnAccountTheInnerAnswerLeftOutFailsInsteadOfHanging) {
+  auto coalescer = Make(absl::Milliseconds(20));
+  Answer answer;
+  auto ticket = Ask(*coalescer, answer, {"a", "b"});
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  FetchResult partial;
+  AccountOutcome& outcome = partial.outcomes.emplace_back();
+  outcome.account = "a";
+  outcome.items.emplace_back().set_string_value("A");
+  ASSERT_TRUE(inner_.Complete(0, std::move(partial)));
+  EXPECT_EQ(answer.Calls(), 1);
+  EXPECT_EQ(answer.ValueOf("a"), "A");
+  EXPECT_EQ(answer.ValueOf("b"), "failed: UPSTREAM_OMITTED_ACCOUNT");
+}
+
+TEST_F(CoalescerTest, DestroyingTheCoalescerFinishesItsWaitersAndCancelsItsCalls) {
+  auto coalescer = Make(absl::Milliseconds(30));
+  Answer in_flight, pending;
+  auto t1 = Ask(*coalescer, in_flight, {"a"});
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  auto t2 = Ask(*coalescer, pending, {"b"});
+  coalescer.reset();
+  EXPECT_EQ(in_flight.Calls(), 1);
+  EXPECT_TRUE(in_flight.Cancelled());
+  EXPECT_EQ(pending.Calls(), 1);
+  EXPECT_TRUE(pending.Cancelled());
+  EXPECT_TRUE(inner_.Info(0).cancel_requested);
+  t1->Cancel();  // Tickets outliving the coalescer are harmless.
+  absl::SleepFor(absl::Milliseconds(60));
+  EXPECT_EQ(inner_.CallCount(), 1u);  // The pending batch's timer did not send it.
+}
+
+// Many asks from several threads with overlapping accounts and tag lists, random cancellations, and inner calls
+// answered in random order, some failing: every caller is answered exactly once, with exactly its accounts, each
+// with the outcome of a call for its own tags.
+TEST_F(CoalescerTest, EveryWaiterIsAnsweredExactlyOnce) {
+  auto coalescer = Make(absl::Milliseconds(3));
+  const std::vector<std::vector<std::string>> tag_lists = {kNick, kGender, {kNick[0], kGender[0]}};
+  constexpr int kThreads = 4;
+  constexpr int kAsksPerThread = 400;
+  constexpr int kAccounts = 300;
+
+  struct Ask {
+    std::vector<std::string> accounts;
+    size_t tags = 0;
+    Answer answer;
+    std::shared_ptr<ProfileFetcher::Ticket> ticket;
+  };
+  std::vector<std::vector<Ask>> asks(kThreads);
+  for (auto& per_thread : asks) per_thread = std::vector<Ask>(kAsksPerThread);
+
+  std::atomic<bool> asking{true};
+  std::mt19937 answer_random(7);
+  std::thread answerer([&] {
+    // Answers open calls in random order, failing some, until the askers are done and nothing is open.
+    while (true) {
+      const bool still_asking = asking.load();
+      std::vector<size_t> open = inner_.Open();
+      if (open.empty()) {
+        if (!still_asking) break;
+        absl::SleepFor(absl::Microseconds(200));
+        continue;
+      }
+      std::shuffle(open.begin(), open.end(), answer_random);
+      for (size_t call : open) {
+        if (answer_random() % 5 == 0) {
+          inner_.Fail(call, CallFailure());
+        } else {
+          inner_.Succeed(call);
+        }
+      }
+    }
+  });
+
+  std::vector<std::thread> askers;
+  for (int t = 0; t < kThreads; ++t) {
+    askers.emplace_back([&, t] {
+      std::mt19937 random(100 + t);
+      for (Ask& ask : asks[t]) {
+        std::set<std::string> accounts;
+        const size_t count = 1 + random() % 30;
+        while (accounts.size() < count) accounts.insert(absl::StrCat("u", random() % kAccounts));
+        ask.accounts.assign(accounts.begin(), accounts.end());
+        ask.tags = random() % tag_lists.size();
+        ask.ticket = coalescer->Fetch(ask.accounts, tag_lists[ask.tags], FarDeadline(), ask.answer.Callback());
+        if (random() % 8 == 0) ask.ticket->Cancel();
+        if (random() % 50 == 0) absl::SleepFor(absl::Milliseconds(4));  // Let some batches go on their timer.
+      }
+    });
+  }
+  for (std::thread& thread : askers) thread.join();
+  // Every ask is now pending or in flight: wait for the last batches' timers and answers.
+  for (const auto& per_thread : asks) {
+    for (const Ask& ask : per_thread) ASSERT_TRUE(ask.answer.Wait());
+  }
+  asking = false;
+  answerer.join();
+
+  int cancelled = 0;
+  for (const auto& per_thread : asks) {
+    for (const Ask& ask : per_thread) {
+      ASSERT_EQ(ask.answer.Calls(), 1);
+      if (ask.answer.Cancelled()) {
+        ++cancelled;
+        EXPECT_THAT(ask.answer.Result().outcomes, IsEmpty());
+        continue;
+      }
+      ASSERT_THAT(ask.answer.Accounts(), UnorderedElementsAreArray(ask.accounts));
+      for (const std::string& account : ask.accounts) {
+        const std::string value = ask.answer.ValueOf(account);
+        if (value != "failed: UPSTREAM_HTTP_5XX") EXPECT_EQ(value, ValueFor(account, tag_lists[ask.tags]));
+      }
+    }
+  }
+  EXPECT_GT(cancelled, 0);
+  EXPECT_EQ(coalescer->PendingAccounts(), 0);
+
+  // Coalescing happened: far fewer calls than asks, none over 100 accounts, none with an account twice.
+  const size_t calls = inner_.CallCount();
+  EXPECT_LT(calls, static_cast<size_t>(kThreads * kAsksPerThread));
+  for (size_t call = 0; call < calls; ++call) {
+    const FakeInner::CallInfo info = inner_.Info(call);
+    EXPECT_LE(info.accounts.size(), 100u);
+    EXPECT_FALSE(info.accounts.empty());
+    EXPECT_EQ(std::set<std::string>(info.accounts.begin(), info.accounts.end()).size(), info.accounts.size());
+  }
+}
+
+}  // namespace
+}  // namespace portrait_bridge
