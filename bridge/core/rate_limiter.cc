@@ -8,7 +8,10 @@ RateLimiter::RateLimiter(double calls_per_second, int64_t burst, const Clock& cl
     : interval_(absl::Seconds(1) / calls_per_second),
       burst_window_(interval_ * burst),
       min_factor_(std::min(1.0, std::max(kMinFactor, 1 / calls_per_second))),
-      clock_(clock) {}
+      window_calls_(static_cast<size_t>(std::max(1.0, calls_per_second))),
+      clock_(clock) {
+  recent_starts_.reserve(window_calls_);
+}
 
 double RateLimiter::FactorAt(absl::Time now) const {
   if (throttled_factor_ >= 1) return 1;
@@ -24,7 +27,9 @@ std::pair<absl::Time, absl::Time> RateLimiter::NextStart(absl::Time now) const {
   const absl::Duration interval = interval_ / FactorAt(now);
   const absl::Duration tolerance = std::max(absl::ZeroDuration(), burst_window_ - interval);
   const absl::Time base = std::max(next_free_, now);
-  return {std::max(now, base - tolerance), base + interval};
+  absl::Time start = std::max(now, base - tolerance);
+  if (recent_starts_.size() == window_calls_) start = std::max(start, recent_starts_[recent_starts_head_] + kWindow);
+  return {start, base + interval};
 }
 
 std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
@@ -34,6 +39,13 @@ std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
   const absl::Duration wait = start - now;
   if (wait > max_wait) return std::nullopt;
   next_free_ = next_free;
+  // Starts are granted in non-decreasing order, so the ring's oldest entry is the earliest of the last calls.
+  if (recent_starts_.size() < window_calls_) {
+    recent_starts_.push_back(start);
+  } else {
+    recent_starts_[recent_starts_head_] = start;
+    recent_starts_head_ = (recent_starts_head_ + 1) % window_calls_;
+  }
   return wait;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -14,6 +15,11 @@ namespace portrait_bridge {
 
 /// A token bucket in front of every upstream call: `calls_per_second` on average, up to `burst` at once.
 /// Reservations are first come, first served: each one is given the time its token becomes available.
+///
+/// A token bucket alone lets burst + rate - 1 calls start within one second, and Tencent counts calls per second
+/// (whether in fixed or sliding windows is unconfirmed). So the limiter also keeps the start times of the last
+/// floor(calls_per_second) calls and starts no call sooner than kWindow after the one that many calls before it:
+/// no window of kWindow, sliding or fixed, ever holds more than calls_per_second calls, whatever the burst.
 ///
 /// When upstream says the bridge calls too often (OnThrottled), the effective rate is halved at once and held for
 /// a second (Tencent's limit is per second), then recovers additively, by a tenth of the configured rate per
@@ -47,6 +53,9 @@ class RateLimiter {
   static constexpr double kRecoveryPerSecond = 0.1;
   /// The effective rate never drops below this fraction of the configured rate (nor below one call per second).
   static constexpr double kMinFactor = 0.05;
+  /// The window within which at most calls_per_second calls start: a second, plus a margin for the jitter between
+  /// a call's start here and its arrival at Tencent.
+  static constexpr absl::Duration kWindow = absl::Milliseconds(1020);
 
  private:
   // The fraction of the configured rate in force at `now`.
@@ -57,6 +66,7 @@ class RateLimiter {
   const absl::Duration interval_;  // Time to earn one token at the configured rate.
   const absl::Duration burst_window_;
   const double min_factor_;
+  const size_t window_calls_;  // floor(calls_per_second), at least 1.
   const Clock& clock_;
   mutable absl::Mutex mutex_;
   // The time at which the bucket would be full again if nothing more were reserved (the GCRA "theoretical
@@ -65,6 +75,9 @@ class RateLimiter {
   // The last halving: when, and the fraction of the configured rate it left. Recovery starts kThrottleHold later.
   absl::Time throttled_at_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
   double throttled_factor_ ABSL_GUARDED_BY(mutex_) = 1;
+  // Start times of the last window_calls_ reservations, oldest at recent_starts_head_ once full.
+  std::vector<absl::Time> recent_starts_ ABSL_GUARDED_BY(mutex_);
+  size_t recent_starts_head_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace portrait_bridge

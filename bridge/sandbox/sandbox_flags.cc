@@ -42,7 +42,7 @@ constexpr FlagSpec kFlags[] = {
     {"calls_per_second", "N", "200", "Rate limit over all calls, sliding 1 s window; 0 = unlimited (60007)."},
     {"max_accounts_per_call", "N", "100", "To_Account limit per call (40001 above it)."},
     {"invalidate_sigs_before", "UNIX", "0", "UserSigs with TLS.time before this get 70052; 0 = off."},
-    {"threads", "N", "32", "HTTP worker threads (slow answers and idle keep-alive connections hold one)."},
+    {"threads", "N", "128", "HTTP worker threads (slow answers and idle keep-alive connections hold one; the bridge keeps up to 64 connections)."},
     {"keep_alive_timeout_s", "N", "10", "Close idle keep-alive connections after N seconds."},
     {"access_log", nullptr, "false", "Log one line per portrait_get call (never the UserSig)."},
     {"latency_ms", "N", "0", "Fault: delay every portrait_get answer."},
@@ -221,7 +221,7 @@ absl::StatusOr<SandboxOptions> ParseSandboxFlags(const std::vector<std::string>&
       {"max_accounts_per_call", 100, 1, 100000,
        [&](int64_t v) { config.max_accounts_per_call = static_cast<int>(v); }},
       {"invalidate_sigs_before", 0, 0, int64_t{1} << 40, [&](int64_t v) { config.invalidate_sigs_before = v; }},
-      {"threads", 32, 1, 1024, [&](int64_t v) { options.threads = static_cast<int>(v); }},
+      {"threads", 128, 1, 1024, [&](int64_t v) { options.threads = static_cast<int>(v); }},
       {"keep_alive_timeout_s", 10, 1, 3600, [&](int64_t v) { options.keep_alive_timeout_s = static_cast<int>(v); }},
   };
   for (const IntTarget& flag : int_flags) {

@@ -18,7 +18,7 @@ struct SandboxOptions {
   std::string port_file;
   std::string tls_cert_file;  ///< With tls_key_file: serve HTTPS instead of HTTP.
   std::string tls_key_file;
-  int threads = 32;  ///< HTTP worker threads; an idle keep-alive connection holds one.
+  int threads = 128;  ///< HTTP worker threads; an idle keep-alive connection holds one.
   int keep_alive_timeout_s = 10;
   int keep_alive_max_count = 1000;
   bool access_log = false;
