@@ -36,7 +36,7 @@ TEST(SandboxFlagsTest, Defaults) {
   EXPECT_EQ(options->config.calls_per_second, 200);
   EXPECT_EQ(options->config.custom_tags,
             (std::vector<std::string>{"Tag_Profile_Custom_Test", "Tag_Profile_Custom_Blob"}));
-  EXPECT_EQ(options->threads, 32);
+  EXPECT_EQ(options->threads, 128);
 }
 
 TEST(SandboxFlagsTest, EveryFlagParses) {
