@@ -21,6 +21,8 @@
 #include "bridge/core/config.h"
 #include "bridge/core/log.h"
 #include "bridge/core/rate_limiter.h"
+#include "bridge/service/caching_fetcher.h"
+#include "bridge/service/coalescer.h"
 #include "bridge/service/metrics.h"
 #include "bridge/service/profile_service.h"
 #include "bridge/service/timer_queue.h"
@@ -122,7 +124,21 @@ int Run(int argc, char** argv) {
   limits.max_accounts_per_stream = config.max_accounts_per_stream;
   limits.max_inflight_accounts = config.max_inflight_accounts_per_stream;
   limits.max_accounts_per_call = config.max_accounts_per_call;
-  DirectFetcher fetcher(upstream);
+  // Asks flow: the streams' reactors -> [cache, when cache_ttl_ms > 0] -> coalescer -> one upstream call per batch.
+  DirectFetcher direct(upstream);
+  CoalescerOptions coalescer_options;
+  coalescer_options.wait = config.coalesce_wait;
+  coalescer_options.max_accounts_per_call = static_cast<size_t>(config.max_accounts_per_call);
+  coalescer_options.max_pending_accounts = config.max_pending_accounts;
+  coalescer_options.budget_wait = [&limiter] { return limiter.EstimatedWait(); };
+  Coalescer coalescer(direct, timers, clock, std::move(coalescer_options));
+  std::unique_ptr<CachingFetcher> cache;
+  if (config.cache_ttl > absl::ZeroDuration()) {
+    cache = std::make_unique<CachingFetcher>(
+        coalescer, clock,
+        CachingFetcherOptions{config.cache_ttl, config.cache_max_entries, config.cache_negative_ttl});
+  }
+  ProfileFetcher& fetcher = cache != nullptr ? static_cast<ProfileFetcher&>(*cache) : coalescer;
   ProfileService service(fetcher, limits, &metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
