@@ -79,11 +79,12 @@ int64_t ProcessStatusKiB(pid_t pid, const char* field);
 /// GET http://127.0.0.1:<port><path> with a 5 s timeout; empty on failure.
 std::string HttpGet(int port, const std::string& path);
 
-/// The sandbox's /sandbox/stats counters (null JSON when unreachable).
+/// The sandbox's /sandbox/stats counters (null JSON when unreachable after a few attempts).
 nlohmann::json SandboxStats(int port);
 
 /// The difference of two /sandbox/stats snapshots, as the benchmark reports it.
 struct UpstreamDelta {
+  bool known = false;  ///< False when a snapshot could not be had.
   int64_t calls = 0, ok = 0, throttled = 0, accounts = 0, max_accounts_per_call = 0;
   std::map<std::string, int64_t> error_codes;
 };
