@@ -10,7 +10,7 @@ RateLimiter::RateLimiter(double calls_per_second, int64_t burst, const Clock& cl
       min_factor_(std::min(1.0, std::max(kMinFactor, 1 / calls_per_second))),
       window_calls_(static_cast<size_t>(std::max(1.0, calls_per_second))),
       clock_(clock) {
-  recent_starts_.reserve(window_calls_);
+  recent_sends_.reserve(window_calls_);
 }
 
 double RateLimiter::FactorAt(absl::Time now) const {
@@ -27,9 +27,7 @@ std::pair<absl::Time, absl::Time> RateLimiter::NextStart(absl::Time now) const {
   const absl::Duration interval = interval_ / FactorAt(now);
   const absl::Duration tolerance = std::max(absl::ZeroDuration(), burst_window_ - interval);
   const absl::Time base = std::max(next_free_, now);
-  absl::Time start = std::max(now, base - tolerance);
-  if (recent_starts_.size() == window_calls_) start = std::max(start, recent_starts_[recent_starts_head_] + kWindow);
-  return {start, base + interval};
+  return {std::max(now, base - tolerance), base + interval};
 }
 
 std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
@@ -39,20 +37,33 @@ std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
   const absl::Duration wait = start - now;
   if (wait > max_wait) return std::nullopt;
   next_free_ = next_free;
-  // Starts are granted in non-decreasing order, so the ring's oldest entry is the earliest of the last calls.
-  if (recent_starts_.size() < window_calls_) {
-    recent_starts_.push_back(start);
-  } else {
-    recent_starts_[recent_starts_head_] = start;
-    recent_starts_head_ = (recent_starts_head_ + 1) % window_calls_;
-  }
   return wait;
+}
+
+absl::Duration RateLimiter::WindowWait(absl::Time now) const {
+  if (recent_sends_.size() < window_calls_) return absl::ZeroDuration();
+  return std::max(absl::ZeroDuration(), recent_sends_[recent_sends_head_] + kWindow - now);
+}
+
+absl::Duration RateLimiter::ClaimSendSlot() {
+  absl::MutexLock lock(&mutex_);
+  const absl::Time now = clock_.Now();
+  const absl::Duration wait = WindowWait(now);
+  if (wait > absl::ZeroDuration()) return wait;
+  // Sends are recorded in the order they happen, so the ring's oldest entry is the earliest of the last calls.
+  if (recent_sends_.size() < window_calls_) {
+    recent_sends_.push_back(now);
+  } else {
+    recent_sends_[recent_sends_head_] = now;
+    recent_sends_head_ = (recent_sends_head_ + 1) % window_calls_;
+  }
+  return absl::ZeroDuration();
 }
 
 absl::Duration RateLimiter::EstimatedWait() const {
   absl::MutexLock lock(&mutex_);
   const absl::Time now = clock_.Now();
-  return NextStart(now).first - now;
+  return std::max(NextStart(now).first - now, WindowWait(now));
 }
 
 void RateLimiter::OnThrottled() {

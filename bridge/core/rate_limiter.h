@@ -17,9 +17,10 @@ namespace portrait_bridge {
 /// Reservations are first come, first served: each one is given the time its token becomes available.
 ///
 /// A token bucket alone lets burst + rate - 1 calls start within one second, and Tencent counts calls per second
-/// (whether in fixed or sliding windows is unconfirmed). So the limiter also keeps the start times of the last
-/// floor(calls_per_second) calls and starts no call sooner than kWindow after the one that many calls before it:
-/// no window of kWindow, sliding or fixed, ever holds more than calls_per_second calls, whatever the burst.
+/// (whether in fixed or sliding windows is unconfirmed). So the limiter also keeps the send times of the last
+/// floor(calls_per_second) calls (ClaimSendSlot, called at the moment of sending, so that a timer firing late cannot
+/// crowd calls together) and sends no call sooner than kWindow after the one that many calls before it: no window
+/// of kWindow, sliding or fixed, ever holds more than calls_per_second sends, whatever the burst.
 ///
 /// When upstream says the bridge calls too often (OnThrottled), the effective rate is halved at once and held for
 /// a second (Tencent's limit is per second), then recovers additively, by a tenth of the configured rate per
@@ -33,6 +34,10 @@ class RateLimiter {
   /// Reserves one call if it can start within `max_wait`, and returns how long to wait before starting it
   /// (zero: start now). Returns nullopt, reserving nothing, when the wait would be longer.
   std::optional<absl::Duration> Reserve(absl::Duration max_wait);
+
+  /// Called right before a call is sent. Records the send and returns zero when fewer than calls_per_second calls
+  /// were sent within the last kWindow; otherwise records nothing and returns how long to wait before trying again.
+  absl::Duration ClaimSendSlot();
 
   /// The wait a Reserve() made now would be given, reserving nothing: an estimate for callers deciding whether
   /// queued work can still start before its deadline (other callers may reserve in between).
@@ -55,11 +60,13 @@ class RateLimiter {
   static constexpr double kMinFactor = 0.05;
   /// The window within which at most calls_per_second calls start: a second, plus a margin for the jitter between
   /// a call's start here and its arrival at Tencent.
-  static constexpr absl::Duration kWindow = absl::Milliseconds(1020);
+  static constexpr absl::Duration kWindow = absl::Milliseconds(1050);
 
  private:
   // The fraction of the configured rate in force at `now`.
   double FactorAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // How long a send at `now` must wait for the window.
+  absl::Duration WindowWait(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // When a call reserved at `now` could start, and next_free_ once it is reserved.
   std::pair<absl::Time, absl::Time> NextStart(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
@@ -75,9 +82,9 @@ class RateLimiter {
   // The last halving: when, and the fraction of the configured rate it left. Recovery starts kThrottleHold later.
   absl::Time throttled_at_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
   double throttled_factor_ ABSL_GUARDED_BY(mutex_) = 1;
-  // Start times of the last window_calls_ reservations, oldest at recent_starts_head_ once full.
-  std::vector<absl::Time> recent_starts_ ABSL_GUARDED_BY(mutex_);
-  size_t recent_starts_head_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Send times of the last window_calls_ calls, oldest at recent_sends_head_ once full.
+  std::vector<absl::Time> recent_sends_ ABSL_GUARDED_BY(mutex_);
+  size_t recent_sends_head_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace portrait_bridge

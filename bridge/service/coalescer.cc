@@ -115,6 +115,7 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     std::vector<std::string> tags;
     uint64_t batch_id = 0;  // The pending batch; 0 when there is none.
     uint64_t timer_id = 0;  // Its flush timer; 0 when none is scheduled.
+    absl::Time batch_started;  // When the pending batch got its first account.
     std::vector<std::string> pending_order;  // The batch's accounts, in arrival order.
     absl::flat_hash_map<std::string, Entry> pending;
     absl::flat_hash_map<std::string, uint64_t> in_flight;  // Account -> id of the call carrying it.
@@ -150,6 +151,12 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     return options_.budget_wait ? std::max(options_.budget_wait(), absl::ZeroDuration()) : absl::ZeroDuration();
   }
   void OnTimer(uint64_t batch_id);
+  // The earliest deadline among the waiters of the key's pending batch.
+  absl::Time EarliestDeadline(const KeyState& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // How soon a batch held back for budget is looked at again, at the least.
+  static constexpr absl::Duration kMinRecheck = absl::Milliseconds(1);
+  // How long a batch may be held back for budget at most, so that full batches cannot starve it.
+  static constexpr absl::Duration kMaxHold = absl::Seconds(1);
   void OnCallDone(uint64_t call_id, FetchResult result);
   void Send(Dispatch dispatch);
   void Run(Actions actions);
@@ -289,6 +296,7 @@ void Coalescer::Core::MaybeEraseKey(KeyState& key) {
 
 void Coalescer::Core::StartBatch(KeyState& key, absl::Time now) {
   key.batch_id = next_id_++;
+  key.batch_started = now;
   batches_[key.batch_id] = &key;
   if (options_.wait > absl::ZeroDuration()) {
     key.timer_id = timers_.RunAt(now + options_.wait, [weak = weak_from_this(), batch_id = key.batch_id] {
@@ -436,10 +444,28 @@ void Coalescer::Core::OnTimer(uint64_t batch_id) {
     if (it == batches_.end()) return;  // Filled, emptied by cancellations, or shut down meanwhile.
     KeyState& key = *it->second;
     key.timer_id = 0;  // Running now; nothing to cancel.
+    if (budget_wait > absl::ZeroDuration() && key.pending.size() < options_.max_accounts_per_call &&
+        EarliestDeadline(key) > now + budget_wait && now < key.batch_started + kMaxHold) {
+      // The budget is the bottleneck: a call sent now would only queue for it. Keep the batch open until the budget
+      // can take it, so that it fills meanwhile (a full batch still goes out at once).
+      key.timer_id = timers_.RunAt(now + std::max(budget_wait, kMinRecheck),
+                                   [weak = weak_from_this(), batch_id] {
+                                     if (std::shared_ptr<Core> core = weak.lock()) core->OnTimer(batch_id);
+                                   });
+      return;
+    }
     Prepare(Seal(key), now, budget_wait, actions);
     MaybeEraseKey(key);
   }
   Run(std::move(actions));
+}
+
+absl::Time Coalescer::Core::EarliestDeadline(const KeyState& key) const {
+  absl::Time earliest = absl::InfiniteFuture();
+  for (const auto& [account, entry] : key.pending) {
+    for (const Waiter* waiter : entry.waiters) earliest = std::min(earliest, waiter->deadline);
+  }
+  return earliest;
 }
 
 void Coalescer::Core::OnCallDone(uint64_t call_id, FetchResult result) {

@@ -41,13 +41,18 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       return;
     }
     if (client_.observer_ != nullptr) client_.observer_->OnBudgetWait(*wait);
+    SendAfter(*wait);
+  }
+
+  // Runs Send() on the timer queue after `wait`, unless cancelled.
+  void SendAfter(absl::Duration wait) {
     bool cancelled = false;
     {
       absl::MutexLock lock(&mutex_);
       cancelled = cancelled_;
       if (!cancelled) {
         timer_id_ =
-            client_.timers_.RunAt(client_.clock_.Now() + *wait, [self = shared_from_this()] { self->Send(); });
+            client_.timers_.RunAt(client_.clock_.Now() + wait, [self = shared_from_this()] { self->Send(); });
       }
     }
     // Either Cancel() has already finished the call, or it came while an answer was being read (a renewal or a
@@ -173,6 +178,15 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     const absl::Duration timeout = std::min(client_.options_.attempt_timeout, deadline_ - now);
     if (timeout <= absl::ZeroDuration()) {
       Finish(UnlessRetrying(DeadlineOutcome()));
+      return;
+    }
+    // The budget was reserved earlier; this checks the per-second window at the moment of sending.
+    if (const absl::Duration window_wait = client_.limiter_.ClaimSendSlot(); window_wait > absl::ZeroDuration()) {
+      if (now + window_wait >= deadline_) {
+        Finish(UnlessRetrying(DeadlineOutcome()));
+      } else {
+        SendAfter(window_wait);
+      }
       return;
     }
     const std::string usersig = client_.usersig_.Current();

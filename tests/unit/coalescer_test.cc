@@ -586,6 +586,22 @@ TEST_F(CoalescerTest, WhenNoWaiterCanBeServedNoCallIsMade) {
   EXPECT_EQ(coalescer->PendingAccounts(), 0);
 }
 
+// The wait has passed but the budget could not start a call yet: the batch stays open and fills, and goes out
+// (with everything that arrived meanwhile) once the budget frees up.
+TEST_F(CoalescerTest, WhileTheBudgetIsBusyABatchKeepsFilling) {
+  const absl::Time budget_free_at = absl::Now() + absl::Milliseconds(150);
+  auto coalescer = Make(absl::Milliseconds(10), 100000,
+                        [budget_free_at] { return std::max(absl::ZeroDuration(), budget_free_at - absl::Now()); });
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a"});
+  absl::SleepFor(absl::Milliseconds(60));  // Past the wait, budget still busy.
+  EXPECT_EQ(inner_.CallCount(), 0u);
+  auto t2 = Ask(*coalescer, second, {"b"});
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  EXPECT_GE(absl::Now(), budget_free_at);
+  EXPECT_EQ(inner_.Info(0).accounts, (std::vector<std::string>{"a", "b"}));
+}
+
 TEST_F(CoalescerTest, TheCallsDeadlineIsTheLatestOfItsWaiters) {
   auto coalescer = Make(absl::Milliseconds(20));
   Answer first, second;

@@ -56,10 +56,11 @@ TEST(RateLimiterTest, TokensComeBackWithTimeUpToTheBurst) {
   EXPECT_EQ(limiter.Reserve(absl::ZeroDuration()), std::nullopt);
 }
 
-// Callers reserve continuously, far faster than the budget, for 10 simulated seconds. A token bucket alone would let
-// burst + rate - 1 calls (here 5 + 10 - 1 = 14) start within one second; the limiter's window keeps every
-// kWindow (a second and a margin) at `rate` calls, which a saturated limiter reaches.
-TEST(RateLimiterTest, StartsInAnyWindowNeverExceedTheRate) {
+// Callers reserve continuously, far faster than the budget, for 10 simulated seconds. A token bucket of `burst`
+// tokens earning `rate` per second lets at most burst + ceil(rate * L) - 1 calls start in any half-open window
+// [t, t + L): a full bucket at t, then one call per interval at t + interval, ..., all before t + L. With rate 10/s,
+// burst 5 and L = 1 s that is 5 + 10 - 1 = 14, and a saturated limiter reaches it.
+TEST(RateLimiterTest, StartsInAnyOneSecondWindowNeverExceedTheBucketBound) {
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   FakeClock clock(t0);
   RateLimiter limiter(kRate, kBurst, clock);
@@ -86,24 +87,22 @@ TEST(RateLimiterTest, StartsInAnyWindowNeverExceedTheRate) {
   // First come, first served: start times follow reservation order.
   ASSERT_TRUE(std::is_sorted(starts.begin(), starts.end()));
 
-  const int64_t bound = static_cast<int64_t>(kRate);
+  const int64_t bound = kBurst + static_cast<int64_t>(kRate) - 1;
   int64_t max_in_window = 0;
   size_t end = 0;
   // The busiest window can always be slid to begin at a start time.
   for (size_t begin = 0; begin < starts.size(); ++begin) {
     end = std::max(end, begin);
-    while (end < starts.size() && starts[end] < starts[begin] + RateLimiter::kWindow) ++end;
+    while (end < starts.size() && starts[end] < starts[begin] + absl::Seconds(1)) ++end;
     max_in_window = std::max<int64_t>(max_in_window, static_cast<int64_t>(end - begin));
   }
   EXPECT_LE(max_in_window, bound);
   EXPECT_EQ(max_in_window, bound) << "a saturated limiter should use its whole budget";
 
-  // Over the whole run the limiter neither over- nor under-serves: `rate` calls per window, nearly all of the
-  // budget (the window's margin costs 2%).
+  // Over the whole run the limiter neither over- nor under-serves: a full bucket, then one call per interval.
   const auto started_before_10s =
       std::count_if(starts.begin(), starts.end(), [&](absl::Time start) { return start < t0 + absl::Seconds(10); });
-  EXPECT_LE(started_before_10s, 10 * static_cast<int64_t>(kRate));
-  EXPECT_GE(started_before_10s, 95 * static_cast<int64_t>(kRate) / 10);
+  EXPECT_EQ(started_before_10s, kBurst + 10 * static_cast<int64_t>(kRate) - 1);
 }
 
 TEST(RateLimiterTest, EstimatedWaitIsTheNextReservesWaitAndReservesNothing) {
@@ -241,6 +240,52 @@ TEST(RateLimiterThrottleTest, SimulatedClockHalfAfterThrottleFullAfterRecoveryNe
     EXPECT_LT(CountIn(starts, throttle + max_wait + absl::Seconds(1), throttle + max_wait + absl::Seconds(2)),
               CountIn(starts, throttle + max_wait + absl::Seconds(5), throttle + max_wait + absl::Seconds(6)));
   }
+}
+
+
+// Sends at random moments, far more often than the budget, for 10 simulated seconds: whatever the burst, no window
+// of kWindow ever holds more than `rate` sends, and a saturated sender gets the whole budget.
+TEST(RateLimiterTest, SendsInAnyWindowNeverExceedTheRate) {
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  FakeClock clock(t0);
+  RateLimiter limiter(kRate, /*burst=*/100, clock);
+  std::mt19937 random(777);
+  std::uniform_int_distribution<int> step_ms(0, 7);
+  std::vector<absl::Time> sends;
+  int refused = 0;
+  while (clock.Now() < t0 + absl::Seconds(10)) {
+    const absl::Duration wait = limiter.ClaimSendSlot();
+    if (wait == absl::ZeroDuration()) {
+      sends.push_back(clock.Now());
+    } else {
+      ++refused;
+      EXPECT_LE(wait, RateLimiter::kWindow);
+    }
+    clock.Advance(absl::Milliseconds(step_ms(random)));
+  }
+  ASSERT_GT(refused, 0) << "the simulation should saturate the window";
+  int64_t max_in_window = 0;
+  size_t end = 0;
+  for (size_t begin = 0; begin < sends.size(); ++begin) {
+    while (end < sends.size() && sends[end] < sends[begin] + RateLimiter::kWindow) ++end;
+    max_in_window = std::max<int64_t>(max_in_window, static_cast<int64_t>(end - begin));
+  }
+  EXPECT_EQ(max_in_window, static_cast<int64_t>(kRate));
+  EXPECT_GE(static_cast<int64_t>(sends.size()), 9 * static_cast<int64_t>(kRate));
+}
+
+TEST(RateLimiterTest, WindowWaitSaysWhenTheOldestSendLeavesTheWindow) {
+  FakeClock clock;
+  RateLimiter limiter(kRate, kBurst, clock);
+  for (int i = 0; i < static_cast<int>(kRate); ++i) {
+    ASSERT_EQ(limiter.ClaimSendSlot(), absl::ZeroDuration());
+    clock.Advance(absl::Milliseconds(10));
+  }
+  // The first send was 100 ms ago: the window frees up kWindow after it.
+  EXPECT_EQ(limiter.ClaimSendSlot(), RateLimiter::kWindow - absl::Milliseconds(100));
+  EXPECT_GE(limiter.EstimatedWait(), RateLimiter::kWindow - absl::Milliseconds(100));
+  clock.Advance(RateLimiter::kWindow - absl::Milliseconds(100));
+  EXPECT_EQ(limiter.ClaimSendSlot(), absl::ZeroDuration());
 }
 
 }  // namespace
