@@ -600,6 +600,11 @@ TEST_F(CoalescerTest, WhileTheBudgetIsBusyABatchKeepsFilling) {
   ASSERT_TRUE(inner_.WaitForCalls(1));
   EXPECT_GE(absl::Now(), budget_free_at);
   EXPECT_EQ(inner_.Info(0).accounts, (std::vector<std::string>{"a", "b"}));
+  FetchResult result;
+  for (const char* account : {"a", "b"}) result.outcomes.emplace_back().account = account;
+  ASSERT_TRUE(inner_.Complete(0, std::move(result)));
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_EQ(second.Calls(), 1);
 }
 
 TEST_F(CoalescerTest, TheCallsDeadlineIsTheLatestOfItsWaiters) {
