@@ -46,7 +46,9 @@ const std::vector<OptionDoc>& Options() {
       {"max_accounts_per_call", "100", "accounts per upstream call, 1 to 100"},
       {"bytes_tags", "", "comma-separated custom tags returned as bytes_value instead of string_value"},
       {"upstream_calls_per_second", "200", "upstream call budget of this bridge (Tencent: 200/s per app)"},
-      {"upstream_burst", "", "calls that may start at once within the budget (default: calls per second)"},
+      {"upstream_burst", "",
+       "calls that may start at once within the budget (default: a twentieth of the calls per second, at least 1; "
+       "a large burst only lets calls start early to wait at the per-second window)"},
       {"coalesce_wait_ms", "2",
        "how long an ask may wait for asks of other streams to fill an upstream call (0: send at once)"},
       {"max_pending_accounts", "100000",
@@ -304,7 +306,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                    "must be a number above 0 and at most 1000000");
   }
   if (text("upstream_burst").empty()) {
-    config.upstream_burst = std::max<int64_t>(1, static_cast<int64_t>(config.upstream_calls_per_second));
+    config.upstream_burst = std::max<int64_t>(1, static_cast<int64_t>(config.upstream_calls_per_second / 20));
   } else {
     absl::StatusOr<int64_t> burst = ParseInt("upstream_burst", values.at("upstream_burst"), 1, 1000000);
     if (!burst.ok()) return burst.status();

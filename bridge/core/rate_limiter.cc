@@ -5,7 +5,10 @@
 namespace portrait_bridge {
 
 RateLimiter::RateLimiter(double calls_per_second, int64_t burst, const Clock& clock)
-    : interval_(absl::Seconds(1) / calls_per_second),
+    // Paced over kWindow rather than a second, so that the window check at sending rarely has to hold a call back
+    // (held calls would race for the next free slot, and some would lose repeatedly).
+    : calls_per_second_(calls_per_second),
+      interval_(kWindow / calls_per_second),
       burst_window_(interval_ * burst),
       min_factor_(std::min(1.0, std::max(kMinFactor, 1 / calls_per_second))),
       window_calls_(static_cast<size_t>(std::max(1.0, calls_per_second))),
@@ -78,7 +81,7 @@ void RateLimiter::OnThrottled() {
 
 double RateLimiter::EffectiveCallsPerSecond() const {
   absl::MutexLock lock(&mutex_);
-  return FactorAt(clock_.Now()) / absl::ToDoubleSeconds(interval_);
+  return FactorAt(clock_.Now()) * calls_per_second_;
 }
 
 }  // namespace portrait_bridge

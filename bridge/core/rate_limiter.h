@@ -70,7 +70,8 @@ class RateLimiter {
   // When a call reserved at `now` could start, and next_free_ once it is reserved.
   std::pair<absl::Time, absl::Time> NextStart(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
-  const absl::Duration interval_;  // Time to earn one token at the configured rate.
+  const double calls_per_second_;  // As configured.
+  const absl::Duration interval_;  // Time to earn one token at the configured rate (calls_per_second_ per kWindow).
   const absl::Duration burst_window_;
   const double min_factor_;
   const size_t window_calls_;  // floor(calls_per_second), at least 1.

@@ -115,7 +115,7 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     std::vector<std::string> tags;
     uint64_t batch_id = 0;  // The pending batch; 0 when there is none.
     uint64_t timer_id = 0;  // Its flush timer; 0 when none is scheduled.
-    absl::Time batch_started;  // When the pending batch got its first account.
+    bool held_for_budget = false;  // The pending batch's wait was extended once for budget.
     std::vector<std::string> pending_order;  // The batch's accounts, in arrival order.
     absl::flat_hash_map<std::string, Entry> pending;
     absl::flat_hash_map<std::string, uint64_t> in_flight;  // Account -> id of the call carrying it.
@@ -155,8 +155,7 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   absl::Time EarliestDeadline(const KeyState& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // How soon a batch held back for budget is looked at again, at the least.
   static constexpr absl::Duration kMinRecheck = absl::Milliseconds(1);
-  // How long a batch may be held back for budget at most, so that full batches cannot starve it.
-  static constexpr absl::Duration kMaxHold = absl::Seconds(1);
+
   void OnCallDone(uint64_t call_id, FetchResult result);
   void Send(Dispatch dispatch);
   void Run(Actions actions);
@@ -296,7 +295,7 @@ void Coalescer::Core::MaybeEraseKey(KeyState& key) {
 
 void Coalescer::Core::StartBatch(KeyState& key, absl::Time now) {
   key.batch_id = next_id_++;
-  key.batch_started = now;
+  key.held_for_budget = false;
   batches_[key.batch_id] = &key;
   if (options_.wait > absl::ZeroDuration()) {
     key.timer_id = timers_.RunAt(now + options_.wait, [weak = weak_from_this(), batch_id = key.batch_id] {
@@ -444,10 +443,12 @@ void Coalescer::Core::OnTimer(uint64_t batch_id) {
     if (it == batches_.end()) return;  // Filled, emptied by cancellations, or shut down meanwhile.
     KeyState& key = *it->second;
     key.timer_id = 0;  // Running now; nothing to cancel.
-    if (budget_wait > absl::ZeroDuration() && key.pending.size() < options_.max_accounts_per_call &&
-        EarliestDeadline(key) > now + budget_wait && now < key.batch_started + kMaxHold) {
+    if (!key.held_for_budget && budget_wait > absl::ZeroDuration() &&
+        key.pending.size() < options_.max_accounts_per_call && EarliestDeadline(key) > now + budget_wait) {
       // The budget is the bottleneck: a call sent now would only queue for it. Keep the batch open until the budget
-      // can take it, so that it fills meanwhile (a full batch still goes out at once).
+      // would have taken it, so that it fills meanwhile (a full batch still goes out at once). Only once: calls
+      // sealed meanwhile must not keep pushing it back.
+      key.held_for_budget = true;
       key.timer_id = timers_.RunAt(now + std::max(budget_wait, kMinRecheck),
                                    [weak = weak_from_this(), batch_id] {
                                      if (std::shared_ptr<Core> core = weak.lock()) core->OnTimer(batch_id);

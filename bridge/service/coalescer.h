@@ -39,8 +39,8 @@ struct CoalescerOptions {
 ///   waiter. A caller's `done` runs once, when each of its accounts has an outcome.
 /// - A batch goes out when it holds max_accounts_per_call accounts, or `wait` after its first account. The call's
 ///   deadline is the latest deadline of its waiters. When `wait` has passed but budget_wait says the call would
-///   only queue for budget, the batch stays open (filling) until the budget can take it, unless a waiter's
-///   deadline comes first or it has been held for a second: under load calls go out full instead of half full. A caller joining a call in flight with a later deadline
+///   only queue for budget, the batch stays open (filling) once more, for the estimated budget wait, unless a
+///   waiter's deadline comes first: under load calls go out fuller, and no batch is held back twice. A caller joining a call in flight with a later deadline
 ///   still gets that call's outcome (including a deadline failure that came before its own deadline).
 /// - When a batch goes out and budget_wait says the call could not start before a waiter's deadline, that waiter
 ///   fails at once with RESOURCE_EXHAUSTED (UPSTREAM_BUDGET_EXHAUSTED, RetryInfo = the estimated wait) instead

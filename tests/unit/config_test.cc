@@ -89,7 +89,7 @@ TEST_F(ConfigTest, DefaultsWhenOnlyRequiredSettingsAreGiven) {
   EXPECT_EQ(config->max_inflight_accounts_per_stream, 1000);
   EXPECT_TRUE(config->bytes_tags.empty());
   EXPECT_EQ(config->upstream_calls_per_second, 200);
-  EXPECT_EQ(config->upstream_burst, 200);  // Defaults to the calls per second.
+  EXPECT_EQ(config->upstream_burst, 10);  // Defaults to a twentieth of the calls per second.
   EXPECT_EQ(config->shutdown_grace, absl::Seconds(10));
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
   EXPECT_TRUE(config->log_json);

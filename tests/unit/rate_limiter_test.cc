@@ -15,7 +15,7 @@ namespace {
 
 constexpr double kRate = 10;  // One token every 100 ms.
 constexpr int64_t kBurst = 5;
-constexpr absl::Duration kInterval = absl::Milliseconds(100);
+const absl::Duration kInterval = RateLimiter::kWindow / kRate;  // Paced over the window: 105 ms.
 
 TEST(RateLimiterTest, BurstStartsAtOnceAndTheNextWaitsOneInterval) {
   FakeClock clock;
@@ -102,7 +102,7 @@ TEST(RateLimiterTest, StartsInAnyOneSecondWindowNeverExceedTheBucketBound) {
   // Over the whole run the limiter neither over- nor under-serves: a full bucket, then one call per interval.
   const auto started_before_10s =
       std::count_if(starts.begin(), starts.end(), [&](absl::Time start) { return start < t0 + absl::Seconds(10); });
-  EXPECT_EQ(started_before_10s, kBurst + 10 * static_cast<int64_t>(kRate) - 1);
+  EXPECT_EQ(started_before_10s, kBurst + absl::Ceil(absl::Seconds(10), kInterval) / kInterval - 1);
 }
 
 TEST(RateLimiterTest, EstimatedWaitIsTheNextReservesWaitAndReservesNothing) {
@@ -115,8 +115,8 @@ TEST(RateLimiterTest, EstimatedWaitIsTheNextReservesWaitAndReservesNothing) {
   ASSERT_EQ(limiter.Reserve(absl::InfiniteDuration()), kInterval);
   EXPECT_EQ(limiter.EstimatedWait(), 2 * kInterval);
   clock.Advance(absl::Milliseconds(150));
-  EXPECT_EQ(limiter.EstimatedWait(), absl::Milliseconds(50));
-  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), absl::Milliseconds(50));
+  EXPECT_EQ(limiter.EstimatedWait(), 2 * kInterval - absl::Milliseconds(150));
+  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), 2 * kInterval - absl::Milliseconds(150));
 }
 
 // The most calls starting in any half-open window [t, t + length) of `starts` (sorted).
@@ -182,10 +182,10 @@ TEST(RateLimiterThrottleTest, ThrottleEmptiesTheBucket) {
   FakeClock clock;
   RateLimiter limiter(kRate, kBurst, clock);  // Idle: a full bucket of five.
   limiter.OnThrottled();
-  // At 5 calls/s the next call waits one 200 ms interval instead of starting with a burst.
-  EXPECT_EQ(limiter.EstimatedWait(), absl::Milliseconds(200));
-  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), absl::Milliseconds(200));
-  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), absl::Milliseconds(400));
+  // At half the rate the next call waits one doubled interval instead of starting with a burst.
+  EXPECT_EQ(limiter.EstimatedWait(), 2 * kInterval);
+  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), 2 * kInterval);
+  EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), 4 * kInterval);
 }
 
 // Callers poll far faster than the budget for 20 simulated seconds; upstream throttles at 5 s. In the second after
