@@ -89,7 +89,14 @@ expect_eq "Service metrics port: name, appProtocol" "$(q "$work/default.yaml" 'k
 expect_eq "--config points at the mounted config.json" "$(q "$work/default.yaml" "$C.args.join(' ') + ' ' + $C.volumeMounts.find(m => m.name === 'config').mountPath")" "--config=/etc/portrait-bridge/config/config.json /etc/portrait-bridge/config"
 expect_eq "secret_key_file is the mounted Secret key" "$(q "$work/default.yaml" "config().secret_key_file + ' ' + $D.volumes.find(v => v.name === 'secret-key').secret.secretName")" "/etc/portrait-bridge/secret/secret-key tencent-chat-key"
 expect_eq "secret key never in the ConfigMap or env" "$(q "$work/all.yaml" "(kind('ConfigMap').data['config.json'].includes('trial-only') || JSON.stringify($C.env || []).includes('SECRET_KEY'))")" "false"
-expect_eq "config.json keys are all bridge keys" "$(q "$work/all.yaml" "Object.keys(config()).filter(k => !['listen_address','metrics_address','sdkappid','admin_identifier','secret_key_file','region','base_url','ca_bundle','usersig_validity_seconds','attempt_timeout_ms','max_accounts_per_call','max_accounts_per_stream','max_inflight_accounts_per_stream','bytes_tags','upstream_calls_per_second','upstream_burst','shutdown_grace_seconds','log_level','log_format','tls_cert_file','tls_key_file','tls_client_ca_file'].includes(k)).join(',') || 'none unknown'")" "none unknown"
+expect_eq "config.json keys are all bridge keys" "$(q "$work/all.yaml" "Object.keys(config()).filter(k => !['listen_address','metrics_address','sdkappid','admin_identifier','secret_key_file','region','base_url','ca_bundle','usersig_validity_seconds','attempt_timeout_ms','max_accounts_per_call','max_accounts_per_stream','max_inflight_accounts_per_stream','bytes_tags','upstream_calls_per_second','upstream_burst','coalesce_wait_ms','max_pending_accounts','retry_max_attempts','retry_initial_backoff_ms','retry_max_backoff_ms','retry_budget_ratio','cache_ttl_ms','cache_max_entries','cache_negative_ttl_ms','shutdown_grace_seconds','log_level','log_format','tls_cert_file','tls_key_file','tls_client_ca_file'].includes(k)).join(',') || 'none unknown'")" "none unknown"
+new_keys='["coalesce_wait_ms","max_pending_accounts","retry_max_attempts","retry_initial_backoff_ms","retry_max_backoff_ms","retry_budget_ratio","cache_ttl_ms","cache_max_entries","cache_negative_ttl_ms"].map(k => k + "=" + JSON.stringify(config()[k])).join(" ")'
+expect_eq "default config.json: coalescer, retry and cache keys at the bridge's defaults" "$(q "$work/default.yaml" "$new_keys")" \
+  "coalesce_wait_ms=2 max_pending_accounts=100000 retry_max_attempts=3 retry_initial_backoff_ms=50 retry_max_backoff_ms=1000 retry_budget_ratio=0.2 cache_ttl_ms=0 cache_max_entries=1000000 cache_negative_ttl_ms=1000"
+expect_eq "all-features config.json: coalescer, retry and cache (on) keys from the values" "$(q "$work/all.yaml" "$new_keys")" \
+  "coalesce_wait_ms=5 max_pending_accounts=20000 retry_max_attempts=5 retry_initial_backoff_ms=100 retry_max_backoff_ms=2000 retry_budget_ratio=0.5 cache_ttl_ms=60000 cache_max_entries=200000 cache_negative_ttl_ms=5000"
+expect_eq "upstream_burst omitted when burstPerReplica is null (bridge default)" "$(q "$work/default.yaml" "'upstream_burst' in config()")" "false"
+expect_eq "all-features memory limit sized for its cache" "$(q "$work/all.yaml" "$C.resources.limits.memory")" "384Mi"
 expect_eq "sdkappid renders as an integer" "$(q "$work/default.yaml" 'config().sdkappid')" "1400000000"
 expect_eq "helm test pod checks both health services" "$(q "$work/default.yaml" 'kind("Pod").spec.initContainers.concat(kind("Pod").spec.containers).map(c => c.args.filter(a => a.startsWith("-service=")).join("") || "-service=(overall)").join(" ")')" "-service=(overall) -service=tencentcloud.chat.profile.v1.ProfileService"
 expect_eq "helm test pod targets the Service's gRPC port" "$(q "$work/default.yaml" 'kind("Pod").spec.containers[0].args[0]')" "-addr=pb-portrait-bridge.profiles.svc:50051"
@@ -155,6 +162,21 @@ reject "log format xml" "/config/logFormat" "${required[@]}" --set config.logFor
 reject "root UID" "/podSecurity/runAsUser" "${required[@]}" --set podSecurity.runAsUser=0
 reject "attempt timeout under Tencent's 3 s" "/upstream/attemptTimeoutMs" "${required[@]}" --set upstream.attemptTimeoutMs=3000
 reject "bytes tag that is not a custom tag" "/config/bytesTags" "${required[@]}" --set 'config.bytesTags={Tag_Profile_IM_Nick}'
+reject "retry maxAttempts 0" "/upstream/retry/maxAttempts" "${required[@]}" --set upstream.retry.maxAttempts=0
+reject "retry maxAttempts 11" "/upstream/retry/maxAttempts" "${required[@]}" --set upstream.retry.maxAttempts=11
+reject "retry initialBackoffMs 0" "/upstream/retry/initialBackoffMs" "${required[@]}" --set upstream.retry.initialBackoffMs=0
+reject "retry maxBackoffMs above 600000" "/upstream/retry/maxBackoffMs" "${required[@]}" --set upstream.retry.maxBackoffMs=600001
+reject "retry budgetRatio above 10" "/upstream/retry/budgetRatio" "${required[@]}" --set upstream.retry.budgetRatio=10.5
+reject "retry budgetRatio negative" "/upstream/retry/budgetRatio" "${required[@]}" --set upstream.retry.budgetRatio=-0.1
+reject "unknown retry key" "additional properties 'attempts' not allowed" "${required[@]}" --set upstream.retry.attempts=2
+reject "coalesceWaitMs above 1000" "/config/coalesceWaitMs" "${required[@]}" --set config.coalesceWaitMs=1001
+reject "maxPendingAccounts below 100" "/config/maxPendingAccounts" "${required[@]}" --set config.maxPendingAccounts=99
+reject "cache ttlMs above 7 days" "/cache/ttlMs" "${required[@]}" --set cache.ttlMs=604800001
+reject "cache ttlMs negative" "/cache/ttlMs" "${required[@]}" --set cache.ttlMs=-1
+reject "cache maxEntries 0" "/cache/maxEntries" "${required[@]}" --set cache.maxEntries=0
+reject "cache negativeTtlMs above 1 h" "/cache/negativeTtlMs" "${required[@]}" --set cache.negativeTtlMs=3600001
+reject "unknown cache key" "additional properties 'enabled' not allowed" "${required[@]}" --set cache.enabled=true
+reject "retry maxBackoffMs < initialBackoffMs" "must be >= upstream.retry.initialBackoffMs" "${required[@]}" --set upstream.retry.initialBackoffMs=500 --set upstream.retry.maxBackoffMs=100
 reject "maxReplicas < minReplicas" "must be >= autoscaling.minReplicas" "${required[@]}" --set autoscaling.enabled=true --set autoscaling.minReplicas=5 --set autoscaling.maxReplicas=3
 reject "budget share below 1 call/s" "gives 0 calls/s per replica" "${required[@]}" --set upstream.totalCallsPerSecond=3 --set replicaCount=4
 reject "terminationGracePeriodSeconds not above the drain" "must be greater than" "${required[@]}" --set shutdown.terminationGracePeriodSeconds=15
@@ -172,10 +194,15 @@ bridge="${PORTRAIT_BRIDGE_BINARY:-$repo/build/bridge/portrait-bridge}"
 if [ -x "$bridge" ]; then
   printf 'not-a-real-key' >"$work/secret"
   render "${required[@]}" --set 'config.bytesTags={Tag_Profile_Custom_Blob}' --set upstream.burstPerReplica=7 \
-    --set upstream.region=frankfurt --set config.logFormat=text >"$work/rich.yaml" 2>/dev/null
+    --set upstream.region=frankfurt --set config.logFormat=text \
+    --set config.coalesceWaitMs=0 --set config.maxPendingAccounts=100 --set upstream.retry.maxAttempts=10 \
+    --set upstream.retry.initialBackoffMs=60000 --set upstream.retry.maxBackoffMs=600000 --set upstream.retry.budgetRatio=10 \
+    --set cache.ttlMs=604800000 --set cache.maxEntries=1 --set cache.negativeTtlMs=3600000 >"$work/rich.yaml" 2>/dev/null
   render "${required[@]}" --set upstream.baseUrl=http://127.0.0.1:9 --set metrics.enabled=false >"$work/baseurl.yaml" 2>/dev/null
-  for f in default rich baseurl; do
-    q "$work/$f.yaml" "JSON.stringify(Object.assign(config(), {secret_key_file: '$work/secret'}))" >"$work/$f.json"
+  # "all" is the all-features render (cache on, retry and coalescer tuned) minus the CA/TLS files that exist
+  # only in the pod; the other renders have none of those keys.
+  for f in default rich baseurl all; do
+    q "$work/$f.yaml" "JSON.stringify(Object.assign((c => { for (const k of ['ca_bundle','tls_cert_file','tls_key_file','tls_client_ca_file']) delete c[k]; return c; })(config()), {secret_key_file: '$work/secret'}))" >"$work/$f.json"
     rm -f "$work/port"
     "$bridge" --config="$work/$f.json" --listen_address=127.0.0.1:0 \
       $(q "$work/$f.yaml" 'config().metrics_address ? "--metrics_address=127.0.0.1:0" : ""') \

@@ -139,6 +139,10 @@ Cross-field checks that JSON Schema (draft-07) cannot express. Included by the D
 {{- if and .Values.tls.enabled (not .Values.tls.existingSecret) }}
 {{- fail "tls.enabled=true needs tls.existingSecret (a kubernetes.io/tls Secret)" }}
 {{- end }}
+{{- $retry := .Values.upstream.retry }}
+{{- if lt (int64 $retry.maxBackoffMs) (int64 $retry.initialBackoffMs) }}
+{{- fail (printf "upstream.retry.maxBackoffMs (%d) must be >= upstream.retry.initialBackoffMs (%d)" (int64 $retry.maxBackoffMs) (int64 $retry.initialBackoffMs)) }}
+{{- end }}
 {{- if and .Values.upstream.caBundle.existingConfigMap (not .Values.upstream.caBundle.key) }}
 {{- fail "upstream.caBundle.key is required with upstream.caBundle.existingConfigMap" }}
 {{- end }}
@@ -169,6 +173,8 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
 {{- define "portrait-bridge.configJson" -}}
 {{- $c := .Values.config }}
 {{- $u := .Values.upstream }}
+{{- $r := .Values.upstream.retry }}
+{{- $k := .Values.cache }}
 {{- $cfg := dict
   "listen_address" (printf "0.0.0.0:%d" (int64 .Values.ports.grpc))
   "metrics_address" (ternary (printf "0.0.0.0:%d" (int64 .Values.ports.metrics)) "" .Values.metrics.enabled)
@@ -180,7 +186,16 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
   "max_accounts_per_call" (int64 $c.maxAccountsPerCall)
   "max_accounts_per_stream" (int64 $c.maxAccountsPerStream)
   "max_inflight_accounts_per_stream" (int64 $c.maxInflightAccountsPerStream)
+  "coalesce_wait_ms" (int64 $c.coalesceWaitMs)
+  "max_pending_accounts" (int64 $c.maxPendingAccounts)
   "upstream_calls_per_second" (int64 (include "portrait-bridge.callsPerReplica" .))
+  "retry_max_attempts" (int64 $r.maxAttempts)
+  "retry_initial_backoff_ms" (int64 $r.initialBackoffMs)
+  "retry_max_backoff_ms" (int64 $r.maxBackoffMs)
+  "retry_budget_ratio" (float64 $r.budgetRatio)
+  "cache_ttl_ms" (int64 $k.ttlMs)
+  "cache_max_entries" (int64 $k.maxEntries)
+  "cache_negative_ttl_ms" (int64 $k.negativeTtlMs)
   "shutdown_grace_seconds" (int64 .Values.shutdown.graceSeconds)
   "log_level" $c.logLevel
   "log_format" $c.logFormat
