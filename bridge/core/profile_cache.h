@@ -21,7 +21,7 @@ struct ProfileCacheOptions {
   /// How long a profile field stays fresh after it was stored. Zero or less: nothing is stored.
   absl::Duration ttl = absl::ZeroDuration();
   /// At most this many entries: one per (account, tag), plus one per remembered failure. Zero: nothing is stored.
-  int64_t max_entries = 1'000'000;
+  int64_t max_entries = 200'000;
   /// How long a remembered account failure stays fresh. Zero or less: failures are not stored.
   absl::Duration negative_ttl = absl::Seconds(1);
   /// Independent lock domains; an account's entries always live in one shard. Clamped to [1, max_entries].

@@ -17,7 +17,7 @@ namespace portrait_bridge {
 /// Settings of a CachingFetcher (config keys cache_ttl_ms, cache_max_entries, cache_negative_ttl_ms).
 struct CachingFetcherOptions {
   absl::Duration ttl = absl::ZeroDuration();  ///< How long a fetched profile field is served from the cache.
-  int64_t max_entries = 1'000'000;            ///< Bound on (account, tag) entries, LRU-evicted beyond it.
+  int64_t max_entries = 200'000;              ///< Bound on (account, tag) entries, LRU-evicted beyond it.
   absl::Duration negative_ttl = absl::Seconds(1);  ///< How long an account's cacheable failure is remembered.
 };
 

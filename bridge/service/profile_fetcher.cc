@@ -26,9 +26,9 @@ class CallTicket final : public ProfileFetcher::Ticket {
 
 }  // namespace
 
-std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, const CallOutcome& call) {
-  absl::flat_hash_map<absl::string_view, const UserProfileEntry*> by_account;
-  for (const UserProfileEntry& user : call.users) by_account.emplace(user.account, &user);
+std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, CallOutcome call) {
+  absl::flat_hash_map<absl::string_view, UserProfileEntry*> by_account;
+  for (UserProfileEntry& user : call.users) by_account.emplace(user.account, &user);
   std::vector<AccountOutcome> outcomes;
   outcomes.reserve(accounts.size());
   for (const std::string& account : accounts) {
@@ -41,7 +41,8 @@ std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& 
     } else if (it->second->result_code != 0) {
       outcome.failure = TencentFailure(it->second->result_code, it->second->result_info);
     } else {
-      outcome.items = it->second->items;
+      outcome.items = std::move(it->second->items);  // An answer repeating an account keeps its first entry.
+      by_account.erase(it);
     }
   }
   return outcomes;
@@ -56,7 +57,7 @@ std::shared_ptr<ProfileFetcher::Ticket> DirectFetcher::Fetch(std::vector<std::st
       [asked = std::move(asked), done = std::move(done)](CallOutcome call) mutable {
         FetchResult result;
         result.cancelled = call.cancelled;
-        if (!call.cancelled) result.outcomes = OutcomesForAccounts(asked, call);
+        if (!call.cancelled) result.outcomes = OutcomesForAccounts(asked, std::move(call));
         std::move(done)(std::move(result));
       }));
 }

@@ -33,7 +33,7 @@ struct FetchResult {
 /// Turns an upstream call's outcome into one AccountOutcome per account in `accounts` (each exactly once, in that
 /// order): the call's failure for all of them, or each user's entry, or a failure for an account the answer left
 /// out.
-std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, const CallOutcome& call);
+std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, CallOutcome call);
 
 /// Fetches profiles for the GetProfiles reactors. Implementations decide how asks become upstream calls
 /// (one call per ask, coalesced across streams, served from a cache). Thread-safe.

@@ -259,7 +259,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
         if (fatal != nullptr) {
           EndStreamLocked(ToGrpcStatus(ToRpcStatus(*fatal)));
         } else {
-          AnswerChunkLocked(chunk, result.outcomes);
+          AnswerChunkLocked(chunk, std::move(result.outcomes));
         }
       }
       destroy = done_ && outstanding_calls_ == 0;
@@ -272,25 +272,27 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   }
 
   // Queues one response with a result for every entry of the chunk's accounts.
-  void AnswerChunkLocked(const Chunk& chunk, const std::vector<AccountOutcome>& outcomes)
+  void AnswerChunkLocked(const Chunk& chunk, std::vector<AccountOutcome> outcomes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     RequestState& state = requests_.at(chunk.request_index);
     v1::GetProfilesResponse response;
     response.set_request_index(chunk.request_index);
     response.set_request_id(state.request_id);
-    for (const AccountOutcome& outcome : outcomes) {
+    for (AccountOutcome& outcome : outcomes) {
       const auto occurrences = state.occurrences.find(outcome.account);
       if (occurrences == state.occurrences.end() || occurrences->second == 0) continue;  // Not asked, or answered.
-      v1::AccountResult result;
+      v1::AccountResult& result = *response.add_results();
       result.set_account(outcome.account);
       if (outcome.failure.has_value()) {
         SetFailure(*outcome.failure, result);
       } else {
-        for (const auto& item : outcome.items) *result.add_items() = item;
+        result.mutable_items()->Reserve(static_cast<int>(outcome.items.size()));
+        for (auto& item : outcome.items) *result.add_items() = std::move(item);
         result.mutable_status()->set_code(0);
       }
       const int copies = std::exchange(occurrences->second, 0);
-      for (int i = 0; i < copies; ++i) *response.add_results() = result;
+      // Elements of a repeated message field stay where they are when it grows, so `result` remains valid.
+      for (int i = 1; i < copies; ++i) *response.add_results() = result;
       accounts_answered_ += copies;
       if (result.status().code() != 0) accounts_failed_ += copies;
       if (observer_ != nullptr) {
