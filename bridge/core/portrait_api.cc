@@ -57,36 +57,274 @@ void SetItemValue(const Json& value, ValueType type, ProfileItem& item) {
   }
 }
 
-absl::StatusOr<UserProfileEntry> ParseUser(const Json& user, const TagTypes& tag_types) {
-  if (!user.is_object()) return absl::InvalidArgumentError("a UserProfileItem entry is not an object");
-  UserProfileEntry entry;
-  const auto account = user.find("To_Account");
-  if (account == user.end() || !account->is_string()) {
-    return absl::InvalidArgumentError("a UserProfileItem entry has no string To_Account");
+// Reads a portrait_get answer in one pass, straight into the result: a DOM would allocate a node for every key and
+// value of up to 100 profiles, for each call. Fields it does not know are skipped, whatever their shape.
+class PortraitGetSax final : public nlohmann::json_sax<Json> {
+ public:
+  explicit PortraitGetSax(const TagTypes& tag_types) : tag_types_(tag_types) {}
+
+  absl::StatusOr<PortraitGetAnswer> Result(bool parsed) {
+    if (!parsed || depth_ != 0) {
+      return absl::InvalidArgumentError(error_.empty() ? "the body is not JSON (or is truncated)" : error_);
+    }
+    if (!saw_root_object_) return absl::InvalidArgumentError("the body is JSON but not an object");
+    if (!saw_error_code_ && !saw_action_status_) {
+      return absl::InvalidArgumentError("the body has neither ErrorCode nor ActionStatus");
+    }
+    if (!error_code_is_integer_) return absl::InvalidArgumentError("ErrorCode is not an integer");
+    // A FAIL without a code still failed; keep it distinguishable from success.
+    if (answer_.error_code == 0 && action_status_fail_) {
+      return absl::InvalidArgumentError("ActionStatus is FAIL but ErrorCode is 0");
+    }
+    if (answer_.error_code != 0) {
+      answer_.users.clear();  // The users of a failed call mean nothing; a malformed list does not matter either.
+      return std::move(answer_);
+    }
+    if (!users_error_.empty()) return absl::InvalidArgumentError(users_error_);
+    return std::move(answer_);
   }
-  entry.account = account->get<std::string>();
-  if (const auto code = user.find("ResultCode"); code != user.end() && code->is_number_integer()) {
-    entry.result_code = code->get<int64_t>();
+
+  bool null() override { return Scalar(Json()); }
+  bool boolean(bool value) override { return Scalar(Json(value)); }
+  bool number_integer(number_integer_t value) override { return Scalar(Json(value)); }
+  bool number_unsigned(number_unsigned_t value) override { return Scalar(Json(value)); }
+  bool number_float(number_float_t value, const string_t& /*text*/) override { return Scalar(Json(value)); }
+  bool string(string_t& value) override { return Scalar(Json(std::move(value))); }
+  bool binary(binary_t& /*value*/) override { return Scalar(Json()); }
+
+  bool start_object(std::size_t /*elements*/) override {
+    ++depth_;
+    if (skip_depth_ > 0) {
+      ++skip_depth_;
+      return true;
+    }
+    switch (At()) {
+      case Place::kRoot:
+        saw_root_object_ = true;
+        place_.push_back(Place::kRootObject);
+        return true;
+      case Place::kUsersArray:
+        answer_.users.emplace_back();
+        user_has_account_ = false;
+        place_.push_back(Place::kUser);
+        return true;
+      case Place::kItemsArray:
+        answer_.users.back().items.emplace_back();
+        item_has_tag_ = false;
+        item_value_ = Json();
+        place_.push_back(Place::kItem);
+        return true;
+      default:
+        return StructureMismatch();
+    }
   }
-  if (const auto info = user.find("ResultInfo"); info != user.end() && info->is_string()) {
-    entry.result_info = info->get<std::string>();
+
+  bool end_object() override {
+    --depth_;
+    if (skip_depth_ > 0) return Unskip();
+    const Place closing = At();
+    place_.pop_back();
+    if (closing == Place::kUser && !user_has_account_) {
+      UsersError("a UserProfileItem entry has no string To_Account");
+    } else if (closing == Place::kItem) {
+      ProfileItem& item = answer_.users.back().items.back();
+      if (!item_has_tag_) {
+        UsersError("a ProfileItem has no string Tag");
+      } else if (!item_value_.is_null()) {
+        SetItemValue(item_value_, tag_types_.TypeOf(item.tag()), item);
+      }
+    }
+    AfterValue();
+    return true;
   }
-  const auto items = user.find("ProfileItem");
-  if (items == user.end() || items->is_null()) return entry;
-  if (!items->is_array()) return absl::InvalidArgumentError("ProfileItem is not an array");
-  for (const Json& raw : *items) {
-    if (!raw.is_object()) return absl::InvalidArgumentError("a ProfileItem entry is not an object");
-    const auto tag = raw.find("Tag");
-    const auto value = raw.find("Value");
-    if (tag == raw.end() || !tag->is_string()) return absl::InvalidArgumentError("a ProfileItem has no string Tag");
-    ProfileItem& item = entry.items.emplace_back();
-    item.set_tag(tag->get<std::string>());
-    if (value == raw.end() || value->is_null()) continue;  // Present but unset: no value.
-    if (!value->is_primitive()) return absl::InvalidArgumentError("a ProfileItem Value is not a number or string");
-    SetItemValue(*value, tag_types.TypeOf(item.tag()), item);
+
+  bool start_array(std::size_t /*elements*/) override {
+    ++depth_;
+    if (skip_depth_ > 0) {
+      ++skip_depth_;
+      return true;
+    }
+    switch (At()) {
+      case Place::kUsersKey:
+        place_.back() = Place::kUsersArray;
+        return true;
+      case Place::kItemsKey:
+        place_.back() = Place::kItemsArray;
+        return true;
+      default:
+        return StructureMismatch();
+    }
   }
-  return entry;
-}
+
+  bool end_array() override {
+    --depth_;
+    if (skip_depth_ > 0) return Unskip();
+    place_.pop_back();  // kUsersArray or kItemsArray: the value of its key is complete.
+    return true;
+  }
+
+  bool key(string_t& key) override {
+    if (skip_depth_ > 0) return true;
+    const Place container = At();
+    Place next = Place::kOther;
+    if (container == Place::kRootObject) {
+      if (key == "ErrorCode") next = Place::kErrorCode;
+      else if (key == "ErrorInfo") next = Place::kErrorInfo;
+      else if (key == "ActionStatus") next = Place::kActionStatus;
+      else if (key == "UserProfileItem") next = Place::kUsersKey;
+    } else if (container == Place::kUser) {
+      if (key == "To_Account") next = Place::kAccount;
+      else if (key == "ResultCode") next = Place::kResultCode;
+      else if (key == "ResultInfo") next = Place::kResultInfo;
+      else if (key == "ProfileItem") next = Place::kItemsKey;
+    } else if (container == Place::kItem) {
+      if (key == "Tag") next = Place::kTag;
+      else if (key == "Value") next = Place::kValue;
+    }
+    place_.push_back(next);
+    return true;
+  }
+
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*ex*/) override {
+    return false;
+  }
+
+ private:
+  // Where the parser is: containers, and keys whose value comes next.
+  enum class Place {
+    kRoot, kRootObject, kErrorCode, kErrorInfo, kActionStatus, kUsersKey, kUsersArray, kUser, kAccount,
+    kResultCode, kResultInfo, kItemsKey, kItemsArray, kItem, kTag, kValue, kOther,
+  };
+
+  Place At() const { return place_.empty() ? Place::kRoot : place_.back(); }
+
+  bool Scalar(Json value) {
+    if (skip_depth_ > 0) return true;
+    switch (At()) {
+      case Place::kRoot:
+        return true;  // A bare scalar document: Result() reports "not an object".
+      case Place::kErrorCode:
+        saw_error_code_ = true;
+        error_code_is_integer_ = value.is_number_integer();
+        if (error_code_is_integer_) answer_.error_code = value.get<int64_t>();
+        break;
+      case Place::kErrorInfo:
+        if (value.is_string()) answer_.error_info = value.get<std::string>();
+        break;
+      case Place::kActionStatus:
+        saw_action_status_ = true;
+        action_status_fail_ = value.is_string() && value.get_ref<const std::string&>() == "FAIL";
+        break;
+      case Place::kUsersKey:
+        if (!value.is_null()) UsersError("UserProfileItem is not an array");
+        break;
+      case Place::kUsersArray:
+        UsersError("a UserProfileItem entry is not an object");
+        return true;
+      case Place::kAccount:
+        if (value.is_string()) {
+          answer_.users.back().account = value.get<std::string>();
+          user_has_account_ = true;
+        }
+        break;
+      case Place::kResultCode:
+        if (value.is_number_integer()) answer_.users.back().result_code = value.get<int64_t>();
+        break;
+      case Place::kResultInfo:
+        if (value.is_string()) answer_.users.back().result_info = value.get<std::string>();
+        break;
+      case Place::kItemsKey:
+        if (!value.is_null()) UsersError("ProfileItem is not an array");
+        break;
+      case Place::kItemsArray:
+        UsersError("a ProfileItem entry is not an object");
+        return true;
+      case Place::kTag:
+        if (value.is_string()) {
+          answer_.users.back().items.back().set_tag(value.get<std::string>());
+          item_has_tag_ = true;
+        }
+        break;
+      case Place::kValue:
+        item_value_ = std::move(value);
+        break;
+      default:
+        break;
+    }
+    AfterValue();
+    return true;
+  }
+
+  // An object or array where the schema has something else (or an unknown field): skip it, and remember the
+  // error if it matters.
+  bool StructureMismatch() {
+    switch (At()) {
+      case Place::kRoot:
+        break;  // An array document; Result() reports "not an object".
+      case Place::kErrorCode:
+        saw_error_code_ = true;
+        error_code_is_integer_ = false;
+        break;
+      case Place::kUsersKey:
+        UsersError("UserProfileItem is not an array");
+        break;
+      case Place::kUsersArray:
+        UsersError("a UserProfileItem entry is not an object");
+        break;
+      case Place::kItemsKey:
+        UsersError("ProfileItem is not an array");
+        break;
+      case Place::kItemsArray:
+        UsersError("a ProfileItem entry is not an object");
+        break;
+      case Place::kValue:
+        UsersError("a ProfileItem Value is not a number or string");
+        break;
+      case Place::kAccount:
+      case Place::kTag:
+        break;  // Reported as missing when the entry ends.
+      default:
+        break;
+    }
+    skip_depth_ = 1;
+    return true;
+  }
+
+  bool Unskip() {
+    if (--skip_depth_ == 0) AfterValue();
+    return true;
+  }
+
+  // A key's value is complete: back to its container. (Elements of arrays have no key to pop.)
+  void AfterValue() {
+    const Place place = At();
+    if (place != Place::kRoot && place != Place::kRootObject && place != Place::kUser && place != Place::kItem &&
+        place != Place::kUsersArray && place != Place::kItemsArray) {
+      place_.pop_back();
+    }
+  }
+
+  void UsersError(const char* message) {
+    if (users_error_.empty()) users_error_ = message;
+  }
+
+  const TagTypes& tag_types_;
+  PortraitGetAnswer answer_;
+  std::vector<Place> place_;
+  int depth_ = 0;       // Open objects and arrays.
+  int skip_depth_ = 0;  // >0 while inside a value that is skipped.
+  bool saw_root_object_ = false;
+  bool saw_error_code_ = false;
+  bool error_code_is_integer_ = true;
+  bool saw_action_status_ = false;
+  bool action_status_fail_ = false;
+  bool user_has_account_ = false;
+  bool item_has_tag_ = false;
+  Json item_value_;
+  std::string users_error_;
+  std::string error_;
+};
 
 }  // namespace
 
@@ -119,39 +357,10 @@ std::string RegionNames() {
 }
 
 absl::StatusOr<PortraitGetAnswer> ParsePortraitGetBody(absl::string_view body, const TagTypes& tag_types) {
-  const Json document = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) return absl::InvalidArgumentError("the body is not JSON (or is truncated)");
-  if (!document.is_object()) return absl::InvalidArgumentError("the body is JSON but not an object");
-
-  PortraitGetAnswer answer;
-  const auto error_code = document.find("ErrorCode");
-  const auto action_status = document.find("ActionStatus");
-  if (error_code == document.end() && action_status == document.end()) {
-    return absl::InvalidArgumentError("the body has neither ErrorCode nor ActionStatus");
-  }
-  if (error_code != document.end()) {
-    if (!error_code->is_number_integer()) return absl::InvalidArgumentError("ErrorCode is not an integer");
-    answer.error_code = error_code->get<int64_t>();
-  }
-  if (const auto info = document.find("ErrorInfo"); info != document.end() && info->is_string()) {
-    answer.error_info = info->get<std::string>();
-  }
-  // A FAIL without a code still failed; keep it distinguishable from success.
-  if (answer.error_code == 0 && action_status != document.end() && action_status->is_string() &&
-      action_status->get<std::string>() == "FAIL") {
-    return absl::InvalidArgumentError("ActionStatus is FAIL but ErrorCode is 0");
-  }
-  if (answer.error_code != 0) return answer;
-
-  const auto users = document.find("UserProfileItem");
-  if (users == document.end() || users->is_null()) return answer;
-  if (!users->is_array()) return absl::InvalidArgumentError("UserProfileItem is not an array");
-  for (const Json& user : *users) {
-    absl::StatusOr<UserProfileEntry> entry = ParseUser(user, tag_types);
-    if (!entry.ok()) return entry.status();
-    answer.users.push_back(*std::move(entry));
-  }
-  return answer;
+  PortraitGetSax sax(tag_types);
+  const bool parsed = Json::sax_parse(body.begin(), body.end(), &sax, nlohmann::json::input_format_t::json,
+                                      /*strict=*/true);
+  return sax.Result(parsed);
 }
 
 std::vector<std::vector<std::string>> SplitIntoCalls(std::vector<std::string> accounts, size_t max_per_call) {

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -225,6 +227,81 @@ TEST(ParsePortraitGetBodyTest, BodiesThatAreNotPortraitGetDocumentsAreErrors) {
   for (const std::string& body : bodies) {
     const absl::StatusOr<PortraitGetAnswer> answer = Parse(body);
     EXPECT_EQ(answer.status().code(), absl::StatusCode::kInvalidArgument) << body;
+  }
+}
+
+TEST(ParsePortraitGetBodyTest, KeysInAnyOrderAndUnknownNestingAtEveryLevel) {
+  constexpr char kBody[] = R"({"UserProfileItem":[
+      {"Meta":{"a":[{"b":[]},{}],"c":{"d":{"e":1}}},"ProfileItem":[
+         {"Value":19900101,"Extra":[[1],[2,{"x":"y"}]],"Tag":"Tag_Profile_IM_BirthDay"},
+         {"Tag":"Tag_Profile_IM_Nick","Value":"N"}],
+       "ResultInfo":"","To_Account":"id1","ResultCode":0},
+      {"To_Account":"id2","ResultCode":40003,"ResultInfo":"Err","ProfileItem":null}],
+    "Fail_Account":["id2"],"Nested":[{"UserProfileItem":[1,2]}],"ErrorCode":0,"ActionStatus":"OK"})";
+  const absl::StatusOr<PortraitGetAnswer> answer = Parse(kBody);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->users.size(), 2u);
+  EXPECT_EQ(answer->users[0].account, "id1");
+  ASSERT_EQ(answer->users[0].items.size(), 2u);
+  EXPECT_EQ(answer->users[0].items[0].tag(), "Tag_Profile_IM_BirthDay");
+  EXPECT_EQ(answer->users[0].items[0].uint_value(), 19900101u);
+  EXPECT_EQ(answer->users[0].items[1].string_value(), "N");
+  EXPECT_EQ(answer->users[1].account, "id2");
+  EXPECT_EQ(answer->users[1].result_code, 40003);
+  EXPECT_TRUE(answer->users[1].items.empty());
+}
+
+TEST(ParsePortraitGetBodyTest, ContainersWhereScalarsBelongAreErrors) {
+  const std::vector<std::string> bodies = {
+      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":{"Tag":"x"}}]})",  // items object
+      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"T","Value":[1]}]}]})",
+      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"T","Value":{}}]}]})",
+      R"({"ErrorCode":0,"UserProfileItem":[["id1"]]})",                                       // entry is an array
+      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":{"id":"id1"}}]})",                   // account object
+      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":[7]}]})",        // item scalar
+      R"({"ErrorCode":{"code":0}})",                                                         // code object
+  };
+  for (const std::string& body : bodies) EXPECT_EQ(Parse(body).status().code(), absl::StatusCode::kInvalidArgument) << body;
+}
+
+TEST(ParsePortraitGetBodyTest, AFailedCallIgnoresAMalformedUserList) {
+  const absl::StatusOr<PortraitGetAnswer> answer =
+      Parse(R"({"ActionStatus":"FAIL","ErrorCode":60008,"UserProfileItem":[{"no":"account"}]})");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->error_code, 60008);
+  EXPECT_TRUE(answer->users.empty());
+}
+
+// Hostile answers: every truncation and thousands of random byte changes of a real answer parse to either an
+// answer or INVALID_ARGUMENT, never anything else (and never a crash: the sanitizer build runs this too).
+TEST(ParsePortraitGetBodyTest, MutatedAnswersAreAnswersOrInvalidArgument) {
+  const std::string valid = R"({"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"Tag_Profile_IM_Nick",)"
+                            R"("Value":"N"},{"Tag":"Tag_Profile_IM_Level","Value":3}],"ResultCode":0,"ResultInfo":""},)"
+                            R"({"To_Account":"id4","ResultCode":40006,"ResultInfo":"x"}],"Fail_Account":["id4"],)"
+                            R"("ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""})";
+  ASSERT_TRUE(Parse(valid).ok());
+  auto acceptable = [](const absl::StatusOr<PortraitGetAnswer>& answer) {
+    return answer.ok() || answer.status().code() == absl::StatusCode::kInvalidArgument;
+  };
+  for (size_t length = 0; length < valid.size(); ++length) {
+    const std::string truncated = valid.substr(0, length);
+    EXPECT_EQ(Parse(truncated).status().code(), absl::StatusCode::kInvalidArgument) << truncated;
+  }
+  std::mt19937 random(2026);
+  const std::string alphabet = "{}[]:,\"0123456789-.eE truefalsn\\x";
+  for (int round = 0; round < 20000; ++round) {
+    std::string mutated = valid;
+    const int changes = 1 + static_cast<int>(random() % 4);
+    for (int c = 0; c < changes; ++c) {
+      const size_t at = random() % mutated.size();
+      switch (random() % 3) {
+        case 0: mutated[at] = alphabet[random() % alphabet.size()]; break;
+        case 1: mutated.erase(at, 1 + random() % 8); break;
+        default: mutated.insert(at, 1, alphabet[random() % alphabet.size()]); break;
+      }
+      if (mutated.empty()) mutated = "x";
+    }
+    EXPECT_TRUE(acceptable(Parse(mutated))) << mutated;
   }
 }
 
