@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -100,6 +101,42 @@ TEST(ThroughputTest, ConcurrentLoadUnderTheUpstreamLimitCausesNoThrottling) {
   EXPECT_GT(answered.load(), 100);
   // The budget was the bottleneck: about 50 calls a second, packed with several accounts each.
   EXPECT_GT(stats["accounts"].get<double>() / stats["calls"].get<double>(), 2.0) << stats.dump();
+}
+
+TEST(ThroughputTest, AsksTheBudgetCannotServeBeforeTheirDeadlineGetResourceExhaustedAtOnce) {
+  Sandbox sandbox;
+  Bridge bridge(sandbox.base_url(), {"--upstream_calls_per_second=1", "--upstream_burst=1"});
+  auto channel = bridge.NewChannel();
+  // Five tag lists: five calls, one second apart at 1 call/s; the deadline leaves room for two of them.
+  const std::vector<std::string> tags = {"Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_Level",
+                                         "Tag_Profile_IM_Role", "Tag_Profile_IM_Language"};
+  std::vector<v1::GetProfilesRequest> requests;
+  for (const std::string& tag : tags) requests.push_back(MakeRequest({"alice"}, {tag}));
+  const auto start = std::chrono::steady_clock::now();
+  const StreamOutcome outcome = RunStream(*channel, requests, /*deadline_ms=*/1800);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  int served = 0;
+  int refused = 0;
+  for (const auto& [index, results] : outcome.results_by_request) {
+    for (const auto& result : results) {
+      if (result.status().code() == 0) {
+        ++served;
+        continue;
+      }
+      ++refused;
+      EXPECT_EQ(result.status().code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << result.status().message();
+      EXPECT_EQ(ErrorInfoOf(result.status()).reason(), "UPSTREAM_BUDGET_EXHAUSTED");
+      bool has_retry_info = false;
+      for (const auto& detail : result.status().details()) has_retry_info |= detail.Is<google::rpc::RetryInfo>();
+      EXPECT_TRUE(has_retry_info);
+    }
+  }
+  EXPECT_EQ(served + refused, 5);
+  EXPECT_GE(served, 1);
+  EXPECT_GE(refused, 2);
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1800)) << "refused asks must not wait for the deadline";
+  EXPECT_EQ(sandbox.Stats()["throttled"].get<int>(), 0);
 }
 
 TEST(ThroughputTest, CacheServesRepeatedAsksWithoutUpstreamCalls) {
