@@ -1,5 +1,6 @@
 #include "bridge/core/failure.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,31 @@ Failure TencentFailure(int64_t code, std::string info) {
   if (!info.empty()) absl::StrAppend(&failure.message, " (", info, ")");
   failure.tencent_info = std::move(info);
   failure.retry_delay = RetryDelayForTencentCode(code);
+  return failure;
+}
+
+Failure BudgetExhaustedFailure(absl::Duration estimated_wait) {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "UPSTREAM_BUDGET_EXHAUSTED",
+                  "the upstream call budget is exhausted"};
+  failure.message =
+      "the upstream call budget (upstream_calls_per_second) cannot serve this call before its deadline";
+  if (estimated_wait > absl::ZeroDuration()) {
+    absl::StrAppend(&failure.message, " (estimated wait ", absl::FormatDuration(estimated_wait), ")");
+    // RetryInfo carries whole milliseconds.
+    failure.retry_delay = std::max(absl::Ceil(estimated_wait, absl::Milliseconds(1)), absl::Milliseconds(1));
+  } else {
+    failure.retry_delay = absl::Seconds(1);
+  }
+  absl::StrAppend(&failure.message, "; retry later");
+  return failure;
+}
+
+Failure OmittedAccountFailure() {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_OMITTED_ACCOUNT",
+                  "upstream's answer did not include this account"};
+  failure.message = "upstream's answer did not include this account; retry";
   return failure;
 }
 

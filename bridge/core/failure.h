@@ -25,6 +25,13 @@ struct Failure {
 /// A failure from a Tencent code (a per-user ResultCode or a call's ErrorCode).
 Failure TencentFailure(int64_t code, std::string info);
 
+/// The upstream call budget cannot start a call before its caller's deadline. `estimated_wait`, when known,
+/// becomes the RetryInfo delay (else one second) and part of the message.
+Failure BudgetExhaustedFailure(absl::Duration estimated_wait = absl::ZeroDuration());
+
+/// Tencent's answer (or an inner fetcher's) left out an account that was asked for.
+Failure OmittedAccountFailure();
+
 /// The google.rpc.Status for a failure: the mapped code, the message, an ErrorInfo (domain, reason, and metadata
 /// "tencent_code", "tencent_info", "http_status", "retryable") and a RetryInfo when a delay is known.
 google::rpc::Status ToRpcStatus(const Failure& failure);

@@ -25,20 +25,6 @@ Failure OverloadedFailure(int64_t limit) {
   return failure;
 }
 
-// Same rule as the upstream client's refusal when it cannot reserve budget in time, so callers see one reason for
-// one cause; here the retry delay is the estimated wait (rounded up to whole milliseconds, as RetryInfo carries).
-Failure BudgetFailure(absl::Duration estimate) {
-  Failure failure;
-  failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "UPSTREAM_BUDGET_EXHAUSTED",
-                  "the upstream call budget is exhausted"};
-  failure.message = absl::StrCat(
-      "the upstream call budget (upstream_calls_per_second) cannot serve this call before its deadline (estimated "
-      "wait ",
-      absl::FormatDuration(estimate), "); retry later");
-  failure.retry_delay = std::max(absl::Ceil(estimate, absl::Milliseconds(1)), absl::Milliseconds(1));
-  return failure;
-}
-
 Failure CallCancelledFailure() {
   Failure failure;
   failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_CALL_CANCELLED",
@@ -46,15 +32,6 @@ Failure CallCancelledFailure() {
   failure.message =
       "the upstream call carrying this account was cancelled before it answered (the bridge may be shutting "
       "down); retry";
-  return failure;
-}
-
-// The inner fetcher answered without this account (it should not: DirectFetcher gives every account an outcome).
-Failure MissingOutcomeFailure() {
-  Failure failure;
-  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_OMITTED_ACCOUNT",
-                  "upstream's answer did not include this account"};
-  failure.message = "upstream's answer did not include this account; retry";
   return failure;
 }
 
@@ -342,7 +319,7 @@ void Coalescer::Core::Prepare(uint64_t call_id, absl::Time now, absl::Duration b
     }
   }
   if (!late.empty()) {
-    const Failure failure = BudgetFailure(budget_wait);
+    const Failure failure = BudgetExhaustedFailure(budget_wait);
     for (Waiter* waiter : late) {
       Detach(*waiter, actions);
       FetchResult result;
@@ -490,7 +467,7 @@ void Coalescer::Core::OnCallDone(uint64_t call_id, FetchResult result) {
       }
     }
     // Accounts still waiting: the call was cancelled under them, or (a broken inner fetcher) left them out.
-    const Failure failure = result.cancelled ? CallCancelledFailure() : MissingOutcomeFailure();
+    const Failure failure = result.cancelled ? CallCancelledFailure() : OmittedAccountFailure();
     for (auto& [account, entry] : call.entries) {
       if (!entry.waiters.empty()) Deliver(entry, FailedOutcome(account, failure), actions);
     }

@@ -7,14 +7,6 @@
 namespace portrait_bridge {
 namespace {
 
-Failure OmittedAccountFailure() {
-  Failure failure;
-  failure.rule = {absl::StatusCode::kUnavailable, true, false, "UPSTREAM_OMITTED_ACCOUNT",
-                  "upstream's answer did not include this account"};
-  failure.message = "upstream's answer did not include this account; retry";
-  return failure;
-}
-
 class CallTicket final : public ProfileFetcher::Ticket {
  public:
   explicit CallTicket(std::shared_ptr<UpstreamClient::Call> call) : call_(std::move(call)) {}

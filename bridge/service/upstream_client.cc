@@ -26,14 +26,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     const absl::Duration max_wait = std::min(until_deadline, client_.options_.max_budget_wait);
     const std::optional<absl::Duration> wait = client_.limiter_.Reserve(max_wait);
     if (!wait.has_value()) {
-      Failure failure;
-      failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "UPSTREAM_BUDGET_EXHAUSTED",
-                      "the upstream call budget is exhausted"};
-      failure.message =
-          "the upstream call budget (upstream_calls_per_second) cannot serve this call before its deadline; "
-          "retry later";
-      failure.retry_delay = absl::Seconds(1);
-      Finish(UnlessRetrying(OutcomeOf(std::move(failure))));
+      Finish(UnlessRetrying(OutcomeOf(BudgetExhaustedFailure())));
       return;
     }
     if (*wait <= absl::ZeroDuration()) {
