@@ -10,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -45,45 +46,33 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   }
 
   void OnReadDone(bool ok) override {
-    {
-      absl::MutexLock lock(&mutex_);
+    Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       reading_ = false;
       if (!ok) {
         reads_done_ = true;
       } else {
         AcceptRequestLocked();
       }
-    }
-    Step();
+    });
   }
 
   void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock lock(&mutex_);
+    Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       writing_ = false;
       responses_.pop_front();
       if (!ok) EndStreamLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the caller went away"));
-    }
-    Step();
+    });
   }
 
   void OnCancel() override {
-    {
-      absl::MutexLock lock(&mutex_);
+    Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       EndStreamLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled or its deadline passed"));
-    }
-    Step();
+    });
   }
 
-  void OnDone() override {
-    bool destroy = false;
-    {
-      absl::MutexLock lock(&mutex_);
-      done_ = true;
-      destroy = outstanding_calls_ == 0;
-    }
-    if (destroy) delete this;
-  }
+  // Finish is called only when no upstream call is outstanding and no thread is acting for the reactor, so
+  // nothing can reach it after this.
+  void OnDone() override { delete this; }
 
  private:
   struct RequestState {
@@ -105,10 +94,10 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     std::vector<FieldViolation> violations = DecodeAndValidateRequest(FlattenRequest(), index, request);
     accounts_on_stream_ += request.accounts_size();
     if (violations.empty() && accounts_on_stream_ > limits_.max_accounts_per_stream) {
-      violations.push_back({absl::StrCat("requests[", index, "].accounts"),
-                            absl::StrCat("this stream has asked for ", accounts_on_stream_,
-                                         " accounts; one stream may ask for at most ", limits_.max_accounts_per_stream,
-                                         " (max_accounts_per_stream): open another stream")});
+      violations.push_back(
+          {absl::StrCat("requests[", index, "].accounts"),
+           absl::StrCat("this stream has asked for ", accounts_on_stream_, " accounts; one stream may ask for at most ",
+                        limits_.max_accounts_per_stream, " (max_accounts_per_stream): open another stream")});
     }
     if (!violations.empty()) {
       // Requests accepted before this one are still answered; then the stream ends with the violations.
@@ -154,54 +143,72 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     }
   }
 
-  // Decides, under the lock, what to do next; does it outside the lock (gRPC and upstream calls may call back).
-  void Step() {
-    std::vector<std::pair<uint64_t, Chunk>> launch;
-    std::vector<std::shared_ptr<ProfileFetcher::Ticket>> cancel;
-    bool start_read = false;
-    const grpc::ByteBuffer* write = nullptr;
-    std::optional<grpc::Status> finish;
-    {
-      absl::MutexLock lock(&mutex_);
-      if (finished_) return;
-      cancel.swap(to_cancel_);
-      while (!end_status_.has_value() && !pending_chunks_.empty() &&
-             responses_.size() < limits_.max_queued_responses &&
-             (inflight_accounts_ == 0 ||
-              inflight_accounts_ + static_cast<int64_t>(pending_chunks_.front().accounts.size()) <=
-                  limits_.max_inflight_accounts)) {
-        const uint64_t id = next_call_id_++;
-        inflight_accounts_ += static_cast<int64_t>(pending_chunks_.front().accounts.size());
-        ++outstanding_calls_;
-        calls_[id] = nullptr;  // Filled in once Fetch returns.
-        launch.emplace_back(id, std::move(pending_chunks_.front()));
-        pending_chunks_.pop_front();
+  // Applies `event` to the state and decides what to do next, in one hold of the lock; then does it outside the
+  // lock (gRPC and upstream calls may call back). The reactor is alive on entry: the caller is a gRPC reaction,
+  // or holds an outstanding upstream call or the `acting_` count, either of which keeps Finish from being called.
+  // While this thread acts on its decisions it holds `acting_` itself, and gives it back through another round.
+  void Step(absl::FunctionRef<void()> event = [] {}) {
+    bool release_acting = false;
+    while (true) {
+      std::vector<std::pair<uint64_t, Chunk>> launch;
+      std::vector<std::shared_ptr<ProfileFetcher::Ticket>> cancel;
+      bool start_read = false;
+      const grpc::ByteBuffer* write = nullptr;
+      std::optional<grpc::Status> finish;
+      bool acts = false;
+      {
+        absl::MutexLock lock(&mutex_);
+        if (release_acting) {
+          --acting_;
+        } else {
+          event();
+        }
+        if (finished_) return;
+        cancel.swap(to_cancel_);
+        while (!end_status_.has_value() && !pending_chunks_.empty() &&
+               responses_.size() < limits_.max_queued_responses &&
+               (inflight_accounts_ == 0 ||
+                inflight_accounts_ + static_cast<int64_t>(pending_chunks_.front().accounts.size()) <=
+                    limits_.max_inflight_accounts)) {
+          const uint64_t id = next_call_id_++;
+          inflight_accounts_ += static_cast<int64_t>(pending_chunks_.front().accounts.size());
+          ++outstanding_calls_;
+          calls_[id] = nullptr;  // Filled in once Fetch returns.
+          launch.emplace_back(id, std::move(pending_chunks_.front()));
+          pending_chunks_.pop_front();
+        }
+        // Read the next request only when the work already read is under way (backpressure).
+        if (!reading_ && !reads_done_ && !stop_reading_ && pending_chunks_.empty() &&
+            inflight_accounts_ < limits_.max_inflight_accounts && responses_.size() < limits_.max_queued_responses) {
+          reading_ = true;
+          start_read = true;
+        }
+        if (!writing_ && !responses_.empty()) {
+          writing_ = true;
+          write = &responses_.front();
+        }
+        const bool work_left = !pending_chunks_.empty() || outstanding_calls_ > 0 || !launch.empty();
+        const bool input_done = reads_done_ || stop_reading_;
+        // Reads, launches and cancellations decided here happen after the lock is released; Finish must wait for
+        // them (a StartRead after Finish, or a Launch touching a deleted reactor, would be wrong).
+        acts = start_read || !launch.empty() || !cancel.empty();
+        if (acts) ++acting_;
+        if (!writing_ && responses_.empty() && !work_left && acting_ == 0 && (end_status_.has_value() || input_done)) {
+          finished_ = true;
+          finish = end_status_.has_value() ? *end_status_
+                                           : (invalid_status_.has_value() ? *invalid_status_ : grpc::Status::OK);
+        }
       }
-      // Read the next request only when the work already read is under way (backpressure).
-      if (!reading_ && !reads_done_ && !stop_reading_ && pending_chunks_.empty() &&
-          inflight_accounts_ < limits_.max_inflight_accounts && responses_.size() < limits_.max_queued_responses) {
-        reading_ = true;
-        start_read = true;
+      for (auto& call : cancel) call->Cancel();
+      for (auto& [id, chunk] : launch) Launch(id, std::move(chunk));
+      if (start_read) StartRead(&request_);
+      if (write != nullptr) StartWrite(write);
+      if (finish.has_value()) {
+        ReportFinish(*finish);
+        Finish(*finish);
       }
-      if (!writing_ && !responses_.empty()) {
-        writing_ = true;
-        write = &responses_.front();
-      }
-      const bool work_left = !pending_chunks_.empty() || outstanding_calls_ > 0 || !launch.empty();
-      const bool input_done = reads_done_ || stop_reading_;
-      if (!writing_ && responses_.empty() && !work_left && (end_status_.has_value() || input_done)) {
-        finished_ = true;
-        finish = end_status_.has_value() ? *end_status_
-                                         : (invalid_status_.has_value() ? *invalid_status_ : grpc::Status::OK);
-      }
-    }
-    for (auto& call : cancel) call->Cancel();
-    for (auto& [id, chunk] : launch) Launch(id, std::move(chunk));
-    if (start_read) StartRead(&request_);
-    if (write != nullptr) StartWrite(write);
-    if (finish.has_value()) {
-      ReportFinish(*finish);
-      Finish(*finish);
+      if (!acts) return;
+      release_acting = true;  // Another round: give `acting_` back, and finish if that was all that was left.
     }
   }
 
@@ -228,11 +235,11 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       tags = requests_.at(chunk.request_index).tags;
     }
     std::vector<std::string> accounts = chunk.accounts;
-    std::shared_ptr<ProfileFetcher::Ticket> call = fetcher_.Fetch(
-        std::move(accounts), std::move(tags), deadline_,
-        [this, id, chunk = std::move(chunk)](FetchResult result) mutable {
-          OnCallDone(id, std::move(chunk), std::move(result));
-        });
+    std::shared_ptr<ProfileFetcher::Ticket> call =
+        fetcher_.Fetch(std::move(accounts), std::move(tags), deadline_,
+                       [this, id, chunk = std::move(chunk)](FetchResult result) mutable {
+                         OnCallDone(id, std::move(chunk), std::move(result));
+                       });
     bool cancel_now = false;
     {
       absl::MutexLock lock(&mutex_);
@@ -245,9 +252,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   }
 
   void OnCallDone(uint64_t id, Chunk chunk, FetchResult result) {
-    bool destroy = false;
-    {
-      absl::MutexLock lock(&mutex_);
+    Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       calls_.erase(id);
       --outstanding_calls_;
       inflight_accounts_ -= static_cast<int64_t>(chunk.accounts.size());
@@ -262,13 +267,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
           AnswerChunkLocked(chunk, std::move(result.outcomes));
         }
       }
-      destroy = done_ && outstanding_calls_ == 0;
-    }
-    if (destroy) {
-      delete this;
-      return;
-    }
-    Step();
+    });
   }
 
   // Queues one response with a result for every entry of the chunk's accounts.
@@ -309,7 +308,6 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
                                                                              &own_buffer);
   }
 
-
   ProfileFetcher& fetcher_;
   const StreamLimits& limits_;
   StreamObserver* const observer_;
@@ -319,11 +317,11 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
 
   absl::Mutex mutex_;
   bool reading_ ABSL_GUARDED_BY(mutex_) = false;
+  int acting_ ABSL_GUARDED_BY(mutex_) = 0;  // Threads doing what Step decided (reads, launches, cancels).
   bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
   bool stop_reading_ ABSL_GUARDED_BY(mutex_) = false;
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   bool finished_ ABSL_GUARDED_BY(mutex_) = false;
-  bool done_ ABSL_GUARDED_BY(mutex_) = false;
   std::optional<grpc::Status> end_status_ ABSL_GUARDED_BY(mutex_);      // Ends the stream early.
   std::optional<grpc::Status> invalid_status_ ABSL_GUARDED_BY(mutex_);  // Ends it once accepted work is done.
   uint64_t next_request_index_ ABSL_GUARDED_BY(mutex_) = 0;
@@ -344,24 +342,42 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
 
 const char* StatusCodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
   }
 }
 
