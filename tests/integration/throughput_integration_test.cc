@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -14,6 +15,12 @@ namespace portrait_bridge::testing {
 namespace {
 
 const std::vector<std::string> kTags = {"Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"};
+
+std::vector<std::string> Users(int first, int count) {
+  std::vector<std::string> users;
+  for (int i = first; i < first + count; ++i) users.push_back("user" + std::to_string(i));
+  return users;
+}
 
 int Stat(Sandbox& sandbox, const char* name) { return sandbox.Stats()[name].get<int>(); }
 
@@ -137,6 +144,51 @@ TEST(ThroughputTest, AsksTheBudgetCannotServeBeforeTheirDeadlineGetResourceExhau
   EXPECT_GE(refused, 2);
   EXPECT_LT(elapsed, std::chrono::milliseconds(1800)) << "refused asks must not wait for the deadline";
   EXPECT_EQ(sandbox.Stats()["throttled"].get<int>(), 0);
+}
+
+// Streams that are cancelled at random moments while their asks complete at once (cache hits answer inline) or
+// later (misses go upstream): the bridge keeps serving, and every stream that was not cancelled is answered in full.
+TEST(ThroughputTest, RandomCancellationsDuringInlineAndUpstreamCompletions) {
+  Sandbox sandbox;
+  Bridge bridge(sandbox.base_url(), {"--cache_ttl_ms=60000"});
+  ASSERT_TRUE(RunStream(*bridge.NewChannel(), {MakeRequest(Users(0, 100), kTags)}).status.ok());  // Warm half.
+  std::atomic<int> complete{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      auto channel = bridge.NewChannel();
+      auto stub = v1::ProfileService::NewStub(channel);
+      std::mt19937 random(t);
+      for (int round = 0; round < 20; ++round) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        auto stream = stub->GetProfiles(&context);
+        const int first = static_cast<int>(random() % 150);
+        stream->Write(MakeRequest(Users(first, 50), kTags));
+        stream->Write(MakeRequest(Users((first + 50) % 150, 50), kTags));
+        const bool cancel = random() % 2 == 0;
+        if (cancel) {
+          std::this_thread::sleep_for(std::chrono::microseconds(random() % 3000));
+          context.TryCancel();
+        } else {
+          stream->WritesDone();
+        }
+        v1::GetProfilesResponse response;
+        int results = 0;
+        while (stream->Read(&response)) results += response.results_size();
+        const grpc::Status status = stream->Finish();
+        if (!cancel) {
+          EXPECT_TRUE(status.ok()) << status.error_message();
+          EXPECT_EQ(results, 100);
+          ++complete;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_GT(complete.load(), 0);
+  EXPECT_TRUE(bridge.process().Running());
+  EXPECT_TRUE(RunStream(*bridge.NewChannel(), {MakeRequest({"alice"}, kTags)}).status.ok());
 }
 
 TEST(ThroughputTest, CacheServesRepeatedAsksWithoutUpstreamCalls) {
