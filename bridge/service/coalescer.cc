@@ -19,8 +19,8 @@ Failure OverloadedFailure(int64_t limit) {
   Failure failure;
   failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "BRIDGE_OVERLOADED",
                   "the bridge's queue of accounts waiting for an upstream call is full"};
-  failure.message = absl::StrCat("the bridge's queue of accounts waiting for an upstream call is full (",
-                                 limit, " accounts, max_pending_accounts); retry later");
+  failure.message = absl::StrCat("the bridge's queue of accounts waiting for an upstream call is full (", limit,
+                                 " accounts, max_pending_accounts); retry later");
   failure.retry_delay = absl::Seconds(1);
   return failure;
 }
@@ -58,8 +58,8 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
         options_(std::move(options)),
         max_per_call_(std::clamp<size_t>(options_.max_accounts_per_call, 1, kUpstreamMaxAccounts)) {}
 
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
-                                absl::Time deadline, Done done);
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags, absl::Time deadline,
+                                Done done);
   void Cancel(uint64_t waiter_id);
   void Shutdown();
   int64_t PendingAccounts() const {
@@ -90,13 +90,13 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   // Everything for one tag list.
   struct KeyState {
     std::vector<std::string> tags;
-    uint64_t batch_id = 0;  // The pending batch; 0 when there is none.
-    uint64_t timer_id = 0;  // Its flush timer; 0 when none is scheduled.
-    bool held_for_budget = false;  // The pending batch's wait was extended once for budget.
+    uint64_t batch_id = 0;                   // The pending batch; 0 when there is none.
+    uint64_t timer_id = 0;                   // Its flush timer; 0 when none is scheduled.
+    bool held_for_budget = false;            // The pending batch's wait was extended once for budget.
     std::vector<std::string> pending_order;  // The batch's accounts, in arrival order.
     absl::flat_hash_map<std::string, Entry> pending;
     absl::flat_hash_map<std::string, uint64_t> in_flight;  // Account -> id of the call carrying it.
-    size_t calls = 0;  // Entries of calls_ pointing here, abandoned ones included.
+    size_t calls = 0;                                      // Entries of calls_ pointing here, abandoned ones included.
   };
 
   // One inner Fetch: sealed from a batch, then sent; it stays here until its done runs.
@@ -104,9 +104,9 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     KeyState* key = nullptr;
     std::vector<std::string> order;  // Accounts as sealed, before the budget check drops some.
     absl::flat_hash_map<std::string, Entry> entries;
-    size_t live = 0;         // Entries with at least one waiter.
-    bool sent = false;       // Handed to Send (under the same lock hold that sealed it).
-    bool abandoned = false;  // No waiter left: its accounts left in_flight and it is being cancelled.
+    size_t live = 0;                 // Entries with at least one waiter.
+    bool sent = false;               // Handed to Send (under the same lock hold that sealed it).
+    bool abandoned = false;          // No waiter left: its accounts left in_flight and it is being cancelled.
     std::shared_ptr<Ticket> ticket;  // Set once the inner Fetch returns, unless abandoned by then.
   };
 
@@ -128,6 +128,10 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     return options_.budget_wait ? std::max(options_.budget_wait(), absl::ZeroDuration()) : absl::ZeroDuration();
   }
   void OnTimer(uint64_t batch_id);
+  void ArmTimer(KeyState& key, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  bool ShouldHoldForBudget(const KeyState& key, absl::Time now, absl::Duration budget_wait) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void HoldForBudget(KeyState& key, absl::Time now, absl::Duration budget_wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The earliest deadline among the waiters of the key's pending batch.
   absl::Time EarliestDeadline(const KeyState& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // How soon a batch held back for budget is looked at again, at the least.
@@ -139,9 +143,8 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
 
   KeyState& KeyFor(std::vector<std::string> tags) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void MaybeEraseKey(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  uint64_t AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done,
-                     absl::Time now, absl::Duration budget_wait, Actions& actions)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  uint64_t AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done, absl::Time now,
+                     absl::Duration budget_wait, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void StartBatch(KeyState& key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void EndBatch(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   uint64_t Seal(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -166,7 +169,7 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   int64_t pending_accounts_ ABSL_GUARDED_BY(mutex_) = 0;
   absl::flat_hash_map<std::vector<std::string>, std::unique_ptr<KeyState>> keys_ ABSL_GUARDED_BY(mutex_);
   absl::flat_hash_map<uint64_t, KeyState*> batches_ ABSL_GUARDED_BY(mutex_);  // Pending batch id -> its key.
-  absl::node_hash_map<uint64_t, Call> calls_ ABSL_GUARDED_BY(mutex_);  // Node map: references stay valid.
+  absl::node_hash_map<uint64_t, Call> calls_ ABSL_GUARDED_BY(mutex_);         // Node map: references stay valid.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mutex_);
 };
 
@@ -217,8 +220,8 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
   return std::make_shared<WaiterTicket>(weak_from_this(), waiter_id);
 }
 
-uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline,
-                                    Done done, absl::Time now, absl::Duration budget_wait, Actions& actions) {
+uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done,
+                                    absl::Time now, absl::Duration budget_wait, Actions& actions) {
   auto owned = std::make_unique<Waiter>();
   Waiter* waiter = owned.get();
   waiter->id = next_id_++;
@@ -248,7 +251,13 @@ uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> acco
     ++pending_accounts_;
     if (key.pending_order.size() >= max_per_call_) sealed.push_back(Seal(key));
   }
-  if (key.batch_id != 0 && options_.wait <= absl::ZeroDuration()) sealed.push_back(Seal(key));
+  if (key.batch_id != 0 && options_.wait <= absl::ZeroDuration() && key.timer_id == 0) {
+    if (ShouldHoldForBudget(key, now, budget_wait)) {
+      HoldForBudget(key, now, budget_wait);  // Even without a wait, a call sent now would only queue for budget.
+    } else {
+      sealed.push_back(Seal(key));
+    }
+  }
   // Only now that the waiter is in every entry it needs: the budget check may finish it.
   for (uint64_t call_id : sealed) Prepare(call_id, now, budget_wait, actions);
   MaybeEraseKey(key);
@@ -274,11 +283,26 @@ void Coalescer::Core::StartBatch(KeyState& key, absl::Time now) {
   key.batch_id = next_id_++;
   key.held_for_budget = false;
   batches_[key.batch_id] = &key;
-  if (options_.wait > absl::ZeroDuration()) {
-    key.timer_id = timers_.RunAt(now + options_.wait, [weak = weak_from_this(), batch_id = key.batch_id] {
-      if (std::shared_ptr<Core> core = weak.lock()) core->OnTimer(batch_id);
-    });
-  }
+  if (options_.wait > absl::ZeroDuration()) ArmTimer(key, now + options_.wait);
+}
+
+void Coalescer::Core::ArmTimer(KeyState& key, absl::Time when) {
+  key.timer_id = timers_.RunAt(when, [weak = weak_from_this(), batch_id = key.batch_id] {
+    if (std::shared_ptr<Core> core = weak.lock()) core->OnTimer(batch_id);
+  });
+}
+
+bool Coalescer::Core::ShouldHoldForBudget(const KeyState& key, absl::Time now, absl::Duration budget_wait) const {
+  return !key.held_for_budget && budget_wait > absl::ZeroDuration() &&
+         key.pending.size() < options_.max_accounts_per_call && EarliestDeadline(key) > now + budget_wait;
+}
+
+void Coalescer::Core::HoldForBudget(KeyState& key, absl::Time now, absl::Duration budget_wait) {
+  // The budget is the bottleneck: a call sent now would only queue for it. Keep the batch open until the budget
+  // would have taken it, so that it fills meanwhile (a full batch still goes out at once). Only once: calls sealed
+  // meanwhile must not keep pushing it back.
+  key.held_for_budget = true;
+  ArmTimer(key, now + std::max(budget_wait, kMinRecheck));
 }
 
 void Coalescer::Core::EndBatch(KeyState& key) {
@@ -420,16 +444,8 @@ void Coalescer::Core::OnTimer(uint64_t batch_id) {
     if (it == batches_.end()) return;  // Filled, emptied by cancellations, or shut down meanwhile.
     KeyState& key = *it->second;
     key.timer_id = 0;  // Running now; nothing to cancel.
-    if (!key.held_for_budget && budget_wait > absl::ZeroDuration() &&
-        key.pending.size() < options_.max_accounts_per_call && EarliestDeadline(key) > now + budget_wait) {
-      // The budget is the bottleneck: a call sent now would only queue for it. Keep the batch open until the budget
-      // would have taken it, so that it fills meanwhile (a full batch still goes out at once). Only once: calls
-      // sealed meanwhile must not keep pushing it back.
-      key.held_for_budget = true;
-      key.timer_id = timers_.RunAt(now + std::max(budget_wait, kMinRecheck),
-                                   [weak = weak_from_this(), batch_id] {
-                                     if (std::shared_ptr<Core> core = weak.lock()) core->OnTimer(batch_id);
-                                   });
+    if (ShouldHoldForBudget(key, now, budget_wait)) {
+      HoldForBudget(key, now, budget_wait);
       return;
     }
     Prepare(Seal(key), now, budget_wait, actions);

@@ -18,7 +18,8 @@ namespace portrait_bridge {
 /// How a Coalescer packs asks into upstream calls.
 struct CoalescerOptions {
   /// How long the first account of a batch may wait for more (config coalesce_wait_ms). Zero: send at the end of
-  /// the Fetch that started the batch; asks are still deduplicated against calls in flight.
+  /// the Fetch that started the batch (unless the budget is busy, see below); asks are still deduplicated against
+  /// calls in flight.
   absl::Duration wait = absl::Milliseconds(2);
   /// Accounts per upstream call, 1 to 100 (values outside are clamped). A batch that reaches it goes out at once.
   size_t max_accounts_per_call = 100;

@@ -607,6 +607,25 @@ TEST_F(CoalescerTest, WhileTheBudgetIsBusyABatchKeepsFilling) {
   EXPECT_EQ(second.Calls(), 1);
 }
 
+// Without a wait, an ask goes out at once, unless the budget is busy: then it waits for the budget, and asks
+// arriving meanwhile join it.
+TEST_F(CoalescerTest, WithoutAWaitABusyBudgetStillLetsTheBatchFill) {
+  const absl::Time budget_free_at = absl::Now() + absl::Milliseconds(100);
+  auto coalescer = Make(absl::ZeroDuration(), 100000,
+                        [budget_free_at] { return std::max(absl::ZeroDuration(), budget_free_at - absl::Now()); });
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a"});
+  auto t2 = Ask(*coalescer, second, {"b"});
+  EXPECT_EQ(inner_.CallCount(), 0u);
+  ASSERT_TRUE(inner_.WaitForCalls(1));
+  EXPECT_EQ(inner_.Info(0).accounts, (std::vector<std::string>{"a", "b"}));
+  FetchResult result;
+  for (const char* account : {"a", "b"}) result.outcomes.emplace_back().account = account;
+  ASSERT_TRUE(inner_.Complete(0, std::move(result)));
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_EQ(second.Calls(), 1);
+}
+
 TEST_F(CoalescerTest, TheCallsDeadlineIsTheLatestOfItsWaiters) {
   auto coalescer = Make(absl::Milliseconds(20));
   Answer first, second;
