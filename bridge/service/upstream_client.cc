@@ -168,11 +168,13 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
 
   void Send() {
     const absl::Time now = client_.clock_.Now();
-    const absl::Duration timeout = std::min(client_.options_.attempt_timeout, deadline_ - now);
-    if (timeout <= absl::ZeroDuration()) {
+    if (deadline_ - now <= absl::ZeroDuration()) {
       Finish(UnlessRetrying(DeadlineOutcome()));
       return;
     }
+    // The attempt may outlive the caller's deadline by a moment, so that the caller's own deadline (which cancels
+    // the transfer) decides, rather than a race between it and an attempt timeout set to the same instant.
+    const absl::Duration timeout = std::min(client_.options_.attempt_timeout, deadline_ - now + kPastDeadline);
     // The budget was reserved earlier; this checks the per-second window at the moment of sending.
     if (const absl::Duration window_wait = client_.limiter_.ClaimSendSlot(); window_wait > absl::ZeroDuration()) {
       if (now + window_wait >= deadline_) {
@@ -274,6 +276,8 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     }
     std::move(done)(std::move(outcome));
   }
+
+  static constexpr absl::Duration kPastDeadline = absl::Milliseconds(250);
 
   UpstreamClient& client_;
   const std::string body_;
