@@ -15,12 +15,6 @@ using ::grpc::StatusCode;
 
 const std::vector<std::string> kTags = {"Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay", "Tag_Profile_IM_Gender"};
 
-std::vector<std::string> Users(int first, int count) {
-  std::vector<std::string> users;
-  for (int i = first; i < first + count; ++i) users.push_back("user" + std::to_string(i));
-  return users;
-}
-
 // Every account of `requested` answered exactly once, in any order.
 void ExpectEachAnsweredOnce(const std::vector<v1::AccountResult>& results, const std::vector<std::string>& requested) {
   std::multiset<std::string> answered;

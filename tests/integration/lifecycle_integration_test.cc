@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <chrono>
 #include <thread>
@@ -131,27 +130,6 @@ TEST(LifecycleTest, SecretKeyAndUserSigNeverReachTheOutput) {
 namespace portrait_bridge::testing {
 namespace {
 
-std::string Scrape(int port) {
-  httplib::Client client("127.0.0.1", port);
-  auto response = client.Get("/metrics");
-  if (!response || response->status != 200) {
-    ADD_FAILURE() << "metrics endpoint unavailable";
-    return "";
-  }
-  return response->body;
-}
-
-// The value of the first sample whose line starts with `series` (name and labels as Prometheus prints them).
-double Sample(const std::string& metrics, const std::string& series) {
-  size_t at = 0;
-  while ((at = metrics.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || metrics[at - 1] == '\n') return std::stod(metrics.substr(at + series.size() + 1));
-    ++at;
-  }
-  ADD_FAILURE() << "no series " << series << " in:\n" << metrics;
-  return -1;
-}
-
 TEST(MetricsTest, ScrapedSeriesCountWhatHappened) {
   Sandbox sandbox;
   TempDir dir;
@@ -168,20 +146,20 @@ TEST(MetricsTest, ScrapedSeriesCountWhatHappened) {
   ASSERT_TRUE(RunStream(*channel, {MakeRequest({"alice"}, kTags)}).status.ok());
   EXPECT_EQ(RunStream(*channel, {MakeRequest({}, kTags)}).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
-  const std::string metrics = Scrape(metrics_port);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_rpcs_total{code="OK",method="GetProfiles"})"), 3);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_rpcs_total{code="INVALID_ARGUMENT",method="GetProfiles"})"), 1);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_accounts_total{result="OK"})"), 3);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_accounts_total{result="NOT_FOUND"})"), 1);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_accounts_total{result="UNAVAILABLE"})"), 1);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_upstream_calls_total{code="0"})"), 2);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_upstream_calls_total{code="http_502"})"), 1);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_upstream_calls_total{code="70001"})"), 1);
-  EXPECT_EQ(Sample(metrics, "portrait_bridge_usersig_renewals_total"), 1);
-  EXPECT_EQ(Sample(metrics, "portrait_bridge_upstream_call_duration_seconds_count"), 4);
-  EXPECT_EQ(Sample(metrics, R"(portrait_bridge_rpc_duration_seconds_count{method="GetProfiles"})"), 4);
-  EXPECT_EQ(Sample(metrics, "portrait_bridge_streams_in_flight"), 0);
-  EXPECT_EQ(Sample(metrics, "portrait_bridge_upstream_calls_in_flight"), 0);
+  const std::string metrics = ScrapeMetrics(metrics_port);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_rpcs_total{code="OK",method="GetProfiles"})"), 3);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_rpcs_total{code="INVALID_ARGUMENT",method="GetProfiles"})"), 1);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_accounts_total{result="OK"})"), 3);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_accounts_total{result="NOT_FOUND"})"), 1);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_accounts_total{result="UNAVAILABLE"})"), 1);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_calls_total{code="0"})"), 2);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_calls_total{code="http_502"})"), 1);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_calls_total{code="70001"})"), 1);
+  EXPECT_EQ(MetricSample(metrics, "portrait_bridge_usersig_renewals_total"), 1);
+  EXPECT_EQ(MetricSample(metrics, "portrait_bridge_upstream_call_duration_seconds_count"), 4);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_rpc_duration_seconds_count{method="GetProfiles"})"), 4);
+  EXPECT_EQ(MetricSample(metrics, "portrait_bridge_streams_in_flight"), 0);
+  EXPECT_EQ(MetricSample(metrics, "portrait_bridge_upstream_calls_in_flight"), 0);
   EXPECT_EQ(metrics.find(kSecretKey), std::string::npos);
 }
 

@@ -34,20 +34,7 @@ std::vector<std::string> BridgeFlags(const TempDir& dir, std::vector<std::string
 std::vector<std::string> SandboxFlags() { return {"--threads=96"}; }
 
 double Sample(int metrics_port, const std::string& series) {
-  httplib::Client client("127.0.0.1", metrics_port);
-  auto response = client.Get("/metrics");
-  if (!response || response->status != 200) {
-    ADD_FAILURE() << "metrics endpoint unavailable";
-    return -1;
-  }
-  const std::string& metrics = response->body;
-  size_t at = 0;
-  while ((at = metrics.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || metrics[at - 1] == '\n') return std::stod(metrics.substr(at + series.size() + 1));
-    ++at;
-  }
-  ADD_FAILURE() << "no series " << series;
-  return -1;
+  return MetricSample(ScrapeMetrics(metrics_port), series);
 }
 
 // kStreams concurrent streams, each of kRequestsPerStream requests of kAccountsPerRequest accounts; every account

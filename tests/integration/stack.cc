@@ -90,6 +90,32 @@ v1::GetProfilesRequest MakeRequest(const std::vector<std::string>& accounts, con
   return request;
 }
 
+std::vector<std::string> Users(int first, int count) {
+  std::vector<std::string> users;
+  for (int i = first; i < first + count; ++i) users.push_back("user" + std::to_string(i));
+  return users;
+}
+
+std::string ScrapeMetrics(int port) {
+  httplib::Client client("127.0.0.1", port);
+  auto response = client.Get("/metrics");
+  if (!response || response->status != 200) {
+    ADD_FAILURE() << "metrics endpoint unavailable";
+    return "";
+  }
+  return response->body;
+}
+
+double MetricSample(const std::string& metrics, const std::string& series) {
+  size_t at = 0;
+  while ((at = metrics.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || metrics[at - 1] == '\n') return std::stod(metrics.substr(at + series.size() + 1));
+    ++at;
+  }
+  ADD_FAILURE() << "no series " << series << " in:\n" << metrics;
+  return -1;
+}
+
 google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status) {
   for (const auto& detail : status.details()) {
     google::rpc::ErrorInfo info;

@@ -72,6 +72,16 @@ StreamOutcome RunStream(grpc::Channel& channel, const std::vector<v1::GetProfile
 v1::GetProfilesRequest MakeRequest(const std::vector<std::string>& accounts, const std::vector<std::string>& tags,
                                    const std::string& request_id = "");
 
+/// "user<first>" .. "user<first + count - 1>": accounts the sandbox knows (up to user99999).
+std::vector<std::string> Users(int first, int count);
+
+/// The Prometheus text of the bridge's /metrics on `port`; fails the test (and returns "") when unreachable.
+std::string ScrapeMetrics(int port);
+
+/// The value of the sample whose line starts with `series` (name and labels as Prometheus prints them); fails the
+/// test (and returns -1) when there is none.
+double MetricSample(const std::string& metrics, const std::string& series);
+
 /// The ErrorInfo in a google.rpc.Status's details; fails the test when there is none.
 google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status);
 

@@ -16,12 +16,6 @@ namespace {
 
 const std::vector<std::string> kTags = {"Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"};
 
-std::vector<std::string> Users(int first, int count) {
-  std::vector<std::string> users;
-  for (int i = first; i < first + count; ++i) users.push_back("user" + std::to_string(i));
-  return users;
-}
-
 int Stat(Sandbox& sandbox, const char* name) { return sandbox.Stats()[name].get<int>(); }
 
 TEST(ThroughputTest, SmallAsksFromManyStreamsAreCoalescedIntoFewCalls) {
