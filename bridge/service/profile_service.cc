@@ -234,11 +234,13 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       absl::MutexLock lock(&mutex_);
       tags = requests_.at(chunk.request_index).tags;
     }
-    std::vector<std::string> accounts = chunk.accounts;
+    // The answer carries the accounts; what the completion needs besides is the request and the count.
+    const uint64_t request_index = chunk.request_index;
+    const int64_t account_count = static_cast<int64_t>(chunk.accounts.size());
     std::shared_ptr<ProfileFetcher::Ticket> call =
-        fetcher_.Fetch(std::move(accounts), std::move(tags), deadline_,
-                       [this, id, chunk = std::move(chunk)](FetchResult result) mutable {
-                         OnCallDone(id, std::move(chunk), std::move(result));
+        fetcher_.Fetch(std::move(chunk.accounts), std::move(tags), deadline_,
+                       [this, id, request_index, account_count](FetchResult result) {
+                         OnCallDone(id, request_index, account_count, std::move(result));
                        });
     bool cancel_now = false;
     {
@@ -251,11 +253,11 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     if (cancel_now) call->Cancel();
   }
 
-  void OnCallDone(uint64_t id, Chunk chunk, FetchResult result) {
+  void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       calls_.erase(id);
       --outstanding_calls_;
-      inflight_accounts_ -= static_cast<int64_t>(chunk.accounts.size());
+      inflight_accounts_ -= account_count;
       if (!result.cancelled && !end_status_.has_value()) {
         const Failure* fatal = nullptr;
         for (const AccountOutcome& outcome : result.outcomes) {
@@ -264,18 +266,18 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
         if (fatal != nullptr) {
           EndStreamLocked(ToGrpcStatus(ToRpcStatus(*fatal)));
         } else {
-          AnswerChunkLocked(chunk, std::move(result.outcomes));
+          AnswerChunkLocked(request_index, std::move(result.outcomes));
         }
       }
     });
   }
 
-  // Queues one response with a result for every entry of the chunk's accounts.
-  void AnswerChunkLocked(const Chunk& chunk, std::vector<AccountOutcome> outcomes)
+  // Queues one response with a result for every entry of the request that the outcomes answer.
+  void AnswerChunkLocked(uint64_t request_index, std::vector<AccountOutcome> outcomes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    RequestState& state = requests_.at(chunk.request_index);
+    RequestState& state = requests_.at(request_index);
     v1::GetProfilesResponse response;
-    response.set_request_index(chunk.request_index);
+    response.set_request_index(request_index);
     response.set_request_id(state.request_id);
     for (AccountOutcome& outcome : outcomes) {
       const auto occurrences = state.occurrences.find(outcome.account);
@@ -301,7 +303,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     }
     if (state.unanswered_entries == 0) {
       response.set_request_complete(true);
-      requests_.erase(chunk.request_index);
+      requests_.erase(request_index);
     }
     bool own_buffer = false;
     grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::GetProfilesResponse>(response, &responses_.emplace_back(),
