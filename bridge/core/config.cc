@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
+#include "bridge/core/redis_url.h"
 
 namespace portrait_bridge {
 namespace {
@@ -61,6 +63,19 @@ const std::vector<OptionDoc>& Options() {
       {"cache_max_entries", "200000",
        "profile cache bound, in account-and-tag entries (about 250 bytes each: the default is ~50 MB)"},
       {"cache_negative_ttl_ms", "1000", "how long a per-account failure is remembered when the cache is on"},
+      {"budget_redis_url", "",
+       "share one budget of upstream_calls_per_second among all bridges of the SDKAppID through this Redis "
+       "(redis://host:port[/db] or unix:///path); empty: each bridge has its own budget"},
+      {"budget_redis_password_file", "", "file holding the password of budget_redis_url's server, if it needs one"},
+      {"budget_fallback_calls_per_second", "",
+       "the local budget used while budget_redis_url cannot be reached (default: a tenth of "
+       "upstream_calls_per_second; the chart sets total / maximum replicas)"},
+      {"redis_timeout_ms", "10",
+       "longest wait for one Redis operation; past it the bridge goes on without Redis (local budget, cache miss)"},
+      {"cache_redis_url", "",
+       "share cached profiles among all bridges through this Redis (needs cache_ttl_ms > 0; the local cache stays "
+       "in front)"},
+      {"cache_redis_password_file", "", "file holding the password of cache_redis_url's server, if it needs one"},
       {"shutdown_grace_seconds", "10", "on SIGTERM/SIGINT, how long in-flight streams may finish"},
       {"log_level", "info", "debug, info, warning or error"},
       {"log_format", "json", "json (one object per line) or text"},
@@ -351,6 +366,38 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   if (!negative_ttl.ok()) return negative_ttl.status();
   config.cache_negative_ttl = absl::Milliseconds(*negative_ttl);
 
+  for (const auto& [url_key, password_key, url, password] :
+       {std::tuple("budget_redis_url", "budget_redis_password_file", &config.budget_redis_url,
+                   &config.budget_redis_password),
+        std::tuple("cache_redis_url", "cache_redis_password_file", &config.cache_redis_url,
+                   &config.cache_redis_password)}) {
+    *url = text(url_key);
+    if (!url->empty()) {
+      if (absl::StatusOr<RedisAddress> address = ParseRedisUrl(*url); !address.ok()) {
+        return Invalid(url_key, values.at(url_key), address.status().message());
+      }
+    }
+    if (!text(password_key).empty()) {
+      absl::StatusOr<std::string> secret = ReadSmallFile(text(password_key), password_key);
+      if (!secret.ok()) return secret.status();
+      *password = std::string(absl::StripTrailingAsciiWhitespace(*secret));
+    }
+  }
+  if (!config.cache_redis_url.empty() && config.cache_ttl <= absl::ZeroDuration()) {
+    return Invalid("cache_redis_url", values.at("cache_redis_url"), "needs cache_ttl_ms above 0");
+  }
+  if (text("budget_fallback_calls_per_second").empty()) {
+    config.budget_fallback_calls_per_second = config.upstream_calls_per_second / 10;
+  } else if (!absl::SimpleAtod(text("budget_fallback_calls_per_second"), &config.budget_fallback_calls_per_second) ||
+             !(config.budget_fallback_calls_per_second > 0) ||
+             config.budget_fallback_calls_per_second > config.upstream_calls_per_second) {
+    return Invalid("budget_fallback_calls_per_second", values.at("budget_fallback_calls_per_second"),
+                   "must be a number above 0 and at most upstream_calls_per_second");
+  }
+  absl::StatusOr<int64_t> redis_timeout = ParseInt("redis_timeout_ms", values.at("redis_timeout_ms"), 1, 10000);
+  if (!redis_timeout.ok()) return redis_timeout.status();
+  config.redis_timeout = absl::Milliseconds(*redis_timeout);
+
   absl::StatusOr<int64_t> grace = ParseInt("shutdown_grace_seconds", values.at("shutdown_grace_seconds"), 0, 3600);
   if (!grace.ok()) return grace.status();
   config.shutdown_grace = absl::Seconds(*grace);
@@ -392,6 +439,9 @@ std::string Config::Describe() const {
                       " coalesce_wait_ms=", absl::ToInt64Milliseconds(coalesce_wait),
                       " retry_max_attempts=", retry_max_attempts,
                       " cache_ttl_ms=", absl::ToInt64Milliseconds(cache_ttl),
+                      " budget=", budget_redis_url.empty() ? "local" : "shared in " + budget_redis_url,
+                      " budget_fallback_calls_per_second=", budget_fallback_calls_per_second,
+                      " cache_redis_url=", cache_redis_url,
                       " tls=", tls_cert_file.empty() ? "off" : (tls_client_ca_file.empty() ? "on" : "mutual"));
 }
 

@@ -43,6 +43,15 @@ struct Config {
   absl::Duration cache_ttl;           ///< Zero: no cache.
   int64_t cache_max_entries = 0;
   absl::Duration cache_negative_ttl;
+  /// Empty: this bridge keeps its own budget of upstream_calls_per_second. Set: every bridge of the SDKAppID shares
+  /// one budget of upstream_calls_per_second in this Redis.
+  std::string budget_redis_url;
+  std::string budget_redis_password;  ///< Read from budget_redis_password_file. Never logged.
+  /// The local budget while the shared one cannot be reached.
+  double budget_fallback_calls_per_second = 0;
+  absl::Duration redis_timeout;       ///< Per Redis operation.
+  std::string cache_redis_url;        ///< Empty: no shared profile cache.
+  std::string cache_redis_password;   ///< Read from cache_redis_password_file. Never logged.
   absl::Duration shutdown_grace;
   LogLevel log_level = LogLevel::kInfo;
   bool log_json = true;
