@@ -1,6 +1,10 @@
 // portrait-bridge: wires configuration, the curl transport, the upstream client and the gRPC server, then waits
 // for SIGTERM/SIGINT and drains.
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -10,17 +14,12 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <prometheus/exposer.h>
-
 #include "absl/strings/str_cat.h"
 #include "bridge/core/admin_usersig.h"
+#include "bridge/core/budget.h"
 #include "bridge/core/clock.h"
 #include "bridge/core/config.h"
 #include "bridge/core/log.h"
-#include "bridge/core/rate_limiter.h"
 #include "bridge/service/caching_fetcher.h"
 #include "bridge/service/coalescer.h"
 #include "bridge/service/metrics.h"
@@ -43,11 +42,10 @@ std::string ReadFileOrEmpty(const std::string& path) {
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const Config& config) {
   if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions options(
-      config.tls_client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                        : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.pem_key_cert_pairs.push_back(
-      {ReadFileOrEmpty(config.tls_key_file), ReadFileOrEmpty(config.tls_cert_file)});
+  grpc::SslServerCredentialsOptions options(config.tls_client_ca_file.empty()
+                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_key_cert_pairs.push_back({ReadFileOrEmpty(config.tls_key_file), ReadFileOrEmpty(config.tls_cert_file)});
   if (!config.tls_client_ca_file.empty()) options.pem_root_certs = ReadFileOrEmpty(config.tls_client_ca_file);
   return grpc::SslServerCredentials(options);
 }
@@ -60,6 +58,13 @@ bool WritePortFile(const std::string& path, int port) {
     if (!out) return false;
   }
   return std::rename(temporary.c_str(), path.c_str()) == 0;
+}
+
+// The upstream call budget: this bridge's own, or one shared by every bridge of the SDKAppID through Redis.
+std::unique_ptr<Budget> MakeBudget(const Config& config, const Clock& clock, TimerQueue& timers,
+                                   BudgetObserver& observer) {
+  observer.OnBudgetShared(false);
+  return std::make_unique<LocalBudget>(config.upstream_calls_per_second, config.upstream_burst, clock);
 }
 
 int Run(int argc, char** argv) {
@@ -107,7 +112,7 @@ int Run(int argc, char** argv) {
   CurlTransport transport({.ca_bundle = config.ca_bundle});
   TimerQueue timers;
   AdminUserSig usersig(config.secret_key, config.admin_identifier, config.sdkappid, config.usersig_validity, clock);
-  RateLimiter limiter(config.upstream_calls_per_second, config.upstream_burst, clock);
+  std::unique_ptr<Budget> budget = MakeBudget(config, clock, timers, metrics);
   UpstreamOptions upstream_options;
   upstream_options.base_url = config.base_url;
   upstream_options.sdkappid = config.sdkappid;
@@ -118,7 +123,7 @@ int Run(int argc, char** argv) {
   upstream_options.retry_initial_backoff = config.retry_initial_backoff;
   upstream_options.retry_max_backoff = config.retry_max_backoff;
   upstream_options.retry_budget_ratio = config.retry_budget_ratio;
-  UpstreamClient upstream(transport, usersig, limiter, timers, clock, std::move(upstream_options), &metrics);
+  UpstreamClient upstream(transport, usersig, *budget, timers, clock, std::move(upstream_options), &metrics);
 
   StreamLimits limits;
   limits.max_accounts_per_stream = config.max_accounts_per_stream;
@@ -130,13 +135,12 @@ int Run(int argc, char** argv) {
   coalescer_options.wait = config.coalesce_wait;
   coalescer_options.max_accounts_per_call = static_cast<size_t>(config.max_accounts_per_call);
   coalescer_options.max_pending_accounts = config.max_pending_accounts;
-  coalescer_options.budget_wait = [&limiter] { return limiter.EstimatedWait(); };
+  coalescer_options.budget_wait = [&budget = *budget] { return budget.EstimatedWait(); };
   Coalescer coalescer(direct, timers, clock, std::move(coalescer_options));
   std::unique_ptr<CachingFetcher> cache;
   if (config.cache_ttl > absl::ZeroDuration()) {
     cache = std::make_unique<CachingFetcher>(
-        coalescer, clock,
-        CachingFetcherOptions{config.cache_ttl, config.cache_max_entries, config.cache_negative_ttl});
+        coalescer, clock, CachingFetcherOptions{config.cache_ttl, config.cache_max_entries, config.cache_negative_ttl});
   }
   ProfileFetcher& fetcher = cache != nullptr ? static_cast<ProfileFetcher&>(*cache) : coalescer;
   ProfileService service(fetcher, limits, &metrics);
@@ -157,8 +161,7 @@ int Run(int argc, char** argv) {
     Log(LogLevel::kError, "cannot write port_file", {{"port_file", config.port_file}});
     return 1;
   }
-  Log(LogLevel::kInfo, "portrait-bridge serving",
-      {{"port", absl::StrCat(port)}, {"config", config.Describe()}});
+  Log(LogLevel::kInfo, "portrait-bridge serving", {{"port", absl::StrCat(port)}, {"config", config.Describe()}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

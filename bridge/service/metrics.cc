@@ -32,7 +32,8 @@ BridgeMetrics::BridgeMetrics()
                     .Register(*registry_)),
       upstream_calls_(prometheus::BuildCounter()
                           .Name("portrait_bridge_upstream_calls_total")
-                          .Help("Upstream portrait_get attempts by Tencent ErrorCode, or http_<status>, malformed_body, transport_error, cancelled")
+                          .Help("Upstream portrait_get attempts by Tencent ErrorCode, or http_<status>, "
+                                "malformed_body, transport_error, cancelled")
                           .Register(*registry_)),
       upstream_seconds_(prometheus::BuildHistogram()
                             .Name("portrait_bridge_upstream_call_duration_seconds")
@@ -68,9 +69,36 @@ BridgeMetrics::BridgeMetrics()
                                .Name("portrait_bridge_rate_limiter_wait_seconds")
                                .Help("Time upstream calls waited for rate budget")
                                .Register(*registry_)
-                               .Add({}, kLatencyBuckets)) {}
+                               .Add({}, kLatencyBuckets)),
+      refused_before_send_(prometheus::BuildCounter()
+                               .Name("portrait_bridge_budget_refused_at_socket_total")
+                               .Help("Upstream requests not sent because the budget refused them at the moment of "
+                                     "writing (full send window, or a stale shared claim); each asked again")
+                               .Register(*registry_)
+                               .Add({})),
+      budget_shared_(prometheus::BuildGauge()
+                         .Name("portrait_bridge_budget_shared")
+                         .Help("1 while the upstream budget is shared through Redis (budget_redis_url), 0 while "
+                               "this bridge runs on its local budget (no Redis configured, or the fallback)")
+                         .Register(*registry_)
+                         .Add({})),
+      budget_redis_failures_(prometheus::BuildCounter()
+                                 .Name("portrait_bridge_budget_redis_failures_total")
+                                 .Help("Shared-budget Redis operations that failed or timed out (each answered by "
+                                       "the local fallback budget)")
+                                 .Register(*registry_)
+                                 .Add({})) {}
 
 void BridgeMetrics::OnAttemptStarted() { upstream_in_flight_.Increment(); }
+
+void BridgeMetrics::OnRefusedBeforeSend() {
+  upstream_in_flight_.Decrement();
+  refused_before_send_.Increment();
+}
+
+void BridgeMetrics::OnBudgetShared(bool shared) { budget_shared_.Set(shared ? 1 : 0); }
+
+void BridgeMetrics::OnBudgetRedisFailure() { budget_redis_failures_.Increment(); }
 
 void BridgeMetrics::OnAttempt(const std::string& code, absl::Duration latency) {
   upstream_in_flight_.Decrement();

@@ -1,13 +1,13 @@
 #ifndef PORTRAIT_BRIDGE_SERVICE_METRICS_H_
 #define PORTRAIT_BRIDGE_SERVICE_METRICS_H_
 
-#include <memory>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <memory>
 
 #include "bridge/service/profile_service.h"
 #include "bridge/service/upstream_client.h"
@@ -16,7 +16,7 @@ namespace portrait_bridge {
 
 /// The bridge's Prometheus metrics, fed by the service and the upstream client. Labels never carry accounts,
 /// keys or UserSigs. Thread-safe and non-blocking (prometheus-cpp metrics are atomic).
-class BridgeMetrics final : public UpstreamObserver, public StreamObserver {
+class BridgeMetrics final : public UpstreamObserver, public StreamObserver, public BudgetObserver {
  public:
   BridgeMetrics();
 
@@ -24,11 +24,15 @@ class BridgeMetrics final : public UpstreamObserver, public StreamObserver {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   void OnAttemptStarted() override;
+  void OnRefusedBeforeSend() override;
   void OnAttempt(const std::string& code, absl::Duration latency) override;
   void OnBudgetWait(absl::Duration wait) override;
   void OnUserSigRenewal() override;
   void OnRetry(absl::Duration backoff) override;
   void OnThrottled() override;
+
+  void OnBudgetShared(bool shared) override;
+  void OnBudgetRedisFailure() override;
 
   void OnStreamStarted() override;
   void OnAccountsAnswered(grpc::StatusCode code, int64_t count) override;
@@ -49,6 +53,9 @@ class BridgeMetrics final : public UpstreamObserver, public StreamObserver {
   prometheus::Counter& throttled_;
   prometheus::Counter& budget_waits_;
   prometheus::Histogram& budget_wait_seconds_;
+  prometheus::Counter& refused_before_send_;
+  prometheus::Gauge& budget_shared_;
+  prometheus::Counter& budget_redis_failures_;
 };
 
 }  // namespace portrait_bridge

@@ -6,17 +6,13 @@
 
 namespace portrait_bridge {
 
-class UpstreamClient::CallImpl final : public UpstreamClient::Call,
-                                       public std::enable_shared_from_this<CallImpl> {
+class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::enable_shared_from_this<CallImpl> {
  public:
   CallImpl(UpstreamClient& client, std::vector<std::string> accounts, std::vector<std::string> tags,
            absl::Time deadline, Done done)
-      : client_(client),
-        body_(BuildPortraitGetBody(accounts, tags)),
-        deadline_(deadline),
-        done_(std::move(done)) {}
+      : client_(client), body_(BuildPortraitGetBody(accounts, tags)), deadline_(deadline), done_(std::move(done)) {}
 
-  // Waits for budget, then sends.
+  // Asks the budget for a slot, then sends at the granted time.
   void Start() {
     const absl::Duration until_deadline = deadline_ - client_.clock_.Now();
     if (until_deadline <= absl::ZeroDuration()) {
@@ -24,28 +20,46 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       return;
     }
     const absl::Duration max_wait = std::min(until_deadline, client_.options_.max_budget_wait);
-    const std::optional<absl::Duration> wait = client_.limiter_.Reserve(max_wait);
-    if (!wait.has_value()) {
-      Finish(UnlessRetrying(OutcomeOf(BudgetExhaustedFailure())));
+    client_.budget_.Acquire(
+        max_wait, [self = shared_from_this()](BudgetAnswer answer) { self->OnBudgetAnswer(std::move(answer)); });
+  }
+
+  void OnBudgetAnswer(BudgetAnswer answer) {
+    if (!answer.grant.has_value()) {
+      Finish(UnlessRetrying(OutcomeOf(BudgetExhaustedFailure(answer.estimated_wait))));
       return;
     }
-    if (*wait <= absl::ZeroDuration()) {
+    grant_ = *answer.grant;
+    const absl::Duration wait = grant_.send_at - client_.clock_.Now();
+    if (wait <= absl::ZeroDuration()) {
       Send();
       return;
     }
-    if (client_.observer_ != nullptr) client_.observer_->OnBudgetWait(*wait);
-    SendAfter(*wait);
+    if (client_.observer_ != nullptr) client_.observer_->OnBudgetWait(wait);
+    RunAfter(wait, &CallImpl::Send);
   }
 
-  // Runs Send() on the timer queue after `wait`, unless cancelled.
-  void SendAfter(absl::Duration wait) {
+  // Runs `step` on the timer queue after `wait`, unless cancelled.
+  void RunAfter(absl::Duration wait, void (CallImpl::*step)()) {
     bool cancelled = false;
     {
       absl::MutexLock lock(&mutex_);
       cancelled = cancelled_;
       if (!cancelled) {
-        timer_id_ =
-            client_.timers_.RunAt(client_.clock_.Now() + wait, [self = shared_from_this()] { self->Send(); });
+        // The timer queue runs on the real clock; `wait` is a duration, so the two agree.
+        timer_id_ = client_.timers_.RunAt(absl::Now() + wait, [self = shared_from_this(), step] {
+          bool cancelled_meanwhile = false;
+          {
+            absl::MutexLock lock(&self->mutex_);
+            self->timer_id_ = 0;
+            cancelled_meanwhile = self->cancelled_;
+          }
+          if (cancelled_meanwhile) {
+            self->Finish(CancelledOutcome());
+            return;
+          }
+          ((*self).*step)();
+        });
       }
     }
     // Either Cancel() has already finished the call, or it came while an answer was being read (a renewal or a
@@ -112,7 +126,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
   void RetryOrFail(Failure failure) {
     const UpstreamOptions& options = client_.options_;
     if (IsThrottling(failure)) {
-      client_.limiter_.OnThrottled();
+      client_.budget_.OnThrottled();
       if (client_.observer_ != nullptr) client_.observer_->OnThrottled();
     }
     const int attempts = retries_ + 1;
@@ -120,8 +134,8 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       Deliver(std::move(failure), attempts);
       return;
     }
-    const absl::Duration backoff = client_.NextJitter(
-        BackoffBound(retries_ + 1, options.retry_initial_backoff, options.retry_max_backoff));
+    const absl::Duration backoff =
+        client_.NextJitter(BackoffBound(retries_ + 1, options.retry_initial_backoff, options.retry_max_backoff));
     const absl::Time retry_at = client_.clock_.Now() + backoff;
     // A retry that could not even start before the deadline only delays the answer. The budget is asked last,
     // so that a retry which does not happen spends no token.
@@ -132,32 +146,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     ++retries_;
     last_failure_ = std::move(failure);
     if (client_.observer_ != nullptr) client_.observer_->OnRetry(backoff);
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&mutex_);
-      cancelled = cancelled_;
-      // The timer queue runs on the real clock; the backoff is a duration, so the two agree.
-      if (!cancelled) {
-        timer_id_ =
-            client_.timers_.RunAt(absl::Now() + backoff, [self = shared_from_this()] { self->AfterBackoff(); });
-      }
-    }
-    // Cancel() came while this attempt's answer was being read: it left finishing to us.
-    if (cancelled) Finish(CancelledOutcome());
-  }
-
-  void AfterBackoff() {
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&mutex_);
-      timer_id_ = 0;
-      cancelled = cancelled_;
-    }
-    if (cancelled) {
-      Finish(CancelledOutcome());
-      return;
-    }
-    Start();  // Through the rate limiter again: a retry is a call like any other.
+    RunAfter(backoff, &CallImpl::Start);  // Through the budget again: a retry is a call like any other.
   }
 
   void Deliver(Failure failure, int attempts) {
@@ -175,21 +164,14 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
     // The attempt may outlive the caller's deadline by a moment, so that the caller's own deadline (which cancels
     // the transfer) decides, rather than a race between it and an attempt timeout set to the same instant.
     const absl::Duration timeout = std::min(client_.options_.attempt_timeout, deadline_ - now + kPastDeadline);
-    // The budget was reserved earlier; this checks the per-second window at the moment of sending.
-    if (const absl::Duration window_wait = client_.limiter_.ClaimSendSlot(); window_wait > absl::ZeroDuration()) {
-      if (now + window_wait >= deadline_) {
-        Finish(UnlessRetrying(DeadlineOutcome()));
-      } else {
-        SendAfter(window_wait);
-      }
-      return;
-    }
     const std::string usersig = client_.usersig_.Current();
     HttpRequest request;
-    request.url = BuildPortraitGetUrl(client_.options_.base_url, client_.options_.sdkappid,
-                                      client_.options_.identifier, usersig, client_.NextRandom());
+    request.url = BuildPortraitGetUrl(client_.options_.base_url, client_.options_.sdkappid, client_.options_.identifier,
+                                      usersig, client_.NextRandom());
     request.body = body_;
     request.timeout = timeout;
+    // The slot is spent when the request is written to the connection, on the transport thread.
+    request.before_send = [&budget = client_.budget_, grant = grant_] { return budget.ClaimAtSocket(grant); };
     bool cancelled = false;
     {
       absl::MutexLock lock(&mutex_);
@@ -198,10 +180,10 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       if (!cancelled) {
         if (client_.observer_ != nullptr) client_.observer_->OnAttemptStarted();
         // The transport never runs the callback inside Send, so holding the lock here is safe.
-        http_id_ = client_.transport_.Send(
-            std::move(request), [self = shared_from_this(), usersig, started = now](HttpResult result) {
-              self->OnHttpResult(std::move(result), usersig, started);
-            });
+        http_id_ = client_.transport_.Send(std::move(request),
+                                           [self = shared_from_this(), usersig, started = now](HttpResult result) {
+                                             self->OnHttpResult(std::move(result), usersig, started);
+                                           });
       }
     }
     if (cancelled) Finish(CancelledOutcome());
@@ -213,6 +195,18 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
       http_id_ = 0;
     }
     last_failure_.reset();  // The retry was sent and answered: its own outcome counts from here on.
+    if (result.refused_before_send.has_value()) {
+      // Nothing was sent: the budget's window was full, or its claim had gone stale, when the request was about to
+      // be written. Not an attempt; ask the budget again.
+      if (client_.observer_ != nullptr) client_.observer_->OnRefusedBeforeSend();
+      const absl::Duration wait = *result.refused_before_send;
+      if (client_.clock_.Now() + wait >= deadline_) {
+        Finish(UnlessRetrying(DeadlineOutcome()));
+      } else {
+        RunAfter(wait, &CallImpl::Start);
+      }
+      return;
+    }
     const absl::Duration latency = client_.clock_.Now() - started;
     auto observe = [&](const std::string& code) {
       if (client_.observer_ != nullptr) client_.observer_->OnAttempt(code, latency);
@@ -285,7 +279,8 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
   // Touched only by the one thread that runs the call's current step (steps hand over through the transport's
   // and the timer queue's locks).
   bool renewed_ = false;
-  int retries_ = 0;                     // Retries scheduled so far (the UserSig renewal is not one).
+  BudgetGrant grant_;                    // The slot of the attempt being sent.
+  int retries_ = 0;                      // Retries scheduled so far (the UserSig renewal is not one).
   std::optional<Failure> last_failure_;  // The failure being retried, until the retry is answered.
 
   absl::Mutex mutex_;
@@ -296,12 +291,11 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call,
   uint64_t http_id_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
-UpstreamClient::UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, RateLimiter& limiter,
-                               TimerQueue& timers, const Clock& clock, UpstreamOptions options,
-                               UpstreamObserver* observer)
+UpstreamClient::UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, Budget& budget, TimerQueue& timers,
+                               const Clock& clock, UpstreamOptions options, UpstreamObserver* observer)
     : transport_(transport),
       usersig_(usersig),
-      limiter_(limiter),
+      budget_(budget),
       timers_(timers),
       clock_(clock),
       options_(std::move(options)),

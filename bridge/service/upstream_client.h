@@ -12,10 +12,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bridge/core/admin_usersig.h"
+#include "bridge/core/budget.h"
 #include "bridge/core/clock.h"
 #include "bridge/core/failure.h"
 #include "bridge/core/portrait_api.h"
-#include "bridge/core/rate_limiter.h"
 #include "bridge/core/retry_policy.h"
 #include "bridge/service/timer_queue.h"
 #include "bridge/transport/http_transport.h"
@@ -57,6 +57,8 @@ class UpstreamObserver {
   virtual ~UpstreamObserver() = default;
   /// An HTTP attempt was handed to the transport.
   virtual void OnAttemptStarted() = 0;
+  /// That attempt was not sent after all: the budget refused it at the socket (it will ask again).
+  virtual void OnRefusedBeforeSend() {}
   /// That attempt finished. `code` is Tencent's ErrorCode ("0" on success) or, without one, "http_<status>",
   /// "malformed_body", "transport_error" or "cancelled".
   virtual void OnAttempt(const std::string& code, absl::Duration latency) = 0;
@@ -66,20 +68,20 @@ class UpstreamObserver {
   virtual void OnUserSigRenewal() = 0;
   /// A transient failure will be retried after `backoff` (the jittered draw).
   virtual void OnRetry(absl::Duration /*backoff*/) {}
-  /// Upstream throttled a call (60007, 60011, 60018, 60019, HTTP 429); the rate limiter was slowed down.
+  /// Upstream throttled a call (60007, 60011, 60018, 60019, HTTP 429); the budget was slowed down.
   virtual void OnThrottled() {}
 };
 
-/// Makes signed portrait_get calls: takes budget from the rate limiter (waiting on the timer queue, never on the
-/// caller's thread), signs with the shared admin UserSig, sends through the transport, parses the answer, and on
-/// 70001/70052 renews the UserSig and retries once.
+/// Makes signed portrait_get calls: asks the Budget for a slot once per attempt (waiting on the timer queue, never
+/// on the caller's thread), signs with the shared admin UserSig, sends through the transport, which spends the
+/// slot at the socket (Budget::ClaimAtSocket; a refusal there sends nothing and asks the budget again), parses
+/// the answer, and on 70001/70052 renews the UserSig and retries once.
 ///
 /// Transient failures are retried (up to retry_max_attempts attempts) after a jittered exponential backoff spent
-/// on the timer queue, through the rate limiter again, only while the retry budget shared by all calls has a
-/// token and only when the backoff ends before the caller's deadline; otherwise the failure is delivered at once.
-/// When retries give up, the last upstream failure is delivered. A throttling answer (60007, 60011, 60018,
-/// 60019, HTTP 429) also slows the rate limiter down (RateLimiter::OnThrottled). Thread-safe; every dependency
-/// must outlive it.
+/// on the timer queue, through the budget again, only while the retry budget shared by all calls has a token and
+/// only when the backoff ends before the caller's deadline; otherwise the failure is delivered at once. When
+/// retries give up, the last upstream failure is delivered. A throttling answer (60007, 60011, 60018, 60019,
+/// HTTP 429) also slows the budget down (Budget::OnThrottled). Thread-safe; every dependency must outlive it.
 class UpstreamClient {
  public:
   using Done = absl::AnyInvocable<void(CallOutcome) &&>;
@@ -92,13 +94,13 @@ class UpstreamClient {
     virtual void Cancel() = 0;
   };
 
-  UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, RateLimiter& limiter, TimerQueue& timers,
+  UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, Budget& budget, TimerQueue& timers,
                  const Clock& clock, UpstreamOptions options, UpstreamObserver* observer = nullptr);
 
   /// Fetches `tags` for at most 100 `accounts`, finishing by `deadline`. `done` runs exactly once, on a
   /// transport or timer thread, or inline when the budget cannot be had in time.
-  std::shared_ptr<Call> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
-                              absl::Time deadline, Done done);
+  std::shared_ptr<Call> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags, absl::Time deadline,
+                              Done done);
 
  private:
   class CallImpl;
@@ -108,7 +110,7 @@ class UpstreamClient {
 
   HttpTransport& transport_;
   AdminUserSig& usersig_;
-  RateLimiter& limiter_;
+  Budget& budget_;
   TimerQueue& timers_;
   const Clock& clock_;
   const UpstreamOptions options_;

@@ -16,6 +16,9 @@ struct CurlTransport::Transfer {
   curl_slist* headers = nullptr;
   std::string body;
   bool body_too_large = false;
+  int sends = 0;  // How often libcurl was about to write the request (PREREQFUNCTION calls).
+  bool resend_refused = false;
+  std::optional<absl::Duration> refused_before_send;
   int64_t max_body_bytes = 0;
   char error[CURL_ERROR_SIZE] = {};
 };
@@ -27,6 +30,28 @@ size_t AppendBody(char* data, size_t size, size_t count, void* user) {
   body->append(data, size * count);
   return size * count;
 }
+
+}  // namespace
+
+// libcurl calls this right before it writes the request to a connection: the moment the upstream budget is
+// spent. A second call for one transfer is libcurl resending on its own after a reused connection died; that send
+// is refused, so the failure reaches the upstream client as a lost connection (a counted attempt that takes a slot
+// of its own when it is retried).
+int CurlTransport::BeforeSend(void* user, char* /*primary_ip*/, char* /*local_ip*/, int /*primary_port*/,
+                              int /*local_port*/) {
+  auto* transfer = static_cast<CurlTransport::Transfer*>(user);
+  if (++transfer->sends > 1) {
+    transfer->resend_refused = true;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  if (transfer->request.before_send) {
+    transfer->refused_before_send = transfer->request.before_send();
+    if (transfer->refused_before_send.has_value()) return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
+namespace {
 
 TransportFailure Classify(CURLcode code) {
   switch (code) {
@@ -140,16 +165,19 @@ void CurlTransport::StartPending() {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!options_.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
-      auto* t = static_cast<Transfer*>(user);
-      if (static_cast<int64_t>(t->body.size() + size * count) > t->max_body_bytes) {
-        t->body_too_large = true;
-        return 0;  // Makes curl fail the transfer with CURLE_WRITE_ERROR.
-      }
-      return AppendBody(data, size, count, &t->body);
-    });
+    curl_easy_setopt(
+        easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
+          auto* t = static_cast<Transfer*>(user);
+          if (static_cast<int64_t>(t->body.size() + size * count) > t->max_body_bytes) {
+            t->body_too_large = true;
+            return 0;  // Makes curl fail the transfer with CURLE_WRITE_ERROR.
+          }
+          return AppendBody(data, size, count, &t->body);
+        });
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &BeforeSend);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, transfer);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
     curl_multi_add_handle(multi_, easy);
   }
@@ -174,7 +202,14 @@ void CurlTransport::Run() {
       curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&transfer));
       HttpResult result;
       const CURLcode code = message->data.result;
-      if (code == CURLE_OK) {
+      if (transfer->refused_before_send.has_value()) {
+        result.refused_before_send = transfer->refused_before_send;
+      } else if (transfer->resend_refused) {
+        result.failure = TransportFailure::kConnectionLost;
+        result.failure_detail =
+            "the connection closed before an answer came (the request is not resent outside "
+            "the budget; it is retried as a new attempt)";
+      } else if (code == CURLE_OK) {
         long status = 0;
         curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
         result.status = static_cast<int>(status);

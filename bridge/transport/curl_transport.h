@@ -17,13 +17,15 @@ namespace portrait_bridge {
 
 /// Settings of the curl transport.
 struct CurlTransportOptions {
-  std::string ca_bundle;            ///< Empty: the system store. Verification is always on.
-  int64_t max_connections = 64;     ///< Open connections kept for reuse (HTTP/1.1 keep-alive).
+  std::string ca_bundle;              ///< Empty: the system store. Verification is always on.
+  int64_t max_connections = 64;       ///< Open connections kept for reuse (HTTP/1.1 keep-alive).
   int64_t max_body_bytes = 16 << 20;  ///< A larger answer is treated as a broken connection.
 };
 
 /// An HttpTransport on one libcurl multi handle, driven by its own thread: gRPC threads only enqueue work and
 /// wake it with curl_multi_wakeup. Connections are kept alive and reused. Callbacks run on that thread.
+/// HttpRequest::before_send runs on that thread at the moment each request is written (CURLOPT_PREREQFUNCTION);
+/// libcurl's own resend on a dead reused connection is refused and reported as a lost connection.
 class CurlTransport final : public HttpTransport {
  public:
   explicit CurlTransport(CurlTransportOptions options);
@@ -35,6 +37,7 @@ class CurlTransport final : public HttpTransport {
 
  private:
   struct Transfer;
+  static int BeforeSend(void* user, char* primary_ip, char* local_ip, int primary_port, int local_port);
   void Run();
   void StartPending();
   void FinishTransfer(Transfer* transfer, HttpResult result);

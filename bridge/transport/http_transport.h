@@ -2,6 +2,7 @@
 #define PORTRAIT_BRIDGE_TRANSPORT_HTTP_TRANSPORT_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -16,11 +17,19 @@ struct HttpRequest {
   std::string url;  ///< Holds the UserSig: implementations never log it or put it in an error.
   std::string body;
   absl::Duration timeout;  ///< For the whole attempt: connect, send, wait and receive.
+  /// Called on the transport thread when the request is about to be written to a connection (once it is made, or
+  /// its reuse confirmed), with nothing sent yet. nullopt: send it. A duration: do not send; the request ends with
+  /// HttpResult::refused_before_send holding it. Empty: always send. This is where the upstream budget is spent.
+  /// A request is sent at most once: when a reused connection turns out dead before any answer, the transport
+  /// reports a lost connection rather than resending on its own, outside the budget and the retry count.
+  std::function<std::optional<absl::Duration>()> before_send;
 };
 
 /// The outcome of an HttpRequest: a response (any status), a transport failure, or a cancellation.
 struct HttpResult {
   bool cancelled = false;
+  /// before_send refused the request: nothing was sent. Holds the wait it asked for.
+  std::optional<absl::Duration> refused_before_send;
   std::optional<TransportFailure> failure;
   std::string failure_detail;  ///< What the transport said, without the URL.
   int status = 0;

@@ -43,12 +43,29 @@ constexpr char kOkBody[] = R"({"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"",
   "Fail_Account":["id2"]})";
 constexpr char kExpiredBody[] = R"({"ActionStatus":"FAIL","ErrorCode":70001,"ErrorInfo":"usersig expired"})";
 
-// A transport that records requests and lets the test complete them, on the test's own thread.
+// A transport that records requests and lets the test complete them, on the test's own thread. Like the real one
+// it asks request.before_send at the moment of "writing"; a refused request is not recorded and is answered as
+// refused from a thread of the fake's own (never inside Send).
 class FakeTransport final : public HttpTransport {
  public:
+  ~FakeTransport() override {
+    for (std::thread& thread : refusals_) thread.join();
+  }
+
   uint64_t Send(HttpRequest request, Callback done) override {
     absl::MutexLock lock(&mutex_);
     const uint64_t id = next_id_++;
+    if (request.before_send) {
+      if (std::optional<absl::Duration> refused = request.before_send(); refused.has_value()) {
+        ++refusals_count_;
+        refusals_.emplace_back([done = std::move(done), refused]() mutable {
+          HttpResult result;
+          result.refused_before_send = refused;
+          std::move(done)(std::move(result));
+        });
+        return id;
+      }
+    }
     requests_.push_back(request);
     sent_at_.push_back(absl::Now());
     pending_.push_back({id, std::move(done)});
@@ -104,6 +121,10 @@ class FakeTransport final : public HttpTransport {
     absl::MutexLock lock(&mutex_);
     return pending_.size();
   }
+  int refusals() const {
+    absl::MutexLock lock(&mutex_);
+    return refusals_count_;
+  }
   uint64_t last_id() const {
     absl::MutexLock lock(&mutex_);
     return next_id_ - 1;
@@ -120,6 +141,8 @@ class FakeTransport final : public HttpTransport {
   std::vector<absl::Time> sent_at_ ABSL_GUARDED_BY(mutex_);
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mutex_);
   std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mutex_);
+  int refusals_count_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::vector<std::thread> refusals_;  // Joined at destruction; only Send (under mutex_) adds to it.
 };
 
 // Records every run of a Done callback.
@@ -203,7 +226,7 @@ ParsedUrl ParseUrl(const std::string& url) {
   return parsed;
 }
 
-// The UpstreamClient wired to fakes, with the real signer, limiter and timer queue on the system clock. Retries
+// The UpstreamClient wired to fakes, with the real signer, local budget and timer queue on the system clock. Retries
 // are off here (one attempt per call), so these tests see each failure as mapped; UpstreamClientRetryTest below
 // turns them on.
 class UpstreamClientTest : public ::testing::Test {
@@ -211,8 +234,8 @@ class UpstreamClientTest : public ::testing::Test {
   explicit UpstreamClientTest(double calls_per_second = 100000, int64_t burst = 100000,
                               UpstreamOptions options = Options())
       : usersig_(kKey, kAdmin, kSdkAppId, absl::Hours(24), clock_),
-        limiter_(calls_per_second, burst, clock_),
-        client_(transport_, usersig_, limiter_, timers_, clock_, std::move(options), &observer_) {}
+        budget_(calls_per_second, burst, clock_),
+        client_(transport_, usersig_, budget_, timers_, clock_, std::move(options), &observer_) {}
 
   static UpstreamOptions Options() {
     UpstreamOptions options;
@@ -258,7 +281,7 @@ class UpstreamClientTest : public ::testing::Test {
   SystemClock clock_;
   FakeTransport transport_;
   AdminUserSig usersig_;
-  RateLimiter limiter_;
+  LocalBudget budget_;
   RecordingObserver observer_;
   TimerQueue timers_;
   UpstreamClient client_;
@@ -475,7 +498,7 @@ TEST_F(UpstreamClientTest, CancelRacingWithTheAnswerFinishesExactlyOnce) {
   }
 }
 
-// A limiter of one call per second with a burst of one.
+// A local budget of one call per second with a burst of one.
 class UpstreamClientBudgetTest : public UpstreamClientTest {
  protected:
   UpstreamClientBudgetTest() : UpstreamClientTest(1, 1) {}
@@ -501,7 +524,7 @@ TEST_F(UpstreamClientBudgetTest, NoBudgetBeforeTheDeadlineFailsAtOnceWithResourc
   EXPECT_EQ(first.runs(), 1);
 }
 
-// A limiter of ten calls per second with a burst of one: the second call waits about 100 ms on the timer queue.
+// A local budget of ten calls per second with a burst of one: the second call waits about 100 ms on the timer queue.
 class UpstreamClientBudgetWaitTest : public UpstreamClientTest {
  protected:
   UpstreamClientBudgetWaitTest() : UpstreamClientTest(10, 1) {}
@@ -708,7 +731,7 @@ TEST_F(UpstreamClientRetryTest, RenewalAndRetriesCompose) {
   DoneRecorder done;
   Fetch(done);
   Answer(1, HttpStatus(200, kExpiredBody));  // Renewed and resent at once: not a retry.
-  Answer(2, HttpStatus(503));               // A retry.
+  Answer(2, HttpStatus(503));                // A retry.
   Answer(3, Ok());
   ASSERT_TRUE(done.Wait(absl::Seconds(5)));
   EXPECT_FALSE(done.outcome().failure.has_value());
@@ -720,8 +743,8 @@ TEST_F(UpstreamClientRetryTest, RenewalAndRetriesCompose) {
 
 TEST_F(UpstreamClientRetryTest, CancelDuringTheBackoffFinishesAtOnceAndSendsNothingMore) {
   // A long backoff, so the cancel surely lands inside it.
-  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
-                        RetryOptions(3, absl::Hours(1), absl::Hours(1)), &observer_);
+  UpstreamClient client(transport_, usersig_, budget_, timers_, clock_, RetryOptions(3, absl::Hours(1), absl::Hours(1)),
+                        &observer_);
   DoneRecorder done;
   std::shared_ptr<UpstreamClient::Call> call =
       client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Hours(2), done.Callback());
@@ -740,7 +763,7 @@ TEST_F(UpstreamClientRetryTest, CancelDuringTheBackoffFinishesAtOnceAndSendsNoth
 TEST_F(UpstreamClientRetryTest, DeadlineShorterThanTheBackoffDeliversTheFailureAtOnce) {
   // Backoffs drawn from [0, 1 h] against a 2 s deadline: a draw that fits has a chance of about 1 in 2000... so
   // the bound is made absurd instead: 1000 h makes it about one in two million.
-  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
+  UpstreamClient client(transport_, usersig_, budget_, timers_, clock_,
                         RetryOptions(3, absl::Hours(1000), absl::Hours(1000)), &observer_);
   DoneRecorder done;
   client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(2), done.Callback());
@@ -753,9 +776,8 @@ TEST_F(UpstreamClientRetryTest, DeadlineShorterThanTheBackoffDeliversTheFailureA
 }
 
 TEST_F(UpstreamClientRetryTest, ARetryBudgetRatioOfZeroNeverRetries) {
-  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_, RetryOptions(3, absl::Milliseconds(10),
-                                                                                       absl::Milliseconds(40), 0),
-                        &observer_);
+  UpstreamClient client(transport_, usersig_, budget_, timers_, clock_,
+                        RetryOptions(3, absl::Milliseconds(10), absl::Milliseconds(40), 0), &observer_);
   for (int i = 0; i < 20; ++i) {
     DoneRecorder done;
     client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30), done.Callback());
@@ -771,7 +793,7 @@ TEST_F(UpstreamClientRetryTest, ARetryBudgetRatioOfZeroNeverRetries) {
 // The budget is one bucket for all calls: with a ratio of 0.05 it holds 10 tokens, so when 12 calls fail at once
 // 10 are retried and 2 get their failure at once.
 TEST_F(UpstreamClientRetryTest, TheRetryBudgetIsSharedByAllCallsAndBoundsTheRetries) {
-  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
+  UpstreamClient client(transport_, usersig_, budget_, timers_, clock_,
                         RetryOptions(3, absl::Milliseconds(10), absl::Milliseconds(40), 0.05), &observer_);
   constexpr int kCalls = 12;
   std::vector<std::unique_ptr<DoneRecorder>> dones;
@@ -806,7 +828,7 @@ TEST_F(UpstreamClientRetryTest, TheRetryBudgetIsSharedByAllCallsAndBoundsTheRetr
 // each: every drawn backoff is within [0, its bound], the retry is not sent before its backoff has passed (a lower
 // bound that holds however loaded the machine is), and the draws are spread over the range (full jitter).
 TEST_F(UpstreamClientRetryTest, BackoffDelaysStayWithinTheirBounds) {
-  UpstreamClient client(transport_, usersig_, limiter_, timers_, clock_,
+  UpstreamClient client(transport_, usersig_, budget_, timers_, clock_,
                         RetryOptions(4, absl::Milliseconds(10), absl::Milliseconds(30), 1.0), &observer_);
   const absl::Duration bounds[] = {absl::Milliseconds(10), absl::Milliseconds(20), absl::Milliseconds(30)};
   std::vector<double> fractions;
@@ -836,7 +858,7 @@ TEST_F(UpstreamClientRetryTest, BackoffDelaysStayWithinTheirBounds) {
   EXPECT_GT(*std::max_element(fractions.begin(), fractions.end()), 0.5) << "backoffs must be jittered";
 }
 
-// A limiter of 10 calls per second with a burst of one: the first attempt takes the token, so the retry (after a
+// A local budget of 10 calls per second with a burst of one: the first attempt takes the token, so the retry (after a
 // backoff of at most 40 ms) must wait for the next one, about 100 ms after the first attempt.
 class UpstreamClientRetryBudgetWaitTest : public UpstreamClientRetryTest {
  protected:
@@ -855,7 +877,7 @@ TEST_F(UpstreamClientRetryBudgetWaitTest, ARetryGoesThroughTheRateLimiterAgain) 
   EXPECT_EQ(observer_.budget_waits_.load(), 1);
 }
 
-// A limiter of one call per second: a retry cannot get budget before a 300 ms deadline, and the caller gets the
+// A local budget of one call per second: a retry cannot get budget before a 300 ms deadline, and the caller gets the
 // upstream failure it was retrying, not the limiter's RESOURCE_EXHAUSTED.
 class UpstreamClientRetryNoBudgetTest : public UpstreamClientRetryTest {
  protected:
@@ -880,18 +902,15 @@ TEST_F(UpstreamClientRetryNoBudgetTest, ARetryThatCannotBeSentDeliversTheUpstrea
 
 TEST_F(UpstreamClientTest, ThrottlingAnswersHalveTheLimitersRate) {
   const std::vector<std::pair<std::string, HttpResult>> throttling = {
-      {"60007", TencentError(60007)},
-      {"60011", TencentError(60011)},
-      {"60018", TencentError(60018)},
-      {"60019", TencentError(60019)},
-      {"HTTP 429", HttpStatus(429)},
+      {"60007", TencentError(60007)}, {"60011", TencentError(60011)}, {"60018", TencentError(60018)},
+      {"60019", TencentError(60019)}, {"HTTP 429", HttpStatus(429)},
   };
   int throttled = 0;
   for (const auto& [name, result] : throttling) {
     SCOPED_TRACE(name);
-    // A fresh limiter of 10 calls per second, burst 10, idle: a Reserve now would start at once.
-    RateLimiter limiter(10, 10, clock_);
-    UpstreamClient client(transport_, usersig_, limiter, timers_, clock_, Options(), &observer_);
+    // A fresh budget of 10 calls per second, burst 10, idle: a call asking now would start at once.
+    LocalBudget budget(10, 10, clock_);
+    UpstreamClient client(transport_, usersig_, budget, timers_, clock_, Options(), &observer_);
     DoneRecorder done;
     client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30), done.Callback());
     ASSERT_TRUE(transport_.CompleteNext(result));
@@ -899,25 +918,23 @@ TEST_F(UpstreamClientTest, ThrottlingAnswersHalveTheLimitersRate) {
     ASSERT_TRUE(done.outcome().failure.has_value());
     EXPECT_EQ(done.outcome().failure->rule.grpc_code, absl::StatusCode::kResourceExhausted);
     EXPECT_EQ(observer_.throttled_.load(), ++throttled);
-    EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), 5);
+    EXPECT_DOUBLE_EQ(budget.EffectiveCallsPerSecond(), 5);
     // Nine of the ten tokens were left; after the throttle the next call waits a 200 ms interval of 5 calls/s.
-    const std::optional<absl::Duration> wait = limiter.Reserve(absl::InfiniteDuration());
-    ASSERT_TRUE(wait.has_value());
-    EXPECT_GT(*wait, absl::Milliseconds(150));
+    EXPECT_GT(budget.EstimatedWait(), absl::Milliseconds(150));
   }
 }
 
 TEST_F(UpstreamClientTest, OtherFailuresDoNotSlowTheLimiter) {
-  RateLimiter limiter(10, 10, clock_);
-  UpstreamClient client(transport_, usersig_, limiter, timers_, clock_, Options(), &observer_);
+  LocalBudget budget(10, 10, clock_);
+  UpstreamClient client(transport_, usersig_, budget, timers_, clock_, Options(), &observer_);
   for (HttpResult result : {HttpStatus(502), TencentError(60008), TencentError(40006), Ok()}) {
     DoneRecorder done;
     client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock_.Now() + absl::Seconds(30), done.Callback());
     ASSERT_TRUE(transport_.CompleteNext(std::move(result)));
   }
   EXPECT_EQ(observer_.throttled_.load(), 0);
-  EXPECT_DOUBLE_EQ(limiter.EffectiveCallsPerSecond(), 10);
-  EXPECT_EQ(limiter.Reserve(absl::ZeroDuration()), absl::ZeroDuration());
+  EXPECT_DOUBLE_EQ(budget.EffectiveCallsPerSecond(), 10);
+  EXPECT_EQ(budget.EstimatedWait(), absl::ZeroDuration());
 }
 
 TEST_F(UpstreamClientRetryTest, AThrottledCallIsRetriedAfterSlowingDown) {
