@@ -42,13 +42,21 @@ struct RedisReply {
 /// connection's socket and a wake-up eventfd): no other thread ever waits for Redis. Commands from any thread
 /// are queued and pipelined on the one connection. It connects at construction and reconnects by itself.
 ///
-/// Thread-safe. Every `done` runs exactly once, on the loop thread, never inside Command, and must not block.
+/// Connecting: a non-blocking connect bounded by max(options.timeout, 1 s), then AUTH (when a password is set) and
+/// SELECT (when the database is not 0, TCP only), or a PING when neither is sent, each bounded by options.timeout.
+/// Only when these have answered does connected() turn true; any failure drops the connection and the next attempt
+/// comes options.reconnect_interval later. Each change of state (connected, lost, cannot connect) is logged once,
+/// retries are not. A host name is resolved with a blocking getaddrinfo on the loop thread.
+///
+/// Thread-safe. Every `done` runs exactly once, on the loop thread, never inside Command, and must not block. A
+/// `done` may call Command (e.g. to send the next command); it must not destroy the client.
 class RedisClient {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<RedisReply>) &&>;
 
   explicit RedisClient(RedisOptions options);
-  /// Fails what is still queued or unanswered with CANCELLED and joins the loop thread.
+  /// Fails what is still queued or unanswered with CANCELLED (also what a `done` sends meanwhile) and joins the
+  /// loop thread.
   ~RedisClient();
 
   RedisClient(const RedisClient&) = delete;
@@ -56,8 +64,10 @@ class RedisClient {
 
   /// Sends one command, given as its arguments (binary-safe, e.g. {"SET", key, value, "PX", "1000"}). `done`
   /// gets the reply (a Redis error reply is an OK status holding a kError reply), UNAVAILABLE when there is no
-  /// connection (no command waits for a connection to be made) or it was lost before the reply, or
-  /// DEADLINE_EXCEEDED after options.timeout.
+  /// connection (no command waits for a connection to be made), it was lost before the reply, or max_outstanding
+  /// commands are unanswered, DEADLINE_EXCEEDED after options.timeout (counted from this call), CANCELLED when the
+  /// client is destroyed first, or INVALID_ARGUMENT for no arguments or a command that does not answer once
+  /// ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, MONITOR). Error messages name the address, never the password.
   void Command(std::vector<std::string> args, Done done);
 
   /// Whether the connection is up (and authenticated) right now.
