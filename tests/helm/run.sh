@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Helm chart tests for helm/portrait-bridge: lint, render, Kubernetes-schema validation, values-schema
 # rejections, and the contract with the bridge (ports, health service names, drain timing, budget split,
-# config checksum). Works from any cwd; needs npm (helm comes from .ci/helm-tools, node packages from
+# the Redis budget and cache with the bundled Redis, config checksum). Works from any cwd; needs npm (helm comes from .ci/helm-tools, node packages from
 # `npm ci` here when node_modules is missing). Prints "N passed, N failed" last; non-zero on any failure.
 set -uo pipefail
 
@@ -10,7 +10,12 @@ repo="$(cd "$here/../.." && pwd)"
 chart="$repo/helm/portrait-bridge"
 all_features="$here/values-all-features.yaml"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+redis_pids=()
+cleanup() {
+  for p in "${redis_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 passed=0
 failed=0
@@ -67,8 +72,8 @@ for f in default all; do
 done
 expect_eq "default render kinds" "$(q "$work/default.yaml" 'docs.map(o => o.kind).sort().join(",")')" \
   "ConfigMap,Deployment,Pod,PodDisruptionBudget,Service,ServiceAccount"
-expect_eq "all-features render kinds" "$(q "$work/all.yaml" 'docs.map(o => o.kind).sort().join(",")')" \
-  "AuthorizationPolicy,ConfigMap,Deployment,HorizontalPodAutoscaler,NetworkPolicy,PeerAuthentication,Pod,PodDisruptionBudget,Secret,Service,ServiceAccount,ServiceMonitor"
+expect_eq "all-features render kinds (the bundled Redis adds a Deployment, a Service and a NetworkPolicy)" "$(q "$work/all.yaml" 'docs.map(o => o.kind).sort().join(",")')" \
+  "AuthorizationPolicy,ConfigMap,Deployment,Deployment,HorizontalPodAutoscaler,NetworkPolicy,NetworkPolicy,PeerAuthentication,Pod,PodDisruptionBudget,Secret,Service,Service,ServiceAccount,ServiceMonitor"
 
 # ---- ServiceMonitor gate: enabled AND the CRD is served ----
 render -f "$all_features" >"$work/all-nocrd.yaml" 2>/dev/null
@@ -76,7 +81,7 @@ expect_eq "no ServiceMonitor without monitoring.coreos.com/v1 in the cluster" "$
 expect_eq "ServiceMonitor scrapes the metrics port" "$(q "$work/all.yaml" 'kind("ServiceMonitor").spec.endpoints[0].port')" "metrics"
 
 # ---- the contract with the bridge ----
-D='kind("Deployment").spec.template.spec'
+D='kind("Deployment", "pb-portrait-bridge").spec.template.spec'
 C="$D.containers[0]"
 expect_eq "liveness: gRPC probe, port 50051, overall health" "$(q "$work/default.yaml" "JSON.stringify($C.livenessProbe.grpc)")" '{"port":50051,"service":""}'
 expect_eq "readiness: gRPC probe on the ProfileService" "$(q "$work/default.yaml" "JSON.stringify($C.readinessProbe.grpc)")" '{"port":50051,"service":"tencentcloud.chat.profile.v1.ProfileService"}'
@@ -89,7 +94,7 @@ expect_eq "Service metrics port: name, appProtocol" "$(q "$work/default.yaml" 'k
 expect_eq "--config points at the mounted config.json" "$(q "$work/default.yaml" "$C.args.join(' ') + ' ' + $C.volumeMounts.find(m => m.name === 'config').mountPath")" "--config=/etc/portrait-bridge/config/config.json /etc/portrait-bridge/config"
 expect_eq "secret_key_file is the mounted Secret key" "$(q "$work/default.yaml" "config().secret_key_file + ' ' + $D.volumes.find(v => v.name === 'secret-key').secret.secretName")" "/etc/portrait-bridge/secret/secret-key tencent-chat-key"
 expect_eq "secret key never in the ConfigMap or env" "$(q "$work/all.yaml" "(kind('ConfigMap').data['config.json'].includes('trial-only') || JSON.stringify($C.env || []).includes('SECRET_KEY'))")" "false"
-expect_eq "config.json keys are all bridge keys" "$(q "$work/all.yaml" "Object.keys(config()).filter(k => !['listen_address','metrics_address','sdkappid','admin_identifier','secret_key_file','region','base_url','ca_bundle','usersig_validity_seconds','attempt_timeout_ms','max_accounts_per_call','max_accounts_per_stream','max_inflight_accounts_per_stream','bytes_tags','upstream_calls_per_second','upstream_burst','coalesce_wait_ms','max_pending_accounts','retry_max_attempts','retry_initial_backoff_ms','retry_max_backoff_ms','retry_budget_ratio','cache_ttl_ms','cache_max_entries','cache_negative_ttl_ms','shutdown_grace_seconds','log_level','log_format','tls_cert_file','tls_key_file','tls_client_ca_file'].includes(k)).join(',') || 'none unknown'")" "none unknown"
+expect_eq "config.json keys are all bridge keys" "$(q "$work/all.yaml" "Object.keys(config()).filter(k => !['listen_address','metrics_address','sdkappid','admin_identifier','secret_key_file','region','base_url','ca_bundle','usersig_validity_seconds','attempt_timeout_ms','max_accounts_per_call','max_accounts_per_stream','max_inflight_accounts_per_stream','bytes_tags','upstream_calls_per_second','upstream_burst','coalesce_wait_ms','max_pending_accounts','retry_max_attempts','retry_initial_backoff_ms','retry_max_backoff_ms','retry_budget_ratio','cache_ttl_ms','cache_max_entries','cache_negative_ttl_ms','budget_redis_url','budget_redis_password_file','budget_fallback_calls_per_second','redis_timeout_ms','cache_redis_url','cache_redis_password_file','shutdown_grace_seconds','log_level','log_format','tls_cert_file','tls_key_file','tls_client_ca_file'].includes(k)).join(',') || 'none unknown'")" "none unknown"
 new_keys='["coalesce_wait_ms","max_pending_accounts","retry_max_attempts","retry_initial_backoff_ms","retry_max_backoff_ms","retry_budget_ratio","cache_ttl_ms","cache_max_entries","cache_negative_ttl_ms"].map(k => k + "=" + JSON.stringify(config()[k])).join(" ")'
 expect_eq "default config.json: coalescer, retry and cache keys at the bridge's defaults" "$(q "$work/default.yaml" "$new_keys")" \
   "coalesce_wait_ms=2 max_pending_accounts=100000 retry_max_attempts=3 retry_initial_backoff_ms=50 retry_max_backoff_ms=1000 retry_budget_ratio=0.2 cache_ttl_ms=0 cache_max_entries=200000 cache_negative_ttl_ms=1000"
@@ -130,8 +135,106 @@ expect_eq "200/s, replicaCount 3 -> floor 66" "$(budget --set replicaCount=3)" "
 expect_eq "autoscaling ignores replicaCount (max 7, replicas 2) -> 28" "$(budget --set autoscaling.enabled=true --set autoscaling.maxReplicas=7 --set replicaCount=2)" "28"
 expect_eq "1000/s, replicaCount 1 -> 1000" "$(budget --set upstream.totalCallsPerSecond=1000 --set replicaCount=1)" "1000"
 expect_eq "replicaCount 0 (scaled down) -> the whole budget" "$(budget --set replicaCount=0)" "200"
-expect_eq "all features (HPA max 4) -> 50" "$(q "$work/all.yaml" 'config().upstream_calls_per_second')" "50"
-expect_eq "Deployment has no replicas under the HPA" "$(q "$work/all.yaml" 'String(kind("Deployment").spec.replicas)')" "undefined"
+expect_eq "all features (HPA max 4, bundled Redis): the whole 200, fallback 50" "$(q "$work/all.yaml" '[config().upstream_calls_per_second, config().budget_fallback_calls_per_second].join(" ")')" "200 50"
+expect_eq "Deployment has no replicas under the HPA" "$(q "$work/all.yaml" 'String(kind("Deployment", "pb-portrait-bridge").spec.replicas)')" "undefined"
+
+# ---- shared budget and cache in Redis ----
+redis_keys='["budget_redis_url","budget_redis_password_file","budget_fallback_calls_per_second","redis_timeout_ms","cache_redis_url","cache_redis_password_file"]'
+R='kind("Deployment", "pb-portrait-bridge-redis")'
+RS="$R.spec.template.spec"
+RC="$RS.containers[0]"
+# Default: no Redis anywhere, the static split as before.
+expect_eq "default render: no Redis objects" "$(q "$work/default.yaml" 'docs.filter(o => o.metadata.name.endsWith("-redis")).map(o => o.kind).join(",") || "none"')" "none"
+expect_eq "default config.json: no Redis key" "$(q "$work/default.yaml" "$redis_keys.filter(k => k in config()).join(',') || 'none'")" "none"
+expect_eq "default: static split 200 / replicaCount 2 = 100 per replica" "$(q "$work/default.yaml" 'config().upstream_calls_per_second')" "100"
+
+# redis.enabled: the bundled Redis, the whole budget through it, the static split as the fallback.
+bundled=(--set redis.enabled=true --set networkPolicy.enabled=true --set autoscaling.enabled=true --set autoscaling.maxReplicas=4)
+if render "${required[@]}" "${bundled[@]}" >"$work/bundled.yaml" 2>"$work/err"; then pass "helm template (redis.enabled, NetworkPolicy, HPA max 4)"; else cat "$work/err"; fail "helm template (redis.enabled)"; fi
+expect_eq "redis.enabled renders the Redis Deployment, Service and NetworkPolicy" \
+  "$(q "$work/bundled.yaml" 'docs.filter(o => o.metadata.name === "pb-portrait-bridge-redis").map(o => o.kind).sort().join(",")')" "Deployment,NetworkPolicy,Service"
+expect_eq "bundled: the budget uses the bundled Redis" "$(q "$work/bundled.yaml" 'config().budget_redis_url')" "redis://pb-portrait-bridge-redis:6379"
+expect_eq "bundled: upstream_calls_per_second is the whole app budget" "$(q "$work/bundled.yaml" 'config().upstream_calls_per_second')" "200"
+expect_eq "bundled: budget_fallback_calls_per_second = floor(200 / maxReplicas 4)" "$(q "$work/bundled.yaml" 'config().budget_fallback_calls_per_second')" "50"
+expect_eq "bundled: redis_timeout_ms, no password file, no cache Redis" "$(q "$work/bundled.yaml" "[config().redis_timeout_ms, 'budget_redis_password_file' in config(), 'cache_redis_url' in config()].join(' ')")" "10 false false"
+expect_eq "bundled, no HPA, replicaCount 3: fallback floor(200 / 3)" \
+  "$(render "${required[@]}" --set redis.enabled=true --set replicaCount=3 2>/dev/null | q - '[config().upstream_calls_per_second, config().budget_fallback_calls_per_second].join(" ")')" "200 66"
+expect_eq "bundled: the HPA annotates the fallback share" "$(q "$work/bundled.yaml" 'JSON.stringify(kind("HorizontalPodAutoscaler").metadata.annotations)')" '{"portrait-bridge.io/upstream-fallback-calls-per-replica":"50"}'
+expect_eq "Redis Service: port 6379 to the container port redis" \
+  "$(q "$work/bundled.yaml" 'kind("Service", "pb-portrait-bridge-redis").spec.ports.map(p => p.port + "/" + p.targetPort + "/" + p.protocol).join()')" "6379/redis/TCP"
+expect_eq "Redis container port" "$(q "$work/bundled.yaml" "$RC.ports.map(p => p.name + ':' + p.containerPort).join()")" "redis:6379"
+expect_eq "the Redis Service selects the Redis pods, not the bridge's" \
+  "$(q "$work/bundled.yaml" '(sel => [sel(kind("Deployment", "pb-portrait-bridge-redis")), sel(kind("Deployment", "pb-portrait-bridge"))])(d => Object.entries(kind("Service", "pb-portrait-bridge-redis").spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v)).join(" ")')" "true false"
+expect_eq "the bridge's Service and PDB do not select the Redis pods" \
+  "$(q "$work/bundled.yaml" '[kind("Service", "pb-portrait-bridge").spec.selector, kind("PodDisruptionBudget").spec.selector.matchLabels].map(s => Object.entries(s).every(([k, v]) => kind("Deployment", "pb-portrait-bridge-redis").spec.template.metadata.labels[k] === v)).join(" ")')" "false false"
+expect_eq "Redis image and args (no persistence)" "$(q "$work/bundled.yaml" "$RC.image + ' ' + JSON.stringify($RC.command.concat($RC.args))")" \
+  'redis:7 ["redis-server","--port","6379","--save","","--appendonly","no","--protected-mode","no","--maxmemory","64mb","--maxmemory-policy","allkeys-lru"]'
+expect_eq "Redis pod securityContext" "$(q "$work/bundled.yaml" "JSON.stringify($RS.securityContext)")" '{"runAsNonRoot":true,"runAsUser":999,"runAsGroup":999,"fsGroup":999,"seccompProfile":{"type":"RuntimeDefault"}}'
+expect_eq "Redis container securityContext" \
+  "$(q "$work/bundled.yaml" "[$RC.securityContext.runAsNonRoot, $RC.securityContext.runAsUser, $RC.securityContext.readOnlyRootFilesystem, $RC.securityContext.allowPrivilegeEscalation, $RC.securityContext.capabilities.drop.join(), $RC.securityContext.seccompProfile.type].join(' ')")" "true 999 true false ALL RuntimeDefault"
+expect_eq "Redis /data is an emptyDir (read-only root filesystem)" \
+  "$(q "$work/bundled.yaml" "$RC.volumeMounts.find(m => m.mountPath === '/data').name + ' ' + JSON.stringify($RS.volumes.find(v => v.name === $RC.volumeMounts.find(m => m.mountPath === '/data').name).emptyDir)")" 'data {"sizeLimit":"64Mi"}'
+expect_eq "Redis probes: readiness redis-cli ping, liveness tcp" \
+  "$(q "$work/bundled.yaml" "$RC.readinessProbe.exec.command.join(' ') + ' | ' + $RC.livenessProbe.tcpSocket.port")" "redis-cli -p 6379 ping | redis"
+expect_eq "Redis resources set" "$(q "$work/bundled.yaml" "Boolean($RC.resources.requests.cpu && $RC.resources.requests.memory && $RC.resources.limits.memory)")" "true"
+expect_eq "Redis: one replica, Recreate, no token" "$(q "$work/bundled.yaml" "[$R.spec.replicas, $R.spec.strategy.type, $RS.automountServiceAccountToken].join(' ')")" "1 Recreate false"
+expect_eq "NetworkPolicy: the bridge may reach the bundled Redis on 6379" \
+  "$(q "$work/bundled.yaml" 'JSON.stringify(kind("NetworkPolicy", "pb-portrait-bridge").spec.egress.find(e => e.ports.some(p => p.port === 6379)))')" \
+  '{"ports":[{"port":6379,"protocol":"TCP"}],"to":[{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"portrait-bridge-redis","app.kubernetes.io/instance":"pb"}}}]}'
+expect_eq "NetworkPolicy: the Redis pods accept only the bridge pods, send nothing" \
+  "$(q "$work/bundled.yaml" 'JSON.stringify((n => [n.spec.podSelector, n.spec.ingress, n.spec.egress])(kind("NetworkPolicy", "pb-portrait-bridge-redis")))')" \
+  '[{"matchLabels":{"app.kubernetes.io/name":"portrait-bridge-redis","app.kubernetes.io/instance":"pb"}},[{"ports":[{"port":"redis","protocol":"TCP"}],"from":[{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"portrait-bridge","app.kubernetes.io/instance":"pb","app.kubernetes.io/component":"server"}}}]}],[]]'
+expect_eq "the Redis NetworkPolicy's peer selects the bridge pods" \
+  "$(q "$work/bundled.yaml" 'Object.entries(kind("NetworkPolicy", "pb-portrait-bridge-redis").spec.ingress[0].from[0].podSelector.matchLabels).every(([k, v]) => kind("Deployment", "pb-portrait-bridge").spec.template.metadata.labels[k] === v)')" "true"
+render "${required[@]}" --set redis.enabled=true --set cache.ttlMs=30000 --set cache.redis.useBundled=true >"$work/bundled-cache.yaml" 2>/dev/null
+expect_eq "cache.redis.useBundled: the cache uses the bundled Redis too" "$(q "$work/bundled-cache.yaml" '[config().cache_redis_url, config().budget_redis_url].join(" ")')" \
+  "redis://pb-portrait-bridge-redis:6379 redis://pb-portrait-bridge-redis:6379"
+
+# budget.redis.url + existingSecret: an external Redis with a password file from the Secret.
+external=(--set budget.redis.url=redis://redis-budget.infra.svc:6380/2 --set budget.redis.existingSecret=budget-redis
+          --set networkPolicy.enabled=true --set 'networkPolicy.redisTo[0].ipBlock.cidr=10.30.0.0/24' --set replicaCount=4)
+if render "${required[@]}" "${external[@]}" >"$work/external.yaml" 2>"$work/err"; then pass "helm template (budget.redis.url + existingSecret)"; else cat "$work/err"; fail "helm template (budget.redis.url)"; fi
+expect_eq "external: no bundled Redis objects" "$(q "$work/external.yaml" 'docs.filter(o => o.metadata.name.endsWith("-redis")).length')" "0"
+expect_eq "external: budget_redis_url, the whole budget, fallback floor(200 / 4)" \
+  "$(q "$work/external.yaml" '[config().budget_redis_url, config().upstream_calls_per_second, config().budget_fallback_calls_per_second].join(" ")')" "redis://redis-budget.infra.svc:6380/2 200 50"
+expect_eq "external: the Secret's key is mounted (0440) and is budget_redis_password_file" \
+  "$(q "$work/external.yaml" "(v => (m => [v.secret.secretName, v.secret.defaultMode.toString(8), v.secret.items.map(i => i.key + '->' + i.path).join(), m.readOnly, config().budget_redis_password_file === m.mountPath + '/' + v.secret.items[0].path].join(' '))($C.volumeMounts.find(m => m.name === v.name)))($D.volumes.find(v => v.name === 'budget-redis-password'))")" \
+  "budget-redis 440 redis-password->redis-password true true"
+expect_eq "external: the password file path" "$(q "$work/external.yaml" 'config().budget_redis_password_file')" "/etc/portrait-bridge/budget-redis/redis-password"
+expect_eq "external: existingSecretKey names the file" \
+  "$(render "${required[@]}" "${external[@]}" --set budget.redis.existingSecretKey=auth 2>/dev/null | q - 'config().budget_redis_password_file')" "/etc/portrait-bridge/budget-redis/auth"
+expect_eq "external: NetworkPolicy egress to the URL's port, to networkPolicy.redisTo" \
+  "$(q "$work/external.yaml" 'JSON.stringify(kind("NetworkPolicy").spec.egress.find(e => e.ports.some(p => p.port === 6380)))')" \
+  '{"ports":[{"port":6380,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.30.0.0/24"}}]}'
+expect_eq "external without a port: egress to 6379, any destination when redisTo is empty" \
+  "$(render "${required[@]}" --set budget.redis.url=redis://redis --set networkPolicy.enabled=true 2>/dev/null | q - 'JSON.stringify(kind("NetworkPolicy").spec.egress.find(e => e.ports.some(p => p.port === 6379)))')" \
+  '{"ports":[{"port":6379,"protocol":"TCP"}]}'
+expect_eq "external unix:// socket: no Redis egress rule" \
+  "$(render "${required[@]}" --set budget.redis.url=unix:///run/redis/redis.sock --set networkPolicy.enabled=true 2>/dev/null | q - 'kind("NetworkPolicy").spec.egress.length')" "2"
+expect_eq "external: the HPA-less Deployment keeps replicas; no cache Redis key" "$(q "$work/external.yaml" "[kind('Deployment').spec.replicas, 'cache_redis_url' in config()].join(' ')")" "4 false"
+
+# all features: the budget in the bundled Redis, the cache in an external Redis with a password.
+expect_eq "all features: budget in the bundled Redis, cache in the external one, timeout 25" \
+  "$(q "$work/all.yaml" '[config().budget_redis_url, config().cache_redis_url, config().cache_redis_password_file, config().redis_timeout_ms, "budget_redis_password_file" in config()].join(" ")')" \
+  "redis://pb-portrait-bridge-redis:6379 redis://profile-cache.redis.svc:6380/3 /etc/portrait-bridge/cache-redis/password 25 false"
+expect_eq "all features: cache Redis Secret mounted" \
+  "$(q "$work/all.yaml" "$D.volumes.find(v => v.name === 'cache-redis-password').secret.secretName + ' ' + $C.volumeMounts.find(m => m.name === 'cache-redis-password').mountPath")" "profile-cache-redis /etc/portrait-bridge/cache-redis"
+expect_eq "all features: Redis egress to the bundled pods (6379) and to the external cache (6380, redisTo)" \
+  "$(q "$work/all.yaml" 'kind("NetworkPolicy", "pb-portrait-bridge").spec.egress.slice(2).map(e => e.ports.map(p => p.port).join("+") + ":" + Object.keys(e.to[0]).join("+")).join(" ")')" \
+  "6379:podSelector 6380:namespaceSelector+podSelector"
+expect_eq "all features: Redis image, pull policy, maxmemory from the values" \
+  "$(q "$work/all.yaml" "[$RC.image, $RC.imagePullPolicy, $RC.args[$RC.args.indexOf('--maxmemory') + 1]].join(' ')")" "registry.example.com/mirror/redis:7.2 Always 48mb"
+for f in bundled bundled-cache external; do
+  if node "$here/validate.mjs" "$work/$f.yaml" >"$work/validate-$f.log" 2>&1; then
+    pass "kubernetes-models validation of the $f render: $(tail -n1 "$work/validate-$f.log")"
+  else
+    cat "$work/validate-$f.log"
+    fail "kubernetes-models validation of the $f render"
+  fi
+done
+[ "$(q "$work/bundled.yaml" 'kind("Deployment", "pb-portrait-bridge").spec.template.metadata.annotations["checksum/config"]')" != \
+  "$(render "${required[@]}" --set autoscaling.enabled=true --set autoscaling.maxReplicas=4 --set networkPolicy.enabled=true 2>/dev/null | q - 'kind("Deployment").spec.template.metadata.annotations["checksum/config"]')" ] \
+  && pass "checksum/config changes when the budget moves to Redis" || fail "checksum/config unchanged when the budget moves to Redis"
 
 # ---- config checksum rolls the pods ----
 checksum() { render "${required[@]}" "$@" 2>/dev/null | q - 'kind("Deployment").spec.template.metadata.annotations["checksum/config"]'; }
@@ -184,25 +287,84 @@ reject "no secret source" "the Tencent secret key is required" --set config.sdka
 reject "both secret sources" "not both" "${required[@]}" --set secret.create=true --set secret.secretKey=x
 reject "PDB minAvailable and maxUnavailable" "not both" "${required[@]}" --set podDisruptionBudget.minAvailable=1 --set podDisruptionBudget.maxUnavailable=1
 reject "tls without a Secret" "tls.existingSecret" "${required[@]}" --set tls.enabled=true
+reject "Redis URL with another scheme" "/budget/redis/url" "${required[@]}" --set budget.redis.url=http://redis:6379
+reject "rediss:// (the bridge has no TLS to Redis)" "/budget/redis/url" "${required[@]}" --set budget.redis.url=rediss://redis:6380
+reject "password in the Redis URL" "/budget/redis/url" "${required[@]}" --set 'budget.redis.url=redis://:hunter2@redis:6379'
+reject "Redis URL database not a number" "/budget/redis/url" "${required[@]}" --set budget.redis.url=redis://redis:6379/x
+reject "unix:// without an absolute path" "/cache/redis/url" "${required[@]}" --set cache.ttlMs=1000 --set cache.redis.url=unix://redis.sock
+reject "unknown budget.redis key" "additional properties 'password' not allowed" "${required[@]}" --set budget.redis.password=x
+reject "unknown redis key" "additional properties 'replicas' not allowed" "${required[@]}" --set redis.replicas=3
+reject "redis.timeoutMs 0" "/redis/timeoutMs" "${required[@]}" --set redis.timeoutMs=0
+reject "redis.timeoutMs above 10000" "/redis/timeoutMs" "${required[@]}" --set redis.timeoutMs=10001
+reject "bundled Redis as root" "/redis/podSecurity/runAsUser" "${required[@]}" --set redis.enabled=true --set redis.podSecurity.runAsUser=0
+reject "redis.maxMemory not a size" "/redis/maxMemory" "${required[@]}" --set redis.maxMemory=lots
+reject "existingSecretKey with a slash" "/budget/redis/existingSecretKey" "${required[@]}" --set budget.redis.url=redis://r --set budget.redis.existingSecret=s --set budget.redis.existingSecretKey=a/b
+reject "budget.redis.existingSecret without a URL" "budget.redis.existingSecret needs budget.redis.url" "${required[@]}" --set redis.enabled=true --set budget.redis.existingSecret=s
+reject "cache.redis.existingSecret without a URL" "cache.redis.existingSecret needs cache.redis.url" "${required[@]}" --set cache.ttlMs=1000 --set cache.redis.existingSecret=s
+reject "cache.redis.useBundled without redis.enabled" "needs redis.enabled=true" "${required[@]}" --set cache.ttlMs=1000 --set cache.redis.useBundled=true
+reject "cache.redis.url and useBundled" "not both" "${required[@]}" --set redis.enabled=true --set cache.ttlMs=1000 --set cache.redis.useBundled=true --set cache.redis.url=redis://r
+reject "a shared cache with the cache off" "set cache.ttlMs > 0" "${required[@]}" --set cache.redis.url=redis://r
+reject "a bundled Redis nothing uses" "a Redis that nothing would use" "${required[@]}" --set redis.enabled=true --set budget.redis.url=redis://r
+reject "fallback share below 1 call/s with a Redis budget" "gives 0 calls/s per replica" "${required[@]}" --set redis.enabled=true --set upstream.totalCallsPerSecond=3 --set replicaCount=4
 
 # ---- the real bridge accepts the rendered config.json ----
+# Renders with every Redis key: budget and cache in external Redis servers with password files.
+render "${required[@]}" "${external[@]}" --set cache.ttlMs=1000 --set cache.redis.url=redis://profile-cache:6379/1 \
+  --set cache.redis.existingSecret=cache-redis --set redis.timeoutMs=10000 >"$work/redis-external.yaml" 2>/dev/null
+# Every key the chart writes is an option of the bridge's source (bridge/core/config.cc), binary or not.
+config_cc="$repo/bridge/core/config.cc"
+if [ -f "$config_cc" ]; then
+  unknown="$(for f in default all bundled bundled-cache external redis-external; do q "$work/$f.yaml" 'Object.keys(config()).join("\n")'; done |
+    sort -u | while read -r k; do grep -qF "{\"$k\"," "$config_cc" || printf '%s ' "$k"; done)"
+  [ -z "$unknown" ] && pass "every config.json key the chart writes is an option in bridge/core/config.cc" \
+    || fail "config.json keys missing from bridge/core/config.cc's options: $unknown"
+fi
 # When the bridge is built (PORTRAIT_BRIDGE_BINARY, else build/bridge/portrait-bridge), start it with the
-# chart's config.json (secret path swapped for a temp file, loopback port 0), wait until it serves, send
-# SIGTERM and expect exit 0: the bridge stops at start on unknown keys or bad values, so this proves
-# every key the chart writes is one the bridge knows.
+# chart's config.json (secret and Redis password paths swapped for temp files, loopback port 0), wait until it
+# serves, send SIGTERM and expect exit 0: the bridge stops at start on unknown keys or bad values, so this
+# proves every key the chart writes is one the bridge knows. Redis URLs are pointed at local redis-servers
+# (one open, one with the password of the password file) when redis-server is installed, else at a closed
+# loopback port (the bridge must then start on its fallback budget).
 bridge="${PORTRAIT_BRIDGE_BINARY:-$repo/build/bridge/portrait-bridge}"
 if [ -x "$bridge" ]; then
   printf 'not-a-real-key' >"$work/secret"
+  printf 'test-redis-password\n' >"$work/redis-password"
+  export REDIS_OPEN="redis://127.0.0.1:9" REDIS_AUTH="redis://127.0.0.1:9" WORK="$work"
+  start_redis() { # variable redis-server-args...
+    local var="$1" port; shift
+    port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no "$@" >"$work/redis-$var.log" 2>&1 &
+    redis_pids+=($!)
+    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    export "$var=redis://127.0.0.1:$port"
+  }
+  if command -v redis-server >/dev/null; then
+    start_redis REDIS_OPEN
+    start_redis REDIS_AUTH --requirepass test-redis-password
+  else
+    echo "note: no redis-server; Redis configs point at a closed port (the bridge starts on its fallback budget)"
+  fi
   render "${required[@]}" --set 'config.bytesTags={Tag_Profile_Custom_Blob}' --set upstream.burstPerReplica=7 \
     --set upstream.region=frankfurt --set config.logFormat=text \
     --set config.coalesceWaitMs=0 --set config.maxPendingAccounts=100 --set upstream.retry.maxAttempts=10 \
     --set upstream.retry.initialBackoffMs=60000 --set upstream.retry.maxBackoffMs=600000 --set upstream.retry.budgetRatio=10 \
     --set cache.ttlMs=604800000 --set cache.maxEntries=1 --set cache.negativeTtlMs=3600000 >"$work/rich.yaml" 2>/dev/null
   render "${required[@]}" --set upstream.baseUrl=http://127.0.0.1:9 --set metrics.enabled=false >"$work/baseurl.yaml" 2>/dev/null
-  # "all" is the all-features render (cache on, retry and coalescer tuned) minus the CA/TLS files that exist
-  # only in the pod; the other renders have none of those keys.
-  for f in default rich baseurl all; do
-    q "$work/$f.yaml" "JSON.stringify(Object.assign((c => { for (const k of ['ca_bundle','tls_cert_file','tls_key_file','tls_client_ca_file']) delete c[k]; return c; })(config()), {secret_key_file: '$work/secret'}))" >"$work/$f.json"
+  # "all" is the all-features render (cache on, retry and coalescer tuned, budget in the bundled Redis, cache in
+  # an external one) minus the CA/TLS files that exist only in the pod; the other renders have none of those keys.
+  # bundled-cache: budget and cache in the bundled Redis; redis-external: both in Redis servers with passwords.
+  prep='(c => {
+    for (const k of ["ca_bundle", "tls_cert_file", "tls_key_file", "tls_client_ca_file"]) delete c[k];
+    c.secret_key_file = process.env.WORK + "/secret";
+    for (const p of ["budget", "cache"]) {
+      if (c[p + "_redis_password_file"]) c[p + "_redis_password_file"] = process.env.WORK + "/redis-password";
+      if (c[p + "_redis_url"]) c[p + "_redis_url"] = c[p + "_redis_url"].replace(/^redis:\/\/[^/]+/,
+        c[p + "_redis_password_file"] ? process.env.REDIS_AUTH : process.env.REDIS_OPEN);
+    }
+    return JSON.stringify(c);
+  })(config())'
+  for f in default rich baseurl all bundled-cache redis-external; do
+    q "$work/$f.yaml" "$prep" >"$work/$f.json"
     rm -f "$work/port"
     "$bridge" --config="$work/$f.json" --listen_address=127.0.0.1:0 \
       $(q "$work/$f.yaml" 'config().metrics_address ? "--metrics_address=127.0.0.1:0" : ""') \
@@ -246,6 +408,14 @@ for want in "port-forward svc/pb-portrait-bridge 50051:50051" "grpcurl -plaintex
             "describe tencentcloud.chat.profile.v1.ProfileService" "grpc.health.v1.Health/Check" \
             "tencentcloud.chat.profile.v1.ProfileService/GetProfiles"; do
   grep -qF -- "$want" <<<"$notes" && pass "NOTES.txt shows: $want" || fail "NOTES.txt lacks: $want"
+done
+grep -qF -- "through Redis" <<<"$notes" && fail "NOTES.txt mentions Redis without Redis" || pass "NOTES.txt: no Redis without Redis"
+notes="$("$helm" install pb "$chart" --dry-run=client --namespace profiles "${required[@]}" --set redis.enabled=true \
+  --set cache.ttlMs=1000 --set cache.redis.useBundled=true 2>&1 | sed -n '/^NOTES:/,$p')"
+for want in "200 calls/s for the app, shared by all replicas through Redis at redis://pb-portrait-bridge-redis:6379" \
+            "each replica falls back to 100 (divided by 2)" "shared through Redis at redis://pb-portrait-bridge-redis:6379" \
+            "the bundled Redis (pb-portrait-bridge-redis) is one instance without password"; do
+  grep -qF -- "$want" <<<"$notes" && pass "NOTES.txt (bundled Redis) shows: $want" || fail "NOTES.txt (bundled Redis) lacks: $want"
 done
 
 finish

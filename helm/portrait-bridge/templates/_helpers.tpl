@@ -61,6 +61,8 @@ Fixed facts of the bridge binary: the gRPC service whose health flips to NOT_SER
 {{- define "portrait-bridge.secretDir" -}}/etc/portrait-bridge/secret{{- end }}
 {{- define "portrait-bridge.tlsDir" -}}/etc/portrait-bridge/tls{{- end }}
 {{- define "portrait-bridge.caDir" -}}/etc/portrait-bridge/ca{{- end }}
+{{- define "portrait-bridge.budgetRedisDir" -}}/etc/portrait-bridge/budget-redis{{- end }}
+{{- define "portrait-bridge.cacheRedisDir" -}}/etc/portrait-bridge/cache-redis{{- end }}
 
 {{- define "portrait-bridge.secretName" -}}
 {{- if .Values.secret.existingSecret }}
@@ -83,16 +85,95 @@ in steady state (HPA maxReplicas, else replicaCount; at least 1).
 {{- end }}
 
 {{/*
-Per-replica upstream calls per second = floor(total / divisor); rendering fails below 1.
+Per-replica upstream calls per second = floor(total / divisor); rendering fails below 1. It is each
+replica's budget without Redis (the static split), and the fallback budget with a Redis budget.
 */}}
 {{- define "portrait-bridge.callsPerReplica" -}}
 {{- $total := int64 .Values.upstream.totalCallsPerSecond }}
 {{- $n := int64 (include "portrait-bridge.budgetDivisor" .) }}
 {{- $share := div $total $n }}
 {{- if lt $share 1 }}
-{{- fail (printf "upstream.totalCallsPerSecond=%d split over %d replicas gives %d calls/s per replica (< 1): raise upstream.totalCallsPerSecond or lower %s" $total $n $share (ternary "autoscaling.maxReplicas" "replicaCount" .Values.autoscaling.enabled)) }}
+{{- fail (printf "upstream.totalCallsPerSecond=%d split over %d replicas gives %d calls/s per replica (< 1; with a Redis budget this is the fallback): raise upstream.totalCallsPerSecond or lower %s" $total $n $share (ternary "autoscaling.maxReplicas" "replicaCount" .Values.autoscaling.enabled)) }}
 {{- end }}
 {{- $share }}
+{{- end }}
+
+{{/*
+The bundled Redis (redis.enabled): names, labels and the URL the bridge uses for it. Its pods carry
+their own app.kubernetes.io/name, so the bridge's Service, PDB and NetworkPolicy never select them.
+*/}}
+{{- define "portrait-bridge.redis.fullname" -}}
+{{- printf "%s-redis" (include "portrait-bridge.fullname" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "portrait-bridge.redis.port" -}}6379{{- end }}
+
+{{- define "portrait-bridge.redis.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-redis" (include "portrait-bridge.name" . | trunc 57 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "portrait-bridge.redis.labels" -}}
+helm.sh/chart: {{ include "portrait-bridge.chart" . }}
+{{ include "portrait-bridge.redis.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.redis.image.tag | trunc 63 | trimSuffix "-" | trimSuffix "." | quote }}
+app.kubernetes.io/component: redis
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: portrait-bridge
+{{- end }}
+
+{{- define "portrait-bridge.redis.url" -}}
+{{- printf "redis://%s:%s" (include "portrait-bridge.redis.fullname" .) (include "portrait-bridge.redis.port" .) }}
+{{- end }}
+
+{{/*
+The Redis URL of the shared budget (budget_redis_url): budget.redis.url, else the bundled Redis when
+redis.enabled, else "" (no Redis: each replica has its own budget, the static split).
+*/}}
+{{- define "portrait-bridge.budgetRedisUrl" -}}
+{{- if .Values.budget.redis.url }}
+{{- .Values.budget.redis.url }}
+{{- else if .Values.redis.enabled }}
+{{- include "portrait-bridge.redis.url" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Redis URL of the shared profile cache (cache_redis_url): cache.redis.url, else the bundled Redis when
+cache.redis.useBundled, else "". Only with cache.ttlMs > 0 (validate fails otherwise).
+*/}}
+{{- define "portrait-bridge.cacheRedisUrl" -}}
+{{- if .Values.cache.redis.url }}
+{{- .Values.cache.redis.url }}
+{{- else if .Values.cache.redis.useBundled }}
+{{- include "portrait-bridge.redis.url" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+upstream_calls_per_second: the whole app budget when it is shared through Redis, else the per-replica split.
+*/}}
+{{- define "portrait-bridge.upstreamCallsPerSecond" -}}
+{{- if include "portrait-bridge.budgetRedisUrl" . }}
+{{- int64 .Values.upstream.totalCallsPerSecond }}
+{{- else }}
+{{- include "portrait-bridge.callsPerReplica" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+TCP ports of the external Redis servers (budget.redis.url, cache.redis.url; unix:// has none), as a JSON
+list, for the NetworkPolicy egress. The port is the URL's, default 6379.
+*/}}
+{{- define "portrait-bridge.externalRedisPorts" -}}
+{{- $ports := list }}
+{{- range (list .Values.budget.redis.url .Values.cache.redis.url) }}
+{{- if hasPrefix "redis://" . }}
+{{- $port := regexFind ":[0-9]+(/[0-9]+)?$" . | regexFind "[0-9]+" | default (include "portrait-bridge.redis.port" $) }}
+{{- $ports = append $ports (int64 $port) }}
+{{- end }}
+{{- end }}
+{{- $ports | uniq | toJson }}
 {{- end }}
 
 {{/*
@@ -152,6 +233,26 @@ Cross-field checks that JSON Schema (draft-07) cannot express. Included by the D
 {{- if and (eq (int64 .Values.service.grpcPort) (int64 .Values.service.metricsPort)) .Values.metrics.enabled }}
 {{- fail "service.grpcPort and service.metricsPort must differ" }}
 {{- end }}
+{{- $br := .Values.budget.redis }}
+{{- $cr := .Values.cache.redis }}
+{{- if and $br.existingSecret (not $br.url) }}
+{{- fail "budget.redis.existingSecret needs budget.redis.url (the bundled Redis has no password)" }}
+{{- end }}
+{{- if and $cr.existingSecret (not $cr.url) }}
+{{- fail "cache.redis.existingSecret needs cache.redis.url (the bundled Redis has no password)" }}
+{{- end }}
+{{- if and $cr.url $cr.useBundled }}
+{{- fail "set either cache.redis.url or cache.redis.useBundled, not both" }}
+{{- end }}
+{{- if and $cr.useBundled (not .Values.redis.enabled) }}
+{{- fail "cache.redis.useBundled=true needs redis.enabled=true (the bundled Redis)" }}
+{{- end }}
+{{- if and (or $cr.url $cr.useBundled) (le (int64 .Values.cache.ttlMs) 0) }}
+{{- fail "a shared profile cache in Redis (cache.redis.url or cache.redis.useBundled) needs the cache on: set cache.ttlMs > 0" }}
+{{- end }}
+{{- if and .Values.redis.enabled $br.url (not $cr.useBundled) }}
+{{- fail "redis.enabled deploys a Redis that nothing would use: budget.redis.url points at another Redis and cache.redis.useBundled is false" }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -188,7 +289,7 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
   "max_inflight_accounts_per_stream" (int64 $c.maxInflightAccountsPerStream)
   "coalesce_wait_ms" (int64 $c.coalesceWaitMs)
   "max_pending_accounts" (int64 $c.maxPendingAccounts)
-  "upstream_calls_per_second" (int64 (include "portrait-bridge.callsPerReplica" .))
+  "upstream_calls_per_second" (int64 (include "portrait-bridge.upstreamCallsPerSecond" .))
   "retry_max_attempts" (int64 $r.maxAttempts)
   "retry_initial_backoff_ms" (int64 $r.initialBackoffMs)
   "retry_max_backoff_ms" (int64 $r.maxBackoffMs)
@@ -210,6 +311,25 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
 {{- end }}
 {{- if $c.bytesTags }}
 {{- $_ := set $cfg "bytes_tags" (join "," $c.bytesTags) }}
+{{- end }}
+{{- /* Redis keys only when a Redis is in use, so a config without Redis is what it was before them. */}}
+{{- $budgetRedis := include "portrait-bridge.budgetRedisUrl" . }}
+{{- if $budgetRedis }}
+{{- $_ := set $cfg "budget_redis_url" $budgetRedis }}
+{{- $_ := set $cfg "budget_fallback_calls_per_second" (int64 (include "portrait-bridge.callsPerReplica" .)) }}
+{{- if .Values.budget.redis.existingSecret }}
+{{- $_ := set $cfg "budget_redis_password_file" (printf "%s/%s" (include "portrait-bridge.budgetRedisDir" .) .Values.budget.redis.existingSecretKey) }}
+{{- end }}
+{{- end }}
+{{- $cacheRedis := include "portrait-bridge.cacheRedisUrl" . }}
+{{- if $cacheRedis }}
+{{- $_ := set $cfg "cache_redis_url" $cacheRedis }}
+{{- if .Values.cache.redis.existingSecret }}
+{{- $_ := set $cfg "cache_redis_password_file" (printf "%s/%s" (include "portrait-bridge.cacheRedisDir" .) .Values.cache.redis.existingSecretKey) }}
+{{- end }}
+{{- end }}
+{{- if or $budgetRedis $cacheRedis }}
+{{- $_ := set $cfg "redis_timeout_ms" (int64 .Values.redis.timeoutMs) }}
 {{- end }}
 {{- if $u.caBundle.existingConfigMap }}
 {{- $_ := set $cfg "ca_bundle" (printf "%s/%s" (include "portrait-bridge.caDir" .) $u.caBundle.key) }}
