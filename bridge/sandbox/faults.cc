@@ -1,14 +1,15 @@
 #include "bridge/sandbox/faults.h"
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace portrait_bridge::sandbox {
 namespace {
+
+constexpr int64_t kMaxThrottleMs = 86400000;  // A day: longer is a typo, not a test.
 
 absl::StatusOr<int64_t> IntField(const nlohmann::json& value, absl::string_view name) {
   if (!value.is_number_integer()) return absl::InvalidArgumentError(absl::StrCat(name, " must be an integer"));
@@ -45,6 +46,13 @@ absl::StatusOr<Faults> ParseFaults(const nlohmann::json& json) {
       if (!ms.ok()) return ms.status();
       if (*ms < 0 || *ms > 600000) return absl::InvalidArgumentError("latency_ms must be in 0..600000");
       faults.latency_ms = *ms;
+    } else if (key == "throttle_for_ms") {
+      absl::StatusOr<int64_t> ms = IntField(value, key);
+      if (!ms.ok()) return ms.status();
+      if (*ms < 0 || *ms > kMaxThrottleMs) {
+        return absl::InvalidArgumentError(absl::StrCat("throttle_for_ms must be in 0..", kMaxThrottleMs));
+      }
+      faults.throttle_for_ms = *ms;
     } else if (key == "error_code") {
       absl::StatusOr<int64_t> code = IntField(value, key);
       if (!code.ok()) return code.status();
@@ -75,6 +83,7 @@ nlohmann::json FaultsToJson(const Faults& faults) {
   nlohmann::json fail_accounts = nlohmann::json::object();
   for (const auto& [account, code] : faults.fail_accounts) fail_accounts[account] = code;
   return {
+      {"throttle_for_ms", faults.throttle_for_ms},
       {"latency_ms", faults.latency_ms},
       {"fail_accounts", fail_accounts},
       {"error_code", faults.error_code},

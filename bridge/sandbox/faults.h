@@ -3,9 +3,8 @@
 
 #include <cstdint>
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -15,17 +14,20 @@ namespace portrait_bridge::sandbox {
 /// through `POST /sandbox/faults` (same names as the JSON keys below). A default-constructed value injects nothing.
 ///
 /// Counters (`*_count`) mean: 0 = off, N > 0 = the next N portrait_get calls, -1 = every call. Each call
-/// consumes at most one fault, tried in this order: drop_connection, http_502, non_json, truncated, error_code,
-/// usersig_expired / expire_all_sigs. So `{"http_502_count":1,"error_code":60007,"error_count":1}` answers
-/// 502, then 60007, then normally.
+/// consumes at most one fault, tried in this order: throttle_for_ms, drop_connection, http_502, non_json,
+/// truncated, error_code, usersig_expired / expire_all_sigs. So `{"http_502_count":1,"error_code":60007,
+/// "error_count":1}` answers 502, then 60007, then normally.
 struct Faults {
-  int64_t latency_ms = 0;                       ///< Delay before every portrait_get answer (faults included).
-  std::map<std::string, int64_t> fail_accounts; ///< Account -> per-user ResultCode, listed in Fail_Account.
-  int64_t error_code = 0;   ///< Request-level ErrorCode (ActionStatus FAIL); 0 = off.
-  int64_t error_count = 0;  ///< How many calls get `error_code`; 0 or -1 = every call (while error_code != 0).
-  int64_t http_502_count = 0;         ///< HTTP 502 with an HTML body, as from a proxy.
-  int64_t non_json_count = 0;         ///< HTTP 200 with an HTML body.
-  int64_t truncated_count = 0;        ///< HTTP 200, JSON cut in the middle, Content-Length of the cut body.
+  /// Every call arriving in [set, set + throttle_for_ms) gets the rate limiter's own 60007 answer, where `set` is
+  /// the time the faults were set (Sandbox's constructor or SetFaults). 0 = off. Read back: the time left.
+  int64_t throttle_for_ms = 0;
+  int64_t latency_ms = 0;                        ///< Delay before every portrait_get answer (faults included).
+  std::map<std::string, int64_t> fail_accounts;  ///< Account -> per-user ResultCode, listed in Fail_Account.
+  int64_t error_code = 0;                        ///< Request-level ErrorCode (ActionStatus FAIL); 0 = off.
+  int64_t error_count = 0;      ///< How many calls get `error_code`; 0 or -1 = every call (while error_code != 0).
+  int64_t http_502_count = 0;   ///< HTTP 502 with an HTML body, as from a proxy.
+  int64_t non_json_count = 0;   ///< HTTP 200 with an HTML body.
+  int64_t truncated_count = 0;  ///< HTTP 200, JSON cut in the middle, Content-Length of the cut body.
   int64_t drop_connection_count = 0;  ///< The TCP connection closes with no response at all.
   int64_t usersig_expired_count = 0;  ///< ErrorCode 70001 as if the UserSig had expired.
   bool expire_all_sigs = false;       ///< 70001 on every call (usersig_expired_count = -1 in effect).

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,19 +17,19 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <httplib.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bridge/sandbox/arrivals.h"
 #include "bridge/sandbox/sandbox.h"
 #include "bridge/sandbox/sandbox_flags.h"
 
@@ -117,8 +118,10 @@ void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
   res.set_content(body.dump(), "application/json");
 }
 
-void ServePortraitGet(Sandbox& sandbox, BusyConnections& busy, bool access_log, const httplib::Request& req,
-                      httplib::Response& res) {
+void ServePortraitGet(Sandbox& sandbox, const MonotonicWallClock& clock, BusyConnections& busy, bool access_log,
+                      const httplib::Request& req, httplib::Response& res) {
+  // The arrival, first: httplib has read the request, nothing of ours has run yet.
+  const absl::Time arrival = clock.Now();
   PortraitGetRequest request;
   request.method = req.method;
   request.query.insert(req.params.begin(), req.params.end());
@@ -126,7 +129,7 @@ void ServePortraitGet(Sandbox& sandbox, BusyConnections& busy, bool access_log, 
 
   busy.Add(req.remote_port);
   sandbox.CallStarted();
-  const Reply reply = sandbox.HandlePortraitGet(request, absl::Now());
+  const Reply reply = sandbox.HandlePortraitGet(request, arrival);
   if (reply.delay > absl::ZeroDuration()) absl::SleepFor(reply.delay);
   sandbox.CallFinished();
   // busy.Remove() runs in the server's logger, which httplib calls once the answer is written: the write
@@ -144,9 +147,10 @@ void ServePortraitGet(Sandbox& sandbox, BusyConnections& busy, bool access_log, 
 
 constexpr char kPortraitGet[] = "/v4/profile/portrait_get";
 
-void RegisterRoutes(httplib::Server& server, Sandbox& sandbox, BusyConnections& busy, bool access_log) {
-  const auto portrait_get = [&sandbox, &busy, access_log](const httplib::Request& req, httplib::Response& res) {
-    ServePortraitGet(sandbox, busy, access_log, req, res);
+void RegisterRoutes(httplib::Server& server, Sandbox& sandbox, const MonotonicWallClock& clock, BusyConnections& busy,
+                    bool access_log) {
+  const auto portrait_get = [&sandbox, &clock, &busy, access_log](const httplib::Request& req, httplib::Response& res) {
+    ServePortraitGet(sandbox, clock, busy, access_log, req, res);
   };
   server.set_logger([&busy](const httplib::Request& req, const httplib::Response&) {
     if (req.path == kPortraitGet) busy.Remove(req.remote_port);
@@ -165,28 +169,34 @@ void RegisterRoutes(httplib::Server& server, Sandbox& sandbox, BusyConnections& 
   server.Post(R"(/v4/.*)", unknown_command);
   server.Get(R"(/v4/.*)", unknown_command);
 
-  server.Get("/sandbox/health", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  server.Get("/sandbox/stats", [&sandbox](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200, sandbox.Stats());
-  });
+  server.Get("/sandbox/health",
+             [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server.Get("/sandbox/stats",
+             [&sandbox](const httplib::Request&, httplib::Response& res) { SendJson(res, 200, sandbox.Stats()); });
   server.Post("/sandbox/stats/reset", [&sandbox](const httplib::Request&, httplib::Response& res) {
     sandbox.ResetStats();
     SendJson(res, 200, sandbox.Stats());
   });
-  server.Get("/sandbox/faults", [&sandbox](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200, FaultsToJson(sandbox.GetFaults()));
+  server.Get("/sandbox/arrivals", [&sandbox](const httplib::Request& req, httplib::Response& res) {
+    const std::multimap<std::string, std::string> params(req.params.begin(), req.params.end());
+    absl::StatusOr<ArrivalsQuery> query = ParseArrivalsQuery(params);
+    if (!query.ok()) return SendJson(res, 400, {{"error", std::string(query.status().message())}});
+    SendJson(res, 200, sandbox.Arrivals(*query));
   });
-  server.Post("/sandbox/faults", [&sandbox](const httplib::Request& req, httplib::Response& res) {
+  server.Get("/sandbox/faults", [&sandbox, &clock](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, FaultsToJson(sandbox.GetFaults(clock.Now())));
+  });
+  server.Post("/sandbox/faults", [&sandbox, &clock](const httplib::Request& req, httplib::Response& res) {
     const nlohmann::json body =
         req.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(req.body, nullptr, false);
     if (body.is_discarded()) return SendJson(res, 400, {{"error", "body is not JSON"}});
     absl::StatusOr<Faults> faults = ParseFaults(body);
     if (!faults.ok()) return SendJson(res, 400, {{"error", std::string(faults.status().message())}});
-    sandbox.SetFaults(*std::move(faults));
-    Log(absl::StrCat("faults set: ", FaultsToJson(sandbox.GetFaults()).dump()));
-    SendJson(res, 200, FaultsToJson(sandbox.GetFaults()));
+    const absl::Time now = clock.Now();
+    sandbox.SetFaults(*std::move(faults), now);
+    const nlohmann::json in_force = FaultsToJson(sandbox.GetFaults(now));
+    Log(absl::StrCat("faults set: ", in_force.dump()));
+    SendJson(res, 200, in_force);
   });
   server.Get("/sandbox/usersig", [&sandbox](const httplib::Request& req, httplib::Response& res) {
     const std::string identifier =
@@ -225,7 +235,9 @@ int Run(const SandboxOptions& options) {
     return 1;
   }
 
-  Sandbox sandbox(options.config, options.faults);
+  // One clock for arrivals and fault times, so a throttle_for_ms window and the arrivals it covers agree.
+  const MonotonicWallClock clock;
+  Sandbox sandbox(options.config, options.faults, clock.Now());
   const int threads = options.threads;
   server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server->set_keep_alive_max_count(static_cast<size_t>(options.keep_alive_max_count));
@@ -235,7 +247,7 @@ int Run(const SandboxOptions& options) {
   // for a delayed ACK.
   server->set_tcp_nodelay(true);
   BusyConnections busy;
-  RegisterRoutes(*server, sandbox, busy, options.access_log);
+  RegisterRoutes(*server, sandbox, clock, busy, options.access_log);
 
   int port = options.listen_port;
   if (port == 0) {
@@ -245,8 +257,7 @@ int Run(const SandboxOptions& options) {
     port = 0;
   }
   if (port == 0) {
-    Log(absl::StrCat("cannot listen on ", options.listen_host, ":", options.listen_port, ": ",
-                     std::strerror(errno)));
+    Log(absl::StrCat("cannot listen on ", options.listen_host, ":", options.listen_port, ": ", std::strerror(errno)));
     return 1;
   }
   if (!options.port_file.empty() && !WritePortFile(options.port_file, port)) {
@@ -255,7 +266,8 @@ int Run(const SandboxOptions& options) {
   }
   Log(absl::StrCat("listening on ", options.listen_host, ":", port, tls ? " (HTTPS)" : "", ", sdkappid ",
                    options.config.sdkappid, ", ", options.config.admins.size(), " admin(s), pool_size ",
-                   options.config.pool_size, ", calls_per_second ", options.config.calls_per_second));
+                   options.config.pool_size, ", calls_per_second ", options.config.calls_per_second, " per ",
+                   options.config.rate_window_ms, " ms"));
 
   std::atomic<bool> listen_returned{false};
   std::atomic<bool> stopped_by_signal{false};

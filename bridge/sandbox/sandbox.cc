@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -12,6 +13,9 @@ namespace portrait_bridge::sandbox {
 namespace {
 
 using OrderedJson = nlohmann::ordered_json;
+
+// The limiter's answer, which throttle_for_ms gives too.
+constexpr int64_t kThrottledCode = 60007;
 
 constexpr char kHtml502[] = "<html><body><h1>502 Bad Gateway</h1></body></html>";
 constexpr char kMaintenanceHtml[] = "<html>upstream maintenance</html>";
@@ -29,12 +33,15 @@ bool ParseUnsignedDecimal(const std::string& text, uint64_t* out) {
 }
 
 std::string ResultInfoForCode(int64_t code) {
+  // A lookup table reads best one row per line.
+  // clang-format off
   switch (code) {
     case 40003: return "Err_Profile_Account_Not_Exist";
     case 40006: return "Err_Profile_PortraitGet_Read_Custom_Data_Fail";
     case 40007: return "Err_Profile_PortraitGet_No_Read_Permission";
     default: return "Err_Profile_Sandbox_Injected_Failure";
   }
+  // clang-format on
 }
 
 // Whether a fault counter fires for this call; counts down N > 0, keeps -1 (always) as is.
@@ -47,6 +54,8 @@ bool TakeOne(int64_t* count) {
 }  // namespace
 
 std::string ErrorInfoForCode(int64_t code) {
+  // A lookup table reads best one row per line.
+  // clang-format off
   switch (code) {
     case 40001: return "Err_Profile_Comm_Decode_Fail";
     case 40002: return "Err_Profile_Comm_Account_Empty";
@@ -70,16 +79,22 @@ std::string ErrorInfoForCode(int64_t code) {
     case 70403: return "the identifier is not an app admin";
     default: return "error injected by portrait-sandbox";
   }
+  // clang-format on
 }
 
-Sandbox::Sandbox(SandboxConfig config, Faults faults)
+Sandbox::Sandbox(SandboxConfig config) : Sandbox(std::move(config), Faults{}, absl::InfinitePast()) {}
+
+Sandbox::Sandbox(SandboxConfig config, Faults faults, absl::Time now)
     : config_(std::move(config)),
       store_(config_.pool_size, config_.custom_tags),
-      faults_(std::move(faults)),
-      limiter_(config_.calls_per_second) {}
+      limiter_(config_.calls_per_second, absl::Milliseconds(config_.rate_window_ms)) {
+  SetFaults(std::move(faults), now);
+}
 
-Sandbox::Injected Sandbox::TakeInjectedFault(int64_t* error_code) {
+Sandbox::Injected Sandbox::TakeInjectedFault(absl::Time now, int64_t* error_code) {
   Faults& f = faults_;
+  // A time span, not a counter: it consumes nothing, and while it lasts no other fault is consumed either.
+  if (now >= throttle_from_ && now < throttle_until_) return Injected::kThrottle;
   if (TakeOne(&f.drop_connection_count)) return Injected::kDrop;
   if (TakeOne(&f.http_502_count)) return Injected::kHttp502;
   if (TakeOne(&f.non_json_count)) return Injected::kNonJson;
@@ -95,29 +110,52 @@ Sandbox::Injected Sandbox::TakeInjectedFault(int64_t* error_code) {
   return Injected::kNone;
 }
 
-Reply Sandbox::HandlePortraitGet(const PortraitGetRequest& request, absl::Time now) {
+Reply Sandbox::HandlePortraitGet(const PortraitGetRequest& request, absl::Time arrival) {
+  // Microseconds, as /sandbox/arrivals reports them: the limiter then counts exactly the instants reported.
+  const absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(arrival));
   absl::Duration delay;
   Injected injected;
   int64_t injected_code = 0;
   {
     absl::MutexLock lock(&mu_);
     ++stats_.calls;
+    arrivals_.Record(now);
     delay = absl::Milliseconds(faults_.latency_ms);
-    injected = TakeInjectedFault(&injected_code);
+    injected = TakeInjectedFault(now, &injected_code);
     const char* fault_name = nullptr;
+    // One row per fault.
+    // clang-format off
     switch (injected) {
-      case Injected::kDrop: fault_name = "drop_connection"; break;
-      case Injected::kHttp502: fault_name = "http_502"; break;
-      case Injected::kNonJson: fault_name = "non_json"; break;
-      case Injected::kTruncated: fault_name = "truncated"; break;
-      case Injected::kErrorCode: fault_name = "error_code"; break;
-      case Injected::kUserSigExpired: fault_name = "usersig_expired"; break;
-      case Injected::kNone: break;
+      case Injected::kThrottle:
+        fault_name = "throttle_for";
+        ++stats_.throttled;
+        break;
+      case Injected::kDrop:
+        fault_name = "drop_connection";
+        break;
+      case Injected::kHttp502:
+        fault_name = "http_502";
+        break;
+      case Injected::kNonJson:
+        fault_name = "non_json";
+        break;
+      case Injected::kTruncated:
+        fault_name = "truncated";
+        break;
+      case Injected::kErrorCode:
+        fault_name = "error_code";
+        break;
+      case Injected::kUserSigExpired:
+        fault_name = "usersig_expired";
+        break;
+      case Injected::kNone:
+        break;
     }
+    // clang-format on
     if (fault_name != nullptr) ++stats_.faults[fault_name];
     // Transport faults are neither OK nor FAIL answers.
-    if (injected != Injected::kNone && injected != Injected::kErrorCode &&
-        injected != Injected::kUserSigExpired) {
+    if (injected == Injected::kDrop || injected == Injected::kHttp502 || injected == Injected::kNonJson ||
+        injected == Injected::kTruncated) {
       ++stats_.faulted;
     }
   }
@@ -125,6 +163,8 @@ Reply Sandbox::HandlePortraitGet(const PortraitGetRequest& request, absl::Time n
   Reply reply;
   reply.delay = delay;
   switch (injected) {
+    case Injected::kThrottle:
+      return Fail(kThrottledCode, ErrorInfoForCode(kThrottledCode), delay);
     case Injected::kDrop:
       reply.drop_connection = true;
       reply.summary = "fault: drop connection";
@@ -209,7 +249,7 @@ Sandbox::Check Sandbox::CheckQuery(const PortraitGetRequest& request, absl::Time
     absl::MutexLock lock(&mu_);
     if (!limiter_.Admit(now)) {
       ++stats_.throttled;
-      return {60007, ErrorInfoForCode(60007)};
+      return {kThrottledCode, ErrorInfoForCode(kThrottledCode)};
     }
   }
 
@@ -264,8 +304,7 @@ Reply Sandbox::Fail(int64_t code, const std::string& info, absl::Duration delay)
   return reply;
 }
 
-Reply Sandbox::Answer(const nlohmann::json& to_account, const std::vector<std::string>& tags,
-                      absl::Duration delay) {
+Reply Sandbox::Answer(const nlohmann::json& to_account, const std::vector<std::string>& tags, absl::Duration delay) {
   std::map<std::string, int64_t> fail_accounts;
   {
     absl::MutexLock lock(&mu_);
@@ -343,14 +382,21 @@ Reply Sandbox::HandleUnknownCommand(const std::string& path) const {
   return reply;
 }
 
-void Sandbox::SetFaults(Faults faults) {
+void Sandbox::SetFaults(Faults faults, absl::Time now) {
   absl::MutexLock lock(&mu_);
   faults_ = std::move(faults);
+  throttle_from_ = now;
+  throttle_until_ = now + absl::Milliseconds(faults_.throttle_for_ms);
 }
 
-Faults Sandbox::GetFaults() const {
+Faults Sandbox::GetFaults(absl::Time now) const {
   absl::MutexLock lock(&mu_);
-  return faults_;
+  Faults faults = faults_;
+  const absl::Duration left = throttle_until_ - std::max(now, throttle_from_);
+  // Rounded up, so a throttle still in force never reads as 0 (off).
+  faults.throttle_for_ms =
+      left > absl::ZeroDuration() ? absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))) : 0;
+  return faults;
 }
 
 nlohmann::json Sandbox::Stats() const {
@@ -359,8 +405,8 @@ nlohmann::json Sandbox::Stats() const {
   for (const auto& [code, count] : stats_.error_codes) error_codes[std::to_string(code)] = count;
   nlohmann::json result_codes = nlohmann::json::object();
   for (const auto& [code, count] : stats_.result_codes) result_codes[std::to_string(code)] = count;
-  nlohmann::json faults = {{"drop_connection", 0}, {"http_502", 0}, {"non_json", 0},
-                           {"truncated", 0},       {"error_code", 0}, {"usersig_expired", 0}};
+  nlohmann::json faults = {{"throttle_for", 0}, {"drop_connection", 0}, {"http_502", 0},       {"non_json", 0},
+                           {"truncated", 0},    {"error_code", 0},      {"usersig_expired", 0}};
   for (const auto& [name, count] : stats_.faults) faults[name] = count;
   return {
       {"calls", stats_.calls},
@@ -386,6 +432,16 @@ void Sandbox::ResetStats() {
   stats_ = Counters();
   stats_.in_flight = in_flight;
   stats_.max_in_flight = in_flight;
+  arrivals_.Clear();
+}
+
+nlohmann::json Sandbox::Arrivals(const ArrivalsQuery& query) const {
+  std::optional<ArrivalLog> snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot.emplace(arrivals_);  // A copy (8 MB at most); sorting it outside the lock keeps calls flowing.
+  }
+  return ArrivalsReport(snapshot->SortedMicros(), snapshot->capacity(), snapshot->dropped(), query);
 }
 
 void Sandbox::CallStarted() {
@@ -400,8 +456,7 @@ void Sandbox::CallFinished() {
 }
 
 std::string Sandbox::IssueUserSig(const std::string& identifier, int64_t expire_seconds, absl::Time now) const {
-  return SignUserSig(config_.secret_key,
-                     {identifier, config_.sdkappid, absl::ToUnixSeconds(now), expire_seconds});
+  return SignUserSig(config_.secret_key, {identifier, config_.sdkappid, absl::ToUnixSeconds(now), expire_seconds});
 }
 
 }  // namespace portrait_bridge::sandbox

@@ -3,15 +3,15 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bridge/sandbox/arrivals.h"
 #include "bridge/sandbox/faults.h"
 #include "bridge/sandbox/profile_store.h"
 #include "bridge/sandbox/rate_limiter.h"
@@ -25,8 +25,9 @@ struct SandboxConfig {
   std::string secret_key;                               ///< Verifies UserSigs. Never logged.
   int64_t pool_size = 100000;                           ///< user0 .. user<pool_size - 1> exist.
   std::vector<std::string> custom_tags = {"Tag_Profile_Custom_Test", "Tag_Profile_Custom_Blob"};
-  int calls_per_second = 200;         ///< Sliding one-second window over all calls; 0 = unlimited.
-  int64_t invalidate_sigs_before = 0; ///< Unix seconds; sigs issued earlier get 70052. 0 = off.
+  int calls_per_second = 200;          ///< Admitted calls per rate window over all calls; 0 = unlimited.
+  int64_t rate_window_ms = 1000;       ///< The rate window: at most calls_per_second in any (t - window, t].
+  int64_t invalidate_sigs_before = 0;  ///< Unix seconds; sigs issued earlier get 70052. 0 = off.
   int max_accounts_per_call = 100;
 };
 
@@ -51,29 +52,43 @@ struct Reply {
 /// The emulated portrait_get endpoint plus its fault switches and counters. Transport-free: a unit test calls
 /// HandlePortraitGet() with a request and a time, the binary wires it to cpp-httplib.
 ///
+/// Time is always the caller's: the arrival time of a request, and the time faults are set (from which
+/// throttle_for_ms runs), so tests need no sleeps. Times are taken at microsecond resolution, the resolution
+/// `GET /sandbox/arrivals` reports, so the rate limiter and that report judge the same instants.
+///
 /// Thread-safe: every method may be called concurrently (the HTTP server runs handlers on a thread pool).
-/// Faults, counters and the rate-limit window sit behind one mutex; UserSig checks run outside it.
+/// Faults, counters, the recorded arrivals and the rate-limit window sit behind one mutex; UserSig checks run
+/// outside it.
 class Sandbox {
  public:
-  explicit Sandbox(SandboxConfig config, Faults faults = {});
+  /// No faults.
+  explicit Sandbox(SandboxConfig config);
+  /// Starts with `faults`, set at `now`.
+  Sandbox(SandboxConfig config, Faults faults, absl::Time now);
   Sandbox(const Sandbox&) = delete;
   Sandbox& operator=(const Sandbox&) = delete;
 
-  /// Answers one `/v4/profile/portrait_get` request received at `now`.
-  Reply HandlePortraitGet(const PortraitGetRequest& request, absl::Time now);
+  /// Answers one `/v4/profile/portrait_get` request and records its arrival time.
+  Reply HandlePortraitGet(const PortraitGetRequest& request, absl::Time arrival);
 
   /// Answers any other `/v4/...` path: ErrorCode 60009 (wrong service or command), like upstream.
   Reply HandleUnknownCommand(const std::string& path) const;
 
-  /// Replaces every fault setting (`POST /sandbox/faults`).
-  void SetFaults(Faults faults);
-  /// The fault settings with their remaining counts (`GET /sandbox/faults`).
-  Faults GetFaults() const;
+  /// Replaces every fault setting (`POST /sandbox/faults`); `now` starts throttle_for_ms.
+  void SetFaults(Faults faults, absl::Time now);
+  /// The fault settings with their remaining counts and the throttle time left at `now`, rounded up to the
+  /// millisecond (`GET /sandbox/faults`).
+  Faults GetFaults(absl::Time now) const;
 
   /// The counters (`GET /sandbox/stats`); see README.md for the schema.
   nlohmann::json Stats() const;
-  /// Zeroes every counter (`POST /sandbox/stats/reset`). Faults and the rate-limit window are kept.
+  /// Zeroes every counter and forgets the recorded arrivals (`POST /sandbox/stats/reset`). Faults and the
+  /// rate-limit window are kept.
   void ResetStats();
+
+  /// The recorded arrivals (`GET /sandbox/arrivals`): ArrivalsReport() over the last
+  /// ArrivalLog::kDefaultCapacity arrivals.
+  nlohmann::json Arrivals(const ArrivalsQuery& query) const;
 
   /// In-flight accounting, called by the HTTP layer around a portrait_get answer including its delay.
   void CallStarted();
@@ -87,7 +102,7 @@ class Sandbox {
 
  private:
   // Which fault a call consumed, if any.
-  enum class Injected { kNone, kDrop, kHttp502, kNonJson, kTruncated, kErrorCode, kUserSigExpired };
+  enum class Injected { kNone, kThrottle, kDrop, kHttp502, kNonJson, kTruncated, kErrorCode, kUserSigExpired };
 
   struct Counters {
     int64_t calls = 0;
@@ -112,7 +127,7 @@ class Sandbox {
     std::string info;
   };
 
-  Injected TakeInjectedFault(int64_t* error_code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Injected TakeInjectedFault(absl::Time now, int64_t* error_code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Check CheckQuery(const PortraitGetRequest& request, absl::Time now);
   Reply Fail(int64_t code, const std::string& info, absl::Duration delay);
   Reply Answer(const nlohmann::json& to_account, const std::vector<std::string>& tags, absl::Duration delay);
@@ -122,6 +137,9 @@ class Sandbox {
 
   mutable absl::Mutex mu_;
   Faults faults_ ABSL_GUARDED_BY(mu_);
+  absl::Time throttle_from_ ABSL_GUARDED_BY(mu_);  // throttle_for_ms in force for arrivals in [from, until).
+  absl::Time throttle_until_ ABSL_GUARDED_BY(mu_);
+  ArrivalLog arrivals_ ABSL_GUARDED_BY(mu_);
   Counters stats_ ABSL_GUARDED_BY(mu_);
   SlidingWindowLimiter limiter_ ABSL_GUARDED_BY(mu_);
   uint64_t next_request_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -4,7 +4,6 @@
 #include <fstream>
 #include <map>
 #include <sstream>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -12,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace portrait_bridge::sandbox {
 namespace {
@@ -21,8 +21,8 @@ constexpr size_t kMaxAdmins = 10;  // Upstream's limit per app.
 
 struct FlagSpec {
   const char* name;
-  const char* value_hint;  // nullptr for booleans.
-  const char* default_text;
+  const char* value_hint;    // nullptr for booleans.
+  const char* default_text;  // nullptr: an integer flag whose default is its field's initial value (kIntFields).
   const char* help;
 };
 
@@ -36,15 +36,20 @@ constexpr FlagSpec kFlags[] = {
     {"secret_key_file", "PATH", "", "File holding the app secret key (else $PORTRAIT_SANDBOX_SECRET_KEY)."},
     {"tls_cert_file", "PATH", "", "PEM certificate: serve HTTPS (needs --tls_key_file)."},
     {"tls_key_file", "PATH", "", "PEM private key for --tls_cert_file."},
-    {"pool_size", "N", "100000", "Accounts user0 .. user<N-1> exist (plus alice, bob, carol)."},
+    {"pool_size", "N", nullptr, "Accounts user0 .. user<N-1> exist (plus alice, bob, carol)."},
     {"custom_tags", "TAG,TAG", "Tag_Profile_Custom_Test,Tag_Profile_Custom_Blob",
      "Configured custom profile tags; others give 40009."},
-    {"calls_per_second", "N", "200", "Rate limit over all calls, sliding 1 s window; 0 = unlimited (60007)."},
-    {"max_accounts_per_call", "N", "100", "To_Account limit per call (40001 above it)."},
-    {"invalidate_sigs_before", "UNIX", "0", "UserSigs with TLS.time before this get 70052; 0 = off."},
-    {"threads", "N", "128", "HTTP worker threads (slow answers and idle keep-alive connections hold one; the bridge keeps up to 64 connections)."},
-    {"keep_alive_timeout_s", "N", "10", "Close idle keep-alive connections after N seconds."},
+    {"calls_per_second", "N", nullptr,
+     "Rate limit: admitted calls in any --rate_window_ms over all calls; 0 = unlimited (else 60007)."},
+    {"rate_window_ms", "MS", nullptr, "The rate limit's sliding window on arrival time, (t - MS, t]."},
+    {"max_accounts_per_call", "N", nullptr, "To_Account limit per call (40001 above it)."},
+    {"invalidate_sigs_before", "UNIX", nullptr, "UserSigs with TLS.time before this get 70052; 0 = off."},
+    {"threads", "N", nullptr,
+     "HTTP worker threads (slow answers and idle keep-alive connections hold one; the bridge keeps up to 64 "
+     "connections)."},
+    {"keep_alive_timeout_s", "N", nullptr, "Close idle keep-alive connections after N seconds."},
     {"access_log", nullptr, "false", "Log one line per portrait_get call (never the UserSig)."},
+    {"throttle_for_ms", "MS", "0", "Fault: every call in the first MS ms after start gets 60007, as if throttled."},
     {"latency_ms", "N", "0", "Fault: delay every portrait_get answer."},
     {"fail_accounts", "ID=CODE,...", "", "Fault: these accounts fail with that per-user ResultCode."},
     {"error_code", "N", "0", "Fault: request-level ErrorCode (ActionStatus FAIL); 0 = off."},
@@ -57,6 +62,42 @@ constexpr FlagSpec kFlags[] = {
     {"expire_all_sigs", nullptr, "false", "Fault: every call gets 70001."},
     {"help", nullptr, "", "Print this help and exit."},
 };
+
+// Integer flags bound to their field. The field's initial value (in sandbox.h or sandbox_flags.h) is the
+// default: parsing leaves an absent flag's field alone and --help prints it, so each default is written once.
+struct IntField {
+  const char* name;
+  int64_t min;
+  int64_t max;
+  int64_t (*get)(const SandboxOptions&);
+  void (*set)(SandboxOptions&, int64_t);
+};
+
+constexpr IntField kIntFields[] = {
+    {"pool_size", 0, int64_t{1} << 40, [](const SandboxOptions& o) -> int64_t { return o.config.pool_size; },
+     [](SandboxOptions& o, int64_t v) { o.config.pool_size = v; }},
+    {"calls_per_second", 0, 1000000, [](const SandboxOptions& o) -> int64_t { return o.config.calls_per_second; },
+     [](SandboxOptions& o, int64_t v) { o.config.calls_per_second = static_cast<int>(v); }},
+    {"rate_window_ms", 1, 3600000, [](const SandboxOptions& o) -> int64_t { return o.config.rate_window_ms; },
+     [](SandboxOptions& o, int64_t v) { o.config.rate_window_ms = v; }},
+    {"max_accounts_per_call", 1, 100000,
+     [](const SandboxOptions& o) -> int64_t { return o.config.max_accounts_per_call; },
+     [](SandboxOptions& o, int64_t v) { o.config.max_accounts_per_call = static_cast<int>(v); }},
+    {"invalidate_sigs_before", 0, int64_t{1} << 40,
+     [](const SandboxOptions& o) -> int64_t { return o.config.invalidate_sigs_before; },
+     [](SandboxOptions& o, int64_t v) { o.config.invalidate_sigs_before = v; }},
+    {"threads", 1, 1024, [](const SandboxOptions& o) -> int64_t { return o.threads; },
+     [](SandboxOptions& o, int64_t v) { o.threads = static_cast<int>(v); }},
+    {"keep_alive_timeout_s", 1, 3600, [](const SandboxOptions& o) -> int64_t { return o.keep_alive_timeout_s; },
+     [](SandboxOptions& o, int64_t v) { o.keep_alive_timeout_s = static_cast<int>(v); }},
+};
+
+const IntField* FindIntField(absl::string_view name) {
+  for (const IntField& field : kIntFields) {
+    if (name == field.name) return &field;
+  }
+  return nullptr;
+}
 
 const FlagSpec* FindFlag(absl::string_view name) {
   for (const FlagSpec& spec : kFlags) {
@@ -121,10 +162,11 @@ absl::Status CheckCustomTag(absl::string_view tag) {
   // The looser of the two documented keyword rules (letters, digits, '_', up to 16), so no real tag is refused.
   const absl::string_view keyword = absl::StartsWith(tag, kPrefix) ? tag.substr(kPrefix.size()) : "";
   const bool valid = !keyword.empty() && keyword.size() <= 16 &&
-                     std::all_of(keyword.begin(), keyword.end(), [](char c) {
-                       return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
-                     });
-  if (!valid) return FlagError("custom_tags", absl::StrCat("\"", tag, "\" is not Tag_Profile_Custom_<1-16 of A-Za-z0-9_>"));
+                     std::all_of(keyword.begin(), keyword.end(),
+                                 [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  if (!valid) {
+    return FlagError("custom_tags", absl::StrCat("\"", tag, "\" is not Tag_Profile_Custom_<1-16 of A-Za-z0-9_>"));
+  }
   return absl::OkStatus();
 }
 
@@ -210,24 +252,10 @@ absl::StatusOr<SandboxOptions> ParseSandboxFlags(const std::vector<std::string>&
     config.custom_tags.emplace_back(tag);
   }
 
-  struct IntTarget {
-    const char* name;
-    int64_t fallback, min, max;
-    std::function<void(int64_t)> set;
-  };
-  const IntTarget int_flags[] = {
-      {"pool_size", 100000, 0, int64_t{1} << 40, [&](int64_t v) { config.pool_size = v; }},
-      {"calls_per_second", 200, 0, 1000000, [&](int64_t v) { config.calls_per_second = static_cast<int>(v); }},
-      {"max_accounts_per_call", 100, 1, 100000,
-       [&](int64_t v) { config.max_accounts_per_call = static_cast<int>(v); }},
-      {"invalidate_sigs_before", 0, 0, int64_t{1} << 40, [&](int64_t v) { config.invalidate_sigs_before = v; }},
-      {"threads", 128, 1, 1024, [&](int64_t v) { options.threads = static_cast<int>(v); }},
-      {"keep_alive_timeout_s", 10, 1, 3600, [&](int64_t v) { options.keep_alive_timeout_s = static_cast<int>(v); }},
-  };
-  for (const IntTarget& flag : int_flags) {
-    absl::StatusOr<int64_t> value = IntFlag(raw, flag.name, flag.fallback, flag.min, flag.max);
+  for (const IntField& field : kIntFields) {
+    absl::StatusOr<int64_t> value = IntFlag(raw, field.name, field.get(options), field.min, field.max);
     if (!value.ok()) return value.status();
-    flag.set(*value);
+    field.set(options, *value);
   }
   absl::StatusOr<bool> access_log = BoolFlag(raw, "access_log");
   if (!access_log.ok()) return access_log.status();
@@ -235,8 +263,8 @@ absl::StatusOr<SandboxOptions> ParseSandboxFlags(const std::vector<std::string>&
 
   // Fault flags go through the same parser as POST /sandbox/faults, so both accept the same values.
   nlohmann::json faults = nlohmann::json::object();
-  for (const char* name : {"latency_ms", "error_code", "error_count", "http_502_count", "non_json_count",
-                           "truncated_count", "drop_connection_count", "usersig_expired_count"}) {
+  for (const char* name : {"throttle_for_ms", "latency_ms", "error_code", "error_count", "http_502_count",
+                           "non_json_count", "truncated_count", "drop_connection_count", "usersig_expired_count"}) {
     absl::StatusOr<int64_t> value = IntFlag(raw, name, 0, -1, int64_t{1} << 40);
     if (!value.ok()) return value.status();
     if (raw.count(name) > 0) faults[name] = *value;
@@ -256,6 +284,7 @@ absl::StatusOr<SandboxOptions> ParseSandboxFlags(const std::vector<std::string>&
 }
 
 std::string SandboxUsage() {
+  const SandboxOptions defaults;
   std::string out =
       "portrait-sandbox: a local stand-in for Tencent Cloud Chat's POST /v4/profile/portrait_get.\n"
       "Usage: portrait-sandbox [--flag=value ...]\n\nFlags:\n";
@@ -264,11 +293,18 @@ std::string SandboxUsage() {
     if (spec.value_hint != nullptr) absl::StrAppend(&left, "=", spec.value_hint);
     if (left.size() < 34) left.resize(34, ' ');
     absl::StrAppend(&out, left, " ", spec.help);
-    if (spec.default_text[0] != '\0') absl::StrAppend(&out, " (default ", spec.default_text, ")");
+    std::string default_text;
+    if (spec.default_text != nullptr) {
+      default_text = spec.default_text;
+    } else if (const IntField* field = FindIntField(spec.name); field != nullptr) {
+      default_text = absl::StrCat(field->get(defaults));
+    }
+    if (!default_text.empty()) absl::StrAppend(&out, " (default ", default_text, ")");
     absl::StrAppend(&out, "\n");
   }
   absl::StrAppend(&out, "\nControl endpoints: POST /sandbox/faults, GET /sandbox/faults, GET /sandbox/stats,\n",
-                  "POST /sandbox/stats/reset, GET /sandbox/usersig?identifier=ID&expire=SECONDS, GET /sandbox/health.\n",
+                  "POST /sandbox/stats/reset, GET /sandbox/arrivals?windows_ms=MS,MS&include_times=1,\n",
+                  "GET /sandbox/usersig?identifier=ID&expire=SECONDS, GET /sandbox/health.\n",
                   "See bridge/sandbox/README.md.\n");
   return out;
 }

@@ -14,10 +14,9 @@ TEST(FaultsTest, EmptyObjectMeansNoFaults) {
 }
 
 TEST(FaultsTest, RoundTripsEveryField) {
-  const json in = {{"latency_ms", 5},         {"fail_accounts", {{"user7", 40006}}},
-                   {"error_code", 70500},     {"error_count", 2},
-                   {"http_502_count", -1},    {"non_json_count", 1},
-                   {"truncated_count", 3},    {"drop_connection_count", 4},
+  const json in = {{"throttle_for_ms", 2500},    {"latency_ms", 5},        {"fail_accounts", {{"user7", 40006}}},
+                   {"error_code", 70500},        {"error_count", 2},       {"http_502_count", -1},
+                   {"non_json_count", 1},        {"truncated_count", 3},   {"drop_connection_count", 4},
                    {"usersig_expired_count", 1}, {"expire_all_sigs", true}};
   const absl::StatusOr<Faults> faults = ParseFaults(in);
   ASSERT_TRUE(faults.ok()) << faults.status();
@@ -30,6 +29,10 @@ TEST(FaultsTest, RejectsTyposAndBadValues) {
   EXPECT_FALSE(ParseFaults({{"http_502_count", "1"}}).ok());
   EXPECT_FALSE(ParseFaults({{"http_502_count", -2}}).ok());
   EXPECT_FALSE(ParseFaults({{"latency_ms", -1}}).ok());
+  EXPECT_FALSE(ParseFaults({{"throttle_for_ms", -1}}).ok());
+  EXPECT_FALSE(ParseFaults({{"throttle_for_ms", 86400001}}).ok());
+  EXPECT_FALSE(ParseFaults({{"throttle_for_ms", 1.5}}).ok());
+  EXPECT_TRUE(ParseFaults({{"throttle_for_ms", 86400000}}).ok());
   EXPECT_FALSE(ParseFaults({{"expire_all_sigs", 1}}).ok());
   EXPECT_FALSE(ParseFaults({{"fail_accounts", {"user7"}}}).ok());
   EXPECT_FALSE(ParseFaults({{"fail_accounts", {{"user7", "40006"}}}}).ok());

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace portrait_bridge::sandbox {
 namespace {
@@ -34,6 +37,11 @@ TEST(SandboxFlagsTest, Defaults) {
   EXPECT_EQ(options->config.secret_key, "env-key");
   EXPECT_EQ(options->config.pool_size, 100000);
   EXPECT_EQ(options->config.calls_per_second, 200);
+  EXPECT_EQ(options->config.rate_window_ms, 1000);
+  EXPECT_EQ(options->config.max_accounts_per_call, 100);
+  EXPECT_EQ(options->config.invalidate_sigs_before, 0);
+  EXPECT_EQ(options->keep_alive_timeout_s, 10);
+  EXPECT_EQ(options->faults.throttle_for_ms, 0);
   EXPECT_EQ(options->config.custom_tags,
             (std::vector<std::string>{"Tag_Profile_Custom_Test", "Tag_Profile_Custom_Blob"}));
   EXPECT_EQ(options->threads, 128);
@@ -41,22 +49,48 @@ TEST(SandboxFlagsTest, Defaults) {
 
 TEST(SandboxFlagsTest, EveryFlagParses) {
   const std::string key_file = TempKeyFile("file-key\r\n");
-  const auto options = ParseSandboxFlags(
-      {"--listen=0.0.0.0:8080", "--port_file", "/tmp/p", "--sdkappid=1400000001", "--admin_identifier=root",
-       "--extra_admins=ops,oncall", "--secret_key_file=" + key_file, "--pool_size=10",
-       "--custom_tags=Tag_Profile_Custom_A_1", "--calls_per_second=0", "--max_accounts_per_call=50",
-       "--invalidate_sigs_before=1700000000", "--threads=4", "--keep_alive_timeout_s=3", "--access_log",
-       "--latency_ms=20", "--fail_accounts=user7=40006", "--error_code=70500", "--error_count=2",
-       "--http_502_count=-1", "--non_json_count=1", "--truncated_count=1", "--drop_connection_count=1",
-       "--usersig_expired_count=1", "--expire_all_sigs=false"},
-      kKeyInEnv);
+  const auto options = ParseSandboxFlags({"--listen=0.0.0.0:8080",
+                                          "--port_file",
+                                          "/tmp/p",
+                                          "--sdkappid=1400000001",
+                                          "--admin_identifier=root",
+                                          "--extra_admins=ops,oncall",
+                                          "--secret_key_file=" + key_file,
+                                          "--pool_size=10",
+                                          "--custom_tags=Tag_Profile_Custom_A_1",
+                                          "--calls_per_second=0",
+                                          "--rate_window_ms=1050",
+                                          "--max_accounts_per_call=50",
+                                          "--invalidate_sigs_before=1700000000",
+                                          "--threads=4",
+                                          "--keep_alive_timeout_s=3",
+                                          "--access_log",
+                                          "--latency_ms=20",
+                                          "--fail_accounts=user7=40006",
+                                          "--error_code=70500",
+                                          "--error_count=2",
+                                          "--http_502_count=-1",
+                                          "--non_json_count=1",
+                                          "--truncated_count=1",
+                                          "--drop_connection_count=1",
+                                          "--usersig_expired_count=1",
+                                          "--expire_all_sigs=false",
+                                          "--throttle_for_ms=5000"},
+                                         kKeyInEnv);
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->listen_host, "0.0.0.0");
   EXPECT_EQ(options->listen_port, 8080);
   EXPECT_EQ(options->port_file, "/tmp/p");
   EXPECT_EQ(options->config.secret_key, "file-key");  // The file wins over the environment; CR/LF trimmed.
   EXPECT_EQ(options->config.admins, (std::vector<std::string>{"root", "ops", "oncall"}));
+  EXPECT_EQ(options->config.pool_size, 10);
+  EXPECT_EQ(options->config.calls_per_second, 0);
+  EXPECT_EQ(options->config.rate_window_ms, 1050);
   EXPECT_EQ(options->config.max_accounts_per_call, 50);
+  EXPECT_EQ(options->config.invalidate_sigs_before, 1700000000);
+  EXPECT_EQ(options->threads, 4);
+  EXPECT_EQ(options->keep_alive_timeout_s, 3);
+  EXPECT_EQ(options->faults.throttle_for_ms, 5000);
   EXPECT_TRUE(options->access_log);
   EXPECT_EQ(options->faults.latency_ms, 20);
   EXPECT_EQ(options->faults.fail_accounts.at("user7"), 40006);
@@ -82,6 +116,10 @@ TEST(SandboxFlagsTest, Errors) {
   EXPECT_FALSE(ParseSandboxFlags({"--http_502_count=-2"}, kKeyInEnv).ok());
   EXPECT_FALSE(ParseSandboxFlags({"--fail_accounts=user7"}, kKeyInEnv).ok());
   EXPECT_FALSE(ParseSandboxFlags({"--access_log=maybe"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--rate_window_ms=0"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--rate_window_ms=3600001"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--throttle_for_ms=-1"}, kKeyInEnv).ok());
+  EXPECT_FALSE(ParseSandboxFlags({"--throttle_for_ms=86400001"}, kKeyInEnv).ok());
 }
 
 TEST(SandboxFlagsTest, HelpNeedsNoKeyAndListsEveryFlag) {
@@ -89,11 +127,34 @@ TEST(SandboxFlagsTest, HelpNeedsNoKeyAndListsEveryFlag) {
   ASSERT_TRUE(options.ok());
   EXPECT_TRUE(options->help);
   const std::string usage = SandboxUsage();
-  for (const char* flag : {"--listen", "--port_file", "--sdkappid", "--admin_identifier", "--secret_key_file",
-                           "--tls_cert_file", "--tls_key_file", "--calls_per_second", "--threads", "--latency_ms",
-                           "--fail_accounts", "--drop_connection_count", "--expire_all_sigs"}) {
+  for (const char* flag :
+       {"--listen", "--port_file", "--sdkappid", "--admin_identifier", "--secret_key_file", "--tls_cert_file",
+        "--tls_key_file", "--calls_per_second", "--threads", "--latency_ms", "--fail_accounts",
+        "--drop_connection_count", "--expire_all_sigs", "--rate_window_ms", "--throttle_for_ms", "/sandbox/arrivals"}) {
     EXPECT_NE(usage.find(flag), std::string::npos) << flag;
   }
+}
+
+// Integer defaults are written once, as the fields' initial values; --help prints those.
+TEST(SandboxFlagsTest, HelpShowsTheFieldDefaults) {
+  const std::string usage = SandboxUsage();
+  const auto line_of = [&usage](const std::string& flag) {
+    const size_t start = usage.find("  --" + flag + "=");
+    return start == std::string::npos ? std::string() : usage.substr(start, usage.find('\n', start) - start);
+  };
+  const SandboxOptions defaults;
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, int64_t>>{{"pool_size", defaults.config.pool_size},
+                                                    {"calls_per_second", defaults.config.calls_per_second},
+                                                    {"rate_window_ms", defaults.config.rate_window_ms},
+                                                    {"max_accounts_per_call", defaults.config.max_accounts_per_call},
+                                                    {"invalidate_sigs_before", defaults.config.invalidate_sigs_before},
+                                                    {"threads", defaults.threads},
+                                                    {"keep_alive_timeout_s", defaults.keep_alive_timeout_s}}) {
+    EXPECT_NE(line_of(flag).find("(default " + std::to_string(value) + ")"), std::string::npos)
+        << flag << ": " << line_of(flag);
+  }
+  EXPECT_NE(line_of("rate_window_ms").find("(default 1000)"), std::string::npos);
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 // Starts the real portrait-sandbox binary on a free loopback port and talks HTTP to it.
 
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include <gtest/gtest.h>
-#include <httplib.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -30,7 +31,8 @@ using portrait_bridge::testing::Subprocess;
 using portrait_bridge::testing::WriteFile;
 
 constexpr char kKey[] = "process-test-secret-key";
-constexpr char kBody[] = R"({"To_Account":["alice","user3"],"TagList":["Tag_Profile_IM_Nick","Tag_Profile_IM_BirthDay"]})";
+constexpr char kBody[] =
+    R"({"To_Account":["alice","user3"],"TagList":["Tag_Profile_IM_Nick","Tag_Profile_IM_BirthDay"]})";
 
 std::string PortraitGetPath() {
   const std::string sig = SignUserSig(kKey, {"administrator", 1400000000, absl::ToUnixSeconds(absl::Now()), 3600});
@@ -59,8 +61,8 @@ class SandboxProcessTest : public ::testing::Test {
     const std::string key_file = dir_ + "secret_key";
     WriteFile(key_file, std::string(kKey) + "\n");
     const std::string port_file = dir_ + "port";
-    std::vector<std::string> args = {"--listen=127.0.0.1:0",      "--port_file=" + port_file,
-                                     "--sdkappid=1400000000",     "--admin_identifier=administrator",
+    std::vector<std::string> args = {"--listen=127.0.0.1:0",          "--port_file=" + port_file,
+                                     "--sdkappid=1400000000",         "--admin_identifier=administrator",
                                      "--secret_key_file=" + key_file, "--access_log"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     process_ = std::make_unique<Subprocess>(binary, args);
@@ -188,6 +190,104 @@ TEST_F(SandboxProcessTest, LatencyDelaysAnswersAndShutdownLetsThemFinish) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// throttle_for_ms set over HTTP answers 60007 as the limiter does, and GET /sandbox/arrivals counts every request.
+TEST_F(SandboxProcessTest, ThrottleForFaultAndArrivals) {
+  Start({"--calls_per_second=0"});
+  auto client = Client();
+  const int64_t before_us = absl::ToUnixMicros(absl::Now());
+  for (int i = 0; i < 2; ++i) {
+    const auto res = client->Post(PortraitGetPath(), kBody, "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(json::parse(res->body)["ErrorCode"], 0) << res->body;
+  }
+
+  {
+    const auto res = client->Post("/sandbox/faults", R"({"throttle_for_ms":60000})", "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(json::parse(res->body)["throttle_for_ms"], 60000);  // Read at the instant it was set.
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto res = client->Post(PortraitGetPath(), kBody, "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    const json body = json::parse(res->body);
+    EXPECT_EQ(body["ActionStatus"], "FAIL");
+    EXPECT_EQ(body["ErrorCode"], 60007);
+    EXPECT_EQ(body["ErrorInfo"], "call frequency over the limit");
+  }
+  {
+    const auto res = client->Get("/sandbox/faults");
+    ASSERT_TRUE(res);
+    const int64_t left = json::parse(res->body)["throttle_for_ms"];
+    EXPECT_GT(left, 0);
+    EXPECT_LE(left, 60000);
+  }
+  SetFaults(json::object());
+  {
+    const auto res = client->Post(PortraitGetPath(), kBody, "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(json::parse(res->body)["ErrorCode"], 0) << res->body;
+  }
+  const int64_t after_us = absl::ToUnixMicros(absl::Now());
+
+  const json stats = Stats();
+  EXPECT_EQ(stats["calls"], 6);
+  EXPECT_EQ(stats["throttled"], 3);
+  EXPECT_EQ(stats["faults"]["throttle_for"], 3);
+  EXPECT_EQ(stats["error_codes"]["60007"], 3);
+
+  {
+    const auto res = client->Get("/sandbox/arrivals");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const json arrivals = json::parse(res->body);
+    EXPECT_EQ(arrivals["count"], 6);
+    // The sandbox's clock is the wall clock read at its start plus steady time: allow a little drift.
+    EXPECT_GE(arrivals["first_unix_us"].get<int64_t>(), before_us - 100000);
+    EXPECT_LE(arrivals["last_unix_us"].get<int64_t>(), after_us + 100000);
+    EXPECT_LE(arrivals["first_unix_us"].get<int64_t>(), arrivals["last_unix_us"].get<int64_t>());
+    ASSERT_TRUE(arrivals["max_in_window"].contains("1000"));
+    ASSERT_TRUE(arrivals["max_in_window"].contains("1050"));
+    EXPECT_GE(arrivals["max_in_window"]["1000"].get<int64_t>(), 1);
+    EXPECT_LE(arrivals["max_in_window"]["1000"].get<int64_t>(), 6);
+    EXPECT_FALSE(arrivals.contains("times_us"));
+  }
+  {
+    const auto res = client->Get("/sandbox/arrivals?windows_ms=60000,1&include_times=1");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const json arrivals = json::parse(res->body);
+    EXPECT_EQ(arrivals["max_in_window"]["60000"], 6);  // All within a minute.
+    EXPECT_GE(arrivals["max_in_window"]["1"].get<int64_t>(), 1);
+    const std::vector<int64_t> times = arrivals["times_us"];
+    ASSERT_EQ(times.size(), 6u);
+    EXPECT_TRUE(std::is_sorted(times.begin(), times.end()));
+    EXPECT_EQ(times.front(), arrivals["first_unix_us"]);
+    EXPECT_EQ(times.back(), arrivals["last_unix_us"]);
+  }
+  {
+    const auto res = client->Get("/sandbox/arrivals?windows_ms=0");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_NE(res->body.find("windows_ms"), std::string::npos);
+  }
+  ASSERT_TRUE(client->Post("/sandbox/stats/reset", "", "application/json"));
+  {
+    const auto res = client->Get("/sandbox/arrivals");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(json::parse(res->body)["count"], 0);
+  }
+}
+
+TEST_F(SandboxProcessTest, ThrottleForFlagThrottlesFromTheStart) {
+  Start({"--throttle_for_ms=60000"});
+  const auto res = Client()->Post(PortraitGetPath(), kBody, "application/json");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(json::parse(res->body)["ErrorCode"], 60007) << res->body;
+  EXPECT_EQ(Stats()["throttled"], 1);
+}
+
 TEST_F(SandboxProcessTest, BadControlRequestsAre400) {
   Start();
   const auto res = Client()->Post("/sandbox/faults", R"({"http502_count":1})", "application/json");
@@ -219,8 +319,8 @@ TEST_F(SandboxProcessTest, ServesHttpsWithACertificate) {
   const std::string cert = dir_ + "tls_cert.pem";
   const std::string key = dir_ + "tls_key.pem";
   const std::string command =
-      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout '", key,
-                   "' -out '", cert, "' >/dev/null 2>&1");
+      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout '", key, "' -out '",
+                   cert, "' >/dev/null 2>&1");
   if (std::system(command.c_str()) != 0) GTEST_SKIP() << "openssl not available to make a test certificate";
   Start({"--tls_cert_file=" + cert, "--tls_key_file=" + key});
   httplib::SSLClient client("127.0.0.1", port_);

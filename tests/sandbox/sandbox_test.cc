@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -33,8 +35,11 @@ SandboxConfig TestConfig() {
 
 PortraitGetRequest Request(json body, const std::string& usersig = Sign()) {
   PortraitGetRequest request;
-  request.query = {{"sdkappid", std::to_string(kAppId)}, {"identifier", kAdmin}, {"usersig", usersig},
-                   {"random", "4294967295"}, {"contenttype", "json"}};
+  request.query = {{"sdkappid", std::to_string(kAppId)},
+                   {"identifier", kAdmin},
+                   {"usersig", usersig},
+                   {"random", "4294967295"},
+                   {"contenttype", "json"}};
   request.body = body.dump();
   return request;
 }
@@ -70,9 +75,11 @@ json ValueOf(const json& item, const std::string& tag) {
 
 TEST(SandboxTest, ValidCallReturnsProfilesInTagOrderWithNumberTypedIntegers) {
   Sandbox sandbox(TestConfig());
-  const json body = Call(sandbox, Request({{"To_Account", {"alice", "user12"}},
-                                           {"TagList", {"Tag_Profile_IM_BirthDay", "Tag_Profile_IM_Nick",
-                                                        "Tag_Profile_IM_Gender", "Tag_Profile_IM_Level"}}}));
+  const json body = Call(
+      sandbox,
+      Request({{"To_Account", {"alice", "user12"}},
+               {"TagList",
+                {"Tag_Profile_IM_BirthDay", "Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_Level"}}}));
   EXPECT_EQ(body["ActionStatus"], "OK");
   EXPECT_EQ(body["ErrorCode"], 0);
   EXPECT_EQ(body["ErrorInfo"], "");
@@ -122,8 +129,9 @@ TEST(SandboxTest, UnsetFieldsAreOmittedForSomeAndEmptyForOthers) {
 
 TEST(SandboxTest, CustomTagsHoldStringsAndTheBlobIsBase64) {
   Sandbox sandbox(TestConfig());
-  const json body = Call(sandbox, Request({{"To_Account", {"user6"}},
-                                           {"TagList", {"Tag_Profile_Custom_Test", "Tag_Profile_Custom_Blob"}}}));
+  const json body =
+      Call(sandbox,
+           Request({{"To_Account", {"user6"}}, {"TagList", {"Tag_Profile_Custom_Test", "Tag_Profile_Custom_Blob"}}}));
   const json& item = body["UserProfileItem"][0];
   EXPECT_EQ(ValueOf(item, "Tag_Profile_Custom_Test"), "test-6");
   const json blob = ValueOf(item, "Tag_Profile_Custom_Blob");
@@ -225,14 +233,11 @@ TEST(SandboxTest, BodyErrors) {
   EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", json::array()}, {"TagList", {"Tag_Profile_IM_Nick"}}})),
             40002);
   EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", "user1"}, {"TagList", {"Tag_Profile_IM_Nick"}}})), 40001);
-  EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1", 7}}, {"TagList", {"Tag_Profile_IM_Nick"}}})),
-            60015);
+  EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1", 7}}, {"TagList", {"Tag_Profile_IM_Nick"}}})), 60015);
   EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1"}}})), 40001);
   EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1"}}, {"TagList", json::array()}})), 40001);
-  EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1"}}, {"TagList", {"Tag_Profile_IM_Nick", 3}}})),
-            40001);
-  EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1"}}, {"TagList", {"Tag_Profile_IM_Bogus"}}})),
-            40009);
+  EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1"}}, {"TagList", {"Tag_Profile_IM_Nick", 3}}})), 40001);
+  EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1"}}, {"TagList", {"Tag_Profile_IM_Bogus"}}})), 40009);
   EXPECT_EQ(ErrorCodeOf(sandbox, Request({{"To_Account", {"user1"}}, {"TagList", {"Tag_Profile_Custom_Other"}}})),
             40009);
 }
@@ -264,17 +269,175 @@ TEST(SandboxTest, RateLimitAnswers60007OverASlidingSecond) {
   EXPECT_EQ(stats["ok"], 4);
 }
 
+TEST(SandboxTest, RateWindowIsConfigurableAndHalfOpen) {
+  SandboxConfig config = TestConfig();
+  config.calls_per_second = 2;
+  config.rate_window_ms = 500;
+  Sandbox sandbox(config);
+  const PortraitGetRequest request = Request(NickOf({"user1"}));
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, kNow), 0);
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, kNow + absl::Milliseconds(100)), 0);
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, kNow + absl::Microseconds(499999)), 60007);
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, kNow + absl::Milliseconds(500)), 0);  // kNow left (t - 500 ms, t].
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, kNow + absl::Milliseconds(599)), 60007);
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, kNow + absl::Milliseconds(600)), 0);
+}
+
+// The limiter and GET /sandbox/arrivals count the same instants: a run was throttled exactly when the report shows
+// a window holding more than the limit. Arrival times carry nanoseconds, which both truncate alike.
+TEST(SandboxTest, ThrottledExactlyWhenTheArrivalsReportShowsAnOverfullWindow) {
+  std::mt19937 rng(1234);
+  int throttled_runs = 0;
+  int clean_runs = 0;
+  for (int round = 0; round < 60; ++round) {
+    SandboxConfig config = TestConfig();
+    config.calls_per_second = std::uniform_int_distribution<int>(2, 6)(rng);
+    config.rate_window_ms = std::uniform_int_distribution<int>(50, 1500)(rng);
+    Sandbox sandbox(config);
+    const PortraitGetRequest request = Request(NickOf({"user1"}));
+    // Mean spacing around window / limit, a little under or over, so some runs stay inside the limit and some
+    // do not.
+    const double spacing = std::uniform_real_distribution<double>(0.8, 1.8)(rng);
+    const int64_t mean_gap_ns =
+        static_cast<int64_t>(spacing * static_cast<double>(config.rate_window_ms) * 1e6 / config.calls_per_second);
+    std::uniform_int_distribution<int64_t> gap(mean_gap_ns / 2, mean_gap_ns * 3 / 2);
+    absl::Time t = kNow;
+    for (int i = 0; i < 25; ++i) {
+      t += absl::Nanoseconds(gap(rng));
+      sandbox.HandlePortraitGet(request, t);
+    }
+    ArrivalsQuery query;
+    query.windows_ms = {config.rate_window_ms};
+    const json report = sandbox.Arrivals(query);
+    ASSERT_EQ(report["count"], 25);
+    const int64_t max_in_window = report["max_in_window"][std::to_string(config.rate_window_ms)];
+    const int64_t throttled = sandbox.Stats()["throttled"];
+    ASSERT_EQ(throttled > 0, max_in_window > config.calls_per_second)
+        << "round " << round << ": throttled " << throttled << ", max_in_window " << max_in_window;
+    (throttled > 0 ? throttled_runs : clean_runs)++;
+  }
+  EXPECT_GT(throttled_runs, 5);
+  EXPECT_GT(clean_runs, 5);
+}
+
+TEST(SandboxFaultsTest, ThrottleForAnswersExactlyLikeTheLimiterForItsSpan) {
+  SandboxConfig config = TestConfig();
+  config.calls_per_second = 1;
+  Sandbox sandbox(config);
+  const PortraitGetRequest request = Request(NickOf({"user1"}));
+  ASSERT_EQ(ErrorCodeOf(sandbox, request, kNow), 0);
+  json by_limiter = Call(sandbox, request, kNow + absl::Milliseconds(1));
+  ASSERT_EQ(by_limiter["ErrorCode"], 60007);
+
+  const absl::Time set_at = kNow + absl::Seconds(10);
+  Faults faults;
+  faults.throttle_for_ms = 2000;
+  sandbox.SetFaults(faults, set_at);
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, set_at - absl::Microseconds(1)), 0);  // Arrived before it was set.
+  json by_fault = Call(sandbox, request, set_at);
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, set_at + absl::Microseconds(1999999)), 60007);
+  EXPECT_EQ(ErrorCodeOf(sandbox, request, set_at + absl::Seconds(2)), 0);  // [set, set + T): over.
+
+  // Same answer but for the RequestId.
+  by_limiter.erase("RequestId");
+  by_fault.erase("RequestId");
+  EXPECT_EQ(by_fault, by_limiter);
+  const json stats = sandbox.Stats();
+  EXPECT_EQ(stats["throttled"], 3);
+  EXPECT_EQ(stats["faults"]["throttle_for"], 2);
+  EXPECT_EQ(stats["error_codes"]["60007"], 3);
+  EXPECT_EQ(stats["rejected"], 3);
+  EXPECT_EQ(stats["faulted"], 0);
+  EXPECT_EQ(stats["ok"], 3);
+}
+
+TEST(SandboxFaultsTest, ThrottleForComesFirstConsumesNothingAndKeepsTheLatency) {
+  Faults faults;
+  faults.throttle_for_ms = 1000;
+  faults.http_502_count = 1;
+  faults.latency_ms = 30;
+  Sandbox sandbox(TestConfig(), faults, kNow);
+  for (int ms : {0, 500, 999}) {
+    const Reply reply = sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow + absl::Milliseconds(ms));
+    EXPECT_EQ(json::parse(reply.body)["ErrorCode"], 60007);
+    EXPECT_EQ(reply.delay, absl::Milliseconds(30));
+  }
+  EXPECT_EQ(sandbox.GetFaults(kNow + absl::Seconds(1)).http_502_count, 1);
+  EXPECT_EQ(sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow + absl::Seconds(1)).http_status, 502);
+  EXPECT_EQ(ErrorCodeOf(sandbox, Request(NickOf({"user1"})), kNow + absl::Seconds(1)), 0);
+}
+
+TEST(SandboxFaultsTest, GetFaultsReportsTheThrottleTimeLeft) {
+  Faults faults;
+  faults.throttle_for_ms = 2000;
+  Sandbox sandbox(TestConfig(), faults, kNow);
+  EXPECT_EQ(sandbox.GetFaults(kNow).throttle_for_ms, 2000);
+  EXPECT_EQ(sandbox.GetFaults(kNow + absl::Milliseconds(500)).throttle_for_ms, 1500);
+  EXPECT_EQ(sandbox.GetFaults(kNow + absl::Microseconds(1999001)).throttle_for_ms, 1);  // Rounded up.
+  EXPECT_EQ(sandbox.GetFaults(kNow + absl::Seconds(2)).throttle_for_ms, 0);
+  EXPECT_EQ(sandbox.GetFaults(kNow + absl::Hours(1)).throttle_for_ms, 0);
+  // Replacing the faults ends it (replace-all), and a new one runs from its own set time.
+  sandbox.SetFaults({}, kNow + absl::Milliseconds(100));
+  EXPECT_EQ(sandbox.GetFaults(kNow + absl::Milliseconds(100)).throttle_for_ms, 0);
+  EXPECT_EQ(ErrorCodeOf(sandbox, Request(NickOf({"user1"})), kNow + absl::Milliseconds(100)), 0);
+  sandbox.SetFaults(faults, kNow + absl::Seconds(5));
+  EXPECT_EQ(sandbox.GetFaults(kNow + absl::Seconds(6)).throttle_for_ms, 1000);
+}
+
+TEST(SandboxStatsTest, EveryRequestThatReachesTheHandlerIsAnArrival) {
+  SandboxConfig config = TestConfig();
+  config.calls_per_second = 1;
+  Faults faults;
+  faults.http_502_count = 1;
+  Sandbox sandbox(config, faults, kNow);
+  const PortraitGetRequest request = Request(NickOf({"user1"}));
+  const std::vector<absl::Time> times = {
+      kNow + absl::Microseconds(1),                       // 502 fault
+      kNow + absl::Microseconds(10),                      // admitted
+      kNow + absl::Microseconds(20),                      // throttled by the limiter
+      kNow + absl::Seconds(2) + absl::Nanoseconds(1500),  // rejected: bad UserSig, once admitted (2 s + 1 us)
+      kNow + absl::Seconds(2) - absl::Microseconds(5),    // late: (1 s + 1 us, 2 s + 1 us] would hold two
+  };
+  sandbox.HandlePortraitGet(request, times[0]);
+  sandbox.HandlePortraitGet(request, times[1]);
+  sandbox.HandlePortraitGet(request, times[2]);
+  sandbox.HandlePortraitGet(Request(NickOf({"user1"}), "garbage"), times[3]);
+  sandbox.HandlePortraitGet(request, times[4]);
+  const json stats = sandbox.Stats();
+  EXPECT_EQ(stats["calls"], 5);
+  EXPECT_EQ(stats["faulted"], 1);
+  EXPECT_EQ(stats["ok"], 1);
+  EXPECT_EQ(stats["throttled"], 2);
+
+  ArrivalsQuery query;
+  query.windows_ms = {1000, 2000};
+  query.include_times = true;
+  const json report = sandbox.Arrivals(query);
+  const int64_t start_us = absl::ToUnixMicros(kNow);
+  EXPECT_EQ(report["count"], 5);
+  EXPECT_EQ(report["first_unix_us"], start_us + 1);
+  EXPECT_EQ(report["last_unix_us"], start_us + 2000001);
+  EXPECT_EQ(report["times_us"],
+            json({start_us + 1, start_us + 10, start_us + 20, start_us + 1999995, start_us + 2000001}));
+  EXPECT_EQ(report["max_in_window"], json({{"1000", 3}, {"2000", 4}}));
+
+  sandbox.ResetStats();
+  EXPECT_EQ(sandbox.Arrivals(query)["count"], 0);
+  sandbox.HandlePortraitGet(request, kNow + absl::Seconds(9));
+  EXPECT_EQ(sandbox.Arrivals(query)["times_us"], json({start_us + 9000000}));
+}
+
 TEST(SandboxFaultsTest, LatencyIsReportedAsADelay) {
   Faults faults;
   faults.latency_ms = 250;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   EXPECT_EQ(sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow).delay, absl::Milliseconds(250));
 }
 
 TEST(SandboxFaultsTest, FailAccountsGetTheirResultCode) {
   Faults faults;
   faults.fail_accounts = {{"user7", 40006}};
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   const json body = Call(sandbox, Request(NickOf({"user6", "user7"})));
   EXPECT_EQ(body["ActionStatus"], "OK");
   EXPECT_EQ(body["UserProfileItem"][1]["ResultCode"], 40006);
@@ -287,18 +450,18 @@ TEST(SandboxFaultsTest, ErrorCodeForACountOfCallsThenNormalService) {
   Faults faults;
   faults.error_code = 70500;
   faults.error_count = 2;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   const PortraitGetRequest request = Request(NickOf({"user1"}));
   EXPECT_EQ(ErrorCodeOf(sandbox, request), 70500);
   EXPECT_EQ(ErrorCodeOf(sandbox, request), 70500);
   EXPECT_EQ(ErrorCodeOf(sandbox, request), 0);
-  EXPECT_EQ(sandbox.GetFaults().error_code, 0);
+  EXPECT_EQ(sandbox.GetFaults(kNow).error_code, 0);
 }
 
 TEST(SandboxFaultsTest, ErrorCodeWithoutACountHitsEveryCall) {
   Faults faults;
   faults.error_code = 60007;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(ErrorCodeOf(sandbox, Request(NickOf({"user1"}))), 60007);
   EXPECT_EQ(sandbox.Stats()["throttled"], 0);  // Injected, not the limiter.
   EXPECT_EQ(sandbox.Stats()["faults"]["error_code"], 5);
@@ -307,7 +470,7 @@ TEST(SandboxFaultsTest, ErrorCodeWithoutACountHitsEveryCall) {
 TEST(SandboxFaultsTest, Http502ThenNormal) {
   Faults faults;
   faults.http_502_count = 1;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   const Reply reply = sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow);
   EXPECT_EQ(reply.http_status, 502);
   EXPECT_EQ(reply.content_type, "text/html");
@@ -318,16 +481,16 @@ TEST(SandboxFaultsTest, Http502ThenNormal) {
 TEST(SandboxFaultsTest, MinusOneMeansAlways) {
   Faults faults;
   faults.http_502_count = -1;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow).http_status, 502);
-  EXPECT_EQ(sandbox.GetFaults().http_502_count, -1);
+  EXPECT_EQ(sandbox.GetFaults(kNow).http_502_count, -1);
 }
 
 TEST(SandboxFaultsTest, NonJsonAndTruncatedBodies) {
   Faults faults;
   faults.non_json_count = 1;
   faults.truncated_count = 1;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   const Reply html = sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow);
   EXPECT_EQ(html.http_status, 200);
   EXPECT_TRUE(json::parse(html.body, nullptr, false).is_discarded());
@@ -342,7 +505,7 @@ TEST(SandboxFaultsTest, NonJsonAndTruncatedBodies) {
 TEST(SandboxFaultsTest, DropConnection) {
   Faults faults;
   faults.drop_connection_count = 1;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   EXPECT_TRUE(sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow).drop_connection);
   EXPECT_FALSE(sandbox.HandlePortraitGet(Request(NickOf({"user1"})), kNow).drop_connection);
   EXPECT_EQ(sandbox.Stats()["faults"]["drop_connection"], 1);
@@ -351,7 +514,7 @@ TEST(SandboxFaultsTest, DropConnection) {
 TEST(SandboxFaultsTest, UserSigExpiredCountThenRenewedSigSucceeds) {
   Faults faults;
   faults.usersig_expired_count = 1;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   EXPECT_EQ(ErrorCodeOf(sandbox, Request(NickOf({"user1"}), Sign(kAdmin, kAppId, 1700000000 - 60))), 70001);
   EXPECT_EQ(ErrorCodeOf(sandbox, Request(NickOf({"user1"}), Sign(kAdmin, kAppId, 1700000000 - 1))), 0);
 }
@@ -359,9 +522,9 @@ TEST(SandboxFaultsTest, UserSigExpiredCountThenRenewedSigSucceeds) {
 TEST(SandboxFaultsTest, ExpireAllSigs) {
   Faults faults;
   faults.expire_all_sigs = true;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(ErrorCodeOf(sandbox, Request(NickOf({"user1"}))), 70001);
-  sandbox.SetFaults({});
+  sandbox.SetFaults({}, kNow);
   EXPECT_EQ(ErrorCodeOf(sandbox, Request(NickOf({"user1"}))), 0);
 }
 
@@ -371,7 +534,7 @@ TEST(SandboxFaultsTest, OneFaultPerCallInAFixedOrder) {
   faults.error_code = 60007;
   faults.error_count = 1;
   faults.drop_connection_count = 1;
-  Sandbox sandbox(TestConfig(), faults);
+  Sandbox sandbox(TestConfig(), faults, kNow);
   const PortraitGetRequest request = Request(NickOf({"user1"}));
   EXPECT_TRUE(sandbox.HandlePortraitGet(request, kNow).drop_connection);
   EXPECT_EQ(sandbox.HandlePortraitGet(request, kNow).http_status, 502);
