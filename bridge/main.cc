@@ -24,6 +24,7 @@
 #include "bridge/service/coalescer.h"
 #include "bridge/service/metrics.h"
 #include "bridge/service/profile_service.h"
+#include "bridge/service/shared_cache_fetcher.h"
 #include "bridge/service/timer_queue.h"
 #include "bridge/service/upstream_client.h"
 #include "bridge/transport/curl_transport.h"
@@ -129,7 +130,8 @@ int Run(int argc, char** argv) {
   limits.max_accounts_per_stream = config.max_accounts_per_stream;
   limits.max_inflight_accounts = config.max_inflight_accounts_per_stream;
   limits.max_accounts_per_call = config.max_accounts_per_call;
-  // Asks flow: the streams' reactors -> [cache, when cache_ttl_ms > 0] -> coalescer -> one upstream call per batch.
+  // Asks flow: the streams' reactors -> [cache, when cache_ttl_ms > 0] -> [shared cache in Redis, when
+  // cache_redis_url is set] -> coalescer -> one upstream call per batch.
   DirectFetcher direct(upstream);
   CoalescerOptions coalescer_options;
   coalescer_options.wait = config.coalesce_wait;
@@ -137,10 +139,27 @@ int Run(int argc, char** argv) {
   coalescer_options.max_pending_accounts = config.max_pending_accounts;
   coalescer_options.budget_wait = [&budget = *budget] { return budget.EstimatedWait(); };
   Coalescer coalescer(direct, timers, clock, std::move(coalescer_options));
+  // Declared after the coalescer: the Redis client's last replies (failed at its destruction) still ask it.
+  std::unique_ptr<RedisClient> cache_redis;
+  std::unique_ptr<RedisKeyValueStore> cache_store;
+  std::unique_ptr<SharedCacheFetcher> shared_cache;
+  if (!config.cache_redis_url.empty()) {
+    RedisOptions redis;
+    redis.address = *ParseRedisUrl(config.cache_redis_url);  // Validated with the configuration.
+    redis.password = config.cache_redis_password;
+    redis.timeout = config.redis_timeout;
+    cache_redis = std::make_unique<RedisClient>(std::move(redis));
+    cache_store = std::make_unique<RedisKeyValueStore>(*cache_redis, &metrics);
+    shared_cache = std::make_unique<SharedCacheFetcher>(
+        coalescer, *cache_store,
+        SharedCacheFetcherOptions{config.sdkappid, config.cache_ttl, config.cache_negative_ttl}, &metrics);
+  }
+  ProfileFetcher& behind_cache = shared_cache != nullptr ? static_cast<ProfileFetcher&>(*shared_cache) : coalescer;
   std::unique_ptr<CachingFetcher> cache;
   if (config.cache_ttl > absl::ZeroDuration()) {
     cache = std::make_unique<CachingFetcher>(
-        coalescer, clock, CachingFetcherOptions{config.cache_ttl, config.cache_max_entries, config.cache_negative_ttl});
+        behind_cache, clock,
+        CachingFetcherOptions{config.cache_ttl, config.cache_max_entries, config.cache_negative_ttl});
   }
   ProfileFetcher& fetcher = cache != nullptr ? static_cast<ProfileFetcher&>(*cache) : coalescer;
   ProfileService service(fetcher, limits, &metrics);

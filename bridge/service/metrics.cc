@@ -87,7 +87,21 @@ BridgeMetrics::BridgeMetrics()
                                  .Help("Shared-budget Redis operations that failed or timed out (each answered by "
                                        "the local fallback budget)")
                                  .Register(*registry_)
-                                 .Add({})) {}
+                                 .Add({})),
+      shared_cache_accounts_(prometheus::BuildCounter()
+                                 .Name("portrait_bridge_shared_cache_accounts_total")
+                                 .Help("Accounts looked up in the shared cache (cache_redis_url): hit, answered from "
+                                       "Redis; miss, asked upstream (every account of a failed lookup included)")
+                                 .Register(*registry_)),
+      shared_cache_errors_(prometheus::BuildCounter()
+                               .Name("portrait_bridge_shared_cache_errors_total")
+                               .Help("Shared-cache Redis failures and timeouts: lookup, one per failed MGET (its "
+                                     "accounts went upstream); write, one per dropped entry")
+                               .Register(*registry_)) {
+  // Zero from the start, so that rates work before the first event.
+  for (const char* result : {"hit", "miss"}) shared_cache_accounts_.Add({{"result", result}});
+  for (const char* operation : {"lookup", "write"}) shared_cache_errors_.Add({{"operation", operation}});
+}
 
 void BridgeMetrics::OnAttemptStarted() { upstream_in_flight_.Increment(); }
 
@@ -99,6 +113,17 @@ void BridgeMetrics::OnRefusedBeforeSend() {
 void BridgeMetrics::OnBudgetShared(bool shared) { budget_shared_.Set(shared ? 1 : 0); }
 
 void BridgeMetrics::OnBudgetRedisFailure() { budget_redis_failures_.Increment(); }
+
+void BridgeMetrics::OnSharedCacheLookup(int64_t hits, int64_t misses) {
+  if (hits > 0) shared_cache_accounts_.Add({{"result", "hit"}}).Increment(static_cast<double>(hits));
+  if (misses > 0) shared_cache_accounts_.Add({{"result", "miss"}}).Increment(static_cast<double>(misses));
+}
+
+void BridgeMetrics::OnSharedCacheLookupFailed() { shared_cache_errors_.Add({{"operation", "lookup"}}).Increment(); }
+
+void BridgeMetrics::OnSharedCacheWritesFailed(int64_t entries) {
+  shared_cache_errors_.Add({{"operation", "write"}}).Increment(static_cast<double>(entries));
+}
 
 void BridgeMetrics::OnAttempt(const std::string& code, absl::Duration latency) {
   upstream_in_flight_.Decrement();

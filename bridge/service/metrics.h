@@ -10,13 +10,17 @@
 #include <memory>
 
 #include "bridge/service/profile_service.h"
+#include "bridge/service/shared_cache_fetcher.h"
 #include "bridge/service/upstream_client.h"
 
 namespace portrait_bridge {
 
 /// The bridge's Prometheus metrics, fed by the service and the upstream client. Labels never carry accounts,
 /// keys or UserSigs. Thread-safe and non-blocking (prometheus-cpp metrics are atomic).
-class BridgeMetrics final : public UpstreamObserver, public StreamObserver, public BudgetObserver {
+class BridgeMetrics final : public UpstreamObserver,
+                            public StreamObserver,
+                            public BudgetObserver,
+                            public SharedCacheObserver {
  public:
   BridgeMetrics();
 
@@ -33,6 +37,10 @@ class BridgeMetrics final : public UpstreamObserver, public StreamObserver, publ
 
   void OnBudgetShared(bool shared) override;
   void OnBudgetRedisFailure() override;
+
+  void OnSharedCacheLookup(int64_t hits, int64_t misses) override;
+  void OnSharedCacheLookupFailed() override;
+  void OnSharedCacheWritesFailed(int64_t entries) override;
 
   void OnStreamStarted() override;
   void OnAccountsAnswered(grpc::StatusCode code, int64_t count) override;
@@ -56,6 +64,8 @@ class BridgeMetrics final : public UpstreamObserver, public StreamObserver, publ
   prometheus::Counter& refused_before_send_;
   prometheus::Gauge& budget_shared_;
   prometheus::Counter& budget_redis_failures_;
+  prometheus::Family<prometheus::Counter>& shared_cache_accounts_;
+  prometheus::Family<prometheus::Counter>& shared_cache_errors_;
 };
 
 }  // namespace portrait_bridge
