@@ -25,6 +25,7 @@
 #include "bridge/service/metrics.h"
 #include "bridge/service/profile_service.h"
 #include "bridge/service/shared_cache_fetcher.h"
+#include "bridge/service/shared_budget.h"
 #include "bridge/service/timer_queue.h"
 #include "bridge/service/upstream_client.h"
 #include "bridge/transport/curl_transport.h"
@@ -62,10 +63,21 @@ bool WritePortFile(const std::string& path, int port) {
 }
 
 // The upstream call budget: this bridge's own, or one shared by every bridge of the SDKAppID through Redis.
-std::unique_ptr<Budget> MakeBudget(const Config& config, const Clock& clock, TimerQueue& timers,
-                                   BudgetObserver& observer) {
+std::unique_ptr<Budget> MakeBudget(const Config& config, const Clock& clock, BudgetObserver& observer) {
   observer.OnBudgetShared(false);
-  return std::make_unique<LocalBudget>(config.upstream_calls_per_second, config.upstream_burst, clock);
+  if (config.budget_redis_url.empty()) {
+    return std::make_unique<LocalBudget>(config.upstream_calls_per_second, config.upstream_burst, clock);
+  }
+  RedisOptions redis;
+  redis.address = *ParseRedisUrl(config.budget_redis_url);  // Validated with the configuration.
+  redis.password = config.budget_redis_password;
+  redis.timeout = config.redis_timeout;
+  SharedBudgetOptions options;
+  options.sdkappid = config.sdkappid;
+  options.calls_per_second = config.upstream_calls_per_second;
+  options.burst = config.upstream_burst;
+  options.fallback_calls_per_second = config.budget_fallback_calls_per_second;
+  return std::make_unique<SharedBudget>(std::move(redis), clock, options, &observer);
 }
 
 int Run(int argc, char** argv) {
@@ -113,7 +125,7 @@ int Run(int argc, char** argv) {
   CurlTransport transport({.ca_bundle = config.ca_bundle});
   TimerQueue timers;
   AdminUserSig usersig(config.secret_key, config.admin_identifier, config.sdkappid, config.usersig_validity, clock);
-  std::unique_ptr<Budget> budget = MakeBudget(config, clock, timers, metrics);
+  std::unique_ptr<Budget> budget = MakeBudget(config, clock, metrics);
   UpstreamOptions upstream_options;
   upstream_options.base_url = config.base_url;
   upstream_options.sdkappid = config.sdkappid;

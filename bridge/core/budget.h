@@ -17,25 +17,27 @@ class BudgetObserver {
   virtual ~BudgetObserver() = default;
   /// The budget is now shared through Redis (true) or local: no Redis configured, or the fallback (false).
   virtual void OnBudgetShared(bool shared) = 0;
-  /// A Redis operation of the shared budget failed or timed out.
-  virtual void OnBudgetRedisFailure() = 0;
+  /// The shared budget answered an ask with its local fallback: Redis failed, timed out or was not connected.
+  virtual void OnBudgetFallback() = 0;
 };
 
 /// A slot for one upstream request, handed out by a Budget.
 struct BudgetGrant {
   /// The request may go to the transport from this time on (now, or later when the budget paces calls).
   absl::Time send_at;
-  /// When the slot was claimed, by the local clock (a shared budget: when the claim was sent to Redis). The
-  /// socket-time check measures how stale the claim is from here.
-  absl::Time claimed_at;
+  /// The earliest local time the slot stands for (a shared budget's planned send time, mapped to the local clock
+  /// from when it was asked for). The socket-time check measures how late the send is from here.
+  absl::Time slot_at;
   /// Which budget granted it: a shared budget falls back to a local one and must confirm each grant with the
   /// budget that gave it.
   bool shared = false;
 };
 
-/// The answer to Budget::Acquire: a slot, or the estimated wait for one when it cannot be had within the asked time.
+/// The answer to Budget::Acquire: a slot; or "ask again after this wait" (the budget does not promise slots that
+/// far ahead); or neither: no slot within the asked time, with the estimated wait for one.
 struct BudgetAnswer {
   std::optional<BudgetGrant> grant;
+  std::optional<absl::Duration> ask_again_after;
   absl::Duration estimated_wait = absl::ZeroDuration();  ///< Without a grant: for RetryInfo. Zero when unknown.
 };
 
@@ -82,6 +84,8 @@ class LocalBudget final : public Budget {
   std::optional<absl::Duration> ClaimAtSocket(const BudgetGrant& grant) override;
   absl::Duration EstimatedWait() const override { return limiter_.EstimatedWait(); }
   void OnThrottled() override { limiter_.OnThrottled(); }
+  /// See RateLimiter::HoldUntil.
+  void HoldUntil(absl::Time when) { limiter_.HoldUntil(when); }
   double EffectiveCallsPerSecond() const override { return limiter_.EffectiveCallsPerSecond(); }
 
  private:

@@ -79,6 +79,13 @@ void RateLimiter::OnThrottled() {
   next_free_ = std::max(next_free_, now + burst_window_);
 }
 
+void RateLimiter::HoldUntil(absl::Time when) {
+  absl::MutexLock lock(&mutex_);
+  // NextStart starts a call at next_free_ minus the burst tolerance at the earliest.
+  const absl::Duration tolerance = std::max(absl::ZeroDuration(), burst_window_ - interval_ / FactorAt(clock_.Now()));
+  next_free_ = std::max(next_free_, when + tolerance);
+}
+
 double RateLimiter::EffectiveCallsPerSecond() const {
   absl::MutexLock lock(&mutex_);
   return FactorAt(clock_.Now()) * calls_per_second_;

@@ -18,9 +18,10 @@ namespace portrait_bridge {
 ///
 /// A token bucket alone lets burst + rate - 1 calls start within one second, and Tencent counts calls per second
 /// (whether in fixed or sliding windows is unconfirmed). So the limiter also keeps the send times of the last
-/// floor(calls_per_second) calls (ClaimSendSlot, called at the moment of sending, so that a timer firing late cannot
-/// crowd calls together) and sends no call sooner than kWindow after the one that many calls before it: no window
-/// of kWindow, sliding or fixed, ever holds more than calls_per_second sends, whatever the burst.
+/// floor(calls_per_second) calls (ClaimSendSlot, called at the moment the request is written to the connection, so
+/// that neither a late timer nor a stalled transport thread can crowd calls together) and sends no call sooner than
+/// kWindow after the one that many calls before it: no window of kWindow, sliding or fixed, ever holds more than
+/// calls_per_second sends, whatever the burst.
 ///
 /// When upstream says the bridge calls too often (OnThrottled), the effective rate is halved at once and held for
 /// a second (Tencent's limit is per second), then recovers additively, by a tenth of the configured rate per
@@ -49,6 +50,10 @@ class RateLimiter {
   /// in flight and do not halve again.
   void OnThrottled();
 
+  /// Starts no call before `when` (calls already reserved keep their times): a budget taking over from another one
+  /// waits until the other's sends can no longer share a window with its own.
+  void HoldUntil(absl::Time when);
+
   /// The rate now in force, in calls per second: the configured rate, or less after OnThrottled.
   double EffectiveCallsPerSecond() const;
 
@@ -58,9 +63,10 @@ class RateLimiter {
   static constexpr double kRecoveryPerSecond = 0.1;
   /// The effective rate never drops below this fraction of the configured rate (nor below one call per second).
   static constexpr double kMinFactor = 0.05;
-  /// The window within which at most calls_per_second calls start: a second, plus a margin for the jitter between
-  /// a call's start here and its arrival at Tencent.
-  static constexpr absl::Duration kWindow = absl::Milliseconds(1050);
+  /// The window within which at most calls_per_second calls start: a second, plus a margin for the jitter of the
+  /// network between the bridge and Tencent. Sends are recorded at the socket (Budget::ClaimAtSocket), so no
+  /// delay inside the bridge needs to be covered; the margin costs 2% of the ceiling.
+  static constexpr absl::Duration kWindow = absl::Milliseconds(1020);
 
  private:
   // The fraction of the configured rate in force at `now`.

@@ -82,10 +82,10 @@ BridgeMetrics::BridgeMetrics()
                                "this bridge runs on its local budget (no Redis configured, or the fallback)")
                          .Register(*registry_)
                          .Add({})),
-      budget_redis_failures_(prometheus::BuildCounter()
-                                 .Name("portrait_bridge_budget_redis_failures_total")
-                                 .Help("Shared-budget Redis operations that failed or timed out (each answered by "
-                                       "the local fallback budget)")
+      budget_fallbacks_(prometheus::BuildCounter()
+                                 .Name("portrait_bridge_budget_fallback_asks_total")
+                                 .Help("Asks of the shared budget answered by the local fallback budget because "
+                                       "Redis failed, timed out or was not connected")
                                  .Register(*registry_)
                                  .Add({})),
       shared_cache_accounts_(prometheus::BuildCounter()
@@ -112,7 +112,7 @@ void BridgeMetrics::OnRefusedBeforeSend() {
 
 void BridgeMetrics::OnBudgetShared(bool shared) { budget_shared_.Set(shared ? 1 : 0); }
 
-void BridgeMetrics::OnBudgetRedisFailure() { budget_redis_failures_.Increment(); }
+void BridgeMetrics::OnBudgetFallback() { budget_fallbacks_.Increment(); }
 
 void BridgeMetrics::OnSharedCacheLookup(int64_t hits, int64_t misses) {
   if (hits > 0) shared_cache_accounts_.Add({{"result", "hit"}}).Increment(static_cast<double>(hits));

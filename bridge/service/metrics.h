@@ -36,7 +36,7 @@ class BridgeMetrics final : public UpstreamObserver,
   void OnThrottled() override;
 
   void OnBudgetShared(bool shared) override;
-  void OnBudgetRedisFailure() override;
+  void OnBudgetFallback() override;
 
   void OnSharedCacheLookup(int64_t hits, int64_t misses) override;
   void OnSharedCacheLookupFailed() override;
@@ -63,7 +63,7 @@ class BridgeMetrics final : public UpstreamObserver,
   prometheus::Histogram& budget_wait_seconds_;
   prometheus::Counter& refused_before_send_;
   prometheus::Gauge& budget_shared_;
-  prometheus::Counter& budget_redis_failures_;
+  prometheus::Counter& budget_fallbacks_;
   prometheus::Family<prometheus::Counter>& shared_cache_accounts_;
   prometheus::Family<prometheus::Counter>& shared_cache_errors_;
 };

@@ -25,6 +25,15 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
   }
 
   void OnBudgetAnswer(BudgetAnswer answer) {
+    {
+      // Cancel() has finished the call already (a shared budget may answer late); the client may be gone.
+      absl::MutexLock lock(&mutex_);
+      if (finished_) return;
+    }
+    if (answer.ask_again_after.has_value()) {
+      RunAfter(*answer.ask_again_after, &CallImpl::Start);  // Start checks the deadline.
+      return;
+    }
     if (!answer.grant.has_value()) {
       Finish(UnlessRetrying(OutcomeOf(BudgetExhaustedFailure(answer.estimated_wait))));
       return;
