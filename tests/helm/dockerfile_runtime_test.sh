@@ -72,7 +72,10 @@ fi
 # --- resolve the needed libraries ---
 ldd_out="$(ldd "$binary" 2>&1)" || { fail "ldd $binary failed: $ldd_out"; finish; }
 resolve() { # soname -> path, via ldd of the binary (which covers everything it loads)
-  awk -v so="$1" '$1 == so && $2 == "=>" { print $3 }' <<<"$ldd_out" | head -n1
+  # ldd prints most libraries as "soname => path", and the dynamic loader (needed directly once a library uses
+  # thread-local storage) as its bare path.
+  awk -v so="$1" '($1 == so && $2 == "=>") { print $3 } (substr($1, 1, 1) == "/" && $1 ~ ("/" so "$")) { print $1 }' \
+    <<<"$ldd_out" | head -n1
 }
 package_of() { # path -> Debian package, trying the /usr-merged spellings dpkg may have recorded
   local p="$1" real candidates c out
