@@ -2,28 +2,31 @@
 // directly over signed REST, then prints a table per scenario (bench/README.md).
 
 #include <curl/curl.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/grpc_load.h"
 #include "bench/measure.h"
+#include "bench/redis.h"
 #include "bench/rest_load.h"
 #include "bench/stack.h"
 
@@ -32,7 +35,7 @@ namespace {
 
 constexpr char kUsage[] = R"(portrait-bench: load generator for portrait-bridge (see bench/README.md)
 
-  --scenario=N          run scenario N only (1..4); default: all
+  --scenario=N          run scenario N only (1..5); default: all
   --quick               smoke mode: 1 s warm-up, 3 s measurement, 1 s low-load runs, 2,000 idle streams
   --warmup_s=S          warm-up before each measurement (default 2)
   --duration_s=S        measurement window (default 10)
@@ -41,19 +44,34 @@ constexpr char kUsage[] = R"(portrait-bench: load generator for portrait-bridge 
   --s2_callers=N        scenario 2 callers (default 50)
   --s3_callers=N        scenario 3 callers (default 50)
   --s4_streams=N        scenario 4 idle streams (default 10000)
+  --s5_callers=N        scenario 5 callers, 80% on the first of its three bridges (default 500)
   --channels=N          gRPC connections for the callers (default 8)
   --rest_threads=N      curl multi threads of the REST baseline (default 2)
   --tags=T,T            tags asked (default Nick,Gender,BirthDay,Level)
   --bridge_flag=--k=v   extra bridge flag for every scenario (repeatable)
   --bridge_binary=PATH, --sandbox_binary=PATH   (default: the ones built beside this binary)
+  --redis_binary=PATH   redis-server for scenario 5 (default: redis-server from PATH)
   --json_out=PATH       also write a JSON summary
 )";
+
+constexpr int kScenarios = 5;
+// Tencent's limit on portrait_get per SDKAppID: the cap of every capped sandbox, and the bridge's default budget.
+constexpr int kCallsPerSecond = 200;
+// Tencent's limit on accounts per portrait_get call: with kCallsPerSecond, the profiles/s ceiling.
+constexpr int kMaxAccountsPerCall = 100;
+// The windows of the wire check: the sandbox's own (1 s), and one 5% longer to show how close to the edge the
+// bridges spaced their calls.
+constexpr std::array<int64_t, 2> kWireWindowsMs = {1000, 1050};
+// Scenario 5: bridges sharing one budget, and the share of the callers on the first (an uneven load, which a
+// static split of the budget serves badly).
+constexpr int kS5Bridges = 3;
+constexpr double kS5FirstBridgeShare = 0.8;
 
 struct Options {
   int scenario = 0;
   bool quick = false;
   double warmup_s = 2, duration_s = 10, low_load_s = 3;
-  int s1_callers = 500, s2_callers = 50, s3_callers = 50, s4_streams = 10000;
+  int s1_callers = 500, s2_callers = 50, s3_callers = 50, s4_streams = 10000, s5_callers = 500;
   int channels = 8;
   int rest_threads = 2;
   std::vector<std::string> tags = {"Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_BirthDay",
@@ -61,6 +79,7 @@ struct Options {
   std::vector<std::string> bridge_flags;
   std::string bridge_binary = BENCH_BRIDGE_BINARY;
   std::string sandbox_binary = BENCH_SANDBOX_BINARY;
+  std::string redis_binary;  // Empty: redis-server from PATH.
   std::string json_out;
 };
 
@@ -99,6 +118,8 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
         options.s3_callers = std::stoi(value);
       } else if (name == "--s4_streams") {
         options.s4_streams = std::stoi(value), streams_set = true;
+      } else if (name == "--s5_callers") {
+        options.s5_callers = std::stoi(value);
       } else if (name == "--channels") {
         options.channels = std::stoi(value);
       } else if (name == "--rest_threads") {
@@ -111,6 +132,8 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
         options.bridge_binary = value;
       } else if (name == "--sandbox_binary") {
         options.sandbox_binary = value;
+      } else if (name == "--redis_binary") {
+        options.redis_binary = value;
       } else if (name == "--json_out") {
         options.json_out = value;
       } else {
@@ -122,8 +145,12 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (options.scenario < 0 || options.scenario > 4) {
-    std::fprintf(stderr, "portrait-bench: --scenario must be 1..4\n");
+  if (options.scenario < 0 || options.scenario > kScenarios) {
+    std::fprintf(stderr, "portrait-bench: --scenario must be 1..%d\n", kScenarios);
+    return std::nullopt;
+  }
+  if (options.s5_callers < kS5Bridges) {
+    std::fprintf(stderr, "portrait-bench: --s5_callers must be at least %d\n", kS5Bridges);
     return std::nullopt;
   }
   if (options.quick) {
@@ -152,15 +179,32 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
   return a;
 }
 
-// ---- One measured run (bridge or direct REST) ----
+// ---- One measured run (bridges or direct REST) ----
+
+/// A bridge's budget figures from its /metrics at the end of a run: totals since it started.
+struct BridgeBudget {
+  double shared = -1;             // portrait_bridge_budget_shared (a gauge)
+  double fallback_asks = -1;      // portrait_bridge_budget_fallback_asks_total
+  double refused_at_socket = -1;  // portrait_bridge_budget_refused_at_socket_total
+};
+
+BridgeBudget ReadBridgeBudget(const BridgeProcess& bridge) {
+  const std::string metrics = HttpGet(bridge.metrics_port(), "/metrics");
+  return {PrometheusValue(metrics, "portrait_bridge_budget_shared"),
+          PrometheusValue(metrics, "portrait_bridge_budget_fallback_asks_total"),
+          PrometheusValue(metrics, "portrait_bridge_budget_refused_at_socket_total")};
+}
 
 struct Side {
   bool ran = false;
-  LoadResult load;
-  UpstreamDelta upstream;      // inside the window
-  UpstreamDelta upstream_run;  // warm-up and window
-  double bridge_cpu_s = -1;
-  int64_t bridge_hwm_kib = -1;
+  LoadResult load;                     // all bridges together
+  std::vector<LoadResult> per_bridge;  // one per bridge when the run drives several
+  std::vector<BridgeBudget> budgets;   // one per bridge
+  UpstreamDelta upstream;              // inside the window
+  UpstreamDelta upstream_run;          // warm-up and window
+  Arrivals wire;                       // the bridges' whole life; read by the scenario once they have exited
+  double bridge_cpu_s = -1;            // all bridges together
+  int64_t bridge_hwm_kib = -1;         // the largest of the bridges
   double sandbox_cpu_s = -1;
   double bench_cpu_s = -1;
 
@@ -179,42 +223,88 @@ struct Side {
   }
 };
 
+// One figure of each bridge's budget, in bridge order.
+std::vector<double> PerBridgeBudget(const Side& side, double BridgeBudget::*field) {
+  std::vector<double> values;
+  for (const BridgeBudget& budget : side.budgets) values.push_back(budget.*field);
+  return values;
+}
+
+std::vector<double> PerBridgeProfilesPerSecond(const Side& side) {
+  std::vector<double> values;
+  for (const LoadResult& load : side.per_bridge) {
+    values.push_back(load.seconds > 0 ? static_cast<double>(load.accounts_ok) / load.seconds : 0);
+  }
+  return values;
+}
+
+double CpuSeconds(const std::vector<pid_t>& pids) {
+  double sum = 0;
+  for (pid_t pid : pids) sum += ProcessCpuSeconds(pid);
+  return sum;
+}
+
 /// Warm-up, then the measured window. `start` begins the load (it keeps running through both), `stop` ends it
-/// after the window. `bridge_pid` is 0 for the REST baseline.
-Side Measure(const Options& options, SandboxProcess& sandbox, pid_t bridge_pid, Recorder& recorder,
-             const std::function<void()>& start, const std::function<void()>& stop, double warmup_s) {
+/// after the window. One recorder per bridge (or one for the REST baseline, whose `bridge_pids` is empty).
+Side Measure(const Options& options, SandboxProcess& sandbox, const std::vector<pid_t>& bridge_pids,
+             const std::vector<Recorder*>& recorders, const std::function<void()>& start,
+             const std::function<void()>& stop, double warmup_s) {
   Side side;
   side.ran = true;
+  const bool bridges = !bridge_pids.empty();
   const nlohmann::json before_run = SandboxStats(sandbox.port());
   start();
   SleepSeconds(warmup_s);
   const nlohmann::json before = SandboxStats(sandbox.port());
-  const double bridge_cpu0 = bridge_pid > 0 ? ProcessCpuSeconds(bridge_pid) : 0;
+  const double bridge_cpu0 = CpuSeconds(bridge_pids);
   const double sandbox_cpu0 = ProcessCpuSeconds(sandbox.pid());
   const double bench_cpu0 = ProcessCpuSeconds(getpid());
-  recorder.OpenWindow();
+  for (Recorder* recorder : recorders) recorder->OpenWindow();
   SleepSeconds(options.duration_s);
-  recorder.CloseWindow();
+  for (Recorder* recorder : recorders) recorder->CloseWindow();
   const nlohmann::json after = SandboxStats(sandbox.port());
-  if (bridge_pid > 0) side.bridge_cpu_s = ProcessCpuSeconds(bridge_pid) - bridge_cpu0;
+  if (bridges) side.bridge_cpu_s = CpuSeconds(bridge_pids) - bridge_cpu0;
   side.sandbox_cpu_s = ProcessCpuSeconds(sandbox.pid()) - sandbox_cpu0;
   side.bench_cpu_s = ProcessCpuSeconds(getpid()) - bench_cpu0;
   stop();
-  if (bridge_pid > 0) side.bridge_hwm_kib = ProcessStatusKiB(bridge_pid, "VmHWM");
-  side.load = recorder.Result();
+  for (pid_t pid : bridge_pids) side.bridge_hwm_kib = std::max(side.bridge_hwm_kib, ProcessStatusKiB(pid, "VmHWM"));
+  side.load = Recorder::Combined(std::vector<const Recorder*>(recorders.begin(), recorders.end()));
+  if (recorders.size() > 1) {
+    for (const Recorder* recorder : recorders) side.per_bridge.push_back(recorder->Result());
+  }
   side.upstream = Diff(before, after);
   side.upstream_run = Diff(before_run, SandboxStats(sandbox.port()));
   return side;
 }
 
-Side MeasureGrpc(const Options& options, SandboxProcess& sandbox, BridgeProcess& bridge, GrpcLoadOptions load_options,
-                 double warmup_s) {
-  Recorder recorder;
-  load_options.target = bridge.target();
-  GrpcLoad load(load_options, recorder);
-  return Measure(
-      options, sandbox, bridge.pid(), recorder, [&] { load.Start(); },
-      [&] { load.Stop(std::chrono::seconds(10)); }, warmup_s);
+/// `loads[i]` drives `bridges[i]` (its target is set here); all start together and stop together.
+Side MeasureGrpc(const Options& options, SandboxProcess& sandbox, const std::vector<BridgeProcess*>& bridges,
+                 std::vector<GrpcLoadOptions> loads, double warmup_s) {
+  std::vector<std::unique_ptr<Recorder>> recorders;
+  std::vector<std::unique_ptr<GrpcLoad>> generators;
+  std::vector<pid_t> pids;
+  for (size_t i = 0; i < bridges.size(); ++i) {
+    loads[i].target = bridges[i]->target();
+    recorders.push_back(std::make_unique<Recorder>());
+    generators.push_back(std::make_unique<GrpcLoad>(loads[i], *recorders.back()));
+    pids.push_back(bridges[i]->pid());
+  }
+  std::vector<Recorder*> raw;
+  for (auto& recorder : recorders) raw.push_back(recorder.get());
+  Side side = Measure(
+      options, sandbox, pids, raw,
+      [&] {
+        for (auto& load : generators) load->Start();
+      },
+      [&] {
+        // In parallel: each Stop waits up to its drain, and no load should go on asking while another drains.
+        std::vector<std::thread> stopping;
+        for (auto& load : generators) stopping.emplace_back([&load] { load->Stop(std::chrono::seconds(10)); });
+        for (std::thread& thread : stopping) thread.join();
+      },
+      warmup_s);
+  for (const BridgeProcess* bridge : bridges) side.budgets.push_back(ReadBridgeBudget(*bridge));
+  return side;
 }
 
 Side MeasureRest(const Options& options, SandboxProcess& sandbox, RestLoadOptions load_options, double warmup_s) {
@@ -223,7 +313,7 @@ Side MeasureRest(const Options& options, SandboxProcess& sandbox, RestLoadOption
   load_options.threads = options.rest_threads;
   RestLoad load(load_options, recorder);
   return Measure(
-      options, sandbox, 0, recorder, [&] { load.Start(); }, [&] { load.Stop(); }, warmup_s);
+      options, sandbox, {}, {&recorder}, [&] { load.Start(); }, [&] { load.Stop(); }, warmup_s);
 }
 
 // Sends `requests` on one stream (a writer thread, this thread reads) and returns the accounts answered OK.
@@ -280,6 +370,7 @@ struct Check {
 
 struct Report {
   std::string title;
+  std::string left = "bridge", right = "direct REST";  // The two columns: what is measured, and its baseline.
   std::vector<Row> rows;
   std::vector<std::string> notes;
   std::vector<Check> checks;
@@ -325,7 +416,25 @@ nlohmann::json SideJson(const Side& side) {
                       {"load_generator_cpu_s", side.bench_cpu_s}};
   if (side.bridge_cpu_s >= 0) j["bridge_cpu_s"] = side.bridge_cpu_s;
   if (side.bridge_hwm_kib >= 0) j["bridge_peak_rss_kib"] = side.bridge_hwm_kib;
+  if (!side.per_bridge.empty()) j["per_bridge_profiles_per_s"] = PerBridgeProfilesPerSecond(side);
+  for (const BridgeBudget& budget : side.budgets) {
+    j["bridge_budget"].push_back({{"shared", budget.shared},
+                                  {"fallback_asks", budget.fallback_asks},
+                                  {"refused_at_socket", budget.refused_at_socket}});
+  }
+  if (side.wire.known) {
+    j["wire"] = {{"arrivals", side.wire.count}, {"dropped", side.wire.dropped}};
+    for (const auto& [window, most] : side.wire.max_in_window) {
+      j["wire"]["max_in_" + std::to_string(window) + "_ms"] = most;
+    }
+  }
   return j;
+}
+
+// "direct REST" -> "direct_rest": a column's key in the JSON summary.
+std::string JsonKey(std::string label) {
+  for (char& c : label) c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return label;
 }
 
 void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
@@ -337,15 +446,12 @@ void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
   both("asks/s (gRPC requests | HTTP calls)", [](const Side& s) { return Number(s.PerSecond(s.load.asks)); });
   both("failed accounts/s", [](const Side& s) { return Number(s.PerSecond(s.load.accounts_failed)); });
   // "n/a" when a /sandbox/stats snapshot could not be had.
-  both("upstream calls/s (all)", [](const Side& s) {
-    return s.upstream.known ? Number(s.PerSecond(s.upstream.calls), 1) : std::string("n/a");
-  });
-  both("upstream OK calls/s", [](const Side& s) {
-    return s.upstream.known ? Number(s.PerSecond(s.upstream.ok), 1) : std::string("n/a");
-  });
-  both("mean fill (accounts per OK call)", [](const Side& s) {
-    return s.upstream.known ? Number(s.mean_fill(), 1) : std::string("n/a");
-  });
+  both("upstream calls/s (all)",
+       [](const Side& s) { return s.upstream.known ? Number(s.PerSecond(s.upstream.calls), 1) : std::string("n/a"); });
+  both("upstream OK calls/s",
+       [](const Side& s) { return s.upstream.known ? Number(s.PerSecond(s.upstream.ok), 1) : std::string("n/a"); });
+  both("mean fill (accounts per OK call)",
+       [](const Side& s) { return s.upstream.known ? Number(s.mean_fill(), 1) : std::string("n/a"); });
   both("upstream throttled (window | whole run)", [](const Side& s) {
     return (s.upstream.known ? Number(static_cast<double>(s.upstream.throttled)) : std::string("n/a")) + " | " +
            (s.upstream_run.known ? Number(static_cast<double>(s.throttled_run())) : std::string("n/a"));
@@ -355,9 +461,8 @@ void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
       return s.load.latency.count > 0 ? Number(s.load.latency.*field, 2) : std::string("n/a");
     };
   };
-  both("latency samples (asks started in window)", [](const Side& s) {
-    return Number(static_cast<double>(s.load.latency.count));
-  });
+  both("latency samples (asks started in window)",
+       [](const Side& s) { return Number(static_cast<double>(s.load.latency.count)); });
   both("latency p50 (ms)", latency(&LatencySummary::p50_ms));
   both("latency p99 (ms)", latency(&LatencySummary::p99_ms));
   both("latency p999 (ms)", latency(&LatencySummary::p999_ms));
@@ -369,8 +474,9 @@ void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
   both("bridge peak RSS (MiB)", [](const Side& s) { return Number(s.bridge_hwm_kib / 1024.0, 1); });
   both("sandbox CPU s in window", [](const Side& s) { return Number(s.sandbox_cpu_s, 2); });
   both("load generator CPU s in window", [](const Side& s) { return Number(s.bench_cpu_s, 2); });
-  report.notes.push_back("errors, bridge (accounts by status and ErrorInfo reason; streams): " + Errors(bridge));
-  report.notes.push_back("errors, direct REST: " + Errors(rest));
+  report.notes.push_back("errors, " + report.left +
+                         " (accounts by status and ErrorInfo reason; streams): " + Errors(bridge));
+  report.notes.push_back("errors, " + report.right + ": " + Errors(rest));
   auto codes = [](const Side& s) {
     std::string text;
     for (const auto& [code, count] : s.upstream.error_codes) {
@@ -379,16 +485,69 @@ void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
     return text.empty() ? std::string("none") : text;
   };
   if (bridge.ran && bridge.upstream.known) {
-    report.notes.push_back("upstream ErrorCodes in window, bridge run: " + codes(bridge));
+    report.notes.push_back("upstream ErrorCodes in window, " + report.left + " run: " + codes(bridge));
   }
   if (rest.ran && rest.upstream.known) {
-    report.notes.push_back("upstream ErrorCodes in window, direct REST run: " + codes(rest));
+    report.notes.push_back("upstream ErrorCodes in window, " + report.right + " run: " + codes(rest));
   }
   if ((bridge.ran && !bridge.upstream.known) || (rest.ran && !rest.upstream.known)) {
     report.notes.push_back("(a /sandbox/stats snapshot failed: upstream figures marked n/a)");
   }
-  report.json["bridge"] = SideJson(bridge);
-  report.json["direct_rest"] = SideJson(rest);
+  report.json[JsonKey(report.left)] = SideJson(bridge);
+  report.json[JsonKey(report.right)] = SideJson(rest);
+}
+
+// "1.0 s", "1.05 s".
+std::string WindowName(int64_t ms) { return absl::StrFormat(ms % 100 == 0 ? "%.1f s" : "%.2f s", ms / 1000.0); }
+
+// "x | y | z": one figure per bridge.
+std::string PerBridge(const std::vector<double>& values, int decimals = 0) {
+  std::string text;
+  for (double value : values) text += (text.empty() ? "" : " | ") + Number(value, decimals);
+  return text;
+}
+
+// The wire check (bench/README.md): the most arrivals the sandbox saw in any window of each length over the
+// bridges' whole life (start to exit, warm-up and drain included), beside the budget, and the requests the
+// bridges' budgets refused at the socket. A side without bridges (direct REST, which ignores the cap) shows n/a.
+void AddWireRows(Report& report, const Side& left, const Side& right) {
+  auto both = [&](const std::string& metric, const std::function<std::string(const Side&)>& f) {
+    auto cell = [&](const Side& s) { return s.ran && !s.budgets.empty() && s.wire.known ? f(s) : std::string("n/a"); };
+    report.rows.push_back({metric, cell(left), cell(right)});
+  };
+  both("wire: arrivals at the sandbox (whole bridge run)", [](const Side& s) {
+    return Number(static_cast<double>(s.wire.count)) +
+           (s.wire.dropped > 0 ? " (" + Number(static_cast<double>(s.wire.dropped)) + " dropped)" : "");
+  });
+  for (int64_t window : kWireWindowsMs) {
+    both(absl::StrCat("wire: largest count in any ", WindowName(window), " window (budget ", kCallsPerSecond, ")"),
+         [window](const Side& s) { return Number(static_cast<double>(s.wire.max_in_window.at(window))); });
+  }
+  both("budget refused at socket (whole bridge run)", [](const Side& s) {
+    const std::vector<double> refused = PerBridgeBudget(s, &BridgeBudget::refused_at_socket);
+    double total = 0;
+    for (double count : refused) total += std::max(0.0, count);  // -1: not read.
+    return refused.size() > 1 ? Number(total) + " (" + PerBridge(refused) + ")" : PerBridge(refused);
+  });
+  const int64_t first = kWireWindowsMs.front();
+  for (const Side* side : {&left, &right}) {
+    if (!side->ran || side->budgets.empty()) continue;
+    const std::string label = side == &left ? report.left : report.right;
+    const Arrivals& wire = side->wire;
+    std::string measured = "n/a: /sandbox/arrivals did not answer";
+    if (wire.known) {
+      measured = "";
+      for (const auto& [window, most] : wire.max_in_window) {
+        measured += (measured.empty() ? "" : ", ") + Number(static_cast<double>(most)) + " in " + WindowName(window);
+      }
+      measured += " of " + Number(static_cast<double>(wire.count)) + " arrivals";
+      if (wire.dropped > 0) measured += " (" + Number(static_cast<double>(wire.dropped)) + " dropped: maxima low)";
+    }
+    report.checks.push_back(
+        {absl::StrCat(label, ": at most ", kCallsPerSecond, " calls/s on the wire (arrivals in any ", WindowName(first),
+                      " window, whole bridge run)"),
+         wire.known && wire.dropped == 0 && wire.max_in_window.at(first) <= kCallsPerSecond, measured});
+  }
 }
 
 void Print(const Report& report) {
@@ -397,8 +556,8 @@ void Print(const Report& report) {
   for (const Row& row : report.rows) width = std::max(width, row.metric.size());
   size_t bridge_width = 12;
   for (const Row& row : report.rows) bridge_width = std::max(bridge_width, row.bridge.size());
-  std::printf("%-*s  %*s  %s\n", static_cast<int>(width), "metric", static_cast<int>(bridge_width), "bridge",
-              "direct REST");
+  std::printf("%-*s  %*s  %s\n", static_cast<int>(width), "metric", static_cast<int>(bridge_width), report.left.c_str(),
+              report.right.c_str());
   for (const Row& row : report.rows) {
     std::printf("%-*s  %*s  %s\n", static_cast<int>(width), row.metric.c_str(), static_cast<int>(bridge_width),
                 row.bridge.c_str(), row.rest.c_str());
@@ -423,15 +582,26 @@ void FinishJson(Report& report) {
 
 std::string SandboxThreads(int callers) { return "--threads=" + std::to_string(callers + 80); }
 
+std::string CappedSandbox() { return absl::StrCat("--calls_per_second=", kCallsPerSecond); }
+
+// RESOURCE_EXHAUSTED account results (60007 passed on, or the bridge's own queue full).
+int64_t ThrottledResults(const Side& side) {
+  int64_t count = 0;
+  for (const auto& [label, n] : side.load.errors) {
+    if (label.find("60007") != std::string::npos || label.find("RESOURCE_EXHAUSTED") != std::string::npos) count += n;
+  }
+  return count;
+}
+
 // ---- Scenarios ----
 
 Report Scenario1(const Options& options) {
   Report report;
-  report.title = absl::StrCat("Scenario 1: many small callers under the real cap (sandbox 200 calls/s; ",
-                              options.s1_callers, " callers x 1 account from user0..user99999)");
+  report.title = absl::StrCat("Scenario 1: many small callers under the real cap (sandbox ", kCallsPerSecond,
+                              " calls/s; ", options.s1_callers, " callers x 1 account from user0..user99999)");
   std::printf("%s ...\n", report.title.c_str());
   std::fflush(stdout);
-  SandboxProcess sandbox(options.sandbox_binary, {"--calls_per_second=200", SandboxThreads(options.s1_callers)});
+  SandboxProcess sandbox(options.sandbox_binary, {CappedSandbox(), SandboxThreads(options.s1_callers)});
   AskShape shape{1, 0, 100000, options.tags};
   Side bridge_side;
   {
@@ -440,39 +610,37 @@ Report Scenario1(const Options& options) {
     load.callers = options.s1_callers;
     load.channels = options.channels;
     load.shape = shape;
-    bridge_side = MeasureGrpc(options, sandbox, bridge, load, options.warmup_s);
+    bridge_side = MeasureGrpc(options, sandbox, {&bridge}, {load}, options.warmup_s);
   }
+  bridge_side.wire = SandboxArrivals(sandbox.port(), kWireWindowsMs);  // The bridge has exited: its whole run.
   SleepSeconds(1.1);  // Let the sandbox's 1 s window forget the bridge's calls.
   RestLoadOptions rest;
   rest.callers = options.s1_callers;
   rest.shape = shape;
   Side rest_side = MeasureRest(options, sandbox, rest, options.warmup_s);
   AddStandardRows(report, bridge_side, rest_side);
-  const double ceiling = 200.0 * 100;
+  const double ceiling = kCallsPerSecond * kMaxAccountsPerCall;
   report.checks.push_back({"bridge >= 18,000 profiles/s (90% of the 20,000/s ceiling)",
                            bridge_side.profiles_per_s() >= 18000,
                            Number(bridge_side.profiles_per_s()) + " profiles/s (" +
                                Number(100 * bridge_side.profiles_per_s() / ceiling, 1) + "% of ceiling)"});
-  int64_t throttled_results = 0;
-  for (const auto& [label, count] : bridge_side.load.errors) {
-    if (label.find("60007") != std::string::npos || label.find("RESOURCE_EXHAUSTED") != std::string::npos) {
-      throttled_results += count;
-    }
-  }
+  const int64_t throttled_results = ThrottledResults(bridge_side);
   report.checks.push_back({"zero upstream throttling errors",
                            bridge_side.upstream_run.known && bridge_side.throttled_run() == 0 && throttled_results == 0,
                            Number(static_cast<double>(bridge_side.throttled_run())) +
                                " throttled upstream calls over the bridge run (warm-up included), " +
                                Number(static_cast<double>(throttled_results)) +
                                " RESOURCE_EXHAUSTED account results in the window"});
-  report.checks.push_back({"bridge p99 < 50 ms", bridge_side.load.latency.count > 0 && bridge_side.load.latency.p99_ms < 50,
-                           bridge_side.load.latency.count > 0
-                               ? Number(bridge_side.load.latency.p99_ms, 2) + " ms"
-                               : std::string("n/a: no ask that started in the window was answered in it")});
-  report.notes.insert(report.notes.begin(),
-                      absl::StrCat("direct REST: ", options.s1_callers, " keep-alive connections on ",
-                                   options.rest_threads,
-                                   " curl multi threads, no retry: a throttled call moves on to the next account"));
+  const LatencySummary& latency = bridge_side.load.latency;
+  const bool answered = latency.count > 0;
+  report.checks.push_back({"bridge p99 < 50 ms", answered && latency.p99_ms < 50,
+                           answered ? Number(latency.p99_ms, 2) + " ms"
+                                    : std::string("n/a: no ask that started in the window was answered in it")});
+  AddWireRows(report, bridge_side, rest_side);
+  report.notes.insert(
+      report.notes.begin(),
+      absl::StrCat("direct REST: ", options.s1_callers, " keep-alive connections on ", options.rest_threads,
+                   " curl multi threads, no retry: a throttled call moves on to the next account"));
   return report;
 }
 
@@ -492,12 +660,12 @@ Report Scenario2(const Options& options) {
     load.callers = options.s2_callers;
     load.channels = std::min(options.channels, options.s2_callers);
     load.shape = shape;
-    bridge_side = MeasureGrpc(options, sandbox, bridge, load, options.warmup_s);
+    bridge_side = MeasureGrpc(options, sandbox, {&bridge}, {load}, options.warmup_s);
     load.callers = 1;
     load.channels = 1;
     Options low = options;
     low.duration_s = options.low_load_s;
-    bridge_low = MeasureGrpc(low, sandbox, bridge, load, 0.5);
+    bridge_low = MeasureGrpc(low, sandbox, {&bridge}, {load}, 0.5);
   }
   RestLoadOptions rest;
   rest.callers = options.s2_callers;
@@ -515,8 +683,8 @@ Report Scenario2(const Options& options) {
                          Number(rest_low.load.latency.p50_ms, 3)});
   report.rows.push_back({"low load: latency p99 (ms)", Number(bridge_low.load.latency.p99_ms, 3),
                          Number(rest_low.load.latency.p99_ms, 3)});
-  report.rows.push_back({"low load: upstream mean fill", Number(bridge_low.mean_fill(), 1),
-                         Number(rest_low.mean_fill(), 1)});
+  report.rows.push_back(
+      {"low load: upstream mean fill", Number(bridge_low.mean_fill(), 1), Number(rest_low.mean_fill(), 1)});
   report.notes.push_back("errors, bridge low load: " + Errors(bridge_low));
   report.notes.push_back("errors, direct REST low load: " + Errors(rest_low));
   report.json["bridge_low_load"] = SideJson(bridge_low);
@@ -539,10 +707,10 @@ Report Scenario2(const Options& options) {
 Report Scenario3(const Options& options) {
   Report report;
   report.title = absl::StrCat("Scenario 3: hot set, cache on (--cache_ttl_ms=60000; hot set user0..user9999; ",
-                              options.s3_callers, " callers x 100 accounts; sandbox 200 calls/s)");
+                              options.s3_callers, " callers x 100 accounts; sandbox ", kCallsPerSecond, " calls/s)");
   std::printf("%s ...\n", report.title.c_str());
   std::fflush(stdout);
-  SandboxProcess sandbox(options.sandbox_binary, {"--calls_per_second=200", SandboxThreads(options.s3_callers)});
+  SandboxProcess sandbox(options.sandbox_binary, {CappedSandbox(), SandboxThreads(options.s3_callers)});
   AskShape shape{100, 0, 10000, options.tags};
   Side bridge_side;
   {
@@ -563,19 +731,21 @@ Report Scenario3(const Options& options) {
     load.callers = options.s3_callers;
     load.channels = std::min(options.channels, options.s3_callers);
     load.shape = shape;
-    bridge_side = MeasureGrpc(options, sandbox, bridge, load, options.warmup_s);
+    bridge_side = MeasureGrpc(options, sandbox, {&bridge}, {load}, options.warmup_s);
   }
+  // The bridge has exited: its whole run, the cache warm-up included.
+  bridge_side.wire = SandboxArrivals(sandbox.port(), kWireWindowsMs);
   SleepSeconds(1.1);
   RestLoadOptions rest;
   rest.callers = options.s3_callers;
   rest.shape = shape;
   Side rest_side = MeasureRest(options, sandbox, rest, options.warmup_s);
   AddStandardRows(report, bridge_side, rest_side);
-  report.checks.push_back({"bridge >= 100,000 profiles/s from the 10,000-account hot set",
-                           bridge_side.profiles_per_s() >= 100000,
-                           Number(bridge_side.profiles_per_s()) + " profiles/s (" +
-                               Number(bridge_side.PerSecond(bridge_side.upstream.calls), 1) +
-                               " upstream calls/s in the window)"});
+  report.checks.push_back(
+      {"bridge >= 100,000 profiles/s from the 10,000-account hot set", bridge_side.profiles_per_s() >= 100000,
+       Number(bridge_side.profiles_per_s()) + " profiles/s (" +
+           Number(bridge_side.PerSecond(bridge_side.upstream.calls), 1) + " upstream calls/s in the window)"});
+  AddWireRows(report, bridge_side, rest_side);
   report.notes.insert(report.notes.begin(),
                       "direct REST has no cache: same callers and hot set against the capped sandbox");
   return report;
@@ -584,7 +754,8 @@ Report Scenario3(const Options& options) {
 Report Scenario4(const Options& options) {
   Report report;
   const int streams = options.s4_streams;
-  report.title = absl::StrCat("Scenario 4: many open streams (", streams, " idle GetProfiles streams, 100 per connection)");
+  report.title =
+      absl::StrCat("Scenario 4: many open streams (", streams, " idle GetProfiles streams, 100 per connection)");
   std::printf("%s ...\n", report.title.c_str());
   std::fflush(stdout);
   SandboxProcess sandbox(options.sandbox_binary, {});
@@ -616,7 +787,8 @@ Report Scenario4(const Options& options) {
   idle.CancelAll();
   const double per_stream = static_cast<double>(rss_after - rss_before) / streams;
 
-  report.rows.push_back({"streams opened | seen by the bridge (gauge)", Number(streams) + " | " + Number(in_flight), "n/a"});
+  report.rows.push_back(
+      {"streams opened | seen by the bridge (gauge)", Number(streams) + " | " + Number(in_flight), "n/a"});
   report.rows.push_back({"streams ended early", Number(ended), "n/a"});
   report.rows.push_back({"time to open all (s)", Number(open_s, 2), "n/a"});
   report.rows.push_back({"bridge RSS before (MiB)", Number(rss_before / 1024.0, 1), "n/a"});
@@ -628,15 +800,122 @@ Report Scenario4(const Options& options) {
   report.checks.push_back({absl::StrCat(streams, " idle streams cost <= 32 KiB of bridge memory each"),
                            per_stream <= 32 && ended == 0 && in_flight >= streams,
                            Number(per_stream, 1) + " KiB per stream ((RSS after - RSS before) / streams)"});
-  report.json = {{"streams", streams},
-                 {"bridge_streams_in_flight", in_flight},
-                 {"streams_ended_early", ended},
-                 {"open_seconds", open_s},
-                 {"bridge_rss_before_kib", rss_before},
-                 {"bridge_rss_after_kib", rss_after},
-                 {"bridge_peak_rss_kib", hwm},
-                 {"kib_per_stream", per_stream},
-                 {"bridge_cpu_s", cpu}};
+  report.json = {
+      {"streams", streams},         {"bridge_streams_in_flight", in_flight}, {"streams_ended_early", ended},
+      {"open_seconds", open_s},     {"bridge_rss_before_kib", rss_before},   {"bridge_rss_after_kib", rss_after},
+      {"bridge_peak_rss_kib", hwm}, {"kib_per_stream", per_stream},          {"bridge_cpu_s", cpu}};
+  return report;
+}
+
+// Scenario 5's callers per bridge: kS5FirstBridgeShare on the first (at least one left for each other), the rest
+// split evenly.
+std::vector<int> S5Callers(int total) {
+  std::vector<int> callers(kS5Bridges);
+  callers[0] = std::min(static_cast<int>(std::lround(total * kS5FirstBridgeShare)), total - (kS5Bridges - 1));
+  int rest = total - callers[0];
+  for (int i = 1; i < kS5Bridges; ++i) {
+    callers[static_cast<size_t>(i)] = rest / (kS5Bridges - i);
+    rest -= callers[static_cast<size_t>(i)];
+  }
+  return callers;
+}
+
+// One side of scenario 5: a fresh sandbox capped at kCallsPerSecond, one bridge per entry of `callers`, all
+// started with `bridge_flags`, each driven by that many one-account callers. The sandbox's arrivals are read once
+// the bridges have exited, so they cover the bridges' whole run.
+Side RunFleet(const Options& options, const std::vector<std::string>& bridge_flags, const std::vector<int>& callers) {
+  SandboxProcess sandbox(options.sandbox_binary, {CappedSandbox(), SandboxThreads(options.s5_callers)});
+  Side side;
+  {
+    std::vector<std::unique_ptr<BridgeProcess>> bridges;
+    std::vector<BridgeProcess*> targets;
+    std::vector<GrpcLoadOptions> loads;
+    for (int count : callers) {
+      bridges.push_back(std::make_unique<BridgeProcess>(options.bridge_binary, sandbox.base_url(), bridge_flags));
+      targets.push_back(bridges.back().get());
+      GrpcLoadOptions load;
+      load.callers = count;
+      load.channels = std::min(options.channels, count);
+      load.shape = AskShape{1, 0, 100000, options.tags};
+      loads.push_back(load);
+    }
+    side = MeasureGrpc(options, sandbox, targets, loads, options.warmup_s);
+  }
+  side.wire = SandboxArrivals(sandbox.port(), kWireWindowsMs);
+  return side;
+}
+
+Report Scenario5(const Options& options) {
+  Report report;
+  report.left = "shared";
+  report.right = "static split";
+  const std::vector<int> callers = S5Callers(options.s5_callers);
+  const std::vector<double> caller_counts(callers.begin(), callers.end());
+  // The static split's budget per bridge, and each shared bridge's fallback while Redis is unreachable.
+  const int share = kCallsPerSecond / kS5Bridges;
+  report.title = absl::StrCat("Scenario 5: ", kS5Bridges, " bridges, one budget (sandbox ", kCallsPerSecond,
+                              " calls/s; ", options.s5_callers, " callers x 1 account, ", PerBridge(caller_counts),
+                              " per bridge; shared through Redis vs a static split of ", share, " calls/s each)");
+  std::printf("%s ...\n", report.title.c_str());
+  std::fflush(stdout);
+  Side shared, split;
+  std::string redis_url;
+  {
+    RedisProcess redis(options.redis_binary);  // Stopped by PID when this block ends, or when a run throws.
+    redis_url = redis.url();
+    shared = RunFleet(
+        options,
+        Concat({"--budget_redis_url=" + redis_url, absl::StrCat("--upstream_calls_per_second=", kCallsPerSecond),
+                absl::StrCat("--budget_fallback_calls_per_second=", share)},
+               options.bridge_flags),
+        callers);
+  }
+  split =
+      RunFleet(options, Concat({absl::StrCat("--upstream_calls_per_second=", share)}, options.bridge_flags), callers);
+
+  AddStandardRows(report, shared, split);
+  const auto profiles_row =
+      std::find_if(report.rows.begin(), report.rows.end(), [](const Row& row) { return row.metric == "profiles/s"; });
+  report.rows.insert(profiles_row == report.rows.end() ? profiles_row : profiles_row + 1,
+                     {"profiles/s per bridge (" + PerBridge(caller_counts) + " callers)",
+                      PerBridge(PerBridgeProfilesPerSecond(shared)), PerBridge(PerBridgeProfilesPerSecond(split))});
+  auto budget_row = [&](const std::string& metric, double BridgeBudget::*field) {
+    report.rows.push_back(
+        {metric, PerBridge(PerBridgeBudget(shared, field)), PerBridge(PerBridgeBudget(split, field))});
+  };
+  budget_row("budget shared at the end (gauge, per bridge)", &BridgeBudget::shared);
+  budget_row("budget fallback asks (per bridge, whole run)", &BridgeBudget::fallback_asks);
+
+  constexpr double kTargetProfilesPerSecond = 19000;
+  const double ceiling = kCallsPerSecond * kMaxAccountsPerCall;
+  auto throttles = [](const Side& s) {
+    return s.upstream_run.known ? Number(static_cast<double>(s.throttled_run())) : std::string("n/a");
+  };
+  report.checks.push_back(
+      {absl::StrCat("shared >= ", Number(kTargetProfilesPerSecond), " profiles/s (",
+                    Number(100 * kTargetProfilesPerSecond / ceiling), "% of the ", Number(ceiling),
+                    "/s ceiling) with zero throttles"),
+       shared.profiles_per_s() >= kTargetProfilesPerSecond && shared.upstream_run.known && shared.throttled_run() == 0,
+       Number(shared.profiles_per_s()) + " profiles/s, " + throttles(shared) +
+           " throttled upstream calls over the run (sandbox throttled + 60011/60018/60019, warm-up included), " +
+           Number(static_cast<double>(ThrottledResults(shared))) +
+           " RESOURCE_EXHAUSTED account results in the window; static split: " + Number(split.profiles_per_s()) +
+           " profiles/s, " + throttles(split) + " throttled"});
+  AddWireRows(report, shared, split);
+  const std::vector<double> gauges = PerBridgeBudget(shared, &BridgeBudget::shared);
+  report.checks.push_back(
+      {absl::StrCat("all ", kS5Bridges, " shared bridges report portrait_bridge_budget_shared 1 at the end"),
+       gauges.size() == static_cast<size_t>(kS5Bridges) &&
+           std::all_of(gauges.begin(), gauges.end(), [](double gauge) { return gauge == 1; }),
+       PerBridge(gauges)});
+
+  report.notes.insert(
+      report.notes.begin(),
+      {absl::StrCat("shared: each bridge --budget_redis_url=", redis_url,
+                    " --upstream_calls_per_second=", kCallsPerSecond, " --budget_fallback_calls_per_second=", share,
+                    "; static split: each --upstream_calls_per_second=", share, ", no Redis"),
+       "each side has its own sandbox and bridges; bridge CPU is the bridges' sum, bridge peak RSS the largest"});
+  report.json["callers_per_bridge"] = callers;
   return report;
 }
 
@@ -654,21 +933,21 @@ int Run(int argc, char** argv) {
   std::printf("portrait-bench: %s mode, warm-up %.1f s, window %.1f s, %ld cores; bridge %s\n",
               options->quick ? "quick" : "full", options->warmup_s, options->duration_s, sysconf(_SC_NPROCESSORS_ONLN),
               options->bridge_binary.c_str());
-  std::printf("(sandbox, bridge and this load generator share the machine; other work on it adds noise; "
-              "load average now %s)\n",
-              LoadAverage().c_str());
+  std::printf(
+      "(sandbox, bridge and this load generator share the machine; other work on it adds noise; "
+      "load average now %s)\n",
+      LoadAverage().c_str());
   std::fflush(stdout);
 
-  nlohmann::json summary = {{"mode", options->quick ? "quick" : "full"},
-                            {"warmup_s", options->warmup_s},
-                            {"duration_s", options->duration_s},
-                            {"cores", sysconf(_SC_NPROCESSORS_ONLN)},
-                            {"bridge_flags", options->bridge_flags},
-                            {"scenarios", nlohmann::json::object()}};
-  std::vector<std::function<Report(const Options&)>> scenarios = {Scenario1, Scenario2, Scenario3, Scenario4};
+  nlohmann::json summary = {{"mode", options->quick ? "quick" : "full"}, {"warmup_s", options->warmup_s},
+                            {"duration_s", options->duration_s},         {"cores", sysconf(_SC_NPROCESSORS_ONLN)},
+                            {"bridge_flags", options->bridge_flags},     {"scenarios", nlohmann::json::object()}};
+  const std::vector<std::function<Report(const Options&)>> scenarios = {Scenario1, Scenario2, Scenario3, Scenario4,
+                                                                        Scenario5};
+  static_assert(kScenarios == 5, "one function per scenario");
   int misses = 0;
   std::vector<Check> all_checks;
-  for (int index = 1; index <= 4; ++index) {
+  for (int index = 1; index <= kScenarios; ++index) {
     if (options->scenario != 0 && options->scenario != index) continue;
     Report report;
     try {

@@ -1,13 +1,12 @@
 #include "bench/measure.h"
 
+#include <curl/curl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
-
-#include <curl/curl.h>
 
 namespace portrait_bridge::bench {
 
@@ -48,17 +47,22 @@ void Recorder::AddError(int index, const std::string& label, int64_t count) {
   s.errors[label] += count;
 }
 
-LoadResult Recorder::Result() const {
+LoadResult Recorder::Result() const { return Combined({this}); }
+
+LoadResult Recorder::Combined(const std::vector<const Recorder*>& recorders) {
   LoadResult result;
-  result.seconds = std::chrono::duration<double>(closed_ - opened_).count();
+  if (recorders.empty()) return result;
+  result.seconds = std::chrono::duration<double>(recorders.front()->closed_ - recorders.front()->opened_).count();
   std::vector<uint32_t> latencies;
-  for (Shard& s : shards_) {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    result.asks += s.asks;
-    result.accounts_ok += s.ok;
-    result.accounts_failed += s.failed;
-    for (const auto& [label, count] : s.errors) result.errors[label] += count;
-    latencies.insert(latencies.end(), s.latencies_us.begin(), s.latencies_us.end());
+  for (const Recorder* recorder : recorders) {
+    for (Shard& s : recorder->shards_) {
+      std::lock_guard<std::mutex> lock(s.mutex);
+      result.asks += s.asks;
+      result.accounts_ok += s.ok;
+      result.accounts_failed += s.failed;
+      for (const auto& [label, count] : s.errors) result.errors[label] += count;
+      latencies.insert(latencies.end(), s.latencies_us.begin(), s.latencies_us.end());
+    }
   }
   result.latency = Summarize(std::move(latencies));
   return result;
@@ -118,10 +122,11 @@ std::string HttpGet(int port, const std::string& path) {
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
-    static_cast<std::string*>(user)->append(data, size * count);
-    return size * count;
-  });
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
+        static_cast<std::string*>(user)->append(data, size * count);
+        return size * count;
+      });
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   long status = 0;
   if (curl_easy_perform(curl) != CURLE_OK) body.clear();
@@ -158,6 +163,26 @@ UpstreamDelta Diff(const nlohmann::json& before, const nlohmann::json& after) {
     }
   }
   return delta;
+}
+
+Arrivals SandboxArrivals(int port, absl::Span<const int64_t> windows_ms) {
+  std::string path = "/sandbox/arrivals?windows_ms=";
+  for (size_t i = 0; i < windows_ms.size(); ++i) path += (i > 0 ? "," : "") + std::to_string(windows_ms[i]);
+  Arrivals arrivals;
+  // As with SandboxStats: a busy machine can miss one 5 s request.
+  for (int attempt = 0; attempt < 4 && !arrivals.known; ++attempt) {
+    const nlohmann::json body = nlohmann::json::parse(HttpGet(port, path), nullptr, false);
+    if (!body.is_object() || !body.contains("max_in_window") || !body["max_in_window"].is_object()) continue;
+    arrivals.known = true;
+    arrivals.count = body.value("count", int64_t{0});
+    arrivals.dropped = body.value("dropped", int64_t{0});
+    for (int64_t window : windows_ms) {
+      const nlohmann::json most = body["max_in_window"].value(std::to_string(window), nlohmann::json());
+      if (!most.is_number_integer()) arrivals.known = false;  // Not what was asked: no figure rather than a wrong one.
+      arrivals.max_in_window[window] = most.is_number_integer() ? most.get<int64_t>() : -1;
+    }
+  }
+  return arrivals;
 }
 
 double PrometheusValue(const std::string& text, const std::string& name) {

@@ -11,10 +11,11 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "absl/types/span.h"
 
 namespace portrait_bridge::bench {
 
@@ -28,10 +29,10 @@ struct LatencySummary {
 
 /// What a load generator did inside the measurement window.
 struct LoadResult {
-  double seconds = 0;            ///< Length of the window.
-  int64_t asks = 0;              ///< Asks (gRPC requests, REST calls) completed in the window.
-  int64_t accounts_ok = 0;       ///< Accounts answered with a profile (status OK / ResultCode 0).
-  int64_t accounts_failed = 0;   ///< Accounts answered with a failure.
+  double seconds = 0;                     ///< Length of the window.
+  int64_t asks = 0;                       ///< Asks (gRPC requests, REST calls) completed in the window.
+  int64_t accounts_ok = 0;                ///< Accounts answered with a profile (status OK / ResultCode 0).
+  int64_t accounts_failed = 0;            ///< Accounts answered with a failure.
   std::map<std::string, int64_t> errors;  ///< Failure label -> count (accounts, or streams/calls as labelled).
   LatencySummary latency;
 };
@@ -52,6 +53,9 @@ class Recorder {
   void AddError(int shard, const std::string& label, int64_t count = 1);
 
   LoadResult Result() const;
+  /// The events of several recorders as one result (e.g. the loads of several bridges); the window is the first
+  /// recorder's.
+  static LoadResult Combined(const std::vector<const Recorder*>& recorders);
 
  private:
   static constexpr int kShards = 64;
@@ -89,6 +93,16 @@ struct UpstreamDelta {
   std::map<std::string, int64_t> error_codes;
 };
 UpstreamDelta Diff(const nlohmann::json& before, const nlohmann::json& after);
+
+/// What the sandbox saw on the wire (`GET /sandbox/arrivals`): every portrait_get request that reached it since
+/// it started (or since its stats were reset), whatever the answer, throttled ones included.
+struct Arrivals {
+  bool known = false;  ///< False when the sandbox did not answer.
+  int64_t count = 0;
+  int64_t dropped = 0;                       ///< Overwritten by the sandbox's ring (the maxima may then be low).
+  std::map<int64_t, int64_t> max_in_window;  ///< Window (ms) -> the most arrivals inside any window of that length.
+};
+Arrivals SandboxArrivals(int port, absl::Span<const int64_t> windows_ms);
 
 /// The value of an unlabelled Prometheus gauge or counter in a /metrics text; -1 if absent.
 double PrometheusValue(const std::string& text, const std::string& name);
