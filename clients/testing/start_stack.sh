@@ -58,14 +58,18 @@ _stack_pids+=($!)
 SANDBOX_PORT=$(_wait_port "$STACK_DIR/sandbox.port" "$STACK_DIR/sandbox.log" $!) || exit 1
 export SANDBOX_PORT
 
-_start_bridge() {  # $1 name, $2 key file
-  "$BRIDGE_BINARY" --listen_address=127.0.0.1:0 --port_file="$STACK_DIR/$1.port" --metrics_address= \
-    --sdkappid=1400000000 --admin_identifier=administrator --secret_key_file="$2" \
-    --base_url="http://127.0.0.1:$SANDBOX_PORT" --log_level=warning >"$STACK_DIR/$1.log" 2>&1 &
+# Starts a bridge in this shell (not in a command substitution, whose subshell would keep the pid from the EXIT
+# trap) and sets the variable named by $3 to its port. $1 names its files, $2 is the key file.
+_start_bridge() {
+  local name=$1 key=$2 port
+  "$BRIDGE_BINARY" --listen_address=127.0.0.1:0 --port_file="$STACK_DIR/$name.port" --metrics_address= \
+    --sdkappid=1400000000 --admin_identifier=administrator --secret_key_file="$key" \
+    --base_url="http://127.0.0.1:$SANDBOX_PORT" --log_level=warning >"$STACK_DIR/$name.log" 2>&1 &
   _stack_pids+=($!)
-  _wait_port "$STACK_DIR/$1.port" "$STACK_DIR/$1.log" $!
+  port=$(_wait_port "$STACK_DIR/$name.port" "$STACK_DIR/$name.log" $!) || return 1
+  printf -v "$3" '%s' "$port"
 }
-BRIDGE_PORT=$(_start_bridge bridge "$STACK_DIR/secret_key") || exit 1
-BAD_KEY_BRIDGE_PORT=$(_start_bridge bad_key_bridge "$STACK_DIR/wrong_secret_key") || exit 1
+_start_bridge bridge "$STACK_DIR/secret_key" BRIDGE_PORT || exit 1
+_start_bridge bad_key_bridge "$STACK_DIR/wrong_secret_key" BAD_KEY_BRIDGE_PORT || exit 1
 export BRIDGE_PORT BAD_KEY_BRIDGE_PORT
 export BRIDGE_ADDRESS="127.0.0.1:$BRIDGE_PORT" BAD_KEY_BRIDGE_ADDRESS="127.0.0.1:$BAD_KEY_BRIDGE_PORT"
