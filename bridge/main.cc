@@ -72,6 +72,8 @@ std::unique_ptr<Budget> MakeBudget(const Config& config, const Clock& clock, Bud
   redis.address = *ParseRedisUrl(config.budget_redis_url);  // Validated with the configuration.
   redis.password = config.budget_redis_password;
   redis.timeout = config.redis_timeout;
+  // A timeout drops the connection; every ask meanwhile goes to the fallback, so reconnect soon.
+  redis.reconnect_interval = absl::Milliseconds(100);
   SharedBudgetOptions options;
   options.sdkappid = config.sdkappid;
   options.calls_per_second = config.upstream_calls_per_second;

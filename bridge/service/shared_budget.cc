@@ -180,7 +180,6 @@ void SharedBudget::OnReserveReply(const absl::StatusOr<RedisReply>& reply, absl:
   {
     absl::MutexLock lock(&mutex_);
     factor_ = static_cast<double>(reply->elements[2].integer) / 1e6;
-    latest_planned_ = std::max(latest_planned_, now + wait);
     // Mapped to the local clock from the reply's arrival, the latest moment Redis's now can stand for: a fallback
     // holding until then plus a window is never early.
     latest_planned_anywhere_ = std::max(latest_planned_anywhere_, now + absl::Microseconds(reply->elements[3].integer));
@@ -250,7 +249,10 @@ std::optional<absl::Duration> SharedBudget::ClaimAtSocket(const BudgetGrant& gra
 absl::Duration SharedBudget::EstimatedWait() const {
   {
     absl::MutexLock lock(&mutex_);
-    if (mode_ == 1) return std::max(absl::ZeroDuration(), latest_planned_ - clock_.Now());
+    // Calls are planned first come, first served across bridges: a call asking now goes after the latest one any
+    // bridge planned. (This bridge's own queue alone would let a lightly loaded bridge send small calls that wait
+    // behind a busy one's, spending the app's slots on few accounts.)
+    if (mode_ == 1) return std::max(absl::ZeroDuration(), latest_planned_anywhere_ - clock_.Now());
   }
   return fallback_.EstimatedWait();
 }

@@ -98,8 +98,6 @@ class SharedBudget final : public Budget {
   mutable absl::Mutex mutex_;
   // -1 unknown (nothing asked yet), 0 fallback, 1 shared.
   int mode_ ABSL_GUARDED_BY(mutex_) = -1;
-  // The latest send time Redis planned, by the local clock: what a call asking now would wait for at least.
-  absl::Time latest_planned_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
   double factor_ ABSL_GUARDED_BY(mutex_) = 1;  // The app-wide throttle factor Redis last reported.
   // The latest send planned by any bridge, as Redis last reported it, by the local clock.
   absl::Time latest_planned_anywhere_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();

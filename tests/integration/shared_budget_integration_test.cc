@@ -136,10 +136,15 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::seconds limit)
 }
 
 TEST(SharedBudgetTest, ThreeBridgesShareOneBudgetSkewedLoadFallbackAndRecovery) {
-  RedisServer redis;
+  // A Redis that needs a password, as production ones do: it must never reach a log line.
+  constexpr char kRedisPassword[] = "redis-pass-0d1f9c3b7e";
+  RedisServer redis(kRedisPassword);
+  TempDir secrets;
+  WriteFile(secrets.Path("redis_password"), std::string(kRedisPassword) + "\n");
   Sandbox sandbox({absl::StrCat("--calls_per_second=", kCallsPerSecond)});
   const std::vector<std::string> flags = {
-      "--budget_redis_url=" + redis.url(), absl::StrCat("--upstream_calls_per_second=", kCallsPerSecond),
+      "--budget_redis_url=" + redis.url(), "--budget_redis_password_file=" + secrets.Path("redis_password"),
+      absl::StrCat("--upstream_calls_per_second=", kCallsPerSecond),
       absl::StrCat("--budget_fallback_calls_per_second=", kCallsPerSecond / 3), "--coalesce_wait_ms=1",
       // A loaded two-core machine runs three bridges, the sandbox, Redis and 300 callers here.
       "--redis_timeout_ms=50"};
@@ -202,7 +207,12 @@ TEST(SharedBudgetTest, ThreeBridgesShareOneBudgetSkewedLoadFallbackAndRecovery) 
   EXPECT_EQ(load.stream_errors(), 0);
   EXPECT_EQ(load.misanswered(), 0) << "every account asked for is answered exactly once";
   EXPECT_EQ(load.failed(), 0);
-  for (auto& bridge : bridges) EXPECT_TRUE(bridge->bridge->process().Running());
+  for (auto& bridge : bridges) {
+    EXPECT_TRUE(bridge->bridge->process().Running());
+    const std::string logs = bridge->bridge->process().Output();
+    EXPECT_NE(logs.find("local fallback"), std::string::npos) << "the fallback is logged:\n" << logs;
+    EXPECT_EQ(logs.find(kRedisPassword), std::string::npos) << "the Redis password leaked:\n" << logs;
+  }
 }
 
 }  // namespace
