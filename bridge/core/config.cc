@@ -126,8 +126,8 @@ absl::Status MergeConfigFile(const std::string& path, std::map<std::string, RawV
     } else if (value.is_array()) {
       for (const auto& element : value) {
         if (!element.is_string()) {
-          return absl::InvalidArgumentError(absl::StrCat("configuration: ", key, " in ", source,
-                                                         " must be a string or an array of strings"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("configuration: ", key, " in ", source, " must be a string or an array of strings"));
         }
         if (!text_value.empty()) text_value += ",";
         text_value += element.get<std::string>();
@@ -169,9 +169,9 @@ std::string ConfigHelp() {
       "(upper case) or from the JSON config file; precedence: flag > environment > file > default.\n"
       "The secret key comes from secret_key_file or PORTRAIT_BRIDGE_SECRET_KEY, never from a flag.\n\n";
   for (const OptionDoc& option : Options()) {
-    absl::StrAppend(&help, "  --", option.name, "  (default: ",
-                    option.default_value.empty() ? "none" : option.default_value, ")\n      ", option.description,
-                    "\n");
+    absl::StrAppend(&help, "  --", option.name,
+                    "  (default: ", option.default_value.empty() ? "none" : option.default_value, ")\n      ",
+                    option.description, "\n");
   }
   return help;
 }
@@ -257,8 +257,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     }
   }
 
-  if (const char* env_key = getenv("PORTRAIT_BRIDGE_SECRET_KEY"); env_key != nullptr && *env_key != '\0' &&
-                                                                   flags.count("secret_key_file") == 0) {
+  if (const char* env_key = getenv("PORTRAIT_BRIDGE_SECRET_KEY");
+      env_key != nullptr && *env_key != '\0' && flags.count("secret_key_file") == 0) {
     config.secret_key = env_key;
   } else if (!text("secret_key_file").empty()) {
     absl::StatusOr<std::string> key = ReadSmallFile(text("secret_key_file"), "secret_key_file");
@@ -298,8 +298,8 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       ParseInt("max_accounts_per_stream", values.at("max_accounts_per_stream"), 1, 100000000);
   if (!per_stream.ok()) return per_stream.status();
   config.max_accounts_per_stream = *per_stream;
-  absl::StatusOr<int64_t> inflight = ParseInt("max_inflight_accounts_per_stream",
-                                              values.at("max_inflight_accounts_per_stream"), 1, 1000000);
+  absl::StatusOr<int64_t> inflight =
+      ParseInt("max_inflight_accounts_per_stream", values.at("max_inflight_accounts_per_stream"), 1, 1000000);
   if (!inflight.ok()) return inflight.status();
   config.max_inflight_accounts_per_stream = *inflight;
   absl::StatusOr<int64_t> per_call = ParseInt("max_accounts_per_call", values.at("max_accounts_per_call"), 1,
@@ -332,8 +332,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   absl::StatusOr<int64_t> coalesce_wait = ParseInt("coalesce_wait_ms", values.at("coalesce_wait_ms"), 0, 1000);
   if (!coalesce_wait.ok()) return coalesce_wait.status();
   config.coalesce_wait = absl::Milliseconds(*coalesce_wait);
-  absl::StatusOr<int64_t> pending =
-      ParseInt("max_pending_accounts", values.at("max_pending_accounts"), 100, 100000000);
+  absl::StatusOr<int64_t> pending = ParseInt("max_pending_accounts", values.at("max_pending_accounts"), 100, 100000000);
   if (!pending.ok()) return pending.status();
   config.max_pending_accounts = *pending;
   absl::StatusOr<int64_t> attempts = ParseInt("retry_max_attempts", values.at("retry_max_attempts"), 1, 10);
@@ -350,15 +349,14 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
     return Invalid("retry_max_backoff_ms", values.at("retry_max_backoff_ms"),
                    "must be at least retry_initial_backoff_ms");
   }
-  if (!absl::SimpleAtod(text("retry_budget_ratio"), &config.retry_budget_ratio) ||
-      !(config.retry_budget_ratio >= 0) || config.retry_budget_ratio > 10) {
+  if (!absl::SimpleAtod(text("retry_budget_ratio"), &config.retry_budget_ratio) || !(config.retry_budget_ratio >= 0) ||
+      config.retry_budget_ratio > 10) {
     return Invalid("retry_budget_ratio", values.at("retry_budget_ratio"), "must be a number from 0 to 10");
   }
   absl::StatusOr<int64_t> cache_ttl = ParseInt("cache_ttl_ms", values.at("cache_ttl_ms"), 0, 7LL * 86400 * 1000);
   if (!cache_ttl.ok()) return cache_ttl.status();
   config.cache_ttl = absl::Milliseconds(*cache_ttl);
-  absl::StatusOr<int64_t> cache_entries =
-      ParseInt("cache_max_entries", values.at("cache_max_entries"), 1, 1000000000);
+  absl::StatusOr<int64_t> cache_entries = ParseInt("cache_max_entries", values.at("cache_max_entries"), 1, 1000000000);
   if (!cache_entries.ok()) return cache_entries.status();
   config.cache_max_entries = *cache_entries;
   absl::StatusOr<int64_t> negative_ttl =
@@ -403,13 +401,19 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   config.shutdown_grace = absl::Seconds(*grace);
 
   const std::string level = text("log_level");
-  if (level == "debug") config.log_level = LogLevel::kDebug;
-  else if (level == "info") config.log_level = LogLevel::kInfo;
-  else if (level == "warning") config.log_level = LogLevel::kWarning;
-  else if (level == "error") config.log_level = LogLevel::kError;
-  else return Invalid("log_level", values.at("log_level"), "must be debug, info, warning or error");
+  if (level == "debug")
+    config.log_level = LogLevel::kDebug;
+  else if (level == "info")
+    config.log_level = LogLevel::kInfo;
+  else if (level == "warning")
+    config.log_level = LogLevel::kWarning;
+  else if (level == "error")
+    config.log_level = LogLevel::kError;
+  else
+    return Invalid("log_level", values.at("log_level"), "must be debug, info, warning or error");
   const std::string format = text("log_format");
-  if (format != "json" && format != "text") return Invalid("log_format", values.at("log_format"), "must be json or text");
+  if (format != "json" && format != "text")
+    return Invalid("log_format", values.at("log_format"), "must be json or text");
   config.log_json = format == "json";
 
   config.tls_cert_file = text("tls_cert_file");
@@ -428,21 +432,19 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
 }
 
 std::string Config::Describe() const {
-  return absl::StrCat("listen_address=", listen_address, " metrics_address=", metrics_address,
-                      " sdkappid=", sdkappid, " admin_identifier=", admin_identifier, " base_url=", base_url,
-                      " secret_key=", secret_key.empty() ? "missing" : "set",
-                      " attempt_timeout_ms=", absl::ToInt64Milliseconds(attempt_timeout),
-                      " max_accounts_per_call=", max_accounts_per_call,
-                      " max_accounts_per_stream=", max_accounts_per_stream,
-                      " max_inflight_accounts_per_stream=", max_inflight_accounts_per_stream,
-                      " upstream_calls_per_second=", upstream_calls_per_second, " upstream_burst=", upstream_burst,
-                      " coalesce_wait_ms=", absl::ToInt64Milliseconds(coalesce_wait),
-                      " retry_max_attempts=", retry_max_attempts,
-                      " cache_ttl_ms=", absl::ToInt64Milliseconds(cache_ttl),
-                      " budget=", budget_redis_url.empty() ? "local" : "shared in " + budget_redis_url,
-                      " budget_fallback_calls_per_second=", budget_fallback_calls_per_second,
-                      " cache_redis_url=", cache_redis_url,
-                      " tls=", tls_cert_file.empty() ? "off" : (tls_client_ca_file.empty() ? "on" : "mutual"));
+  return absl::StrCat(
+      "listen_address=", listen_address, " metrics_address=", metrics_address, " sdkappid=", sdkappid,
+      " admin_identifier=", admin_identifier, " base_url=", base_url,
+      " secret_key=", secret_key.empty() ? "missing" : "set",
+      " attempt_timeout_ms=", absl::ToInt64Milliseconds(attempt_timeout),
+      " max_accounts_per_call=", max_accounts_per_call, " max_accounts_per_stream=", max_accounts_per_stream,
+      " max_inflight_accounts_per_stream=", max_inflight_accounts_per_stream,
+      " upstream_calls_per_second=", upstream_calls_per_second, " upstream_burst=", upstream_burst,
+      " coalesce_wait_ms=", absl::ToInt64Milliseconds(coalesce_wait), " retry_max_attempts=", retry_max_attempts,
+      " cache_ttl_ms=", absl::ToInt64Milliseconds(cache_ttl),
+      " budget=", budget_redis_url.empty() ? "local" : "shared in " + budget_redis_url,
+      " budget_fallback_calls_per_second=", budget_fallback_calls_per_second, " cache_redis_url=", cache_redis_url,
+      " tls=", tls_cert_file.empty() ? "off" : (tls_client_ca_file.empty() ? "on" : "mutual"));
 }
 
 }  // namespace portrait_bridge

@@ -34,13 +34,13 @@ struct Config {
   std::set<std::string> bytes_tags;
   double upstream_calls_per_second = 0;
   int64_t upstream_burst = 0;
-  absl::Duration coalesce_wait;       ///< How long an ask may wait for others to fill an upstream call.
-  int64_t max_pending_accounts = 0;   ///< Accounts waiting for a call or for budget, all streams together.
-  int64_t retry_max_attempts = 0;     ///< Attempts per upstream call, the first included.
+  absl::Duration coalesce_wait;      ///< How long an ask may wait for others to fill an upstream call.
+  int64_t max_pending_accounts = 0;  ///< Accounts waiting for a call or for budget, all streams together.
+  int64_t retry_max_attempts = 0;    ///< Attempts per upstream call, the first included.
   absl::Duration retry_initial_backoff;
   absl::Duration retry_max_backoff;
-  double retry_budget_ratio = 0;      ///< Retries allowed per first attempt, over time.
-  absl::Duration cache_ttl;           ///< Zero: no cache.
+  double retry_budget_ratio = 0;  ///< Retries allowed per first attempt, over time.
+  absl::Duration cache_ttl;       ///< Zero: no cache.
   int64_t cache_max_entries = 0;
   absl::Duration cache_negative_ttl;
   /// Empty: this bridge keeps its own budget of upstream_calls_per_second. Set: every bridge of the SDKAppID shares
@@ -49,9 +49,9 @@ struct Config {
   std::string budget_redis_password;  ///< Read from budget_redis_password_file. Never logged.
   /// The local budget while the shared one cannot be reached.
   double budget_fallback_calls_per_second = 0;
-  absl::Duration redis_timeout;       ///< Per Redis operation.
-  std::string cache_redis_url;        ///< Empty: no shared profile cache.
-  std::string cache_redis_password;   ///< Read from cache_redis_password_file. Never logged.
+  absl::Duration redis_timeout;      ///< Per Redis operation.
+  std::string cache_redis_url;       ///< Empty: no shared profile cache.
+  std::string cache_redis_password;  ///< Read from cache_redis_password_file. Never logged.
   absl::Duration shutdown_grace;
   LogLevel log_level = LogLevel::kInfo;
   bool log_json = true;

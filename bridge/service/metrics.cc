@@ -83,11 +83,11 @@ BridgeMetrics::BridgeMetrics()
                          .Register(*registry_)
                          .Add({})),
       budget_fallbacks_(prometheus::BuildCounter()
-                                 .Name("portrait_bridge_budget_fallback_asks_total")
-                                 .Help("Asks of the shared budget answered by the local fallback budget because "
-                                       "Redis failed, timed out or was not connected")
-                                 .Register(*registry_)
-                                 .Add({})),
+                            .Name("portrait_bridge_budget_fallback_asks_total")
+                            .Help("Asks of the shared budget answered by the local fallback budget because "
+                                  "Redis failed, timed out or was not connected")
+                            .Register(*registry_)
+                            .Add({})),
       shared_cache_accounts_(prometheus::BuildCounter()
                                  .Name("portrait_bridge_shared_cache_accounts_total")
                                  .Help("Accounts looked up in the shared cache (cache_redis_url): hit, answered from "

@@ -239,6 +239,43 @@ TEST_F(ConfigTest, DescribeNeverContainsTheSecretKey) {
   EXPECT_THAT(description, HasSubstr("sdkappid=1400000000"));
 }
 
+TEST_F(ConfigTest, SharedBudgetAndCacheSettings) {
+  const std::string password_file = WriteFile("redis-password", "redis-s3cret\n");
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> local = LoadConfig({}, env.Getenv());
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_TRUE(local->budget_redis_url.empty());
+  EXPECT_EQ(local->budget_fallback_calls_per_second, 20);  // A tenth of upstream_calls_per_second.
+  EXPECT_EQ(local->redis_timeout, absl::Milliseconds(10));
+
+  const absl::StatusOr<Config> shared =
+      LoadConfig({"--budget_redis_url=redis://redis.example:6380/2", "--budget_redis_password_file=" + password_file,
+                  "--budget_fallback_calls_per_second=66", "--redis_timeout_ms=25", "--cache_ttl_ms=60000",
+                  "--cache_redis_url=unix:///run/redis.sock"},
+                 env.Getenv());
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(shared->budget_redis_url, "redis://redis.example:6380/2");
+  EXPECT_EQ(shared->budget_redis_password, "redis-s3cret");
+  EXPECT_EQ(shared->budget_fallback_calls_per_second, 66);
+  EXPECT_EQ(shared->redis_timeout, absl::Milliseconds(25));
+  EXPECT_EQ(shared->cache_redis_url, "unix:///run/redis.sock");
+  EXPECT_THAT(shared->Describe(), Not(HasSubstr("redis-s3cret")));
+
+  ExpectInvalid(LoadConfig({"--budget_redis_url=http://redis:6379"}, env.Getenv()), "budget_redis_url");
+  const absl::StatusOr<Config> with_password = LoadConfig({"--budget_redis_url=redis://:pw@redis:6379"}, env.Getenv());
+  ExpectInvalid(with_password, "budget_redis_url");
+  EXPECT_THAT(std::string(with_password.status().message()), HasSubstr("password file"));
+  ExpectInvalid(LoadConfig({"--budget_redis_url=redis://redis:0"}, env.Getenv()), "budget_redis_url");
+  ExpectInvalid(LoadConfig({"--cache_redis_url=unix://relative.sock", "--cache_ttl_ms=1000"}, env.Getenv()),
+                "cache_redis_url");
+  ExpectInvalid(LoadConfig({"--cache_redis_url=redis://redis:6379"}, env.Getenv()), "cache_redis_url");  // No TTL.
+  ExpectInvalid(LoadConfig({"--budget_fallback_calls_per_second=201"}, env.Getenv()),
+                "budget_fallback_calls_per_second");
+  ExpectInvalid(LoadConfig({"--redis_timeout_ms=0"}, env.Getenv()), "redis_timeout_ms");
+  ExpectInvalid(LoadConfig({"--budget_redis_password_file=/nonexistent/password"}, env.Getenv()),
+                "budget_redis_password_file");
+}
+
 TEST_F(ConfigTest, RegionResolvesToItsBaseUrlAndBaseUrlOverridesIt) {
   const FakeEnv env = MinimalEnv();
   absl::StatusOr<Config> config = LoadConfig({"--region=frankfurt"}, env.Getenv());
@@ -257,7 +294,8 @@ TEST_F(ConfigTest, BytesTagsFromFlagAndFileArray) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->bytes_tags, (std::set<std::string>{"Tag_Profile_Custom_Blob", "Tag_Profile_Custom_Raw"}));
 
-  const std::string file = WriteFile("tags.json", R"({"bytes_tags": ["Tag_Profile_Custom_A", "Tag_Profile_Custom_B"]})");
+  const std::string file =
+      WriteFile("tags.json", R"({"bytes_tags": ["Tag_Profile_Custom_A", "Tag_Profile_Custom_B"]})");
   config = LoadConfig({"--config=" + file}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->bytes_tags, (std::set<std::string>{"Tag_Profile_Custom_A", "Tag_Profile_Custom_B"}));
