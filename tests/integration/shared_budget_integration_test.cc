@@ -135,6 +135,14 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::seconds limit)
   return condition();
 }
 
+// Whether every bridge's metric `series` has the value `value` now.
+bool AllReport(const std::vector<std::unique_ptr<MeteredBridge>>& bridges, const std::string& series, double value) {
+  for (const auto& bridge : bridges) {
+    if (bridge->Metric(series) != value) return false;
+  }
+  return true;
+}
+
 TEST(SharedBudgetTest, ThreeBridgesShareOneBudgetSkewedLoadFallbackAndRecovery) {
   // A Redis that needs a password, as production ones do: it must never reach a log line.
   constexpr char kRedisPassword[] = "redis-pass-0d1f9c3b7e";
@@ -184,27 +192,15 @@ TEST(SharedBudgetTest, ThreeBridgesShareOneBudgetSkewedLoadFallbackAndRecovery) 
 
   // Redis goes away: every bridge falls back to its local share, nothing is lost, and the app stays in budget.
   redis.Stop();
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        for (auto& bridge : bridges) {
-          if (bridge->Metric("portrait_bridge_budget_shared") != 0) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return AllReport(bridges, "portrait_bridge_budget_shared", 0); }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_GT(bridges[0]->Metric("portrait_bridge_budget_fallback_asks_total"), 0);
 
   // Redis is back: the bridges return to the shared budget by themselves.
   redis.Restart();
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        for (auto& bridge : bridges) {
-          if (bridge->Metric("portrait_bridge_budget_shared") != 1) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return AllReport(bridges, "portrait_bridge_budget_shared", 1); }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   load.Stop();
 
