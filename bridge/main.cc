@@ -125,7 +125,7 @@ int Run(int argc, char** argv) {
 
   SystemClock clock;
   CurlTransport transport({.ca_bundle = config.ca_bundle});
-  TimerQueue timers;
+  TimerQueue timers(clock);
   AdminUserSig usersig(config.secret_key, config.admin_identifier, config.sdkappid, config.usersig_validity, clock);
   std::unique_ptr<Budget> budget = MakeBudget(config, clock, metrics);
   UpstreamOptions upstream_options;

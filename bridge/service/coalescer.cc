@@ -47,8 +47,8 @@ AccountOutcome FailedOutcome(std::string account, const Failure& failure) {
 // All state lives here, shared with timer and inner-call callbacks (which hold it weakly), so a callback that
 // fires after the Coalescer is gone finds nothing to do instead of a dangling pointer.
 //
-// Lock order: mutex_, then the TimerQueue's own lock (RunAt and Cancel are called under mutex_; the timer thread
-// never runs a callback under its lock). Nothing else is called under mutex_.
+// Lock order: mutex_, then the TimerQueue's own lock (RunAt and Cancel are called under mutex_; the queue never
+// runs a callback under its lock). Nothing else is called under mutex_.
 class Coalescer::Core : public std::enable_shared_from_this<Core> {
  public:
   Core(ProfileFetcher& upstream, TimerQueue& timers, const Clock& clock, CoalescerOptions options)

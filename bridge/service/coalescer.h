@@ -41,8 +41,9 @@ struct CoalescerOptions {
 /// - A batch goes out when it holds max_accounts_per_call accounts, or `wait` after its first account. The call's
 ///   deadline is the latest deadline of its waiters. When `wait` has passed but budget_wait says the call would
 ///   only queue for budget, the batch stays open (filling) once more, for the estimated budget wait, unless a
-///   waiter's deadline comes first: under load calls go out fuller, and no batch is held back twice. A caller joining a call in flight with a later deadline
-///   still gets that call's outcome (including a deadline failure that came before its own deadline).
+///   waiter's deadline comes first: under load calls go out fuller, and no batch is held back twice. A caller
+///   joining a call in flight with a later deadline still gets that call's outcome (including a deadline failure
+///   that came before its own deadline).
 /// - When a batch goes out and budget_wait says the call could not start before a waiter's deadline, that waiter
 ///   fails at once with RESOURCE_EXHAUSTED (UPSTREAM_BUDGET_EXHAUSTED, RetryInfo = the estimated wait) instead
 ///   of timing out late; accounts no other waiter wants leave the batch.
@@ -54,9 +55,9 @@ struct CoalescerOptions {
 ///   (UPSTREAM_CALL_CANCELLED, retryable). They are not re-queued: during a shutdown that would loop.
 ///
 /// Thread-safe. Neither the inner Fetch nor any `done` runs under the coalescer's lock, so the inner fetcher may
-/// complete inline. `upstream`, `timers` and `clock` must outlive this object; `timers` runs on the real clock,
-/// so `clock` must be the system clock outside tests that avoid timers. Destroy it after its callers: callers
-/// still waiting then are finished with cancelled = true and their inner calls cancelled.
+/// complete inline. `upstream`, `timers` and `clock` must outlive this object, and `timers` must run on `clock`.
+/// Destroy it after its callers: callers still waiting then are finished with cancelled = true and their inner
+/// calls cancelled.
 class Coalescer final : public ProfileFetcher {
  public:
   Coalescer(ProfileFetcher& upstream, TimerQueue& timers, const Clock& clock, CoalescerOptions options);
@@ -65,8 +66,8 @@ class Coalescer final : public ProfileFetcher {
   Coalescer(const Coalescer&) = delete;
   Coalescer& operator=(const Coalescer&) = delete;
 
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
-                                absl::Time deadline, Done done) override;
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags, absl::Time deadline,
+                                Done done) override;
 
   /// Accounts in batches not yet sent, all tag lists together (for tests and metrics).
   int64_t PendingAccounts() const;

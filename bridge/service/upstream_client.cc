@@ -55,8 +55,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
       absl::MutexLock lock(&mutex_);
       cancelled = cancelled_;
       if (!cancelled) {
-        // The timer queue runs on the real clock; `wait` is a duration, so the two agree.
-        timer_id_ = client_.timers_.RunAt(absl::Now() + wait, [self = shared_from_this(), step] {
+        timer_id_ = client_.timers_.RunAt(client_.clock_.Now() + wait, [self = shared_from_this(), step] {
           bool cancelled_meanwhile = false;
           {
             absl::MutexLock lock(&self->mutex_);

@@ -81,7 +81,8 @@ class UpstreamObserver {
 /// on the timer queue, through the budget again, only while the retry budget shared by all calls has a token and
 /// only when the backoff ends before the caller's deadline; otherwise the failure is delivered at once. When
 /// retries give up, the last upstream failure is delivered. A throttling answer (60007, 60011, 60018, 60019,
-/// HTTP 429) also slows the budget down (Budget::OnThrottled). Thread-safe; every dependency must outlive it.
+/// HTTP 429) also slows the budget down (Budget::OnThrottled). Thread-safe; every dependency must outlive it, and
+/// `timers` must run on `clock` (the budget's grants and the backoffs are times on it).
 class UpstreamClient {
  public:
   using Done = absl::AnyInvocable<void(CallOutcome) &&>;
