@@ -89,6 +89,7 @@ CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(
   multi_ = curl_multi_init();
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_connections));
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_connections));
+  completion_thread_ = std::thread([this] { RunCompletions(); });
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -98,7 +99,12 @@ CurlTransport::~CurlTransport() {
     stopping_ = true;
   }
   curl_multi_wakeup(multi_);
-  thread_.join();
+  thread_.join();  // Every transfer has been finished (and queued) by now.
+  {
+    absl::MutexLock lock(&completions_mutex_);
+    completions_closed_ = true;
+  }
+  completion_thread_.join();
   curl_multi_cleanup(multi_);
 }
 
@@ -132,8 +138,27 @@ void CurlTransport::FinishTransfer(Transfer* transfer, HttpResult result) {
     curl_easy_cleanup(transfer->easy);
   }
   curl_slist_free_all(transfer->headers);
-  std::move(transfer->done)(std::move(result));
+  {
+    absl::MutexLock lock(&completions_mutex_);
+    completions_.emplace_back(std::move(transfer->done), std::move(result));
+  }
   active_.erase(transfer->id);
+}
+
+void CurlTransport::RunCompletions() {
+  while (true) {
+    std::deque<std::pair<Callback, HttpResult>> batch;
+    {
+      absl::MutexLock lock(&completions_mutex_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(completions_mutex_) {
+        return !completions_.empty() || completions_closed_;
+      };
+      completions_mutex_.Await(absl::Condition(&ready));
+      if (completions_.empty()) return;  // Closed and drained.
+      batch.swap(completions_);
+    }
+    for (auto& [done, result] : batch) std::move(done)(std::move(result));
+  }
 }
 
 void CurlTransport::StartPending() {
