@@ -1,8 +1,11 @@
 #include "bench/grpc_load.h"
 
 #include <cstdio>
+#include <deque>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 
 namespace portrait_bridge::bench {
@@ -19,23 +22,11 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const std::string& targ
 }
 
 std::string CodeName(int code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
   if (code >= 0 && code < static_cast<int>(std::size(kNames))) return kNames[code];
   return "CODE_" + std::to_string(code);
 }
@@ -149,8 +140,8 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
 
   void OnDone(const grpc::Status& status) override {
     if (!status.ok()) {
-      caller_.load().recorder_.AddError(caller_.id(), "stream ended " + CodeName(status.error_code()) + ": " +
-                                                          status.error_message().substr(0, 60));
+      caller_.load().recorder_.AddError(
+          caller_.id(), "stream ended " + CodeName(status.error_code()) + ": " + status.error_message().substr(0, 60));
     }
     caller_.StreamEnded(this);
   }
@@ -188,9 +179,8 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
   void FillRequestLocked() {
     request_.Clear();
     request_.set_request_id(std::to_string(asks_));
-    caller_.load().options_.shape.Pick(caller_.rng(), [&](std::string account) {
-      request_.add_accounts(std::move(account));
-    });
+    caller_.load().options_.shape.Pick(caller_.rng(),
+                                       [&](std::string account) { request_.add_accounts(std::move(account)); });
     for (const std::string& tag : caller_.load().options_.shape.tags) request_.add_tags(tag);
   }
 
@@ -239,8 +229,7 @@ void GrpcLoad::Caller::Cancel() {
   if (stream != nullptr) stream->context().TryCancel();
 }
 
-GrpcLoad::GrpcLoad(GrpcLoadOptions options, Recorder& recorder)
-    : options_(std::move(options)), recorder_(recorder) {
+GrpcLoad::GrpcLoad(GrpcLoadOptions options, Recorder& recorder) : options_(std::move(options)), recorder_(recorder) {
   channels_ = MakeChannels(options_.target, std::max(1, options_.channels));
   for (auto& channel : channels_) stubs_.push_back(v1::ProfileService::NewStub(channel));
   for (int i = 0; i < options_.callers; ++i) {
@@ -274,8 +263,262 @@ void GrpcLoad::Stop(std::chrono::milliseconds drain) {
   }
 }
 
-class IdleStreams::Stream final
-    : public grpc::ClientBidiReactor<v1::GetProfilesRequest, v1::GetProfilesResponse> {
+// One long-lived stream of the open loop. Lookups are offered by the arrivals thread and written one at a time
+// (one write in flight; the rest wait in `queued_`); answers are matched to them by request_index, which the
+// bridge counts in the order it reads the stream's requests, i.e. the order they were written. The hold taken
+// before StartCall lets the arrivals thread start writes; it is released with the half-close.
+class GrpcOpenLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesRequest, v1::GetProfilesResponse> {
+ public:
+  Stream(GrpcOpenLoad& load, int slot, v1::ProfileService::Stub& stub) : load_(load), slot_(slot) {
+    stub.async()->GetProfiles(&context_, this);
+  }
+
+  void Begin() {
+    StartRead(&response_);
+    AddHold();
+    StartCall();
+  }
+
+  grpc::ClientContext& context() { return context_; }
+
+  /// Takes the lookup unless the stream is closing or has taken its share; false when it did not. Arrivals thread.
+  bool Offer(Lookup& lookup) {
+    bool write = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (closing_ || taken_ >= load_.options_.lookups_per_stream) return false;
+      ++taken_;
+      ++outstanding_;
+      if (write_in_flight_) {
+        queued_.push_back(std::move(lookup));
+      } else {
+        write_in_flight_ = true;
+        FillLocked(std::move(lookup));
+        write = true;
+      }
+    }
+    if (write) StartWrite(&request_);
+    return true;
+  }
+
+  bool full() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return taken_ >= load_.options_.lookups_per_stream;
+  }
+
+  /// No more lookups: half-closes once those queued are written.
+  void Retire() {
+    bool close = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (closing_) return;
+      closing_ = true;
+      close = CloseIfIdleLocked();
+    }
+    if (close) Close();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // The bridge ended the stream: writes would fail too.
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        broken_ = true;
+      }
+      Retire();
+      return;
+    }
+    Recorder& recorder = load_.recorder_;
+    int64_t ok_accounts = 0, failed_accounts = 0;
+    for (const v1::AccountResult& result : response_.results()) {
+      if (result.status().code() == 0) {
+        ++ok_accounts;
+      } else {
+        ++failed_accounts;
+        recorder.AddError(slot_, FailureLabel(result));
+      }
+    }
+    recorder.AddAccounts(slot_, ok_accounts, failed_accounts);
+    if (response_.request_complete()) {
+      std::optional<Clock::time_point> intended;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        const uint64_t index = response_.request_index();
+        if (index < intended_.size()) {
+          intended = intended_[index];
+          --outstanding_;
+        }
+      }
+      if (intended.has_value()) {
+        load_.outstanding_.fetch_sub(1);
+        recorder.AddLookup(slot_, *intended);
+      } else {
+        recorder.AddError(slot_, "answer to a request never sent (request_index out of range)");
+      }
+    }
+    StartRead(&response_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write = false, close = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      write_in_flight_ = false;
+      if (!ok) broken_ = closing_ = true;  // Queued lookups are given up in OnDone.
+      if (!broken_ && !queued_.empty()) {
+        write_in_flight_ = true;
+        FillLocked(std::move(queued_.front()));
+        queued_.pop_front();
+        write = true;
+      } else {
+        close = CloseIfIdleLocked();
+      }
+    }
+    if (write) StartWrite(&request_);
+    if (close) Close();
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    int64_t given_up = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      given_up = std::exchange(outstanding_, 0);
+    }
+    Recorder& recorder = load_.recorder_;
+    if (given_up > 0) {
+      load_.outstanding_.fetch_sub(given_up);
+      recorder.AddError(slot_, "lookups unanswered when their stream ended " + CodeName(status.error_code()), given_up);
+    }
+    if (!status.ok()) {
+      recorder.AddError(slot_,
+                        "stream ended " + CodeName(status.error_code()) + ": " + status.error_message().substr(0, 60));
+    }
+    load_.StreamDone();
+  }
+
+ private:
+  void FillLocked(Lookup lookup) {
+    request_.Clear();
+    for (std::string& account : lookup.accounts) request_.add_accounts(std::move(account));
+    for (const std::string& tag : load_.options_.shape.tags) request_.add_tags(tag);
+    intended_.push_back(lookup.intended);
+  }
+
+  // The half-close is due when the stream is closing and no write is in flight; at most once.
+  bool CloseIfIdleLocked() {
+    if (!closing_ || write_in_flight_ || closed_) return false;
+    closed_ = true;
+    return true;
+  }
+
+  void Close() {
+    bool broken;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      broken = broken_;
+    }
+    if (!broken) StartWritesDone();
+    RemoveHold();  // OnDone can now come, once the answers are in.
+  }
+
+  GrpcOpenLoad& load_;
+  const int slot_;
+  grpc::ClientContext context_;
+  v1::GetProfilesResponse response_;  // Touched by OnReadDone only (one read in flight).
+
+  std::mutex mutex_;
+  v1::GetProfilesRequest request_;           // The write in flight.
+  std::deque<Lookup> queued_;                // Waiting for the write in flight to complete.
+  std::vector<Clock::time_point> intended_;  // By request_index: every lookup written, in order.
+  int64_t taken_ = 0;
+  int64_t outstanding_ = 0;  // Taken and not yet answered.
+  bool write_in_flight_ = false;
+  bool closing_ = false;  // Takes no more lookups.
+  bool closed_ = false;   // Half-closed (or given up), hold released.
+  bool broken_ = false;   // A write or the read side failed.
+};
+
+GrpcOpenLoad::GrpcOpenLoad(GrpcOpenLoadOptions options, Recorder& recorder)
+    : options_(std::move(options)),
+      recorder_(recorder),
+      arrivals_(options_.rate_per_s, options_.seed, [this](Clock::time_point intended) { Arrive(intended); }),
+      rng_(options_.seed ^ 0x9e3779b97f4a7c15ULL) {
+  channels_ = MakeChannels(options_.target, std::max(1, options_.channels));
+  for (auto& channel : channels_) stubs_.push_back(v1::ProfileService::NewStub(channel));
+  slots_.assign(static_cast<size_t>(std::max(1, options_.streams)), nullptr);
+}
+
+GrpcOpenLoad::~GrpcOpenLoad() { Stop(std::chrono::milliseconds(0)); }
+
+void GrpcOpenLoad::Start() {
+  started_ = true;
+  for (size_t slot = 0; slot < slots_.size(); ++slot) slots_[slot] = OpenStream(slot);
+  arrivals_.Start();
+}
+
+GrpcOpenLoad::Stream* GrpcOpenLoad::OpenStream(size_t slot) {
+  auto owned = std::make_unique<Stream>(*this, static_cast<int>(slot), *stubs_[slot % stubs_.size()]);
+  Stream* stream = owned.get();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    streams_.push_back(std::move(owned));
+  }
+  stream->Begin();
+  return stream;
+}
+
+void GrpcOpenLoad::Arrive(Clock::time_point intended) {
+  const size_t slot = next_slot_++ % slots_.size();
+  const int shard = static_cast<int>(slot);
+  if (outstanding_.load() >= options_.max_outstanding) {
+    recorder_.AddOffered(shard, intended, /*dropped=*/true);
+    recorder_.AddError(shard, absl::StrCat("dropped: ", options_.max_outstanding, " lookups outstanding"));
+    return;
+  }
+  recorder_.AddOffered(shard, intended, /*dropped=*/false);
+  Lookup lookup{intended, {}};
+  options_.shape.Pick(rng_, [&](std::string account) { lookup.accounts.push_back(std::move(account)); });
+  outstanding_.fetch_add(1);
+  // The slot's stream, or a fresh one when it has taken its share or failed (a second failure in a row is a
+  // bridge that is not there: the lookup is given up rather than retried).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Stream*& stream = slots_[slot];
+    if (stream->Offer(lookup)) {
+      // Handed to the stream: written now, or queued behind the write in flight (flow control, the bridge's
+      // backpressure): the generator's lag ends here, and what follows is the target's.
+      recorder_.AddSent(shard, intended, Clock::now());
+      if (stream->full()) stream->Retire();
+      return;
+    }
+    stream->Retire();
+    stream = OpenStream(slot);
+  }
+  outstanding_.fetch_sub(1);
+  recorder_.AddError(shard, "lookups unanswered: no stream would take them");
+}
+
+void GrpcOpenLoad::StreamDone() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++done_;
+  done_cv_.notify_all();
+}
+
+void GrpcOpenLoad::Stop(std::chrono::milliseconds drain) {
+  arrivals_.Stop();
+  if (!started_) return;
+  started_ = false;
+  for (Stream* stream : slots_) stream->Retire();
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!done_cv_.wait_for(lock, drain, [&] { return done_ == streams_.size(); })) {
+    std::vector<Stream*> streams;
+    for (auto& stream : streams_) streams.push_back(stream.get());
+    lock.unlock();
+    for (Stream* stream : streams) stream->context().TryCancel();  // A no-op on streams already done.
+    lock.lock();
+    done_cv_.wait(lock, [&] { return done_ == streams_.size(); });
+  }
+}
+
+class IdleStreams::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesRequest, v1::GetProfilesResponse> {
  public:
   Stream(IdleStreams& owner, v1::ProfileService::Stub& stub) : owner_(owner) {
     stub.async()->GetProfiles(&context_, this);

@@ -1,18 +1,21 @@
 // The gRPC side of the benchmark, on the callback API (no thread per caller): closed-loop callers that each keep
-// one ask in flight on a GetProfiles stream, and idle streams for the memory scenario.
+// one ask in flight on a GetProfiles stream, open-loop lookups multiplexed onto long-lived streams, and idle
+// streams for the memory scenario.
 #ifndef PORTRAIT_BRIDGE_BENCH_GRPC_LOAD_H_
 #define PORTRAIT_BRIDGE_BENCH_GRPC_LOAD_H_
+
+#include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
+#include "bench/arrivals.h"
 #include "bench/load.h"
 #include "bench/measure.h"
 #include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
@@ -68,6 +71,64 @@ class GrpcLoad {
   std::mutex mutex_;
   std::condition_variable finished_cv_;
   int finished_ = 0;
+};
+
+struct GrpcOpenLoadOptions {
+  std::string target;
+  double rate_per_s = 1000;  ///< Mean arrival rate of lookups.
+  uint64_t seed = 1;         ///< Of the arrival schedule and the accounts asked.
+  int channels = 8;          ///< HTTP/2 connections; streams are spread round-robin over them.
+  int streams = 64;          ///< Long-lived GetProfiles streams; arrivals are spread round-robin over them.
+  /// A stream is half-closed and replaced after this many lookups: under the bridge's max_accounts_per_stream.
+  int64_t lookups_per_stream = 50000;
+  /// Arrivals beyond this many lookups outstanding are dropped and counted (the schedule never slows down).
+  int64_t max_outstanding = 20000;
+  AskShape shape;
+};
+
+/// Open-loop lookups: each arrival of a PoissonArrivals schedule is one GetProfilesRequest, written to the next of
+/// `streams` long-lived GetProfiles streams, as a service that multiplexes its users' lookups onto a few open
+/// streams would (a stream per lookup would add stream set-up to every lookup, which no service would choose for
+/// one-account lookups). Latency runs from the intended arrival to the lookup's request_complete response, matched
+/// by request_index. A stream that fails is replaced at the next arrival for its slot; its lookups still
+/// outstanding count as unanswered. Recorder shards are stream slots.
+class GrpcOpenLoad {
+ public:
+  GrpcOpenLoad(GrpcOpenLoadOptions options, Recorder& recorder);
+  ~GrpcOpenLoad();
+  void Start();
+  /// Stops the arrivals, half-closes every stream once its lookups are written, and waits for their answers;
+  /// streams still open after `drain` are cancelled. Returns when every stream has ended.
+  void Stop(std::chrono::milliseconds drain);
+  /// Whether the arrivals ran at real-time priority (PoissonArrivals::realtime).
+  bool arrivals_realtime() const { return arrivals_.realtime(); }
+
+  class Stream;
+
+ private:
+  friend class Stream;
+  struct Lookup {
+    Clock::time_point intended;
+    std::vector<std::string> accounts;
+  };
+  void Arrive(Clock::time_point intended);  // On the arrivals thread.
+  Stream* OpenStream(size_t slot);          // Likewise.
+  void StreamDone();
+
+  const GrpcOpenLoadOptions options_;
+  Recorder& recorder_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<v1::ProfileService::Stub>> stubs_;
+  PoissonArrivals arrivals_;
+  std::mt19937_64 rng_;         // Accounts; arrivals thread only.
+  std::vector<Stream*> slots_;  // The stream taking each slot's lookups; arrivals thread only (then Stop).
+  size_t next_slot_ = 0;
+  std::atomic<int64_t> outstanding_{0};  // Lookups offered to a stream and not yet answered or given up.
+  bool started_ = false;
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  std::vector<std::unique_ptr<Stream>> streams_;  // Every stream opened; deleted with this object.
+  size_t done_ = 0;
 };
 
 /// Streams that are opened and then left idle (no request, no half-close) until CancelAll.

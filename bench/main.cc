@@ -14,6 +14,8 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -26,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/grpc_load.h"
 #include "bench/measure.h"
+#include "bench/plot.h"
 #include "bench/redis.h"
 #include "bench/rest_load.h"
 #include "bench/stack.h"
@@ -35,8 +38,8 @@ namespace {
 
 constexpr char kUsage[] = R"(portrait-bench: load generator for portrait-bridge (see bench/README.md)
 
-  --scenario=N          run scenario N only (1..5); default: all
-  --quick               smoke mode: 1 s warm-up, 3 s measurement, 1 s low-load runs, 2,000 idle streams
+  --scenario=N          run scenario N only (1, 1b, 2, 3, 4 or 5); default: all, in that order
+  --quick               smoke mode: 1 s warm-up, 3 s measurement (1b too), 1 s low-load runs, 2,000 idle streams
   --warmup_s=S          warm-up before each measurement (default 2)
   --duration_s=S        measurement window (default 10)
   --low_load_s=S        each low-load run of scenario 2 (default 3)
@@ -45,6 +48,12 @@ constexpr char kUsage[] = R"(portrait-bench: load generator for portrait-bridge 
   --s3_callers=N        scenario 3 callers (default 50)
   --s4_streams=N        scenario 4 idle streams (default 10000)
   --s5_callers=N        scenario 5 callers, 80% on the first of its three bridges (default 500)
+  --s1b_rates=R,R       scenario 1b open-loop lookup rates per second, one window each (default 500,10000,18000)
+  --s1b_duration_s=S    scenario 1b window per rate (default 15)
+  --s1b_streams=N       scenario 1b long-lived GetProfiles streams the lookups are spread over (default 64)
+  --s1b_channels=N      scenario 1b gRPC connections the streams are spread over (default 1)
+  --s1b_rest_connections=N   scenario 1b direct REST connection pool (default 128)
+  --seed=N              seed of the open-loop arrivals and accounts (default 1)
   --channels=N          gRPC connections for the callers (default 8)
   --rest_threads=N      curl multi threads of the REST baseline (default 2)
   --tags=T,T            tags asked (default Nick,Gender,BirthDay,Level)
@@ -52,9 +61,11 @@ constexpr char kUsage[] = R"(portrait-bench: load generator for portrait-bridge 
   --bridge_binary=PATH, --sandbox_binary=PATH   (default: the ones built beside this binary)
   --redis_binary=PATH   redis-server for scenario 5 (default: redis-server from PATH)
   --json_out=PATH       also write a JSON summary
+  --plots_dir=PATH      latency percentile plots (default: build/bench/plots; empty: none)
 )";
 
-constexpr int kScenarios = 5;
+// In the order a full run takes them; --scenario names one.
+constexpr std::array<const char*, 6> kScenarioNames = {"1", "1b", "2", "3", "4", "5"};
 // Tencent's limit on portrait_get per SDKAppID: the cap of every capped sandbox, and the bridge's default budget.
 constexpr int kCallsPerSecond = 200;
 // Tencent's limit on accounts per portrait_get call: with kCallsPerSecond, the profiles/s ceiling.
@@ -66,12 +77,32 @@ constexpr std::array<int64_t, 2> kWireWindowsMs = {1000, 1050};
 // static split of the budget serves badly).
 constexpr int kS5Bridges = 3;
 constexpr double kS5FirstBridgeShare = 0.8;
+// The open loop (scenario 1b): lookups outstanding beyond this are dropped and counted, never slowed down; and the
+// generator's lag (intended arrival -> sent) at p99 above which a run is flagged, its latencies then partly the
+// generator's own.
+constexpr int64_t kOpenLoopMaxOutstanding = 20000;
+constexpr double kMaxGeneratorLagMs = 5;
+// Scenario 1b's targets (issue 9): p99 and, where set, p999 latency from intended arrival at a rate.
+struct OpenLoopTarget {
+  double rate_per_s;
+  double p99_ms;
+  double p999_ms;  // 0: no target
+};
+constexpr std::array<OpenLoopTarget, 3> kS1bTargets = {{{500, 10, 0}, {10000, 10, 0}, {18000, 25, 50}}};
+// How long a load may take to finish once stopped (answers still coming) before what is left is cancelled.
+constexpr std::chrono::seconds kDrain{10};
 
 struct Options {
-  int scenario = 0;
+  std::string scenario;  // Empty: all.
   bool quick = false;
   double warmup_s = 2, duration_s = 10, low_load_s = 3;
   int s1_callers = 500, s2_callers = 50, s3_callers = 50, s4_streams = 10000, s5_callers = 500;
+  std::vector<double> s1b_rates = {500, 10000, 18000};
+  double s1b_duration_s = 15;
+  // One connection, as a service keeps one channel per target; 64 streams, so that the bridge's 1,000 accounts in
+  // flight per stream (max_inflight_accounts_per_stream) bind only past the generator's own cap of 20,000.
+  int s1b_streams = 64, s1b_channels = 1, s1b_rest_connections = 128;
+  uint64_t seed = 1;
   int channels = 8;
   int rest_threads = 2;
   std::vector<std::string> tags = {"Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_BirthDay",
@@ -81,11 +112,12 @@ struct Options {
   std::string sandbox_binary = BENCH_SANDBOX_BINARY;
   std::string redis_binary;  // Empty: redis-server from PATH.
   std::string json_out;
+  std::string plots_dir = BENCH_PLOTS_DIR;
 };
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options options;
-  bool warmup_set = false, duration_set = false, low_set = false, streams_set = false;
+  bool warmup_set = false, duration_set = false, low_set = false, streams_set = false, s1b_duration_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string name = arg, value;
@@ -103,7 +135,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       } else if (name == "--quick") {
         options.quick = true;
       } else if (name == "--scenario") {
-        options.scenario = std::stoi(value);
+        options.scenario = value;
       } else if (name == "--warmup_s") {
         options.warmup_s = std::stod(value), warmup_set = true;
       } else if (name == "--duration_s") {
@@ -120,6 +152,25 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
         options.s4_streams = std::stoi(value), streams_set = true;
       } else if (name == "--s5_callers") {
         options.s5_callers = std::stoi(value);
+      } else if (name == "--s1b_rates") {
+        options.s1b_rates.clear();
+        for (absl::string_view rate : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+          options.s1b_rates.push_back(std::stod(std::string(rate)));
+          if (options.s1b_rates.back() <= 0) throw std::invalid_argument("rate");
+        }
+        if (options.s1b_rates.empty()) throw std::invalid_argument("rates");
+      } else if (name == "--s1b_duration_s") {
+        options.s1b_duration_s = std::stod(value), s1b_duration_set = true;
+      } else if (name == "--s1b_streams") {
+        options.s1b_streams = std::stoi(value);
+      } else if (name == "--s1b_channels") {
+        options.s1b_channels = std::stoi(value);
+      } else if (name == "--s1b_rest_connections") {
+        options.s1b_rest_connections = std::stoi(value);
+      } else if (name == "--seed") {
+        options.seed = std::stoull(value);
+      } else if (name == "--plots_dir") {
+        options.plots_dir = value;
       } else if (name == "--channels") {
         options.channels = std::stoi(value);
       } else if (name == "--rest_threads") {
@@ -145,8 +196,15 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (options.scenario < 0 || options.scenario > kScenarios) {
-    std::fprintf(stderr, "portrait-bench: --scenario must be 1..%d\n", kScenarios);
+  if (!options.scenario.empty() &&
+      std::find(kScenarioNames.begin(), kScenarioNames.end(), options.scenario) == kScenarioNames.end()) {
+    std::fprintf(stderr, "portrait-bench: --scenario must be one of 1, 1b, 2, 3, 4, 5\n");
+    return std::nullopt;
+  }
+  if (options.s1b_streams < 1 || options.s1b_channels < 1 || options.s1b_rest_connections < options.rest_threads) {
+    std::fprintf(stderr,
+                 "portrait-bench: --s1b_streams and --s1b_channels must be at least 1, "
+                 "--s1b_rest_connections at least --rest_threads\n");
     return std::nullopt;
   }
   if (options.s5_callers < kS5Bridges) {
@@ -158,6 +216,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
     if (!duration_set) options.duration_s = 3;
     if (!low_set) options.low_load_s = 1;
     if (!streams_set) options.s4_streams = 2000;
+    if (!s1b_duration_set) options.s1b_duration_s = 3;
   }
   return options;
 }
@@ -197,6 +256,8 @@ BridgeBudget ReadBridgeBudget(const BridgeProcess& bridge) {
 
 struct Side {
   bool ran = false;
+  bool open_loop = false;              // Arrivals at a fixed rate; latency from intended arrival.
+  bool arrivals_realtime = false;      // The open loop's arrival thread ran at real-time priority.
   LoadResult load;                     // all bridges together
   std::vector<LoadResult> per_bridge;  // one per bridge when the run drives several
   std::vector<BridgeBudget> budgets;   // one per bridge
@@ -299,11 +360,38 @@ Side MeasureGrpc(const Options& options, SandboxProcess& sandbox, const std::vec
       [&] {
         // In parallel: each Stop waits up to its drain, and no load should go on asking while another drains.
         std::vector<std::thread> stopping;
-        for (auto& load : generators) stopping.emplace_back([&load] { load->Stop(std::chrono::seconds(10)); });
+        for (auto& load : generators) stopping.emplace_back([&load] { load->Stop(kDrain); });
         for (std::thread& thread : stopping) thread.join();
       },
       warmup_s);
   for (const BridgeProcess* bridge : bridges) side.budgets.push_back(ReadBridgeBudget(*bridge));
+  return side;
+}
+
+/// The open loop against one bridge (scenario 1b).
+Side MeasureGrpcOpen(const Options& options, SandboxProcess& sandbox, BridgeProcess& bridge,
+                     GrpcOpenLoadOptions load_options, double warmup_s) {
+  Recorder recorder;
+  load_options.target = bridge.target();
+  GrpcOpenLoad load(load_options, recorder);
+  Side side = Measure(
+      options, sandbox, {bridge.pid()}, {&recorder}, [&] { load.Start(); }, [&] { load.Stop(kDrain); }, warmup_s);
+  side.open_loop = true;
+  side.arrivals_realtime = load.arrivals_realtime();
+  side.budgets.push_back(ReadBridgeBudget(bridge));
+  return side;
+}
+
+Side MeasureRestOpen(const Options& options, SandboxProcess& sandbox, RestOpenLoadOptions load_options,
+                     double warmup_s) {
+  Recorder recorder;
+  load_options.base_url = sandbox.base_url();
+  load_options.threads = options.rest_threads;
+  RestOpenLoad load(load_options, recorder);
+  Side side = Measure(
+      options, sandbox, {}, {&recorder}, [&] { load.Start(); }, [&] { load.Stop(kDrain); }, warmup_s);
+  side.open_loop = true;
+  side.arrivals_realtime = load.arrivals_realtime();
   return side;
 }
 
@@ -359,7 +447,11 @@ std::string Number(double value, int decimals = 0) {
 }
 
 struct Row {
-  std::string metric, bridge, rest;
+  Row(std::string metric, std::string left, std::string right)
+      : metric(std::move(metric)), cells{std::move(left), std::move(right)} {}
+  Row(std::string metric, std::vector<std::string> cells) : metric(std::move(metric)), cells(std::move(cells)) {}
+  std::string metric;
+  std::vector<std::string> cells;  // One per column of the report.
 };
 
 struct Check {
@@ -370,12 +462,21 @@ struct Check {
 
 struct Report {
   std::string title;
-  std::string left = "bridge", right = "direct REST";  // The two columns: what is measured, and its baseline.
+  // What is measured, and its baseline (scenario 1b: that pair per rate).
+  std::vector<std::string> columns = {"bridge", "direct REST"};
   std::vector<Row> rows;
   std::vector<std::string> notes;
   std::vector<Check> checks;
   nlohmann::json json;
+  // The latency percentile plot (scenarios with latencies), drawn once the scenario has run.
+  std::vector<Curve> curves;
+  std::vector<PlotLine> plot_lines;
 };
+
+// A side's latencies on the report's plot: one colour per `group`, the baseline dashed.
+void AddCurve(Report& report, const std::string& label, const Side& side, int group, bool baseline) {
+  if (side.ran) report.curves.push_back({label, side.load.latencies_us, group, baseline});
+}
 
 std::string Errors(const Side& side) {
   if (!side.ran) return "n/a";
@@ -407,6 +508,7 @@ nlohmann::json SideJson(const Side& side) {
                       {"latency_ms",
                        {{"count", side.load.latency.count},
                         {"p50", side.load.latency.p50_ms},
+                        {"p90", side.load.latency.p90_ms},
                         {"p99", side.load.latency.p99_ms},
                         {"p999", side.load.latency.p999_ms},
                         {"max", side.load.latency.max_ms},
@@ -414,6 +516,17 @@ nlohmann::json SideJson(const Side& side) {
                       {"errors", side.load.errors},
                       {"sandbox_cpu_s", side.sandbox_cpu_s},
                       {"load_generator_cpu_s", side.bench_cpu_s}};
+  if (side.open_loop) {
+    j["open_loop"] = {{"offered_per_s", side.PerSecond(side.load.offered)},
+                      {"offered", side.load.offered},
+                      {"dropped", side.load.dropped},
+                      {"unanswered", side.load.unanswered()},
+                      {"generator_lag_ms",
+                       {{"p50", side.load.lag.p50_ms},
+                        {"p99", side.load.lag.p99_ms},
+                        {"p999", side.load.lag.p999_ms},
+                        {"max", side.load.lag.max_ms}}}};
+  }
   if (side.bridge_cpu_s >= 0) j["bridge_cpu_s"] = side.bridge_cpu_s;
   if (side.bridge_hwm_kib >= 0) j["bridge_peak_rss_kib"] = side.bridge_hwm_kib;
   if (!side.per_bridge.empty()) j["per_bridge_profiles_per_s"] = PerBridgeProfilesPerSecond(side);
@@ -431,28 +544,54 @@ nlohmann::json SideJson(const Side& side) {
   return j;
 }
 
-// "direct REST" -> "direct_rest": a column's key in the JSON summary.
-std::string JsonKey(std::string label) {
-  for (char& c : label) c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return label;
+// "direct REST" -> "direct_rest", "bridge 10,000/s" -> "bridge_10000_s": a column's key in the JSON summary.
+std::string JsonKey(const std::string& label) {
+  std::string key;
+  for (char c : label) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (c != ',' && !key.empty() && key.back() != '_') {
+      key += '_';
+    }
+  }
+  return key;
 }
 
-void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
-  auto both = [&](const std::string& metric, const std::function<std::string(const Side&)>& f) {
-    report.rows.push_back({metric, bridge.ran ? f(bridge) : "n/a", rest.ran ? f(rest) : "n/a"});
+// The rows every scenario with a load prints, one cell per side (the report's columns, in order).
+void AddStandardRows(Report& report, const std::vector<const Side*>& sides) {
+  const bool open = std::any_of(sides.begin(), sides.end(), [](const Side* s) { return s->open_loop; });
+  auto all = [&](const std::string& metric, const std::function<std::string(const Side&)>& f) {
+    std::vector<std::string> cells;
+    for (const Side* side : sides) cells.push_back(side->ran ? f(*side) : "n/a");
+    report.rows.push_back({metric, std::move(cells)});
   };
-  both("measured window (s)", [](const Side& s) { return Number(s.load.seconds, 1); });
-  both("profiles/s", [](const Side& s) { return Number(s.profiles_per_s()); });
-  both("asks/s (gRPC requests | HTTP calls)", [](const Side& s) { return Number(s.PerSecond(s.load.asks)); });
-  both("failed accounts/s", [](const Side& s) { return Number(s.PerSecond(s.load.accounts_failed)); });
+  all("measured window (s)", [](const Side& s) { return Number(s.load.seconds, 1); });
+  if (open) {
+    all("offered lookups/s (arrivals intended in window)",
+        [](const Side& s) { return Number(s.PerSecond(s.load.offered)); });
+    all("answered lookups/s (gRPC requests | HTTP calls)",
+        [](const Side& s) { return Number(s.PerSecond(s.load.asks)); });
+  }
+  all("profiles/s", [](const Side& s) { return Number(s.profiles_per_s()); });
+  if (!open) {
+    all("asks/s (gRPC requests | HTTP calls)", [](const Side& s) { return Number(s.PerSecond(s.load.asks)); });
+  }
+  all("failed accounts/s", [](const Side& s) { return Number(s.PerSecond(s.load.accounts_failed)); });
+  if (open) {
+    all(absl::StrCat("dropped (", Number(kOpenLoopMaxOutstanding), " outstanding) | never answered"),
+        [](const Side& s) {
+          return Number(static_cast<double>(s.load.dropped)) + " | " +
+                 Number(static_cast<double>(std::max<int64_t>(0, s.load.unanswered())));
+        });
+  }
   // "n/a" when a /sandbox/stats snapshot could not be had.
-  both("upstream calls/s (all)",
-       [](const Side& s) { return s.upstream.known ? Number(s.PerSecond(s.upstream.calls), 1) : std::string("n/a"); });
-  both("upstream OK calls/s",
-       [](const Side& s) { return s.upstream.known ? Number(s.PerSecond(s.upstream.ok), 1) : std::string("n/a"); });
-  both("mean fill (accounts per OK call)",
-       [](const Side& s) { return s.upstream.known ? Number(s.mean_fill(), 1) : std::string("n/a"); });
-  both("upstream throttled (window | whole run)", [](const Side& s) {
+  all("upstream calls/s (all)",
+      [](const Side& s) { return s.upstream.known ? Number(s.PerSecond(s.upstream.calls), 1) : std::string("n/a"); });
+  all("upstream OK calls/s",
+      [](const Side& s) { return s.upstream.known ? Number(s.PerSecond(s.upstream.ok), 1) : std::string("n/a"); });
+  all("mean fill (accounts per OK call)",
+      [](const Side& s) { return s.upstream.known ? Number(s.mean_fill(), 1) : std::string("n/a"); });
+  all("upstream throttled (window | whole run)", [](const Side& s) {
     return (s.upstream.known ? Number(static_cast<double>(s.upstream.throttled)) : std::string("n/a")) + " | " +
            (s.upstream_run.known ? Number(static_cast<double>(s.throttled_run())) : std::string("n/a"));
   });
@@ -461,22 +600,27 @@ void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
       return s.load.latency.count > 0 ? Number(s.load.latency.*field, 2) : std::string("n/a");
     };
   };
-  both("latency samples (asks started in window)",
-       [](const Side& s) { return Number(static_cast<double>(s.load.latency.count)); });
-  both("latency p50 (ms)", latency(&LatencySummary::p50_ms));
-  both("latency p99 (ms)", latency(&LatencySummary::p99_ms));
-  both("latency p999 (ms)", latency(&LatencySummary::p999_ms));
-  both("latency max (ms)", latency(&LatencySummary::max_ms));
-  both("bridge CPU s in window (cores)", [](const Side& s) {
+  all(open ? "latency samples (lookups intended in window, answered)" : "latency samples (asks started in window)",
+      [](const Side& s) { return Number(static_cast<double>(s.load.latency.count)); });
+  const std::string unit = open ? " (ms from intended arrival)" : " (ms)";
+  all("latency p50" + unit, latency(&LatencySummary::p50_ms));
+  all("latency p90" + unit, latency(&LatencySummary::p90_ms));
+  all("latency p99" + unit, latency(&LatencySummary::p99_ms));
+  all("latency p999" + unit, latency(&LatencySummary::p999_ms));
+  all("latency max" + unit, latency(&LatencySummary::max_ms));
+  all("bridge CPU s in window (cores)", [](const Side& s) {
     if (s.bridge_cpu_s < 0) return std::string("n/a");
     return Number(s.bridge_cpu_s, 2) + " (" + Number(s.bridge_cpu_s / s.load.seconds, 2) + ")";
   });
-  both("bridge peak RSS (MiB)", [](const Side& s) { return Number(s.bridge_hwm_kib / 1024.0, 1); });
-  both("sandbox CPU s in window", [](const Side& s) { return Number(s.sandbox_cpu_s, 2); });
-  both("load generator CPU s in window", [](const Side& s) { return Number(s.bench_cpu_s, 2); });
-  report.notes.push_back("errors, " + report.left +
-                         " (accounts by status and ErrorInfo reason; streams): " + Errors(bridge));
-  report.notes.push_back("errors, " + report.right + ": " + Errors(rest));
+  all("bridge peak RSS (MiB)", [](const Side& s) { return Number(s.bridge_hwm_kib / 1024.0, 1); });
+  all("sandbox CPU s in window", [](const Side& s) { return Number(s.sandbox_cpu_s, 2); });
+  all("load generator CPU s in window", [](const Side& s) { return Number(s.bench_cpu_s, 2); });
+  if (open) {
+    all("load generator lag p99 | max (ms; intended -> sent)", [](const Side& s) {
+      return s.load.lag.count > 0 ? Number(s.load.lag.p99_ms, 2) + " | " + Number(s.load.lag.max_ms, 2)
+                                  : std::string("n/a");
+    });
+  }
   auto codes = [](const Side& s) {
     std::string text;
     for (const auto& [code, count] : s.upstream.error_codes) {
@@ -484,17 +628,23 @@ void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
     }
     return text.empty() ? std::string("none") : text;
   };
-  if (bridge.ran && bridge.upstream.known) {
-    report.notes.push_back("upstream ErrorCodes in window, " + report.left + " run: " + codes(bridge));
+  bool unknown = false;
+  for (size_t i = 0; i < sides.size(); ++i) {
+    const Side& side = *sides[i];
+    const std::string& column = report.columns.at(i);
+    report.notes.push_back("errors, " + column +
+                           (i == 0 ? " (accounts by status and ErrorInfo reason; streams): " : ": ") + Errors(side));
+    if (side.ran && side.upstream.known) {
+      report.notes.push_back("upstream ErrorCodes in window, " + column + " run: " + codes(side));
+    }
+    unknown = unknown || (side.ran && !side.upstream.known);
+    report.json[JsonKey(column)] = SideJson(side);
   }
-  if (rest.ran && rest.upstream.known) {
-    report.notes.push_back("upstream ErrorCodes in window, " + report.right + " run: " + codes(rest));
-  }
-  if ((bridge.ran && !bridge.upstream.known) || (rest.ran && !rest.upstream.known)) {
-    report.notes.push_back("(a /sandbox/stats snapshot failed: upstream figures marked n/a)");
-  }
-  report.json[JsonKey(report.left)] = SideJson(bridge);
-  report.json[JsonKey(report.right)] = SideJson(rest);
+  if (unknown) report.notes.push_back("(a /sandbox/stats snapshot failed: upstream figures marked n/a)");
+}
+
+void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
+  AddStandardRows(report, {&bridge, &rest});
 }
 
 // "1.0 s", "1.05 s".
@@ -510,30 +660,31 @@ std::string PerBridge(const std::vector<double>& values, int decimals = 0) {
 // The wire check (bench/README.md): the most arrivals the sandbox saw in any window of each length over the
 // bridges' whole life (start to exit, warm-up and drain included), beside the budget, and the requests the
 // bridges' budgets refused at the socket. A side without bridges (direct REST, which ignores the cap) shows n/a.
-void AddWireRows(Report& report, const Side& left, const Side& right) {
-  auto both = [&](const std::string& metric, const std::function<std::string(const Side&)>& f) {
-    auto cell = [&](const Side& s) { return s.ran && !s.budgets.empty() && s.wire.known ? f(s) : std::string("n/a"); };
-    report.rows.push_back({metric, cell(left), cell(right)});
+void AddWireRows(Report& report, const std::vector<const Side*>& sides) {
+  auto all = [&](const std::string& metric, const std::function<std::string(const Side&)>& f) {
+    std::vector<std::string> cells;
+    for (const Side* s : sides) cells.push_back(s->ran && !s->budgets.empty() && s->wire.known ? f(*s) : "n/a");
+    report.rows.push_back({metric, std::move(cells)});
   };
-  both("wire: arrivals at the sandbox (whole bridge run)", [](const Side& s) {
+  all("wire: arrivals at the sandbox (whole bridge run)", [](const Side& s) {
     return Number(static_cast<double>(s.wire.count)) +
            (s.wire.dropped > 0 ? " (" + Number(static_cast<double>(s.wire.dropped)) + " dropped)" : "");
   });
   for (int64_t window : kWireWindowsMs) {
-    both(absl::StrCat("wire: largest count in any ", WindowName(window), " window (budget ", kCallsPerSecond, ")"),
-         [window](const Side& s) { return Number(static_cast<double>(s.wire.max_in_window.at(window))); });
+    all(absl::StrCat("wire: largest count in any ", WindowName(window), " window (budget ", kCallsPerSecond, ")"),
+        [window](const Side& s) { return Number(static_cast<double>(s.wire.max_in_window.at(window))); });
   }
-  both("budget refused at socket (whole bridge run)", [](const Side& s) {
+  all("budget refused at socket (whole bridge run)", [](const Side& s) {
     const std::vector<double> refused = PerBridgeBudget(s, &BridgeBudget::refused_at_socket);
     double total = 0;
     for (double count : refused) total += std::max(0.0, count);  // -1: not read.
     return refused.size() > 1 ? Number(total) + " (" + PerBridge(refused) + ")" : PerBridge(refused);
   });
   const int64_t first = kWireWindowsMs.front();
-  for (const Side* side : {&left, &right}) {
-    if (!side->ran || side->budgets.empty()) continue;
-    const std::string label = side == &left ? report.left : report.right;
-    const Arrivals& wire = side->wire;
+  for (size_t i = 0; i < sides.size(); ++i) {
+    const Side& side = *sides[i];
+    if (!side.ran || side.budgets.empty()) continue;
+    const Arrivals& wire = side.wire;
     std::string measured = "n/a: /sandbox/arrivals did not answer";
     if (wire.known) {
       measured = "";
@@ -544,24 +695,35 @@ void AddWireRows(Report& report, const Side& left, const Side& right) {
       if (wire.dropped > 0) measured += " (" + Number(static_cast<double>(wire.dropped)) + " dropped: maxima low)";
     }
     report.checks.push_back(
-        {absl::StrCat(label, ": at most ", kCallsPerSecond, " calls/s on the wire (arrivals in any ", WindowName(first),
-                      " window, whole bridge run)"),
+        {absl::StrCat(report.columns.at(i), ": at most ", kCallsPerSecond, " calls/s on the wire (arrivals in any ",
+                      WindowName(first), " window, whole bridge run)"),
          wire.known && wire.dropped == 0 && wire.max_in_window.at(first) <= kCallsPerSecond, measured});
   }
 }
 
+void AddWireRows(Report& report, const Side& left, const Side& right) { AddWireRows(report, {&left, &right}); }
+
 void Print(const Report& report) {
   std::printf("\n== %s ==\n", report.title.c_str());
-  size_t width = 0;
+  size_t width = std::string("metric").size();
   for (const Row& row : report.rows) width = std::max(width, row.metric.size());
-  size_t bridge_width = 12;
-  for (const Row& row : report.rows) bridge_width = std::max(bridge_width, row.bridge.size());
-  std::printf("%-*s  %*s  %s\n", static_cast<int>(width), "metric", static_cast<int>(bridge_width), report.left.c_str(),
-              report.right.c_str());
+  // Every column right-aligned, except that a two-column table keeps its baseline column ragged.
+  const size_t columns = report.columns.size();
+  std::vector<size_t> widths(columns, 12);
+  for (size_t i = 0; i < columns; ++i) widths[i] = std::max(widths[i], report.columns[i].size());
   for (const Row& row : report.rows) {
-    std::printf("%-*s  %*s  %s\n", static_cast<int>(width), row.metric.c_str(), static_cast<int>(bridge_width),
-                row.bridge.c_str(), row.rest.c_str());
+    for (size_t i = 0; i < row.cells.size() && i < columns; ++i) widths[i] = std::max(widths[i], row.cells[i].size());
   }
+  auto line = [&](const std::string& metric, const std::vector<std::string>& cells) {
+    std::string text = absl::StrFormat("%-*s", static_cast<int>(width), metric);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const bool ragged = columns == 2 && i + 1 == columns;
+      text += "  " + (ragged ? cells[i] : absl::StrFormat("%*s", static_cast<int>(widths[i]), cells[i]));
+    }
+    std::printf("%s\n", text.c_str());
+  };
+  line("metric", report.columns);
+  for (const Row& row : report.rows) line(row.metric, row.cells);
   for (const std::string& note : report.notes) std::printf("%s\n", note.c_str());
   for (const Check& check : report.checks) {
     std::printf("%s  %s: %s\n", check.pass ? "PASS" : "MISS", check.target.c_str(), check.measured.c_str());
@@ -637,10 +799,149 @@ Report Scenario1(const Options& options) {
                            answered ? Number(latency.p99_ms, 2) + " ms"
                                     : std::string("n/a: no ask that started in the window was answered in it")});
   AddWireRows(report, bridge_side, rest_side);
+  AddCurve(report, "bridge", bridge_side, 0, false);
+  AddCurve(report, "direct REST", rest_side, 0, true);
+  report.plot_lines.push_back({50, "bridge p99 target"});
   report.notes.insert(
       report.notes.begin(),
       absl::StrCat("direct REST: ", options.s1_callers, " keep-alive connections on ", options.rest_threads,
                    " curl multi threads, no retry: a throttled call moves on to the next account"));
+  return report;
+}
+
+// A percentile of the lookups offered and sent, counting those never answered (dropped at the cap, or left when
+// the drain ended) as slower than any answered one: infinity when they reach into it.
+double PercentileCountingMissing(const LoadResult& load, double q) {
+  const int64_t answered = static_cast<int64_t>(load.latencies_us.size());
+  const int64_t missing = std::max<int64_t>(0, load.offered - answered);
+  if (answered + missing == 0) return std::numeric_limits<double>::infinity();
+  const auto rank = static_cast<int64_t>(std::ceil(q * static_cast<double>(answered + missing)));
+  if (rank > answered) return std::numeric_limits<double>::infinity();
+  return Percentile(load.latencies_us, q * static_cast<double>(answered + missing) / static_cast<double>(answered));
+}
+
+std::string Milliseconds(double ms) {
+  return std::isinf(ms) ? std::string("past the answered ones (dropped or never answered)") : Number(ms, 2) + " ms";
+}
+
+// Scenario 1b: the open loop under the real cap. Per rate, a fresh sandbox and bridge (so that the wire check
+// covers that rate's bridge run alone), then direct REST at the same rate and seed against the same sandbox.
+Report Scenario1b(const Options& options) {
+  Report report;
+  std::string rates;
+  for (double rate : options.s1b_rates) rates += (rates.empty() ? "" : ", ") + Number(rate);
+  report.title =
+      absl::StrCat("Scenario 1b: open loop under the real cap (sandbox ", kCallsPerSecond,
+                   " calls/s; one-account lookups from user0..user99999, Poisson arrivals at ", rates,
+                   " lookups/s, seed ", options.seed, "; bridge: ", options.s1b_streams, " long-lived streams on ",
+                   options.s1b_channels, options.s1b_channels == 1 ? " connection" : " connections",
+                   "; direct REST: a pool of ", options.s1b_rest_connections, " keep-alive connections)");
+  std::printf("%s ...\n", report.title.c_str());
+  std::fflush(stdout);
+  Options window = options;
+  window.duration_s = options.s1b_duration_s;
+  const AskShape shape{1, 0, 100000, options.tags};
+  std::vector<Side> sides;
+  sides.reserve(2 * options.s1b_rates.size());
+  report.columns.clear();
+  for (size_t i = 0; i < options.s1b_rates.size(); ++i) {
+    const double rate = options.s1b_rates[i];
+    std::printf("  %s lookups/s: bridge, then direct REST ...\n", Number(rate).c_str());
+    std::fflush(stdout);
+    SandboxProcess sandbox(options.sandbox_binary, {CappedSandbox(), SandboxThreads(options.s1b_rest_connections)});
+    Side bridge_side;
+    {
+      BridgeProcess bridge(options.bridge_binary, sandbox.base_url(), options.bridge_flags);
+      GrpcOpenLoadOptions load;
+      load.rate_per_s = rate;
+      load.seed = options.seed;
+      load.channels = options.s1b_channels;
+      load.streams = options.s1b_streams;
+      load.max_outstanding = kOpenLoopMaxOutstanding;
+      load.shape = shape;
+      bridge_side = MeasureGrpcOpen(window, sandbox, bridge, load, options.warmup_s);
+    }
+    bridge_side.wire = SandboxArrivals(sandbox.port(), kWireWindowsMs);  // The bridge has exited: its whole run.
+    SleepSeconds(1.1);  // Let the sandbox's 1 s window forget the bridge's calls.
+    RestOpenLoadOptions rest;
+    rest.rate_per_s = rate;
+    rest.seed = options.seed;
+    rest.connections = options.s1b_rest_connections;
+    rest.max_outstanding = kOpenLoopMaxOutstanding;
+    rest.shape = shape;
+    Side rest_side = MeasureRestOpen(window, sandbox, rest, options.warmup_s);
+    const std::string suffix = " " + Number(rate) + "/s";
+    report.columns.push_back("bridge" + suffix);
+    report.columns.push_back("REST" + suffix);
+    AddCurve(report, "bridge" + suffix, bridge_side, static_cast<int>(i), false);
+    AddCurve(report, "direct REST" + suffix, rest_side, static_cast<int>(i), true);
+    sides.push_back(std::move(bridge_side));
+    sides.push_back(std::move(rest_side));
+  }
+  std::vector<const Side*> pointers;
+  for (const Side& side : sides) pointers.push_back(&side);
+  AddStandardRows(report, pointers);
+  AddWireRows(report, pointers);
+  report.json["rates_per_s"] = options.s1b_rates;
+
+  for (size_t i = 0; i < options.s1b_rates.size(); ++i) {
+    const double rate = options.s1b_rates[i];
+    const Side& bridge = sides[2 * i];
+    const Side& rest = sides[2 * i + 1];
+    const auto target = std::find_if(kS1bTargets.begin(), kS1bTargets.end(),
+                                     [rate](const OpenLoopTarget& t) { return t.rate_per_s == rate; });
+    const double p99 = PercentileCountingMissing(bridge.load, 0.99);
+    const double p999 = PercentileCountingMissing(bridge.load, 0.999);
+    const std::string measured =
+        absl::StrCat("p99 ", Milliseconds(p99), ", p999 ", Milliseconds(p999), " (", Number(bridge.load.latency.count),
+                     " answered, ", Number(std::max<int64_t>(0, bridge.load.offered - bridge.load.latency.count)),
+                     " dropped or never answered, counted as slowest); direct REST p99 ",
+                     Milliseconds(PercentileCountingMissing(rest.load, 0.99)));
+    if (target == kS1bTargets.end()) {
+      report.notes.push_back(absl::StrCat("at ", Number(rate), " lookups/s (no target at this rate): ", measured));
+    } else {
+      std::string goal = absl::StrCat("bridge at ", Number(rate), " lookups/s: p99 < ", Number(target->p99_ms), " ms");
+      bool pass = p99 < target->p99_ms;
+      if (target->p999_ms > 0) {
+        absl::StrAppend(&goal, " and p999 < ", Number(target->p999_ms), " ms");
+        pass = pass && p999 < target->p999_ms;
+      }
+      report.checks.push_back({goal + " (from intended arrival)", pass, measured});
+    }
+    // The generator's own lag, on both sides: past a few ms, latencies are partly its own.
+    double worst = 0;
+    for (const Side* side : {&bridge, &rest}) worst = std::max(worst, side->load.lag.p99_ms);
+    report.checks.push_back(
+        {absl::StrCat("load generator keeps up at ", Number(rate),
+                      " lookups/s (lag p99 <= ", Number(kMaxGeneratorLagMs), " ms, intended arrival -> sent)"),
+         worst <= kMaxGeneratorLagMs,
+         absl::StrCat(
+             "bridge side ", Number(bridge.load.lag.p99_ms, 3), " ms (max ", Number(bridge.load.lag.max_ms, 2),
+             "), direct REST side ", Number(rest.load.lag.p99_ms, 3), " ms (max ", Number(rest.load.lag.max_ms, 2), ")",
+             worst > kMaxGeneratorLagMs ? ": FLAGGED, latencies at this rate include the generator's lag" : "")});
+  }
+  // The targets as lines on the plot, rates that share a figure on one line.
+  std::map<double, std::string> lines;
+  for (const OpenLoopTarget& target : kS1bTargets) {
+    std::string& label = lines[target.p99_ms];
+    label += (label.empty() ? "p99 target at " : " and ") + Number(target.rate_per_s) + "/s";
+    if (target.p999_ms > 0) lines[target.p999_ms] += "p999 target at " + Number(target.rate_per_s) + "/s";
+  }
+  for (const auto& [ms, label] : lines) report.plot_lines.push_back({ms, label});
+  report.notes.insert(
+      report.notes.begin(),
+      {absl::StrCat("latency from each lookup's intended arrival (Poisson schedule), to its request_complete "
+                    "response (bridge) or parsed HTTP answer (REST), whatever the answer; lookups intended in the "
+                    "window are followed through the drain (",
+                    kDrain.count(), " s)"),
+       absl::StrCat("direct REST: the same arrivals (seed ", options.seed, ") over a pool of ",
+                    options.s1b_rest_connections, " keep-alive connections on ", options.rest_threads,
+                    " curl threads, no retry: a throttled call (60007) is answered, fast, and counts as failed"),
+       absl::StrCat("arrival thread at real-time priority (SCHED_FIFO 1, so that a busy machine does not delay the "
+                    "schedule): ",
+                    std::all_of(sides.begin(), sides.end(), [](const Side& s) { return s.arrivals_realtime; })
+                        ? "yes"
+                        : "no (not permitted here: lag on a busy machine is higher)")});
   return report;
 }
 
@@ -689,6 +990,10 @@ Report Scenario2(const Options& options) {
   report.notes.push_back("errors, direct REST low load: " + Errors(rest_low));
   report.json["bridge_low_load"] = SideJson(bridge_low);
   report.json["direct_rest_low_load"] = SideJson(rest_low);
+  AddCurve(report, absl::StrCat("bridge, ", options.s2_callers, " callers"), bridge_side, 0, false);
+  AddCurve(report, absl::StrCat("direct REST, ", options.s2_callers, " callers"), rest_side, 0, true);
+  AddCurve(report, "bridge, low load (1 caller)", bridge_low, 1, false);
+  AddCurve(report, "direct REST, low load (1 caller)", rest_low, 1, true);
 
   const double ratio = rest_side.profiles_per_s() > 0 ? bridge_side.profiles_per_s() / rest_side.profiles_per_s() : 0;
   report.checks.push_back({"bridge throughput >= 70% of direct REST at the same concurrency", ratio >= 0.7,
@@ -746,6 +1051,8 @@ Report Scenario3(const Options& options) {
        Number(bridge_side.profiles_per_s()) + " profiles/s (" +
            Number(bridge_side.PerSecond(bridge_side.upstream.calls), 1) + " upstream calls/s in the window)"});
   AddWireRows(report, bridge_side, rest_side);
+  AddCurve(report, "bridge (cache on)", bridge_side, 0, false);
+  AddCurve(report, "direct REST (no cache, capped)", rest_side, 0, true);
   report.notes.insert(report.notes.begin(),
                       "direct REST has no cache: same callers and hot set against the capped sandbox");
   return report;
@@ -847,8 +1154,7 @@ Side RunFleet(const Options& options, const std::vector<std::string>& bridge_fla
 
 Report Scenario5(const Options& options) {
   Report report;
-  report.left = "shared";
-  report.right = "static split";
+  report.columns = {"shared", "static split"};
   const std::vector<int> callers = S5Callers(options.s5_callers);
   const std::vector<double> caller_counts(callers.begin(), callers.end());
   // The static split's budget per bridge, and each shared bridge's fallback while Redis is unreachable.
@@ -902,6 +1208,8 @@ Report Scenario5(const Options& options) {
            " RESOURCE_EXHAUSTED account results in the window; static split: " + Number(split.profiles_per_s()) +
            " profiles/s, " + throttles(split) + " throttled"});
   AddWireRows(report, shared, split);
+  AddCurve(report, "shared budget (Redis)", shared, 0, false);
+  AddCurve(report, "static split", split, 0, true);
   const std::vector<double> gauges = PerBridgeBudget(shared, &BridgeBudget::shared);
   report.checks.push_back(
       {absl::StrCat("all ", kS5Bridges, " shared bridges report portrait_bridge_budget_shared 1 at the end"),
@@ -942,24 +1250,29 @@ int Run(int argc, char** argv) {
   nlohmann::json summary = {{"mode", options->quick ? "quick" : "full"}, {"warmup_s", options->warmup_s},
                             {"duration_s", options->duration_s},         {"cores", sysconf(_SC_NPROCESSORS_ONLN)},
                             {"bridge_flags", options->bridge_flags},     {"scenarios", nlohmann::json::object()}};
-  const std::vector<std::function<Report(const Options&)>> scenarios = {Scenario1, Scenario2, Scenario3, Scenario4,
-                                                                        Scenario5};
-  static_assert(kScenarios == 5, "one function per scenario");
+  // One function per entry of kScenarioNames, in its order.
+  const std::array<std::function<Report(const Options&)>, kScenarioNames.size()> scenarios = {
+      Scenario1, Scenario1b, Scenario2, Scenario3, Scenario4, Scenario5};
   int misses = 0;
   std::vector<Check> all_checks;
-  for (int index = 1; index <= kScenarios; ++index) {
-    if (options->scenario != 0 && options->scenario != index) continue;
+  for (size_t index = 0; index < kScenarioNames.size(); ++index) {
+    const std::string name = kScenarioNames[index];
+    if (!options->scenario.empty() && options->scenario != name) continue;
     Report report;
     try {
-      report = scenarios[static_cast<size_t>(index - 1)](*options);
+      report = scenarios[index](*options);
     } catch (const std::exception& e) {
-      report.title = absl::StrCat("Scenario ", index, " could not run");
+      report.title = absl::StrCat("Scenario ", name, " could not run");
       report.checks.push_back({"scenario ran", false, e.what()});
+    }
+    if (!report.curves.empty() && !options->plots_dir.empty()) {
+      report.notes.push_back(
+          WritePercentilePlot(options->plots_dir, name, report.title, report.curves, report.plot_lines));
     }
     report.notes.push_back("machine load average (1 min) after the scenario: " + LoadAverage());
     Print(report);
     FinishJson(report);
-    summary["scenarios"][std::to_string(index)] = report.json;
+    summary["scenarios"][name] = report.json;
     for (const Check& check : report.checks) {
       misses += check.pass ? 0 : 1;
       all_checks.push_back(check);

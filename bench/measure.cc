@@ -19,7 +19,17 @@ void Recorder::OpenWindow() {
 void Recorder::CloseWindow() {
   measuring_.store(false);
   closed_ = Clock::now();
+  closed_ticks_.store(closed_.time_since_epoch().count());
 }
+
+namespace {
+
+uint32_t Microseconds(Clock::duration d) {
+  const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  return static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX));
+}
+
+}  // namespace
 
 void Recorder::AddAsk(int index, Clock::time_point started) {
   if (!measuring()) return;
@@ -30,6 +40,32 @@ void Recorder::AddAsk(int index, Clock::time_point started) {
   std::lock_guard<std::mutex> lock(s.mutex);
   s.asks++;
   if (started_inside) s.latencies_us.push_back(static_cast<uint32_t>(std::min<int64_t>(us, UINT32_MAX)));
+}
+
+void Recorder::AddOffered(int index, Clock::time_point intended, bool dropped) {
+  if (!Inside(intended)) return;
+  Shard& s = shard(index);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.offered++;
+  if (dropped) s.dropped++;
+}
+
+void Recorder::AddSent(int index, Clock::time_point intended, Clock::time_point sent) {
+  if (!Inside(intended)) return;
+  Shard& s = shard(index);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.lags_us.push_back(Microseconds(sent - intended));
+}
+
+void Recorder::AddLookup(int index, Clock::time_point intended) {
+  const bool answered_inside = measuring();
+  const bool intended_inside = Inside(intended);
+  if (!answered_inside && !intended_inside) return;
+  const uint32_t us = Microseconds(Clock::now() - intended);
+  Shard& s = shard(index);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (answered_inside) s.asks++;
+  if (intended_inside) s.latencies_us.push_back(us);
 }
 
 void Recorder::AddAccounts(int index, int64_t ok, int64_t failed) {
@@ -53,33 +89,40 @@ LoadResult Recorder::Combined(const std::vector<const Recorder*>& recorders) {
   LoadResult result;
   if (recorders.empty()) return result;
   result.seconds = std::chrono::duration<double>(recorders.front()->closed_ - recorders.front()->opened_).count();
-  std::vector<uint32_t> latencies;
+  std::vector<uint32_t> lags;
   for (const Recorder* recorder : recorders) {
     for (Shard& s : recorder->shards_) {
       std::lock_guard<std::mutex> lock(s.mutex);
       result.asks += s.asks;
       result.accounts_ok += s.ok;
       result.accounts_failed += s.failed;
+      result.offered += s.offered;
+      result.dropped += s.dropped;
       for (const auto& [label, count] : s.errors) result.errors[label] += count;
-      latencies.insert(latencies.end(), s.latencies_us.begin(), s.latencies_us.end());
+      result.latencies_us.insert(result.latencies_us.end(), s.latencies_us.begin(), s.latencies_us.end());
+      lags.insert(lags.end(), s.lags_us.begin(), s.lags_us.end());
     }
   }
-  result.latency = Summarize(std::move(latencies));
+  result.latency = Summarize(result.latencies_us);
+  result.lag = Summarize(lags);
   return result;
 }
 
-LatencySummary Summarize(std::vector<uint32_t> latencies_us) {
+double Percentile(const std::vector<uint32_t>& sorted_us, double q) {
+  if (sorted_us.empty()) return 0;
+  size_t index = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted_us.size())));
+  index = std::clamp<size_t>(index, 1, sorted_us.size()) - 1;
+  return sorted_us[index] / 1000.0;
+}
+
+LatencySummary Summarize(std::vector<uint32_t>& latencies_us) {
   LatencySummary summary;
   summary.count = static_cast<int64_t>(latencies_us.size());
   if (latencies_us.empty()) return summary;
   std::sort(latencies_us.begin(), latencies_us.end());
-  // Nearest-rank percentile.
-  auto rank = [&](double q) {
-    size_t index = static_cast<size_t>(std::ceil(q * static_cast<double>(latencies_us.size())));
-    index = std::clamp<size_t>(index, 1, latencies_us.size()) - 1;
-    return latencies_us[index] / 1000.0;
-  };
+  auto rank = [&](double q) { return Percentile(latencies_us, q); };
   summary.p50_ms = rank(0.50);
+  summary.p90_ms = rank(0.90);
   summary.p99_ms = rank(0.99);
   summary.p999_ms = rank(0.999);
   summary.max_ms = latencies_us.back() / 1000.0;

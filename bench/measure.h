@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -21,10 +22,10 @@ namespace portrait_bridge::bench {
 
 using Clock = std::chrono::steady_clock;
 
-/// p50/p99/p999 of a set of latencies, in milliseconds.
+/// p50/p90/p99/p999 of a set of latencies, in milliseconds.
 struct LatencySummary {
   int64_t count = 0;
-  double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, mean_ms = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0, mean_ms = 0;
 };
 
 /// What a load generator did inside the measurement window.
@@ -35,6 +36,14 @@ struct LoadResult {
   int64_t accounts_failed = 0;            ///< Accounts answered with a failure.
   std::map<std::string, int64_t> errors;  ///< Failure label -> count (accounts, or streams/calls as labelled).
   LatencySummary latency;
+  std::vector<uint32_t> latencies_us;  ///< The samples behind `latency`, sorted (for the percentile plots).
+
+  // Open loop only (zero for closed-loop callers): arrivals whose intended time fell inside the window.
+  int64_t offered = 0;
+  int64_t dropped = 0;  ///< Not sent: the cap on outstanding lookups was reached.
+  LatencySummary lag;   ///< The generator's own lag: intended arrival -> handed to the transport.
+  /// Offered, not dropped, and never answered by the end of the drain (cancelled, or on a stream that failed).
+  int64_t unanswered() const { return offered - dropped - latency.count; }
 };
 
 /// Collects events from any number of threads. Only events that complete while the window is open count.
@@ -49,6 +58,17 @@ class Recorder {
   /// latency counts only when it also started inside it (so that connection set-up during the warm-up, e.g. a
   /// SYN retransmitted after 1 s, does not land in the window's percentiles).
   void AddAsk(int shard, Clock::time_point started);
+
+  // The open loop (bench/README.md): latency runs from each lookup's intended arrival, so that the time it
+  // queued before it could be sent (coordinated omission) is in it.
+  /// An arrival of the schedule, intended at `intended`; `dropped` when it was not sent (too many outstanding).
+  void AddOffered(int shard, Clock::time_point intended, bool dropped);
+  /// The lookup intended at `intended` was handed to the transport at `sent`: the generator's lag.
+  void AddSent(int shard, Clock::time_point intended, Clock::time_point sent);
+  /// The lookup intended at `intended` has just been answered. It counts as answered when that happens inside the
+  /// window; its latency counts when `intended` is inside the window, even when the answer comes after the window
+  /// closed (during the drain): leaving out the slowest lookups would flatter the tail.
+  void AddLookup(int shard, Clock::time_point intended);
   void AddAccounts(int shard, int64_t ok, int64_t failed);
   void AddError(int shard, const std::string& label, int64_t count = 1);
 
@@ -62,18 +82,30 @@ class Recorder {
   struct Shard {
     std::mutex mutex;
     std::vector<uint32_t> latencies_us;
+    std::vector<uint32_t> lags_us;
     std::map<std::string, int64_t> errors;
-    int64_t asks = 0, ok = 0, failed = 0;
+    int64_t asks = 0, ok = 0, failed = 0, offered = 0, dropped = 0;
   };
   Shard& shard(int index) { return shards_[static_cast<size_t>(index) % kShards]; }
 
+  // Whether an intended arrival time falls inside the window (once opened; closed_ticks_ is "never" until closed).
+  bool Inside(Clock::time_point t) const {
+    const Clock::rep ticks = t.time_since_epoch().count();
+    return ticks >= opened_ticks_.load() && ticks < closed_ticks_.load();
+  }
+
   std::atomic<bool> measuring_{false};
-  std::atomic<Clock::rep> opened_ticks_{0};
+  std::atomic<Clock::rep> opened_ticks_{std::numeric_limits<Clock::rep>::max()};
+  std::atomic<Clock::rep> closed_ticks_{std::numeric_limits<Clock::rep>::max()};
   Clock::time_point opened_, closed_;
   mutable std::array<Shard, kShards> shards_;
 };
 
-LatencySummary Summarize(std::vector<uint32_t> latencies_us);
+/// Sorts `latencies_us` in place and summarizes it (nearest-rank percentiles).
+LatencySummary Summarize(std::vector<uint32_t>& latencies_us);
+
+/// The nearest-rank percentile `q` (0..1] of sorted samples, in ms; 0 when there are none.
+double Percentile(const std::vector<uint32_t>& sorted_us, double q);
 
 /// CPU seconds (user + system) of a process, from /proc/<pid>/stat; -1 if unreadable.
 double ProcessCpuSeconds(pid_t pid);

@@ -2,8 +2,8 @@
 # The benchmark command (bench/README.md): builds the bridge, the sandbox and the load generator into build/
 # (the default preset, two jobs), then runs the scenarios.
 #
-#   bash bench/run.sh                 # all five scenarios, 10 s windows (about 3 minutes)
-#   bash bench/run.sh --scenario 2    # one scenario (5: three bridges sharing a budget through Redis)
+#   bash bench/run.sh                 # scenarios 1, 1b, 2, 3, 4, 5 (about 5 minutes); plots in build/bench/plots/
+#   bash bench/run.sh --scenario 2    # one scenario (1b: the open loop; 5: three bridges sharing a budget via Redis)
 #   bash bench/run.sh --quick         # smoke run: 3 s windows, 2,000 idle streams
 #
 # Any other flag goes to portrait-bench (`build/bench/portrait-bench --help`). A JSON summary is written to
