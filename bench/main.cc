@@ -473,9 +473,15 @@ struct Report {
   std::vector<PlotLine> plot_lines;
 };
 
-// A side's latencies on the report's plot: one colour per `group`, the baseline dashed.
+// A side's latencies on the report's plot: one colour per `group`, the baseline dashed. Open-loop lookups without
+// an answer have no latency to draw: the label says how many.
 void AddCurve(Report& report, const std::string& label, const Side& side, int group, bool baseline) {
-  if (side.ran) report.curves.push_back({label, side.load.latencies_us, group, baseline});
+  if (!side.ran) return;
+  const int64_t missing = side.open_loop ? std::max<int64_t>(0, side.load.offered - side.load.latency.count) : 0;
+  report.curves.push_back({missing > 0 ? absl::StrCat(label, " (", Number(static_cast<double>(missing)),
+                                                      " dropped or unanswered, not drawn)")
+                                       : label,
+                           side.load.latencies_us, group, baseline});
 }
 
 std::string Errors(const Side& side) {
