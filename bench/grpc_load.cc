@@ -5,7 +5,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 
 namespace portrait_bridge::bench {
@@ -468,13 +467,11 @@ GrpcOpenLoad::Stream* GrpcOpenLoad::OpenStream(size_t slot) {
 
 void GrpcOpenLoad::Arrive(Clock::time_point intended) {
   const size_t slot = next_slot_++ % slots_.size();
-  const int shard = static_cast<int>(slot);
   if (outstanding_.load() >= options_.max_outstanding) {
-    recorder_.AddOffered(shard, intended, /*dropped=*/true);
-    recorder_.AddError(shard, absl::StrCat("dropped: ", options_.max_outstanding, " lookups outstanding"));
+    recorder_.AddOffered(intended, /*dropped=*/true);
     return;
   }
-  recorder_.AddOffered(shard, intended, /*dropped=*/false);
+  recorder_.AddOffered(intended, /*dropped=*/false);
   Lookup lookup{intended, {}};
   options_.shape.Pick(rng_, [&](std::string account) { lookup.accounts.push_back(std::move(account)); });
   outstanding_.fetch_add(1);
@@ -485,7 +482,7 @@ void GrpcOpenLoad::Arrive(Clock::time_point intended) {
     if (stream->Offer(lookup)) {
       // Handed to the stream: written now, or queued behind the write in flight (flow control, the bridge's
       // backpressure): the generator's lag ends here, and what follows is the target's.
-      recorder_.AddSent(shard, intended, Clock::now());
+      recorder_.AddSent(intended, Clock::now());
       if (stream->full()) stream->Retire();
       return;
     }
@@ -493,7 +490,7 @@ void GrpcOpenLoad::Arrive(Clock::time_point intended) {
     stream = OpenStream(slot);
   }
   outstanding_.fetch_sub(1);
-  recorder_.AddError(shard, "lookups unanswered: no stream would take them");
+  recorder_.AddError(static_cast<int>(slot), "lookups unanswered: no stream would take them");
 }
 
 void GrpcOpenLoad::StreamDone() {

@@ -42,19 +42,17 @@ void Recorder::AddAsk(int index, Clock::time_point started) {
   if (started_inside) s.latencies_us.push_back(static_cast<uint32_t>(std::min<int64_t>(us, UINT32_MAX)));
 }
 
-void Recorder::AddOffered(int index, Clock::time_point intended, bool dropped) {
+void Recorder::AddOffered(Clock::time_point intended, bool dropped) {
   if (!Inside(intended)) return;
-  Shard& s = shard(index);
-  std::lock_guard<std::mutex> lock(s.mutex);
-  s.offered++;
-  if (dropped) s.dropped++;
+  std::lock_guard<std::mutex> lock(arrivals_.mutex);
+  arrivals_.offered++;
+  if (dropped) arrivals_.dropped++;
 }
 
-void Recorder::AddSent(int index, Clock::time_point intended, Clock::time_point sent) {
+void Recorder::AddSent(Clock::time_point intended, Clock::time_point sent) {
   if (!Inside(intended)) return;
-  Shard& s = shard(index);
-  std::lock_guard<std::mutex> lock(s.mutex);
-  s.lags_us.push_back(Microseconds(sent - intended));
+  std::lock_guard<std::mutex> lock(arrivals_.mutex);
+  arrivals_.lags_us.push_back(Microseconds(sent - intended));
 }
 
 void Recorder::AddLookup(int index, Clock::time_point intended) {
@@ -96,12 +94,13 @@ LoadResult Recorder::Combined(const std::vector<const Recorder*>& recorders) {
       result.asks += s.asks;
       result.accounts_ok += s.ok;
       result.accounts_failed += s.failed;
-      result.offered += s.offered;
-      result.dropped += s.dropped;
       for (const auto& [label, count] : s.errors) result.errors[label] += count;
       result.latencies_us.insert(result.latencies_us.end(), s.latencies_us.begin(), s.latencies_us.end());
-      lags.insert(lags.end(), s.lags_us.begin(), s.lags_us.end());
     }
+    std::lock_guard<std::mutex> lock(recorder->arrivals_.mutex);
+    result.offered += recorder->arrivals_.offered;
+    result.dropped += recorder->arrivals_.dropped;
+    lags.insert(lags.end(), recorder->arrivals_.lags_us.begin(), recorder->arrivals_.lags_us.end());
   }
   result.latency = Summarize(result.latencies_us);
   result.lag = Summarize(lags);

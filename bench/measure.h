@@ -61,10 +61,13 @@ class Recorder {
 
   // The open loop (bench/README.md): latency runs from each lookup's intended arrival, so that the time it
   // queued before it could be sent (coordinated omission) is in it.
+  // AddOffered and AddSent are called by the arrival schedule's thread only. They have a lock of their own, which no
+  // answer-handling thread takes: that thread may run at real-time priority, and must not wait for a lock held by
+  // a thread that is itself waiting for a core.
   /// An arrival of the schedule, intended at `intended`; `dropped` when it was not sent (too many outstanding).
-  void AddOffered(int shard, Clock::time_point intended, bool dropped);
-  /// The lookup intended at `intended` was handed to the transport at `sent`: the generator's lag.
-  void AddSent(int shard, Clock::time_point intended, Clock::time_point sent);
+  void AddOffered(Clock::time_point intended, bool dropped);
+  /// The lookup intended at `intended` was handed to the client at `sent`: the generator's lag.
+  void AddSent(Clock::time_point intended, Clock::time_point sent);
   /// The lookup intended at `intended` has just been answered. It counts as answered when that happens inside the
   /// window; its latency counts when `intended` is inside the window, even when the answer comes after the window
   /// closed (during the drain): leaving out the slowest lookups would flatter the tail.
@@ -82,9 +85,13 @@ class Recorder {
   struct Shard {
     std::mutex mutex;
     std::vector<uint32_t> latencies_us;
-    std::vector<uint32_t> lags_us;
     std::map<std::string, int64_t> errors;
-    int64_t asks = 0, ok = 0, failed = 0, offered = 0, dropped = 0;
+    int64_t asks = 0, ok = 0, failed = 0;
+  };
+  struct Arrivals {
+    std::mutex mutex;
+    std::vector<uint32_t> lags_us;
+    int64_t offered = 0, dropped = 0;
   };
   Shard& shard(int index) { return shards_[static_cast<size_t>(index) % kShards]; }
 
@@ -99,6 +106,7 @@ class Recorder {
   std::atomic<Clock::rep> closed_ticks_{std::numeric_limits<Clock::rep>::max()};
   Clock::time_point opened_, closed_;
   mutable std::array<Shard, kShards> shards_;
+  mutable Arrivals arrivals_;
 };
 
 /// Sorts `latencies_us` in place and summarizes it (nearest-rank percentiles).

@@ -7,7 +7,6 @@
 #include <deque>
 #include <mutex>
 
-#include "absl/strings/str_cat.h"
 #include "bench/stack.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
@@ -217,11 +216,10 @@ void RestOpenLoad::Stop(std::chrono::milliseconds drain) {
 void RestOpenLoad::Arrive(Clock::time_point intended) {
   Worker& worker = *workers_[next_worker_++ % workers_.size()];
   if (outstanding_.load() >= options_.max_outstanding) {
-    recorder_.AddOffered(worker.index, intended, /*dropped=*/true);
-    recorder_.AddError(worker.index, absl::StrCat("dropped: ", options_.max_outstanding, " calls outstanding"));
+    recorder_.AddOffered(intended, /*dropped=*/true);
     return;
   }
-  recorder_.AddOffered(worker.index, intended, /*dropped=*/false);
+  recorder_.AddOffered(intended, /*dropped=*/false);
   outstanding_.fetch_add(1);
   std::vector<std::string> accounts;
   options_.shape.Pick(rng_, [&](std::string account) { accounts.push_back(std::move(account)); });
@@ -234,7 +232,7 @@ void RestOpenLoad::Arrive(Clock::time_point intended) {
   if (wake) curl_multi_wakeup(worker.multi);
   // Handed to the client (as GrpcOpenLoad hands a lookup to a stream): the generator's lag ends here; the curl
   // thread's queue and the wait for a pooled connection are part of the latency, as for any REST client.
-  recorder_.AddSent(worker.index, intended, Clock::now());
+  recorder_.AddSent(intended, Clock::now());
 }
 
 void RestOpenLoad::Loop(Worker& worker) {
