@@ -119,7 +119,7 @@ std::string WritePercentilePlot(const std::string& dir, const std::string& name,
         << "set xrange [0:" << decades << "]\n"
         << "set xtics (" << tics << ")\n"
         << "set grid xtics ytics mytics\n"
-        << "set key top left box opaque\n"
+        << "set key bottom right box opaque\n"  // Where percentile curves never go.
         << labels << plot << "\n";
   }
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
