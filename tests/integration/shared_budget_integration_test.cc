@@ -219,5 +219,33 @@ TEST(SharedBudgetTest, ThreeBridgesShareOneBudgetSkewedLoadFallbackAndRecovery) 
   }
 }
 
+// A throttling answer seen by one bridge slows the whole app: the halving lives in Redis, where every bridge's
+// reservations read it, and it recovers there too.
+TEST(SharedBudgetTest, AThrottleSeenByOneBridgeSlowsTheAppInRedis) {
+  RedisServer redis;
+  Sandbox sandbox;
+  const std::vector<std::string> flags = {"--budget_redis_url=" + redis.url(), "--retry_max_attempts=1",
+                                          "--redis_timeout_ms=200"};
+  MeteredBridge first(sandbox.base_url(), flags);
+  MeteredBridge second(sandbox.base_url(), flags);
+  const std::string state_key = absl::StrCat("portrait-bridge:{", kSdkAppId, "}:budget:state");
+  auto factor = [&] {
+    const RedisServer::Reply reply = redis.Command({"HGET", state_key, "factor"});
+    return reply.type == RedisServer::Reply::Type::kString ? std::stod(reply.str) : 1.0;
+  };
+  ASSERT_TRUE(RunStream(*second.bridge->NewChannel(), {MakeRequest({"alice"}, {"Tag_Profile_IM_Nick"})}).status.ok());
+  EXPECT_EQ(factor(), 1.0) << "no throttle yet";
+
+  sandbox.SetFaults({{"throttle_for_ms", 60000}});
+  const StreamOutcome throttled =
+      RunStream(*first.bridge->NewChannel(), {MakeRequest({"bob"}, {"Tag_Profile_IM_Nick"})});
+  ASSERT_TRUE(throttled.status.ok()) << throttled.status.error_message();
+  EXPECT_EQ(throttled.results_by_request.at(0).at(0).status().code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(WaitFor([&] { return factor() == 0.5; }, std::chrono::seconds(5)))
+      << "the first bridge's throttle halves the app-wide rate in Redis";
+  EXPECT_EQ(first.Metric("portrait_bridge_upstream_throttled_total"), 1);
+  EXPECT_EQ(second.Metric("portrait_bridge_upstream_throttled_total"), 0) << "the second bridge saw no throttle";
+}
+
 }  // namespace
 }  // namespace portrait_bridge::testing
