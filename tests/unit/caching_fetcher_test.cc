@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "tests/unit/fake_clock.h"
+#include "tests/unit/fetcher_fakes.h"
 
 namespace portrait_bridge {
 namespace {
@@ -32,105 +33,6 @@ const std::string kNick = "Tag_Profile_IM_Nick";
 const std::string kGender = "Tag_Profile_IM_Gender";
 const std::string kLevel = "Tag_Profile_IM_Level";
 const absl::Time kDeadline = absl::FromUnixSeconds(1800000000);
-
-ProfileItem StringItem(const std::string& tag, const std::string& value) {
-  ProfileItem item;
-  item.set_tag(tag);
-  item.set_string_value(value);
-  return item;
-}
-
-AccountOutcome Success(const std::string& account, std::vector<ProfileItem> items) {
-  AccountOutcome outcome;
-  outcome.account = account;
-  outcome.items = std::move(items);
-  return outcome;
-}
-
-AccountOutcome Failed(const std::string& account, Failure failure) {
-  AccountOutcome outcome;
-  outcome.account = account;
-  outcome.failure = std::move(failure);
-  return outcome;
-}
-
-FetchResult Outcomes(std::vector<AccountOutcome> outcomes) {
-  FetchResult result;
-  result.outcomes = std::move(outcomes);
-  return result;
-}
-
-// An inner fetcher that records every Fetch and answers when the test says so.
-class FakeFetcher final : public ProfileFetcher {
- public:
-  struct Ask {
-    std::vector<std::string> accounts;
-    std::vector<std::string> tags;
-    absl::Time deadline;
-    std::optional<Done> done;
-    std::shared_ptr<int> cancels = std::make_shared<int>(0);
-  };
-
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
-                                absl::Time deadline, Done done) override {
-    Ask& ask = asks.emplace_back();
-    ask.accounts = std::move(accounts);
-    ask.tags = std::move(tags);
-    ask.deadline = deadline;
-    ask.done = std::move(done);
-    return std::make_shared<CountingTicket>(ask.cancels);
-  }
-
-  void Answer(size_t index, FetchResult result) {
-    ASSERT_LT(index, asks.size());
-    ASSERT_TRUE(asks[index].done.has_value()) << "answered twice";
-    Done done = std::move(*asks[index].done);
-    asks[index].done.reset();
-    std::move(done)(std::move(result));
-  }
-
-  std::vector<Ask> asks;
-
- private:
-  class CountingTicket final : public Ticket {
-   public:
-    explicit CountingTicket(std::shared_ptr<int> cancels) : cancels_(std::move(cancels)) {}
-    void Cancel() override { ++*cancels_; }
-
-   private:
-    std::shared_ptr<int> cancels_;
-  };
-};
-
-// Collects what `done` delivered and how often.
-struct Delivery {
-  int calls = 0;
-  FetchResult result;
-
-  ProfileFetcher::Done Callback() {
-    return [this](FetchResult delivered) {
-      ++calls;
-      result = std::move(delivered);
-    };
-  }
-  const AccountOutcome* Find(const std::string& account) const {
-    for (const AccountOutcome& outcome : result.outcomes) {
-      if (outcome.account == account) return &outcome;
-    }
-    return nullptr;
-  }
-  std::vector<std::string> Accounts() const {
-    std::vector<std::string> accounts;
-    for (const AccountOutcome& outcome : result.outcomes) accounts.push_back(outcome.account);
-    return accounts;
-  }
-};
-
-std::vector<std::string> TagsOf(const std::vector<ProfileItem>& items) {
-  std::vector<std::string> tags;
-  for (const ProfileItem& item : items) tags.push_back(item.tag());
-  return tags;
-}
 
 CachingFetcherOptions Options(int64_t max_entries = 1000) {
   CachingFetcherOptions options;
@@ -201,8 +103,8 @@ TEST_F(CachingFetcherTest, APartialHitAsksTheInnerFetcherOnlyForTheMissingAccoun
   EXPECT_THAT(inner_.asks[1].tags, ElementsAre(kNick));
   EXPECT_EQ(delivery.calls, 0) << "the hit waits for the misses";
 
-  inner_.Answer(1, Outcomes({Success("carol", {StringItem(kNick, "Carol")}),
-                             Failed("dave", TencentFailure(60008, "timeout"))}));
+  inner_.Answer(
+      1, Outcomes({Success("carol", {StringItem(kNick, "Carol")}), Failed("dave", TencentFailure(60008, "timeout"))}));
   ASSERT_EQ(delivery.calls, 1);
   EXPECT_THAT(delivery.Accounts(), UnorderedElementsAre("alice", "carol", "dave"));
   EXPECT_EQ(delivery.Find("alice")->items[0].string_value(), "Alice");
@@ -324,8 +226,7 @@ TEST_F(CachingFetcherTest, RetryableStreamEndingAndTagOrCallDependentFailuresAre
 
 TEST_F(CachingFetcherTest, CancelDeliversCancelledOnceAndCancelsTheInnerFetch) {
   Delivery delivery;
-  std::shared_ptr<ProfileFetcher::Ticket> ticket =
-      fetcher_.Fetch({"alice"}, {kNick}, kDeadline, delivery.Callback());
+  std::shared_ptr<ProfileFetcher::Ticket> ticket = fetcher_.Fetch({"alice"}, {kNick}, kDeadline, delivery.Callback());
   ASSERT_EQ(inner_.asks.size(), 1u);
 
   ticket->Cancel();
@@ -348,8 +249,7 @@ TEST_F(CachingFetcherTest, CancelDeliversCancelledOnceAndCancelsTheInnerFetch) {
 
 TEST_F(CachingFetcherTest, CancelAfterDoneDoesNothing) {
   Delivery delivery;
-  std::shared_ptr<ProfileFetcher::Ticket> ticket =
-      fetcher_.Fetch({"alice"}, {kNick}, kDeadline, delivery.Callback());
+  std::shared_ptr<ProfileFetcher::Ticket> ticket = fetcher_.Fetch({"alice"}, {kNick}, kDeadline, delivery.Callback());
   inner_.Answer(0, Outcomes({Success("alice", {StringItem(kNick, "Alice")})}));
   ticket->Cancel();
   EXPECT_EQ(delivery.calls, 1);
@@ -388,49 +288,6 @@ TEST(CachingFetcherLifetimeTest, AnAnswerArrivingAfterTheFetcherIsGoneIsStillDel
   EXPECT_THAT(delivery.Accounts(), ElementsAre("alice"));
 }
 
-// An inner fetcher that answers at once on its own thread (like a real one, later and elsewhere) and is
-// thread-safe; every account gets its nick.
-class ThreadedFetcher final : public ProfileFetcher {
- public:
-  ~ThreadedFetcher() override { JoinAll(); }
-
-  // Waits for every answer, including those to Fetches cancelled meanwhile.
-  void JoinAll() {
-    std::vector<std::thread> threads;
-    {
-      absl::MutexLock lock(&mutex_);
-      threads.swap(threads_);
-    }
-    for (std::thread& thread : threads) thread.join();
-  }
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
-                                absl::Time deadline, Done done) override {
-    ++fetches;
-    accounts_fetched += static_cast<int64_t>(accounts.size());
-    absl::MutexLock lock(&mutex_);
-    threads_.emplace_back([accounts = std::move(accounts), done = std::move(done)]() mutable {
-      FetchResult result;
-      for (const std::string& account : accounts) {
-        result.outcomes.push_back(account.back() == '7' ? Failed(account, TencentFailure(40003, "not found"))
-                                                        : Success(account, {StringItem(kNick, account)}));
-      }
-      std::move(done)(std::move(result));
-    });
-    return std::make_shared<NoopTicket>();
-  }
-
-  std::atomic<int64_t> fetches{0};
-  std::atomic<int64_t> accounts_fetched{0};
-
- private:
-  class NoopTicket final : public Ticket {
-   public:
-    void Cancel() override {}
-  };
-  absl::Mutex mutex_;
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mutex_);
-};
-
 TEST(CachingFetcherConcurrencyTest, EightThreadsGetExactlyOneCompleteAnswerPerFetch) {
   constexpr int kThreads = 8;
   constexpr int kFetchesPerThread = 200;
@@ -451,8 +308,8 @@ TEST(CachingFetcherConcurrencyTest, EightThreadsGetExactlyOneCompleteAnswerPerFe
           accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
           auto calls = std::make_shared<std::atomic<int>>(0);
           auto finished = std::make_shared<absl::Notification>();
-          std::shared_ptr<ProfileFetcher::Ticket> ticket = fetcher.Fetch(
-              accounts, {kNick}, kDeadline, [&, accounts, calls, finished](FetchResult result) {
+          std::shared_ptr<ProfileFetcher::Ticket> ticket =
+              fetcher.Fetch(accounts, {kNick}, kDeadline, [&, accounts, calls, finished](FetchResult result) {
                 if (calls->fetch_add(1) != 0) ++bad;
                 if (result.cancelled) {
                   ++cancelled;
@@ -462,10 +319,10 @@ TEST(CachingFetcherConcurrencyTest, EightThreadsGetExactlyOneCompleteAnswerPerFe
                   std::sort(got.begin(), got.end());
                   if (got != accounts) ++bad;
                   for (const AccountOutcome& outcome : result.outcomes) {
-                    const bool ok = outcome.failure.has_value()
-                                        ? outcome.account.back() == '7' && outcome.failure->tencent_code == 40003
-                                        : outcome.items.size() == 1 && outcome.items[0].string_value() ==
-                                                                           outcome.account;
+                    const bool ok =
+                        outcome.failure.has_value()
+                            ? outcome.account.back() == '7' && outcome.failure->tencent_code == 40003
+                            : outcome.items.size() == 1 && outcome.items[0].string_value() == outcome.account;
                     if (!ok) ++bad;
                   }
                 }

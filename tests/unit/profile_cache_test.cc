@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/unit/fake_clock.h"
+#include "tests/unit/fetcher_fakes.h"
 
 namespace portrait_bridge {
 namespace {
@@ -21,20 +22,6 @@ const std::string kNick = "Tag_Profile_IM_Nick";
 const std::string kGender = "Tag_Profile_IM_Gender";
 const std::string kLevel = "Tag_Profile_IM_Level";
 
-ProfileItem StringItem(const std::string& tag, const std::string& value) {
-  ProfileItem item;
-  item.set_tag(tag);
-  item.set_string_value(value);
-  return item;
-}
-
-ProfileItem UintItem(const std::string& tag, uint64_t value) {
-  ProfileItem item;
-  item.set_tag(tag);
-  item.set_uint_value(value);
-  return item;
-}
-
 ProfileCacheOptions Options(int64_t max_entries = 1000, int shards = 4) {
   ProfileCacheOptions options;
   options.ttl = kTtl;
@@ -42,12 +29,6 @@ ProfileCacheOptions Options(int64_t max_entries = 1000, int shards = 4) {
   options.negative_ttl = kNegativeTtl;
   options.shards = shards;
   return options;
-}
-
-std::vector<std::string> TagsOf(const std::vector<ProfileItem>& items) {
-  std::vector<std::string> tags;
-  for (const ProfileItem& item : items) tags.push_back(item.tag());
-  return tags;
 }
 
 TEST(ProfileCacheTest, MissUntilStoredThenHitInTheAskedTagOrder) {

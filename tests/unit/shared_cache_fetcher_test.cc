@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "bridge/service/caching_fetcher.h"
+#include "tests/unit/fetcher_fakes.h"
 
 namespace portrait_bridge {
 namespace {
@@ -35,40 +36,6 @@ const std::string kNick = "Tag_Profile_IM_Nick";
 const std::string kGender = "Tag_Profile_IM_Gender";
 const std::string kLevel = "Tag_Profile_IM_Level";
 const absl::Time kDeadline = absl::FromUnixSeconds(1800000000);
-
-ProfileItem StringItem(const std::string& tag, const std::string& value) {
-  ProfileItem item;
-  item.set_tag(tag);
-  item.set_string_value(value);
-  return item;
-}
-
-ProfileItem UintItem(const std::string& tag, uint64_t value) {
-  ProfileItem item;
-  item.set_tag(tag);
-  item.set_uint_value(value);
-  return item;
-}
-
-AccountOutcome Success(const std::string& account, std::vector<ProfileItem> items) {
-  AccountOutcome outcome;
-  outcome.account = account;
-  outcome.items = std::move(items);
-  return outcome;
-}
-
-AccountOutcome Failed(const std::string& account, Failure failure) {
-  AccountOutcome outcome;
-  outcome.account = account;
-  outcome.failure = std::move(failure);
-  return outcome;
-}
-
-FetchResult Outcomes(std::vector<AccountOutcome> outcomes) {
-  FetchResult result;
-  result.outcomes = std::move(outcomes);
-  return result;
-}
 
 FetchResult Cancelled() {
   FetchResult result;
@@ -180,51 +147,6 @@ class FakeStore final : public KeyValueStore {
   std::vector<std::string> last_keys_ ABSL_GUARDED_BY(mutex_);
 };
 
-// An inner fetcher that records every Fetch and answers when the test says so.
-class FakeFetcher final : public ProfileFetcher {
- public:
-  struct Ask {
-    std::vector<std::string> accounts;
-    std::vector<std::string> tags;
-    absl::Time deadline;
-    std::optional<Done> done;
-    std::shared_ptr<int> cancels = std::make_shared<int>(0);
-  };
-
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags, absl::Time deadline,
-                                Done done) override {
-    Ask& ask = asks.emplace_back();
-    ask.accounts = std::move(accounts);
-    ask.tags = std::move(tags);
-    ask.deadline = deadline;
-    ask.done = std::move(done);
-    std::shared_ptr<Ticket> ticket = std::make_shared<CountingTicket>(ask.cancels);
-    if (on_fetch) on_fetch();
-    return ticket;
-  }
-
-  void Answer(size_t index, FetchResult result) {
-    ASSERT_LT(index, asks.size());
-    ASSERT_TRUE(asks[index].done.has_value()) << "answered twice";
-    Done done = std::move(*asks[index].done);
-    asks[index].done.reset();
-    std::move(done)(std::move(result));
-  }
-
-  std::vector<Ask> asks;
-  absl::AnyInvocable<void()> on_fetch;  // Runs inside Fetch, after the ask is recorded.
-
- private:
-  class CountingTicket final : public Ticket {
-   public:
-    explicit CountingTicket(std::shared_ptr<int> cancels) : cancels_(std::move(cancels)) {}
-    void Cancel() override { ++*cancels_; }
-
-   private:
-    std::shared_ptr<int> cancels_;
-  };
-};
-
 class CountingObserver final : public SharedCacheObserver {
  public:
   void OnSharedCacheLookup(int64_t hits_now, int64_t misses_now) override {
@@ -239,36 +161,6 @@ class CountingObserver final : public SharedCacheObserver {
   std::atomic<int64_t> lookup_failures{0};
   std::atomic<int64_t> write_failures{0};
 };
-
-// Collects what `done` delivered and how often.
-struct Delivery {
-  int calls = 0;
-  FetchResult result;
-
-  ProfileFetcher::Done Callback() {
-    return [this](FetchResult delivered) {
-      ++calls;
-      result = std::move(delivered);
-    };
-  }
-  const AccountOutcome* Find(const std::string& account) const {
-    for (const AccountOutcome& outcome : result.outcomes) {
-      if (outcome.account == account) return &outcome;
-    }
-    return nullptr;
-  }
-  std::vector<std::string> Accounts() const {
-    std::vector<std::string> accounts;
-    for (const AccountOutcome& outcome : result.outcomes) accounts.push_back(outcome.account);
-    return accounts;
-  }
-};
-
-std::vector<std::string> TagsOf(const std::vector<ProfileItem>& items) {
-  std::vector<std::string> tags;
-  for (const ProfileItem& item : items) tags.push_back(item.tag());
-  return tags;
-}
 
 SharedCacheFetcherOptions Options() {
   SharedCacheFetcherOptions options;
@@ -624,45 +516,6 @@ class ThreadedStore final : public KeyValueStore {
   absl::Mutex mutex_;
   std::minstd_rand random_ ABSL_GUARDED_BY(mutex_){42};
   absl::flat_hash_map<std::string, std::string> data_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mutex_);
-};
-
-// An inner fetcher that answers on a thread of its own; every account gets its nick, accounts ending in 7 do
-// not exist.
-class ThreadedFetcher final : public ProfileFetcher {
- public:
-  ~ThreadedFetcher() override { JoinAll(); }
-  void JoinAll() {
-    std::vector<std::thread> threads;
-    {
-      absl::MutexLock lock(&mutex_);
-      threads.swap(threads_);
-    }
-    for (std::thread& thread : threads) thread.join();
-  }
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> /*tags*/,
-                                absl::Time /*deadline*/, Done done) override {
-    accounts_fetched += static_cast<int64_t>(accounts.size());
-    absl::MutexLock lock(&mutex_);
-    threads_.emplace_back([accounts = std::move(accounts), done = std::move(done)]() mutable {
-      FetchResult result;
-      for (const std::string& account : accounts) {
-        result.outcomes.push_back(account.back() == '7' ? Failed(account, TencentFailure(40003, "not found"))
-                                                        : Success(account, {StringItem(kNick, account)}));
-      }
-      std::move(done)(std::move(result));
-    });
-    return std::make_shared<NoopTicket>();
-  }
-
-  std::atomic<int64_t> accounts_fetched{0};
-
- private:
-  class NoopTicket final : public Ticket {
-   public:
-    void Cancel() override {}
-  };
-  absl::Mutex mutex_;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mutex_);
 };
 
