@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
+#include "bridge/core/rate_limiter.h"
 #include "bridge/core/redis_url.h"
 
 namespace portrait_bridge {
@@ -322,7 +323,7 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
                    "must be a number above 0 and at most 1000000");
   }
   if (text("upstream_burst").empty()) {
-    config.upstream_burst = std::max<int64_t>(1, static_cast<int64_t>(config.upstream_calls_per_second / 20));
+    config.upstream_burst = RateLimiter::DefaultBurst(config.upstream_calls_per_second);
   } else {
     absl::StatusOr<int64_t> burst = ParseInt("upstream_burst", values.at("upstream_burst"), 1, 1000000);
     if (!burst.ok()) return burst.status();

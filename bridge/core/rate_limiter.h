@@ -1,6 +1,7 @@
 #ifndef PORTRAIT_BRIDGE_CORE_RATE_LIMITER_H_
 #define PORTRAIT_BRIDGE_CORE_RATE_LIMITER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -56,6 +57,12 @@ class RateLimiter {
 
   /// The rate now in force, in calls per second: the configured rate, or less after OnThrottled.
   double EffectiveCallsPerSecond() const;
+
+  /// The burst when none is configured: a twentieth of the rate, at least 1 (a large burst only lets calls start
+  /// early to wait at the window).
+  static int64_t DefaultBurst(double calls_per_second) {
+    return std::max<int64_t>(1, static_cast<int64_t>(calls_per_second / 20));
+  }
 
   /// How long the reduced rate is held after a throttle before it starts to recover.
   static constexpr absl::Duration kThrottleHold = absl::Seconds(1);
