@@ -43,6 +43,20 @@ std::string FailureLabel(const v1::AccountResult& result) {
   return label;
 }
 
+// Counts a response's accounts (OK or failed, with each failure's label) into `shard` of `recorder`.
+void RecordResults(Recorder& recorder, int shard, const v1::GetProfilesResponse& response) {
+  int64_t ok_accounts = 0, failed_accounts = 0;
+  for (const v1::AccountResult& result : response.results()) {
+    if (result.status().code() == 0) {
+      ++ok_accounts;
+    } else {
+      ++failed_accounts;
+      recorder.AddError(shard, FailureLabel(result));
+    }
+  }
+  recorder.AddAccounts(shard, ok_accounts, failed_accounts);
+}
+
 }  // namespace
 
 // One caller: owns its current stream, opens the next one when it ends.
@@ -88,16 +102,7 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
   void OnReadDone(bool ok) override {
     if (!ok) return;  // The stream is ending; OnDone follows.
     Recorder& recorder = caller_.load().recorder_;
-    int64_t ok_accounts = 0, failed_accounts = 0;
-    for (const v1::AccountResult& result : response_.results()) {
-      if (result.status().code() == 0) {
-        ++ok_accounts;
-      } else {
-        ++failed_accounts;
-        recorder.AddError(caller_.id(), FailureLabel(result));
-      }
-    }
-    recorder.AddAccounts(caller_.id(), ok_accounts, failed_accounts);
+    RecordResults(recorder, caller_.id(), response_);
     if (response_.request_complete()) {
       Clock::time_point started;
       {
@@ -327,16 +332,7 @@ class GrpcOpenLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfile
       return;
     }
     Recorder& recorder = load_.recorder_;
-    int64_t ok_accounts = 0, failed_accounts = 0;
-    for (const v1::AccountResult& result : response_.results()) {
-      if (result.status().code() == 0) {
-        ++ok_accounts;
-      } else {
-        ++failed_accounts;
-        recorder.AddError(slot_, FailureLabel(result));
-      }
-    }
-    recorder.AddAccounts(slot_, ok_accounts, failed_accounts);
+    RecordResults(recorder, slot_, response_);
     if (response_.request_complete()) {
       std::optional<Clock::time_point> intended;
       {
