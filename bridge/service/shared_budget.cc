@@ -282,9 +282,4 @@ double SharedBudget::EffectiveCallsPerSecond() const {
   return fallback_.EffectiveCallsPerSecond();
 }
 
-bool SharedBudget::shared() const {
-  absl::MutexLock lock(&mutex_);
-  return mode_ == 1;
-}
-
 }  // namespace portrait_bridge

@@ -65,9 +65,6 @@ class SharedBudget final : public Budget {
   void OnThrottled() override;
   double EffectiveCallsPerSecond() const override;
 
-  /// Whether the last answer came from Redis (false: the local fallback).
-  bool shared() const;
-
   /// How late, by the local clock, a shared slot may still be used after the time it was planned for.
   static constexpr absl::Duration kMaxLateness = absl::Milliseconds(10);
   /// How far ahead the fallback promises slots.
