@@ -817,11 +817,11 @@ Report Scenario1(const Options& options) {
   const double little_ms = asks_per_s > 0 ? 1000.0 * options.s1_callers / asks_per_s : 0;
   report.rows.push_back({"mean wait by Little's law (ms; callers / asks/s)", Number(little_ms, 2),
                          Number(1000.0 * options.s1_callers / rest_side.PerSecond(rest_side.load.asks), 2)});
-  report.checks.push_back(
-      {"bridge p99 <= 1.5 x the mean wait by Little's law", answered && little_ms > 0 && latency.p99_ms <= 1.5 * little_ms,
-       answered ? Number(latency.p99_ms, 2) + " ms vs 1.5 x " + Number(little_ms, 2) + " = " +
-                      Number(1.5 * little_ms, 2) + " ms"
-                : std::string("n/a: no ask that started in the window was answered in it")});
+  report.checks.push_back({"bridge p99 <= 1.5 x the mean wait by Little's law",
+                           answered && little_ms > 0 && latency.p99_ms <= 1.5 * little_ms,
+                           answered ? Number(latency.p99_ms, 2) + " ms vs 1.5 x " + Number(little_ms, 2) + " = " +
+                                          Number(1.5 * little_ms, 2) + " ms"
+                                    : std::string("n/a: no ask that started in the window was answered in it")});
   AddWireRows(report, bridge_side, rest_side);
   AddCurve(report, "bridge", bridge_side, 0, false);
   AddCurve(report, "direct REST", rest_side, 0, true);
