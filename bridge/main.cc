@@ -152,6 +152,7 @@ int Run(int argc, char** argv) {
   coalescer_options.max_accounts_per_call = static_cast<size_t>(config.max_accounts_per_call);
   coalescer_options.max_pending_accounts = config.max_pending_accounts;
   coalescer_options.budget_wait = [&budget = *budget] { return budget.EstimatedWait(); };
+  coalescer_options.spare_wait = [&budget = *budget] { return budget.SpareWait(); };
   Coalescer coalescer(direct, timers, clock, std::move(coalescer_options));
   // Declared after the coalescer: the Redis client's last replies (failed at its destruction) still ask it.
   std::unique_ptr<RedisClient> cache_redis;

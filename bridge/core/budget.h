@@ -47,7 +47,8 @@ struct BudgetAnswer {
 ///  2. ClaimAtSocket, on the transport thread at the moment the request is written to a connection (libcurl's
 ///     PREREQFUNCTION), once per actual send: the last word, so that a stalled transport thread cannot bunch
 ///     sends. A refusal means nothing was sent; the caller asks (Acquire) again after the returned wait.
-/// The coalescer reads EstimatedWait to decide whether to hold a batch open; that claims nothing.
+/// The coalescer reads SpareWait to decide when a batch that is not full may go, and EstimatedWait to fail waiters
+/// the budget cannot serve in time; neither claims anything.
 /// Implementations are thread-safe and never block.
 class Budget {
  public:
@@ -64,6 +65,15 @@ class Budget {
 
   /// How long a call asking now would wait for a slot, claiming nothing (an estimate: others may ask in between).
   virtual absl::Duration EstimatedWait() const = 0;
+
+  /// How long until a call asking now would still leave the budget room for the calls behind it (zero: now): a
+  /// call that is not full waits for this, filling meanwhile, so that below the ceiling calls are paced at the
+  /// budget's rate and above it they go out full, and the budget is never spent dry on half-empty calls.
+  virtual absl::Duration SpareWait() const = 0;
+
+  /// Whether a grant that ClaimAtSocket refused can no longer be used (a shared slot too late for its place): then
+  /// the call asks again (Acquire); otherwise it keeps its grant and tries the socket again after the refusal's wait.
+  virtual bool Expired(const BudgetGrant& grant) const = 0;
 
   /// Upstream said the app calls too often (60007, 60011, 60018, 60019, HTTP 429): slow down.
   virtual void OnThrottled() = 0;
@@ -83,6 +93,10 @@ class LocalBudget final : public Budget {
   void Acquire(absl::Duration max_wait, Done done) override;
   std::optional<absl::Duration> ClaimAtSocket(const BudgetGrant& grant) override;
   absl::Duration EstimatedWait() const override { return limiter_.EstimatedWait(); }
+  /// Until the bucket would keep RateLimiter::reserve() tokens (half the burst) after the call.
+  absl::Duration SpareWait() const override { return limiter_.SpareWait(); }
+  /// A local grant never expires: the window refused it only for now.
+  bool Expired(const BudgetGrant& /*grant*/) const override { return false; }
   void OnThrottled() override { limiter_.OnThrottled(); }
   /// See RateLimiter::HoldUntil.
   void HoldUntil(absl::Time when) { limiter_.HoldUntil(when); }

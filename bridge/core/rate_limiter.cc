@@ -11,6 +11,7 @@ RateLimiter::RateLimiter(double calls_per_second, int64_t burst, const Clock& cl
       interval_(kWindow / calls_per_second),
       burst_window_(interval_ * burst),
       min_factor_(std::min(1.0, std::max(kMinFactor, 1 / calls_per_second))),
+      reserve_(std::max<int64_t>(0, burst / 2)),
       window_calls_(static_cast<size_t>(std::max(1.0, calls_per_second))),
       clock_(clock) {
   recent_sends_.reserve(window_calls_);
@@ -67,6 +68,16 @@ absl::Duration RateLimiter::EstimatedWait() const {
   absl::MutexLock lock(&mutex_);
   const absl::Time now = clock_.Now();
   return std::max(NextStart(now).first - now, WindowWait(now));
+}
+
+absl::Duration RateLimiter::SpareWait() const {
+  absl::MutexLock lock(&mutex_);
+  const absl::Time now = clock_.Now();
+  // The bucket holds k tokens once now >= next_free_ - burst_window_ + k * interval; a call that leaves reserve_
+  // behind needs reserve_ + 1 of them.
+  const absl::Duration interval = interval_ / FactorAt(now);
+  const absl::Time spare_at = next_free_ - burst_window_ + interval * static_cast<double>(reserve_ + 1);
+  return std::max({absl::ZeroDuration(), spare_at - now, WindowWait(now)});
 }
 
 void RateLimiter::OnThrottled() {

@@ -45,6 +45,14 @@ class RateLimiter {
   /// queued work can still start before its deadline (other callers may reserve in between).
   absl::Duration EstimatedWait() const;
 
+  /// How long until a call reserved now would leave the bucket at least reserve() tokens (zero: now), claiming
+  /// nothing. The coalescer sends a call that is not full only then: calls that could still fill pace themselves
+  /// at the budget's rate instead of spending the bucket, and the reserve is kept for full calls and bursts.
+  absl::Duration SpareWait() const;
+
+  /// The tokens SpareWait keeps in the bucket: half the burst (rounded down; none for a burst of 1).
+  int64_t reserve() const { return reserve_; }
+
   /// Upstream throttled a call (Tencent 60007, 60011, 60018, 60019 or HTTP 429): halve the effective rate (not
   /// below 5% of the configured rate or one call per second) and empty the bucket, so the next second carries at
   /// most half the configured calls. Signals within a second of the last halving are the echo of calls already
@@ -87,6 +95,7 @@ class RateLimiter {
   const absl::Duration interval_;  // Time to earn one token at the configured rate (calls_per_second_ per kWindow).
   const absl::Duration burst_window_;
   const double min_factor_;
+  const int64_t reserve_;
   const size_t window_calls_;  // floor(calls_per_second), at least 1.
   const Clock& clock_;
   mutable absl::Mutex mutex_;

@@ -92,7 +92,7 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     std::vector<std::string> tags;
     uint64_t batch_id = 0;                   // The pending batch; 0 when there is none.
     uint64_t timer_id = 0;                   // Its flush timer; 0 when none is scheduled.
-    bool held_for_budget = false;            // The pending batch's wait was extended once for budget.
+    absl::Time hold_limit;                   // The pending batch waits for a spare slot until then at most.
     std::vector<std::string> pending_order;  // The batch's accounts, in arrival order.
     absl::flat_hash_map<std::string, Entry> pending;
     absl::flat_hash_map<std::string, uint64_t> in_flight;  // Account -> id of the call carrying it.
@@ -124,17 +124,24 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     std::vector<std::pair<Done, FetchResult>> finishes;
   };
 
-  absl::Duration BudgetWait() const {
-    return options_.budget_wait ? std::max(options_.budget_wait(), absl::ZeroDuration()) : absl::ZeroDuration();
+  static absl::Duration ReadWait(const std::function<absl::Duration()>& wait) {
+    return wait ? std::max(wait(), absl::ZeroDuration()) : absl::ZeroDuration();
   }
+  // What the budget says, read before taking mutex_ (the budget has locks of its own).
+  struct BudgetView {
+    absl::Duration wait;   // Before a call sent now could start.
+    absl::Duration spare;  // Before a call that is not full should go.
+  };
+  BudgetView ReadBudget() const { return {ReadWait(options_.budget_wait), ReadWait(options_.spare_wait)}; }
   void OnTimer(uint64_t batch_id);
   void ArmTimer(KeyState& key, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  bool ShouldHoldForBudget(const KeyState& key, absl::Time now, absl::Duration budget_wait) const
+  // Whether the key's pending batch, past its wait, stays open for a spare slot.
+  bool ShouldHoldForSpare(const KeyState& key, absl::Time now, absl::Duration spare_wait) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void HoldForBudget(KeyState& key, absl::Time now, absl::Duration budget_wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void HoldForSpare(KeyState& key, absl::Time now, absl::Duration spare_wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The earliest deadline among the waiters of the key's pending batch.
   absl::Time EarliestDeadline(const KeyState& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // How soon a batch held back for budget is looked at again, at the least.
+  // How soon a batch held for a spare slot is looked at again, at the least.
   static constexpr absl::Duration kMinRecheck = absl::Milliseconds(1);
 
   void OnCallDone(uint64_t call_id, FetchResult result);
@@ -144,7 +151,7 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   KeyState& KeyFor(std::vector<std::string> tags) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void MaybeEraseKey(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   uint64_t AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done, absl::Time now,
-                     absl::Duration budget_wait, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+                     const BudgetView& budget, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void StartBatch(KeyState& key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void EndBatch(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   uint64_t Seal(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -188,9 +195,8 @@ class Coalescer::Core::WaiterTicket final : public ProfileFetcher::Ticket {
 std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::string> accounts,
                                                                std::vector<std::string> tags, absl::Time deadline,
                                                                Done done) {
-  // Read before taking the lock: budget_wait takes the rate limiter's lock.
   const absl::Time now = clock_.Now();
-  const absl::Duration budget_wait = BudgetWait();
+  const BudgetView budget = ReadBudget();
   Actions actions;
   uint64_t waiter_id = 0;
   {
@@ -212,7 +218,7 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
         actions.finishes.emplace_back(std::move(done), std::move(result));
         MaybeEraseKey(key);
       } else {
-        waiter_id = AddWaiter(key, std::move(accounts), deadline, std::move(done), now, budget_wait, actions);
+        waiter_id = AddWaiter(key, std::move(accounts), deadline, std::move(done), now, budget, actions);
       }
     }
   }
@@ -221,7 +227,7 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
 }
 
 uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done,
-                                    absl::Time now, absl::Duration budget_wait, Actions& actions) {
+                                    absl::Time now, const BudgetView& budget, Actions& actions) {
   auto owned = std::make_unique<Waiter>();
   Waiter* waiter = owned.get();
   waiter->id = next_id_++;
@@ -252,14 +258,14 @@ uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> acco
     if (key.pending_order.size() >= max_per_call_) sealed.push_back(Seal(key));
   }
   if (key.batch_id != 0 && options_.wait <= absl::ZeroDuration() && key.timer_id == 0) {
-    if (ShouldHoldForBudget(key, now, budget_wait)) {
-      HoldForBudget(key, now, budget_wait);  // Even without a wait, a call sent now would only queue for budget.
+    if (ShouldHoldForSpare(key, now, budget.spare)) {
+      HoldForSpare(key, now, budget.spare);  // Even without a wait, a batch that is not full waits for a spare slot.
     } else {
       sealed.push_back(Seal(key));
     }
   }
   // Only now that the waiter is in every entry it needs: the budget check may finish it.
-  for (uint64_t call_id : sealed) Prepare(call_id, now, budget_wait, actions);
+  for (uint64_t call_id : sealed) Prepare(call_id, now, budget.wait, actions);
   MaybeEraseKey(key);
   return waiter_id;
 }
@@ -281,7 +287,7 @@ void Coalescer::Core::MaybeEraseKey(KeyState& key) {
 
 void Coalescer::Core::StartBatch(KeyState& key, absl::Time now) {
   key.batch_id = next_id_++;
-  key.held_for_budget = false;
+  key.hold_limit = now + std::max(options_.wait, absl::ZeroDuration()) + options_.max_spare_hold;
   batches_[key.batch_id] = &key;
   if (options_.wait > absl::ZeroDuration()) ArmTimer(key, now + options_.wait);
 }
@@ -292,17 +298,18 @@ void Coalescer::Core::ArmTimer(KeyState& key, absl::Time when) {
   });
 }
 
-bool Coalescer::Core::ShouldHoldForBudget(const KeyState& key, absl::Time now, absl::Duration budget_wait) const {
-  return !key.held_for_budget && budget_wait > absl::ZeroDuration() &&
-         key.pending.size() < options_.max_accounts_per_call && EarliestDeadline(key) > now + budget_wait;
+bool Coalescer::Core::ShouldHoldForSpare(const KeyState& key, absl::Time now, absl::Duration spare_wait) const {
+  // Held, the batch goes at the spare slot or at its hold limit, whichever comes first: not if a waiter's deadline
+  // comes before that.
+  return spare_wait > absl::ZeroDuration() && key.pending_order.size() < max_per_call_ && now < key.hold_limit &&
+         EarliestDeadline(key) > std::min(now + spare_wait, key.hold_limit);
 }
 
-void Coalescer::Core::HoldForBudget(KeyState& key, absl::Time now, absl::Duration budget_wait) {
-  // The budget is the bottleneck: a call sent now would only queue for it. Keep the batch open until the budget
-  // would have taken it, so that it fills meanwhile (a full batch still goes out at once). Only once: calls sealed
-  // meanwhile must not keep pushing it back.
-  key.held_for_budget = true;
-  ArmTimer(key, now + std::max(budget_wait, kMinRecheck));
+void Coalescer::Core::HoldForSpare(KeyState& key, absl::Time now, absl::Duration spare_wait) {
+  // A call sent now would spend a slot the budget keeps for the calls behind it (and, at a high arrival rate, run
+  // it dry: then every ask waits for the window to refill). Keep the batch open until a slot is spare, filling
+  // meanwhile (a full batch still goes out at once).
+  ArmTimer(key, std::min(key.hold_limit, now + std::max(spare_wait, kMinRecheck)));
 }
 
 void Coalescer::Core::EndBatch(KeyState& key) {
@@ -435,7 +442,7 @@ void Coalescer::Core::Complete(Waiter& waiter, FetchResult result, Actions& acti
 
 void Coalescer::Core::OnTimer(uint64_t batch_id) {
   const absl::Time now = clock_.Now();
-  const absl::Duration budget_wait = BudgetWait();
+  const BudgetView budget = ReadBudget();
   Actions actions;
   {
     absl::MutexLock lock(&mutex_);
@@ -444,11 +451,11 @@ void Coalescer::Core::OnTimer(uint64_t batch_id) {
     if (it == batches_.end()) return;  // Filled, emptied by cancellations, or shut down meanwhile.
     KeyState& key = *it->second;
     key.timer_id = 0;  // Running now; nothing to cancel.
-    if (ShouldHoldForBudget(key, now, budget_wait)) {
-      HoldForBudget(key, now, budget_wait);
+    if (ShouldHoldForSpare(key, now, budget.spare)) {
+      HoldForSpare(key, now, budget.spare);
       return;
     }
-    Prepare(Seal(key), now, budget_wait, actions);
+    Prepare(Seal(key), now, budget.wait, actions);
     MaybeEraseKey(key);
   }
   Run(std::move(actions));

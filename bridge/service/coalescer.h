@@ -26,9 +26,15 @@ struct CoalescerOptions {
   /// Accounts waiting in batches not yet sent, all tag lists together (config max_pending_accounts). A Fetch that
   /// would go beyond it fails at once with RESOURCE_EXHAUSTED (reason BRIDGE_OVERLOADED, RetryInfo 1 s).
   int64_t max_pending_accounts = 100000;
-  /// How long a call sent now would wait for rate budget (RateLimiter::EstimatedWait in production); empty means
-  /// zero. Called without the coalescer's lock held; must not call into the coalescer.
+  /// How long a call sent now would wait for rate budget (Budget::EstimatedWait in production); empty means zero.
+  /// Called without the coalescer's lock held; must not call into the coalescer.
   std::function<absl::Duration()> budget_wait;
+  /// How long until the budget has a spare slot, one that leaves room for the calls behind it (Budget::SpareWait
+  /// in production); empty means zero. Same rules as budget_wait.
+  std::function<absl::Duration()> spare_wait;
+  /// How long a batch that is not full may wait for a spare slot, past `wait`; then it goes out and queues for
+  /// the budget like a full call (a tag list with few asks is not starved by busy ones).
+  absl::Duration max_spare_hold = absl::Milliseconds(50);
 };
 
 /// A ProfileFetcher that packs the asks of all concurrent callers into as few calls of another fetcher as it
@@ -38,12 +44,14 @@ struct CoalescerOptions {
 ///   items in the answers, so ["a","b"] and ["b","a"] are different batches (callers normally send one order).
 /// - An account already pending or in flight under the same tags gets one more waiter; its outcome goes to every
 ///   waiter. A caller's `done` runs once, when each of its accounts has an outcome.
-/// - A batch goes out when it holds max_accounts_per_call accounts, or `wait` after its first account. The call's
-///   deadline is the latest deadline of its waiters. When `wait` has passed but budget_wait says the call would
-///   only queue for budget, the batch stays open (filling) once more, for the estimated budget wait, unless a
-///   waiter's deadline comes first: under load calls go out fuller, and no batch is held back twice. A caller
-///   joining a call in flight with a later deadline still gets that call's outcome (including a deadline failure
-///   that came before its own deadline).
+/// - A batch goes out when it holds max_accounts_per_call accounts (at once, whatever the budget), or once `wait`
+///   has passed since its first account and the budget has a spare slot (spare_wait is zero). Until then it stays
+///   open and fills, for at most max_spare_hold past `wait`, and never past the point where a waiter's deadline
+///   would come before the spare slot. So the budget is spent by need: below the ceiling calls leave at the
+///   budget's pace as soon as it allows and no ask waits for the window to refill; near it calls fill up. Accounts
+///   go into calls in the order they were asked. The call's deadline is the latest deadline of its waiters. A
+///   caller joining a call in flight with a later deadline still gets that call's outcome (including a deadline
+///   failure that came before its own deadline).
 /// - When a batch goes out and budget_wait says the call could not start before a waiter's deadline, that waiter
 ///   fails at once with RESOURCE_EXHAUSTED (UPSTREAM_BUDGET_EXHAUSTED, RetryInfo = the estimated wait) instead
 ///   of timing out late; accounts no other waiter wants leave the batch.

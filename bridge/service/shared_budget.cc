@@ -239,7 +239,7 @@ void SharedBudget::SetShared(bool shared, const absl::Status& why) {
 
 std::optional<absl::Duration> SharedBudget::ClaimAtSocket(const BudgetGrant& grant) {
   if (!grant.shared) return fallback_.ClaimAtSocket(grant);
-  if (clock_.Now() - grant.slot_at <= kMaxLateness) return std::nullopt;
+  if (!Expired(grant)) return std::nullopt;
   // Too late for its place in the shared window: sending now could crowd the sends planned after it. The slot
   // stays counted (it cannot be handed back safely); ask for a new one at once.
   return absl::ZeroDuration();
@@ -254,6 +254,21 @@ absl::Duration SharedBudget::EstimatedWait() const {
     if (mode_ == 1) return std::max(absl::ZeroDuration(), latest_planned_anywhere_ - clock_.Now());
   }
   return fallback_.EstimatedWait();
+}
+
+absl::Duration SharedBudget::SpareWait() const {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (mode_ == 1) {
+      const absl::Duration interval = kPlanWindow / (options_.calls_per_second * factor_);
+      return std::max(absl::ZeroDuration(), latest_planned_anywhere_ + interval - clock_.Now());
+    }
+  }
+  return fallback_.SpareWait();
+}
+
+bool SharedBudget::Expired(const BudgetGrant& grant) const {
+  return grant.shared && clock_.Now() - grant.slot_at > kMaxLateness;
 }
 
 void SharedBudget::OnThrottled() {

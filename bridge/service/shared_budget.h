@@ -62,6 +62,10 @@ class SharedBudget final : public Budget {
   void Acquire(absl::Duration max_wait, Done done) override;
   std::optional<absl::Duration> ClaimAtSocket(const BudgetGrant& grant) override;
   absl::Duration EstimatedWait() const override;
+  /// Shared: until one pacing interval (at the app-wide rate in force) after the latest send any bridge planned, as
+  /// last reported: partial calls of all bridges together are paced at the app's rate. Fallback: the local budget's.
+  absl::Duration SpareWait() const override;
+  bool Expired(const BudgetGrant& grant) const override;
   void OnThrottled() override;
   double EffectiveCallsPerSecond() const override;
 

@@ -205,13 +205,14 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
     last_failure_.reset();  // The retry was sent and answered: its own outcome counts from here on.
     if (result.refused_before_send.has_value()) {
       // Nothing was sent: the budget's window was full, or its claim had gone stale, when the request was about to
-      // be written. Not an attempt; ask the budget again.
+      // be written. Not an attempt. A grant still good keeps the call's place (and its token): it tries the socket
+      // again after the wait. An expired one asks the budget again.
       if (client_.observer_ != nullptr) client_.observer_->OnRefusedBeforeSend();
       const absl::Duration wait = *result.refused_before_send;
       if (client_.clock_.Now() + wait >= deadline_) {
         Finish(UnlessRetrying(DeadlineOutcome()));
       } else {
-        RunAfter(wait, &CallImpl::Start);
+        RunAfter(wait, client_.budget_.Expired(grant_) ? &CallImpl::Start : &CallImpl::Send);
       }
       return;
     }

@@ -228,12 +228,21 @@ template <typename ClockType>
 class CoalescerTestBase : public ::testing::Test {
  protected:
   std::unique_ptr<Coalescer> Make(absl::Duration wait, int64_t max_pending = 100000,
-                                  std::function<absl::Duration()> budget_wait = nullptr) {
+                                  std::function<absl::Duration()> budget_wait = nullptr,
+                                  std::function<absl::Duration()> spare_wait = nullptr,
+                                  absl::Duration max_spare_hold = absl::Milliseconds(50)) {
     CoalescerOptions options;
     options.wait = wait;
     options.max_pending_accounts = max_pending;
     options.budget_wait = std::move(budget_wait);
+    options.spare_wait = std::move(spare_wait);
+    options.max_spare_hold = max_spare_hold;
     return std::make_unique<Coalescer>(inner_, timers_, clock_, std::move(options));
+  }
+
+  // A spare_wait whose spare slot comes at `when` on the test's clock.
+  std::function<absl::Duration()> SpareAt(absl::Time when) {
+    return [this, when] { return std::max(absl::ZeroDuration(), when - clock_.Now()); };
   }
 
   absl::Time FarDeadline() const { return clock_.Now() + absl::Seconds(60); }
@@ -602,52 +611,122 @@ TEST_F(CoalescerTest, WhenNoWaiterCanBeServedNoCallIsMade) {
   EXPECT_EQ(coalescer->PendingAccounts(), 0);
 }
 
-// The wait has passed but the budget could not start a call yet: the batch stays open and fills, and goes out
-// (with everything that arrived meanwhile) once the budget frees up.
-TEST_F(CoalescerTest, WhileTheBudgetIsBusyABatchKeepsFilling) {
-  const absl::Time budget_free_at = clock_.Now() + absl::Milliseconds(150);
-  auto coalescer = Make(absl::Milliseconds(10), 100000, [this, budget_free_at] {
-    return std::max(absl::ZeroDuration(), budget_free_at - clock_.Now());
-  });
+// The wait has passed but the budget has no spare slot yet: the batch stays open and fills, and goes out (with
+// everything that arrived meanwhile) once a slot is spare.
+TEST_F(CoalescerTest, UntilASlotIsSpareABatchKeepsFilling) {
+  const absl::Time spare_at = clock_.Now() + absl::Milliseconds(40);
+  auto coalescer = Make(absl::Milliseconds(10), 100000, nullptr, SpareAt(spare_at));
   Answer first, second;
   auto t1 = Ask(*coalescer, first, {"a"});
-  clock_.Advance(absl::Milliseconds(60));  // Past the wait, budget still busy.
+  clock_.Advance(absl::Milliseconds(20));  // Past the wait, no slot spare.
   EXPECT_EQ(inner_.CallCount(), 0u);
   auto t2 = Ask(*coalescer, second, {"b"});
-  clock_.Advance(absl::Milliseconds(89));
-  EXPECT_EQ(inner_.CallCount(), 0u) << "1 ms before the budget frees up";
+  clock_.Advance(absl::Milliseconds(19));
+  EXPECT_EQ(inner_.CallCount(), 0u) << "1 ms before a slot is spare";
   clock_.Advance(kMs);
   ASSERT_EQ(inner_.CallCount(), 1u);
-  EXPECT_EQ(inner_.Info(0).sent_at, budget_free_at);
+  EXPECT_EQ(inner_.Info(0).sent_at, spare_at);
   EXPECT_EQ(inner_.Info(0).accounts, (std::vector<std::string>{"a", "b"}));
-  FetchResult result;
-  for (const char* account : {"a", "b"}) result.outcomes.emplace_back().account = account;
-  ASSERT_TRUE(inner_.Complete(0, std::move(result)));
+  ASSERT_TRUE(inner_.Succeed(0));
   EXPECT_EQ(first.Calls(), 1);
   EXPECT_EQ(second.Calls(), 1);
 }
 
-// Without a wait, an ask goes out at once, unless the budget is busy: then it waits for the budget, and asks
-// arriving meanwhile join it.
-TEST_F(CoalescerTest, WithoutAWaitABusyBudgetStillLetsTheBatchFill) {
-  const absl::Time budget_free_at = clock_.Now() + absl::Milliseconds(100);
-  auto coalescer = Make(absl::ZeroDuration(), 100000, [this, budget_free_at] {
-    return std::max(absl::ZeroDuration(), budget_free_at - clock_.Now());
-  });
+// Without a wait, an ask goes out at once when a slot is spare; otherwise it waits for one, and asks arriving
+// meanwhile join it.
+TEST_F(CoalescerTest, WithoutAWaitABatchStillWaitsForASpareSlot) {
+  const absl::Time spare_at = clock_.Now() + absl::Milliseconds(30);
+  auto coalescer = Make(absl::ZeroDuration(), 100000, nullptr, SpareAt(spare_at));
   Answer first, second;
   auto t1 = Ask(*coalescer, first, {"a"});
   auto t2 = Ask(*coalescer, second, {"b"});
   EXPECT_EQ(inner_.CallCount(), 0u);
-  clock_.Advance(absl::Milliseconds(99));
-  EXPECT_EQ(inner_.CallCount(), 0u) << "1 ms before the budget frees up";
+  clock_.Advance(absl::Milliseconds(29));
+  EXPECT_EQ(inner_.CallCount(), 0u) << "1 ms before a slot is spare";
   clock_.Advance(kMs);
   ASSERT_EQ(inner_.CallCount(), 1u);
   EXPECT_EQ(inner_.Info(0).accounts, (std::vector<std::string>{"a", "b"}));
-  FetchResult result;
-  for (const char* account : {"a", "b"}) result.outcomes.emplace_back().account = account;
-  ASSERT_TRUE(inner_.Complete(0, std::move(result)));
+
+  // Once a slot is spare, a new ask goes out at once.
+  Answer third;
+  auto t3 = Ask(*coalescer, third, {"c"});
+  ASSERT_EQ(inner_.CallCount(), 2u);
+  EXPECT_EQ(inner_.Info(1).sent_at, spare_at);
+  for (size_t call : {0, 1}) ASSERT_TRUE(inner_.Succeed(call));
   EXPECT_EQ(first.Calls(), 1);
   EXPECT_EQ(second.Calls(), 1);
+  EXPECT_EQ(third.Calls(), 1);
+}
+
+// A full call does not wait for a spare slot: near the ceiling calls fill up and go, and the budget paces them.
+TEST_F(CoalescerTest, AFullBatchGoesOutAtOnceWithoutASpareSlot) {
+  auto coalescer = Make(absl::Milliseconds(10), 100000, nullptr, SpareAt(clock_.Now() + absl::Hours(1)));
+  Answer answer;
+  std::vector<std::string> accounts;
+  for (int i = 0; i < 130; ++i) accounts.push_back(absl::StrCat("u", i));
+  auto ticket = Ask(*coalescer, answer, accounts);
+  ASSERT_EQ(inner_.CallCount(), 1u);
+  EXPECT_EQ(inner_.Info(0).accounts.size(), 100u);
+  EXPECT_EQ(coalescer->PendingAccounts(), 30);
+  clock_.Advance(absl::Milliseconds(60));  // The rest, after the wait and the longest hold.
+  ASSERT_EQ(inner_.CallCount(), 2u);
+  for (size_t call : {0, 1}) ASSERT_TRUE(inner_.Succeed(call));
+  EXPECT_EQ(answer.Calls(), 1);
+}
+
+// With no spare slot in sight (other tag lists, or full calls, keep the budget busy), a partial batch waits at most
+// max_spare_hold past its wait, then goes and queues for the budget like a full call.
+TEST_F(CoalescerTest, APartialBatchWaitsForASpareSlotAtMostMaxSpareHold) {
+  constexpr absl::Duration kWait = absl::Milliseconds(10);
+  constexpr absl::Duration kHold = absl::Milliseconds(50);
+  auto coalescer = Make(kWait, 100000, nullptr, SpareAt(clock_.Now() + absl::Hours(1)), kHold);
+  Answer answer;
+  const absl::Time asked = clock_.Now();
+  auto ticket = Ask(*coalescer, answer, {"a"});
+  clock_.Advance(kWait + kHold - kMs);
+  EXPECT_EQ(inner_.CallCount(), 0u) << "1 ms before the hold ends";
+  clock_.Advance(kMs);
+  ASSERT_EQ(inner_.CallCount(), 1u);
+  EXPECT_EQ(inner_.Info(0).sent_at - asked, kWait + kHold);
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(answer.Calls(), 1);
+}
+
+// A waiter whose deadline comes before the spare slot does not wait for it: its batch goes when the wait ends.
+TEST_F(CoalescerTest, AWaiterDeadlineBeforeTheSpareSlotSendsTheBatchAfterTheWait) {
+  constexpr absl::Duration kWait = absl::Milliseconds(10);
+  auto coalescer = Make(kWait, 100000, nullptr, SpareAt(clock_.Now() + absl::Milliseconds(40)));
+  Answer answer;
+  auto ticket = Ask(*coalescer, answer, {"a"}, kNick, clock_.Now() + absl::Milliseconds(30));
+  clock_.Advance(kWait - kMs);
+  EXPECT_EQ(inner_.CallCount(), 0u);
+  clock_.Advance(kMs);
+  ASSERT_EQ(inner_.CallCount(), 1u);
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(answer.Calls(), 1);
+}
+
+// Accounts go into calls in the order they were asked, the oldest first, so no caller waits behind later ones.
+TEST_F(CoalescerTest, AccountsGoIntoCallsOldestFirst) {
+  const absl::Time spare_at = clock_.Now() + absl::Milliseconds(100);
+  auto coalescer = Make(absl::Milliseconds(10), 100000, nullptr, SpareAt(spare_at));
+  std::vector<Answer> answers(250);
+  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> tickets;
+  std::vector<std::string> asked;
+  for (int i = 0; i < 250; ++i) {
+    asked.push_back(absl::StrCat("u", i));
+    tickets.push_back(Ask(*coalescer, answers[i], {asked.back()}));
+    clock_.Advance(absl::Microseconds(100));
+  }
+  clock_.Advance(spare_at - clock_.Now());
+  ASSERT_EQ(inner_.CallCount(), 3u);
+  std::vector<std::string> sent;
+  for (size_t call = 0; call < 3; ++call) {
+    for (const std::string& account : inner_.Info(call).accounts) sent.push_back(account);
+  }
+  EXPECT_EQ(sent, asked);
+  for (size_t call = 0; call < 3; ++call) ASSERT_TRUE(inner_.Succeed(call));
+  for (const Answer& answer : answers) EXPECT_EQ(answer.Calls(), 1);
 }
 
 TEST_F(CoalescerTest, TheCallsDeadlineIsTheLatestOfItsWaiters) {

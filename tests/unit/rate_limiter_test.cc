@@ -15,7 +15,7 @@ namespace {
 
 constexpr double kRate = 10;  // One token every 100 ms.
 constexpr int64_t kBurst = 5;
-const absl::Duration kInterval = RateLimiter::kWindow / kRate;  // Paced over the window: 105 ms.
+const absl::Duration kInterval = RateLimiter::kWindow / kRate;  // Paced over the window: 102 ms.
 
 TEST(RateLimiterTest, BurstStartsAtOnceAndTheNextWaitsOneInterval) {
   FakeClock clock;
@@ -117,6 +117,39 @@ TEST(RateLimiterTest, EstimatedWaitIsTheNextReservesWaitAndReservesNothing) {
   clock.Advance(absl::Milliseconds(150));
   EXPECT_EQ(limiter.EstimatedWait(), 2 * kInterval - absl::Milliseconds(150));
   EXPECT_EQ(limiter.Reserve(absl::InfiniteDuration()), 2 * kInterval - absl::Milliseconds(150));
+}
+
+TEST(RateLimiterTest, SpareWaitKeepsHalfTheBurstForTheCallsBehind) {
+  FakeClock clock;
+  RateLimiter limiter(kRate, kBurst, clock);
+  ASSERT_EQ(limiter.reserve(), kBurst / 2);
+  // A full bucket: a call may take a token as long as the reserve stays behind.
+  for (int64_t i = 0; i < kBurst - limiter.reserve(); ++i) {
+    EXPECT_EQ(limiter.SpareWait(), absl::ZeroDuration()) << i;
+    ASSERT_EQ(limiter.Reserve(absl::ZeroDuration()), absl::ZeroDuration());
+  }
+  // Only the reserve is left: a spare token comes with the next one earned, one interval on; nothing reserved.
+  EXPECT_EQ(limiter.SpareWait(), kInterval);
+  EXPECT_EQ(limiter.SpareWait(), kInterval);
+  EXPECT_EQ(limiter.EstimatedWait(), absl::ZeroDuration()) << "the reserve is still there for a full call";
+  clock.Advance(kInterval - absl::Milliseconds(1));
+  EXPECT_EQ(limiter.SpareWait(), absl::Milliseconds(1));
+  clock.Advance(absl::Milliseconds(1));
+  EXPECT_EQ(limiter.SpareWait(), absl::ZeroDuration());
+  // Calls taking the reserve push the spare token further back, one interval each.
+  ASSERT_EQ(limiter.Reserve(absl::ZeroDuration()), absl::ZeroDuration());
+  ASSERT_EQ(limiter.Reserve(absl::ZeroDuration()), absl::ZeroDuration());
+  EXPECT_EQ(limiter.SpareWait(), 2 * kInterval);
+}
+
+TEST(RateLimiterTest, WithABurstOfOneTheSpareWaitIsTheNextCallsWait) {
+  FakeClock clock;
+  RateLimiter limiter(kRate, 1, clock);
+  EXPECT_EQ(limiter.reserve(), 0);
+  EXPECT_EQ(limiter.SpareWait(), absl::ZeroDuration());
+  ASSERT_EQ(limiter.Reserve(absl::ZeroDuration()), absl::ZeroDuration());
+  EXPECT_EQ(limiter.SpareWait(), kInterval);
+  EXPECT_EQ(limiter.SpareWait(), limiter.EstimatedWait());
 }
 
 // The most calls starting in any half-open window [t, t + length) of `starts` (sorted).
@@ -241,7 +274,6 @@ TEST(RateLimiterThrottleTest, SimulatedClockHalfAfterThrottleFullAfterRecoveryNe
               CountIn(starts, throttle + max_wait + absl::Seconds(5), throttle + max_wait + absl::Seconds(6)));
   }
 }
-
 
 // Sends at random moments, far more often than the budget, for 10 simulated seconds: whatever the burst, no window
 // of kWindow ever holds more than `rate` sends, and a saturated sender gets the whole budget.

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/core/budget.h"
 #include "bridge/core/rate_limiter.h"
 #include "bridge/core/usersig.h"
 #include "tests/unit/fake_clock.h"
@@ -117,6 +118,16 @@ class FakeTransport final : public HttpTransport {
     absl::MutexLock lock(&mutex_);
     return pending_.size();
   }
+  /// Waits until every refusal so far has been delivered (its callback has returned).
+  void DeliverRefusals() {
+    std::vector<std::thread> threads;
+    {
+      absl::MutexLock lock(&mutex_);
+      threads.swap(refusals_);
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+
   int refusals() const {
     absl::MutexLock lock(&mutex_);
     return refusals_count_;
@@ -140,6 +151,53 @@ class FakeTransport final : public HttpTransport {
   std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mutex_);
   int refusals_count_ ABSL_GUARDED_BY(mutex_) = 0;
   std::vector<std::thread> refusals_;  // Joined at destruction; only Send (under mutex_) adds to it.
+};
+
+// The real local budget, counting the slots asked for (Acquire). RefuseNextClaims makes the socket check refuse the
+// next sends with a wait, as a full window would; with `expired` the refused grants count as expired, as a shared
+// budget's stale slot does.
+class CountingBudget final : public Budget {
+ public:
+  CountingBudget(double calls_per_second, int64_t burst, const Clock& clock) : local_(calls_per_second, burst, clock) {}
+
+  void Acquire(absl::Duration max_wait, Done done) override {
+    ++acquires_;
+    local_.Acquire(max_wait, std::move(done));
+  }
+  std::optional<absl::Duration> ClaimAtSocket(const BudgetGrant& grant) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      if (refusals_left_ > 0) {
+        --refusals_left_;
+        return refusal_wait_;
+      }
+    }
+    return local_.ClaimAtSocket(grant);
+  }
+  absl::Duration EstimatedWait() const override { return local_.EstimatedWait(); }
+  absl::Duration SpareWait() const override { return local_.SpareWait(); }
+  bool Expired(const BudgetGrant& /*grant*/) const override {
+    absl::MutexLock lock(&mutex_);
+    return expired_;
+  }
+  void OnThrottled() override { local_.OnThrottled(); }
+  double EffectiveCallsPerSecond() const override { return local_.EffectiveCallsPerSecond(); }
+
+  void RefuseNextClaims(int count, absl::Duration wait, bool expired) {
+    absl::MutexLock lock(&mutex_);
+    refusals_left_ = count;
+    refusal_wait_ = wait;
+    expired_ = expired;
+  }
+  int acquires() const { return acquires_; }
+
+ private:
+  LocalBudget local_;
+  std::atomic<int> acquires_{0};
+  mutable absl::Mutex mutex_;
+  int refusals_left_ ABSL_GUARDED_BY(mutex_) = 0;
+  absl::Duration refusal_wait_ ABSL_GUARDED_BY(mutex_);
+  bool expired_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 // Records every run of a Done callback.
@@ -276,7 +334,7 @@ class UpstreamClientTest : public ::testing::Test {
   FakeClock clock_;
   FakeTransport transport_{clock_};
   AdminUserSig usersig_;
-  LocalBudget budget_;
+  CountingBudget budget_;
   RecordingObserver observer_;
   TimerQueue timers_{clock_};
   UpstreamClient client_;
@@ -491,6 +549,38 @@ TEST_F(UpstreamClientTest, CancelRacingWithTheAnswerFinishesExactlyOnce) {
     answer.join();
     ASSERT_EQ(done.runs(), 1) << "iteration " << i;
   }
+}
+
+TEST_F(UpstreamClientTest, ARequestRefusedAtTheSocketKeepsItsGrantAndTriesAgainAfterTheWait) {
+  constexpr absl::Duration kWait = absl::Milliseconds(50);
+  budget_.RefuseNextClaims(1, kWait, /*expired=*/false);
+  DoneRecorder done;
+  const absl::Time start = clock_.Now();
+  Fetch(done);
+  transport_.DeliverRefusals();
+  EXPECT_EQ(transport_.refusals(), 1);
+  EXPECT_TRUE(transport_.requests().empty());
+  clock_.Advance(kWait - absl::Milliseconds(1));
+  EXPECT_TRUE(transport_.requests().empty()) << "1 ms before the window frees up";
+  clock_.Advance(absl::Milliseconds(1));
+  ASSERT_EQ(transport_.requests().size(), 1u);
+  EXPECT_EQ(transport_.sent_at()[0] - start, kWait);
+  EXPECT_EQ(budget_.acquires(), 1) << "the refused call keeps its place: it must not spend a second slot";
+  ASSERT_TRUE(transport_.CompleteNext(200, kOkBody));
+  EXPECT_EQ(done.runs(), 1);
+  EXPECT_FALSE(done.outcome().failure.has_value());
+}
+
+TEST_F(UpstreamClientTest, AnExpiredGrantRefusedAtTheSocketAsksTheBudgetAgain) {
+  budget_.RefuseNextClaims(1, absl::ZeroDuration(), /*expired=*/true);
+  DoneRecorder done;
+  Fetch(done);
+  transport_.DeliverRefusals();
+  clock_.Advance(absl::ZeroDuration());  // The new ask is due at once.
+  ASSERT_EQ(transport_.requests().size(), 1u);
+  EXPECT_EQ(budget_.acquires(), 2);
+  ASSERT_TRUE(transport_.CompleteNext(200, kOkBody));
+  EXPECT_EQ(done.runs(), 1);
 }
 
 // A local budget of one call per second with a burst of one.
