@@ -1,49 +1,84 @@
 #include "bridge/core/profile_cache.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <algorithm>
 #include <list>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "absl/synchronization/mutex.h"
 
 namespace portrait_bridge {
 
+using google::protobuf::internal::WireFormatLite;
+using tencentcloud::chat::profile::v1::AccountResult;
 using tencentcloud::chat::profile::v1::ProfileItem;
+
+void AppendEncodedItem(const ProfileItem& item, std::string& out) {
+  const size_t size = item.ByteSizeLong();
+  uint8_t header[1 + 5];  // The tag (one byte: field 2), then the length as a varint (at most 5 bytes).
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), header);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), end);
+  out.append(reinterpret_cast<const char*>(header), end - header);
+  const size_t start = out.size();
+  out.resize(start + size);
+  item.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&out[start]));
+}
+
+std::vector<ProfileItem> DecodeItems(absl::string_view encoded) {
+  // The fields are those of an AccountResult holding only items.
+  AccountResult holder;
+  if (!holder.ParseFromArray(encoded.data(), static_cast<int>(encoded.size()))) return {};
+  return {holder.items().begin(), holder.items().end()};
+}
 
 namespace {
 
 // The tag of an account's failure entry. Never a real tag: request validation rejects empty tags.
 constexpr absl::string_view kFailureTag = "";
 
-// One remembered fact. `account` and `tag` own the bytes the shard's index keys point into; list nodes never move.
+// One remembered fact. List nodes never move, so the account's index record points at them.
 struct Entry {
   std::string account;
   std::string tag;
   absl::Time expiry;
-  bool present = false;              // The field was set: `item` holds it.
-  ProfileItem item;                  // When present.
+  bool present = false;              // The field was set: `encoded_item` holds it.
+  std::string encoded_item;          // When present: AppendEncodedItem's bytes for the field.
   std::unique_ptr<Failure> failure;  // Only on the failure entry (rare, so kept out of line).
 };
 
-using Key = std::pair<absl::string_view, absl::string_view>;  // (account, tag)
+using EntryList = std::list<Entry>;
+
+// An account's entries: its fields and its failure entry. A handful per account, so a linear scan finds a tag.
+using AccountEntries = absl::InlinedVector<EntryList::iterator, 4>;
 
 }  // namespace
 
-// Entries in least-recently-used order (front: most recent) and an index over them. Aligned so that neighbouring
-// shards' locks do not share a cache line.
+// Entries in least-recently-used order (front: most recent) and an index over them by account. Aligned so that
+// neighbouring shards' locks do not share a cache line.
 struct alignas(64) ProfileCache::Shard {
   explicit Shard(int64_t capacity) : capacity(capacity) {}
 
-  // The entry for `key`, if fresh at `now`: moved to the front. A stale one is dropped.
-  const Entry* FindFresh(const Key& key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
-    auto it = index.find(key);
-    if (it == index.end()) return nullptr;
-    std::list<Entry>::iterator entry = it->second;
+  // The entry for `tag` among the account's, if any.
+  static AccountEntries::iterator FindTag(AccountEntries& entries, absl::string_view tag) {
+    return std::find_if(entries.begin(), entries.end(), [tag](EntryList::iterator entry) { return entry->tag == tag; });
+  }
+
+  // The entry of the account (at `record`) for `tag`, if fresh at `now`: moved to the front. A stale one is dropped
+  // (the record may then be left empty: the caller drops it with DropIfEmpty).
+  const Entry* FindFresh(AccountEntries& entries, absl::string_view tag, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    const auto it = FindTag(entries, tag);
+    if (it == entries.end()) return nullptr;
+    const EntryList::iterator entry = *it;
     if (now >= entry->expiry) {
-      index.erase(it);
+      entries.erase(it);
       lru.erase(entry);
       return nullptr;
     }
@@ -51,37 +86,46 @@ struct alignas(64) ProfileCache::Shard {
     return &*entry;
   }
 
-  void Erase(const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
-    auto it = index.find(key);
-    if (it == index.end()) return;
-    std::list<Entry>::iterator entry = it->second;
-    index.erase(it);
-    lru.erase(entry);
+  void DropIfEmpty(absl::string_view account) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    if (auto it = index.find(account); it != index.end() && it->second.empty()) index.erase(it);
+  }
+
+  void Erase(absl::string_view account, absl::string_view tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    auto record = index.find(account);
+    if (record == index.end()) return;
+    const auto it = FindTag(record->second, tag);
+    if (it == record->second.end()) return;
+    const EntryList::iterator entry = *it;
+    record->second.erase(it);
+    if (record->second.empty()) index.erase(record);
+    lru.erase(entry);  // Last: `account` and `tag` may point into it (eviction passes the victim's own strings).
   }
 
   // The entry for (account, tag), new or reused, at the front; evicts the least recently used one when full.
   Entry& Upsert(absl::string_view account, absl::string_view tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
-    if (auto it = index.find(Key(account, tag)); it != index.end()) {
-      lru.splice(lru.begin(), lru, it->second);
-      return *it->second;
+    if (auto record = index.find(account); record != index.end()) {
+      if (const auto it = FindTag(record->second, tag); it != record->second.end()) {
+        lru.splice(lru.begin(), lru, *it);
+        return **it;
+      }
     }
-    if (static_cast<int64_t>(index.size()) >= capacity) {
-      Entry& victim = lru.back();
-      index.erase(Key(victim.account, victim.tag));
-      lru.pop_back();
+    // Evict before taking the account's record: the victim may be the record's last entry.
+    if (static_cast<int64_t>(lru.size()) >= capacity) {
+      const Entry& victim = lru.back();
+      Erase(victim.account, victim.tag);
       ++evictions;
     }
     Entry& entry = lru.emplace_front();
     entry.account = std::string(account);
     entry.tag = std::string(tag);
-    index.emplace(Key(entry.account, entry.tag), lru.begin());
+    index[account].push_back(lru.begin());
     return entry;
   }
 
   const int64_t capacity;
   mutable absl::Mutex mutex;
-  std::list<Entry> lru ABSL_GUARDED_BY(mutex);
-  absl::flat_hash_map<Key, std::list<Entry>::iterator> index ABSL_GUARDED_BY(mutex);
+  EntryList lru ABSL_GUARDED_BY(mutex);
+  absl::flat_hash_map<std::string, AccountEntries> index ABSL_GUARDED_BY(mutex);
   int64_t hits ABSL_GUARDED_BY(mutex) = 0;
   int64_t misses ABSL_GUARDED_BY(mutex) = 0;
   int64_t evictions ABSL_GUARDED_BY(mutex) = 0;
@@ -99,7 +143,9 @@ ProfileCache::ProfileCache(const ProfileCacheOptions& options, const Clock& cloc
 ProfileCache::~ProfileCache() = default;
 
 ProfileCache::Shard& ProfileCache::ShardFor(absl::string_view account) const {
-  return *shards_[absl::Hash<absl::string_view>()(account) % shards_.size()];
+  // The high half of the hash: a shard's index hashes the account with the same function and takes its control
+  // bits from the low bits, which would otherwise be the same for every account of the shard.
+  return *shards_[(absl::Hash<absl::string_view>()(account) >> 32) % shards_.size()];
 }
 
 std::optional<ProfileCache::Hit> ProfileCache::Lookup(absl::string_view account, absl::Span<const std::string> tags) {
@@ -107,20 +153,27 @@ std::optional<ProfileCache::Hit> ProfileCache::Lookup(absl::string_view account,
   Shard& shard = ShardFor(account);
   Hit hit;
   absl::MutexLock lock(&shard.mutex);
-  if (const Entry* failed = shard.FindFresh(Key(account, kFailureTag), now); failed != nullptr) {
+  const auto record = shard.index.find(account);
+  if (record == shard.index.end()) {
+    ++shard.misses;
+    return std::nullopt;
+  }
+  AccountEntries& entries = record->second;
+  if (const Entry* failed = shard.FindFresh(entries, kFailureTag, now); failed != nullptr) {
     hit.failure = *failed->failure;
     ++shard.hits;
     return hit;
   }
-  hit.items.reserve(tags.size());
   for (const std::string& tag : tags) {
-    const Entry* entry = shard.FindFresh(Key(account, tag), now);
+    const Entry* entry = shard.FindFresh(entries, tag, now);
     if (entry == nullptr) {
       ++shard.misses;
+      if (entries.empty()) shard.index.erase(record);
       return std::nullopt;
     }
-    if (entry->present) hit.items.push_back(entry->item);
+    if (entry->present) hit.encoded_items.append(entry->encoded_item);
   }
+  if (entries.empty()) shard.index.erase(record);  // Every tag stale: only possible with no tags asked.
   ++shard.hits;
   return hit;
 }
@@ -132,7 +185,7 @@ void ProfileCache::PutProfile(absl::string_view account, absl::Span<const std::s
   Shard& shard = ShardFor(account);
   if (shard.capacity == 0) return;
   absl::MutexLock lock(&shard.mutex);
-  shard.Erase(Key(account, kFailureTag));
+  shard.Erase(account, kFailureTag);
   for (const std::string& tag : tags) {
     // A handful of items per account: a linear scan beats building an index.
     const auto item = std::find_if(items.begin(), items.end(),
@@ -140,11 +193,8 @@ void ProfileCache::PutProfile(absl::string_view account, absl::Span<const std::s
     Entry& entry = shard.Upsert(account, tag);
     entry.expiry = expiry;
     entry.present = item != items.end();
-    if (entry.present) {
-      entry.item = *item;
-    } else {
-      entry.item.Clear();
-    }
+    entry.encoded_item.clear();
+    if (entry.present) AppendEncodedItem(*item, entry.encoded_item);
   }
 }
 
@@ -166,7 +216,7 @@ ProfileCache::Stats ProfileCache::stats() const {
     stats.hits += shard->hits;
     stats.misses += shard->misses;
     stats.evictions += shard->evictions;
-    stats.entries += static_cast<int64_t>(shard->index.size());
+    stats.entries += static_cast<int64_t>(shard->lru.size());
   }
   return stats;
 }

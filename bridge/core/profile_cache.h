@@ -16,6 +16,13 @@
 
 namespace portrait_bridge {
 
+/// Appends `item` as AccountResult.items encodes it: one length-delimited field `items` (2) of AccountResult.
+/// A run of such fields appended to an encoded AccountResult adds those items to it.
+void AppendEncodedItem(const tencentcloud::chat::profile::v1::ProfileItem& item, std::string& out);
+
+/// The items of a run of fields written by AppendEncodedItem; items that do not decode are left out.
+std::vector<tencentcloud::chat::profile::v1::ProfileItem> DecodeItems(absl::string_view encoded);
+
 /// Limits of a ProfileCache.
 struct ProfileCacheOptions {
   /// How long a profile field stays fresh after it was stored. Zero or less: nothing is stored.
@@ -36,16 +43,24 @@ struct ProfileCacheOptions {
 /// dropped lazily; when a shard is full the least recently used entry of that shard is evicted. The bound is
 /// per shard (max_entries / shards each), so the cache as a whole never holds more than max_entries.
 ///
+/// Each shard indexes its entries by account (one hash lookup per account, whatever the number of tags), and keeps
+/// every present field serialized (Hit::encoded_items).
+///
 /// Pure: no threads of its own, time from the injected clock. Thread-safe; every operation takes one shard lock
 /// and is O(number of tags).
 class ProfileCache {
  public:
   /// A fresh answer for one account.
   struct Hit {
-    /// Set when the account's remembered answer is a failure; `items` is then empty.
+    /// Set when the account's remembered answer is a failure; `encoded_items` is then empty.
     std::optional<Failure> failure;
-    /// The cached items in the order of the tags asked for; unset fields are left out.
-    std::vector<tencentcloud::chat::profile::v1::ProfileItem> items;
+    /// The cached items in the order of the tags asked for, unset fields left out, in wire form (see
+    /// AppendEncodedItem): the cache keeps each item serialized, so that a hit copies bytes instead of building
+    /// and serializing ProfileItem messages again for every answer.
+    std::string encoded_items;
+
+    /// The items decoded (for tests and callers that want messages).
+    std::vector<tencentcloud::chat::profile::v1::ProfileItem> items() const { return DecodeItems(encoded_items); }
   };
 
   /// Counters since construction.

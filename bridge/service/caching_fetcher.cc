@@ -51,7 +51,7 @@ class PendingTicket final : public ProfileFetcher::Ticket {
     inner_->Cancel();
     FetchResult result;
     result.cancelled = true;
-    std::move(*done)(std::move(result));
+    std::move (*done)(std::move(result));
   }
 
  private:
@@ -73,6 +73,7 @@ std::shared_ptr<ProfileFetcher::Ticket> CachingFetcher::Fetch(std::vector<std::s
                                                               std::vector<std::string> tags, absl::Time deadline,
                                                               Done done) {
   std::vector<AccountOutcome> hits;
+  hits.reserve(accounts.size());  // A hot cache answers (nearly) all.
   std::vector<std::string> missing;
   for (std::string& account : accounts) {
     std::optional<ProfileCache::Hit> hit = cache_->Lookup(account, tags);
@@ -83,7 +84,7 @@ std::shared_ptr<ProfileFetcher::Ticket> CachingFetcher::Fetch(std::vector<std::s
     AccountOutcome& outcome = hits.emplace_back();
     outcome.account = std::move(account);
     outcome.failure = std::move(hit->failure);
-    outcome.items = std::move(hit->items);
+    outcome.encoded_items = std::move(hit->encoded_items);
   }
 
   if (missing.empty()) {
@@ -97,27 +98,27 @@ std::shared_ptr<ProfileFetcher::Ticket> CachingFetcher::Fetch(std::vector<std::s
 
   auto pending = std::make_shared<PendingFetch>(std::move(done), std::move(hits));
   std::vector<std::string> inner_tags = tags;
-  std::shared_ptr<Ticket> inner = inner_.Fetch(
-      std::move(missing), std::move(inner_tags), deadline,
-      [cache = cache_, pending, tags = std::move(tags)](FetchResult result) {
-        if (!result.cancelled) {
-          for (const AccountOutcome& outcome : result.outcomes) {
-            if (!outcome.failure.has_value()) {
-              cache->PutProfile(outcome.account, tags, outcome.items);
-            } else if (IsCacheableFailure(*outcome.failure)) {
-              cache->PutFailure(outcome.account, *outcome.failure);
-            }
-          }
-        }
-        std::optional<Done> done = pending->TakeDone();
-        if (!done.has_value()) return;  // Cancelled meanwhile.
-        if (!result.cancelled) {
-          // The inner outcomes first: they are the bulk when they exist at all.
-          result.outcomes.reserve(result.outcomes.size() + pending->hits.size());
-          for (AccountOutcome& hit : pending->hits) result.outcomes.push_back(std::move(hit));
-        }
-        std::move(*done)(std::move(result));
-      });
+  std::shared_ptr<Ticket> inner =
+      inner_.Fetch(std::move(missing), std::move(inner_tags), deadline,
+                   [cache = cache_, pending, tags = std::move(tags)](FetchResult result) {
+                     if (!result.cancelled) {
+                       for (const AccountOutcome& outcome : result.outcomes) {
+                         if (!outcome.failure.has_value()) {
+                           cache->PutProfile(outcome.account, tags, outcome.items);
+                         } else if (IsCacheableFailure(*outcome.failure)) {
+                           cache->PutFailure(outcome.account, *outcome.failure);
+                         }
+                       }
+                     }
+                     std::optional<Done> done = pending->TakeDone();
+                     if (!done.has_value()) return;  // Cancelled meanwhile.
+                     if (!result.cancelled) {
+                       // The inner outcomes first: they are the bulk when they exist at all.
+                       result.outcomes.reserve(result.outcomes.size() + pending->hits.size());
+                       for (AccountOutcome& hit : pending->hits) result.outcomes.push_back(std::move(hit));
+                     }
+                     std::move (*done)(std::move(result));
+                   });
   return std::make_shared<PendingTicket>(std::move(pending), std::move(inner));
 }
 

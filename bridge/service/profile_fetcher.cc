@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "bridge/core/profile_cache.h"
 
 namespace portrait_bridge {
 namespace {
@@ -17,6 +18,12 @@ class CallTicket final : public ProfileFetcher::Ticket {
 };
 
 }  // namespace
+
+std::vector<tencentcloud::chat::profile::v1::ProfileItem> ItemsOf(const AccountOutcome& outcome) {
+  std::vector<tencentcloud::chat::profile::v1::ProfileItem> items = outcome.items;
+  for (auto& item : DecodeItems(outcome.encoded_items)) items.push_back(std::move(item));
+  return items;
+}
 
 std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, CallOutcome call) {
   absl::flat_hash_map<absl::string_view, UserProfileEntry*> by_account;
@@ -44,14 +51,14 @@ std::shared_ptr<ProfileFetcher::Ticket> DirectFetcher::Fetch(std::vector<std::st
                                                              std::vector<std::string> tags, absl::Time deadline,
                                                              Done done) {
   std::vector<std::string> asked = accounts;
-  return std::make_shared<CallTicket>(upstream_.Fetch(
-      std::move(accounts), std::move(tags), deadline,
-      [asked = std::move(asked), done = std::move(done)](CallOutcome call) mutable {
-        FetchResult result;
-        result.cancelled = call.cancelled;
-        if (!call.cancelled) result.outcomes = OutcomesForAccounts(asked, std::move(call));
-        std::move(done)(std::move(result));
-      }));
+  return std::make_shared<CallTicket>(
+      upstream_.Fetch(std::move(accounts), std::move(tags), deadline,
+                      [asked = std::move(asked), done = std::move(done)](CallOutcome call) mutable {
+                        FetchResult result;
+                        result.cancelled = call.cancelled;
+                        if (!call.cancelled) result.outcomes = OutcomesForAccounts(asked, std::move(call));
+                        std::move(done)(std::move(result));
+                      }));
 }
 
 }  // namespace portrait_bridge

@@ -21,7 +21,13 @@ struct AccountOutcome {
   /// A failure whose rule.ends_stream is set means the bridge is misconfigured.
   std::optional<Failure> failure;
   std::vector<tencentcloud::chat::profile::v1::ProfileItem> items;  ///< On success.
+  /// On success, more items already in wire form (AppendEncodedItem's bytes), after `items`. The in-process
+  /// cache answers this way, so that a cached field is serialized once, not once per answer.
+  std::string encoded_items;
 };
+
+/// All of the outcome's items as messages: `items`, then `encoded_items` decoded.
+std::vector<tencentcloud::chat::profile::v1::ProfileItem> ItemsOf(const AccountOutcome& outcome);
 
 /// The result of one Fetch.
 struct FetchResult {
@@ -62,8 +68,8 @@ class DirectFetcher final : public ProfileFetcher {
  public:
   /// `upstream` must outlive this object.
   explicit DirectFetcher(UpstreamClient& upstream) : upstream_(upstream) {}
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
-                                absl::Time deadline, Done done) override;
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags, absl::Time deadline,
+                                Done done) override;
 
  private:
   UpstreamClient& upstream_;

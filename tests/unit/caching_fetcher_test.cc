@@ -82,9 +82,9 @@ TEST_F(CachingFetcherTest, AMissGoesToTheInnerFetcherAndTheRepeatIsServedInline)
   EXPECT_EQ(inner_.asks.size(), 1u);
   EXPECT_THAT(second.Accounts(), UnorderedElementsAre("alice", "bob"));
   // Items in the order of the asked tags; bob's unset level is remembered as unset.
-  EXPECT_THAT(TagsOf(second.Find("alice")->items), ElementsAre(kLevel, kNick));
-  EXPECT_THAT(TagsOf(second.Find("bob")->items), ElementsAre(kNick));
-  EXPECT_EQ(second.Find("bob")->items[0].string_value(), "Bob");
+  EXPECT_THAT(TagsOf(ItemsOf(*second.Find("alice"))), ElementsAre(kLevel, kNick));
+  EXPECT_THAT(TagsOf(ItemsOf(*second.Find("bob"))), ElementsAre(kNick));
+  EXPECT_EQ(ItemsOf(*second.Find("bob"))[0].string_value(), "Bob");
 
   ticket->Cancel();  // Nothing left to cancel.
   EXPECT_EQ(second.calls, 1);
@@ -107,8 +107,8 @@ TEST_F(CachingFetcherTest, APartialHitAsksTheInnerFetcherOnlyForTheMissingAccoun
       1, Outcomes({Success("carol", {StringItem(kNick, "Carol")}), Failed("dave", TencentFailure(60008, "timeout"))}));
   ASSERT_EQ(delivery.calls, 1);
   EXPECT_THAT(delivery.Accounts(), UnorderedElementsAre("alice", "carol", "dave"));
-  EXPECT_EQ(delivery.Find("alice")->items[0].string_value(), "Alice");
-  EXPECT_EQ(delivery.Find("carol")->items[0].string_value(), "Carol");
+  EXPECT_EQ(ItemsOf(*delivery.Find("alice"))[0].string_value(), "Alice");
+  EXPECT_EQ(ItemsOf(*delivery.Find("carol"))[0].string_value(), "Carol");
   EXPECT_EQ(delivery.Find("dave")->failure->tencent_code, 60008);
 }
 
@@ -132,7 +132,7 @@ TEST_F(CachingFetcherTest, AnUnsetFieldIsServedFromTheCache) {
   ASSERT_EQ(delivery.calls, 1);
   ASSERT_EQ(delivery.result.outcomes.size(), 1u);
   EXPECT_FALSE(delivery.result.outcomes[0].failure.has_value());
-  EXPECT_THAT(delivery.result.outcomes[0].items, IsEmpty());
+  EXPECT_THAT(ItemsOf(delivery.result.outcomes[0]), IsEmpty());
 }
 
 TEST_F(CachingFetcherTest, EntriesExpireAfterTheTtl) {
@@ -319,10 +319,10 @@ TEST(CachingFetcherConcurrencyTest, EightThreadsGetExactlyOneCompleteAnswerPerFe
                   std::sort(got.begin(), got.end());
                   if (got != accounts) ++bad;
                   for (const AccountOutcome& outcome : result.outcomes) {
-                    const bool ok =
-                        outcome.failure.has_value()
-                            ? outcome.account.back() == '7' && outcome.failure->tencent_code == 40003
-                            : outcome.items.size() == 1 && outcome.items[0].string_value() == outcome.account;
+                    const std::vector<ProfileItem> items = ItemsOf(outcome);
+                    const bool ok = outcome.failure.has_value()
+                                        ? outcome.account.back() == '7' && outcome.failure->tencent_code == 40003
+                                        : items.size() == 1 && items[0].string_value() == outcome.account;
                     if (!ok) ++bad;
                   }
                 }

@@ -41,17 +41,17 @@ TEST(ProfileCacheTest, MissUntilStoredThenHitInTheAskedTagOrder) {
   std::optional<ProfileCache::Hit> hit = cache.Lookup("alice", {kNick, kLevel});
   ASSERT_TRUE(hit.has_value());
   EXPECT_FALSE(hit->failure.has_value());
-  EXPECT_EQ(TagsOf(hit->items), (std::vector<std::string>{kNick, kLevel}));
-  EXPECT_EQ(hit->items[0].string_value(), "Alice");
-  EXPECT_EQ(hit->items[1].uint_value(), 7u);
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kNick, kLevel}));
+  EXPECT_EQ(hit->items()[0].string_value(), "Alice");
+  EXPECT_EQ(hit->items()[1].uint_value(), 7u);
 
   hit = cache.Lookup("alice", {kLevel, kNick});
   ASSERT_TRUE(hit.has_value());
-  EXPECT_EQ(TagsOf(hit->items), (std::vector<std::string>{kLevel, kNick}));
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kLevel, kNick}));
 
   hit = cache.Lookup("alice", {kLevel});
   ASSERT_TRUE(hit.has_value());
-  EXPECT_EQ(TagsOf(hit->items), (std::vector<std::string>{kLevel}));
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kLevel}));
 
   // One tag never fetched: the whole account is a miss.
   EXPECT_EQ(cache.Lookup("alice", {kNick, kGender}), std::nullopt);
@@ -71,11 +71,11 @@ TEST(ProfileCacheTest, AnUnsetFieldIsAHitWithoutAnItem) {
 
   std::optional<ProfileCache::Hit> hit = cache.Lookup("alice", {kGender});
   ASSERT_TRUE(hit.has_value());
-  EXPECT_TRUE(hit->items.empty());
+  EXPECT_TRUE(hit->items().empty());
 
   hit = cache.Lookup("alice", {kNick, kGender});
   ASSERT_TRUE(hit.has_value());
-  EXPECT_EQ(TagsOf(hit->items), (std::vector<std::string>{kNick}));
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kNick}));
 }
 
 TEST(ProfileCacheTest, ItemsForTagsNotAskedAreIgnored) {
@@ -114,7 +114,7 @@ TEST(ProfileCacheTest, StoringAgainRefreshesTheExpiryAndTheValue) {
   clock.Advance(absl::Seconds(2));
   std::optional<ProfileCache::Hit> hit = cache.Lookup("alice", {kNick});
   ASSERT_TRUE(hit.has_value());
-  EXPECT_TRUE(hit->items.empty());
+  EXPECT_TRUE(hit->items().empty());
   EXPECT_EQ(cache.stats().entries, 1);
 }
 
@@ -172,7 +172,7 @@ TEST(ProfileCacheTest, AFailureAnswersAnyTagsForTheNegativeTtl) {
   ASSERT_TRUE(hit->failure.has_value());
   EXPECT_EQ(hit->failure->tencent_code, 40003);
   EXPECT_EQ(hit->failure->tencent_info, "account not found");
-  EXPECT_TRUE(hit->items.empty());
+  EXPECT_TRUE(hit->items().empty());
   EXPECT_TRUE(cache.Lookup("ghost", {kGender}).has_value());
 
   clock.Advance(kNegativeTtl);
@@ -192,7 +192,7 @@ TEST(ProfileCacheTest, AFailureShadowsTheProfileAndASuccessClearsTheFailure) {
   hit = cache.Lookup("alice", {kNick, kLevel});
   ASSERT_TRUE(hit.has_value());
   EXPECT_FALSE(hit->failure.has_value());
-  EXPECT_EQ(TagsOf(hit->items), (std::vector<std::string>{kNick, kLevel}));
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kNick, kLevel}));
 }
 
 TEST(ProfileCacheTest, EightThreadsShareTheCacheWithinTheBound) {
@@ -207,8 +207,8 @@ TEST(ProfileCacheTest, EightThreadsShareTheCacheWithinTheBound) {
         if (std::optional<ProfileCache::Hit> hit = cache.Lookup(account, {kNick, kLevel}); hit.has_value()) {
           ++hits;
           if (!hit->failure.has_value()) {
-            EXPECT_EQ(TagsOf(hit->items), (std::vector<std::string>{kNick, kLevel}));
-            EXPECT_EQ(hit->items[0].string_value(), account);
+            EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kNick, kLevel}));
+            EXPECT_EQ(hit->items()[0].string_value(), account);
           }
         } else if (i % 11 == 0) {
           cache.PutFailure(account, TencentFailure(40003, "not found"));
