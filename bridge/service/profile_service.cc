@@ -1,8 +1,5 @@
 #include "bridge/service/profile_service.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
 #include <array>
 #include <deque>
 #include <map>
@@ -22,6 +19,7 @@
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
 #include "bridge/core/request_validation.h"
+#include "bridge/service/response_encoder.h"
 
 namespace portrait_bridge {
 namespace {
@@ -35,99 +33,6 @@ void SetFailure(const Failure& failure, v1::AccountResult& result) {
   result.set_result_info(failure.tencent_info);
   *result.mutable_status() = ToRpcStatus(failure);
 }
-
-// Writes one GetProfilesResponse straight from the fetcher's outcomes, field by field in field-number order, the
-// bytes the generated serializer would write. Building AccountResult and ProfileItem messages for every profile,
-// moving the items into them, serializing and destroying them all was most of the bridge's own work per profile.
-// A failed account (rare, and with more fields) still goes through a generated AccountResult.
-class ResponseEncoder {
- public:
-  ResponseEncoder(uint64_t request_index, const std::string& request_id) {
-    if (request_index != 0) {
-      AppendTag(v1::GetProfilesResponse::kRequestIndexFieldNumber, WireFormatLite::WIRETYPE_VARINT);
-      AppendVarint(request_index);
-    }
-    if (!request_id.empty()) AppendBytes(v1::GetProfilesResponse::kRequestIdFieldNumber, request_id);
-  }
-
-  // A successful account's result, `copies` times: its account, items and an OK status.
-  void AddSuccess(const AccountOutcome& outcome, int copies) {
-    size_t items_size = outcome.encoded_items.size();
-    for (const v1::ProfileItem& item : outcome.items) items_size += FieldSize(item.ByteSizeLong());
-    const size_t size = (outcome.account.empty() ? 0 : FieldSize(outcome.account.size())) + items_size +
-                        FieldSize(0);  // The status, set and empty: code 0 is not written.
-    const size_t begin = out_.size();
-    AppendTag(v1::GetProfilesResponse::kResultsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-    AppendVarint(size);
-    if (!outcome.account.empty()) AppendBytes(v1::AccountResult::kAccountFieldNumber, outcome.account);
-    for (const v1::ProfileItem& item : outcome.items) {
-      // ByteSizeLong above cached the size that SerializeWithCachedSizesToArray uses.
-      AppendTag(v1::AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-      AppendVarint(item.GetCachedSize());
-      const size_t at = out_.size();
-      out_.resize(at + item.GetCachedSize());
-      item.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&out_[at]));
-    }
-    out_.append(outcome.encoded_items);
-    AppendTag(v1::AccountResult::kStatusFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-    AppendVarint(0);
-    Repeat(begin, copies);
-  }
-
-  // Any result, `copies` times.
-  void AddResult(const v1::AccountResult& result, int copies) {
-    const size_t begin = out_.size();
-    AppendTag(v1::GetProfilesResponse::kResultsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-    AppendVarint(result.ByteSizeLong());
-    result.AppendToString(&out_);
-    Repeat(begin, copies);
-  }
-
-  // request_complete: the last field, so it is written last.
-  void SetComplete() {
-    AppendTag(v1::GetProfilesResponse::kRequestCompleteFieldNumber, WireFormatLite::WIRETYPE_VARINT);
-    AppendVarint(1);
-  }
-
-  // The response, handed to gRPC without a copy.
-  grpc::ByteBuffer Finish() && {
-    auto* bytes = new std::string(std::move(out_));
-    grpc::Slice slice(
-        bytes->data(), bytes->size(), [](void* user) { delete static_cast<std::string*>(user); }, bytes);
-    return grpc::ByteBuffer(&slice, 1);
-  }
-
- private:
-  using WireFormatLite = google::protobuf::internal::WireFormatLite;
-  using CodedOutputStream = google::protobuf::io::CodedOutputStream;
-
-  // A length-delimited field of `size` bytes, with its tag (one byte: every field number here is below 16).
-  static size_t FieldSize(size_t size) { return 1 + CodedOutputStream::VarintSize64(size) + size; }
-
-  void AppendTag(int field, WireFormatLite::WireType type) { AppendVarint(WireFormatLite::MakeTag(field, type)); }
-
-  void AppendVarint(uint64_t value) {
-    uint8_t bytes[10];  // The longest varint.
-    const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(value, bytes);
-    out_.append(reinterpret_cast<const char*>(bytes), end - bytes);
-  }
-
-  void AppendBytes(int field, const std::string& value) {
-    AppendTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-    AppendVarint(value.size());
-    out_.append(value);
-  }
-
-  // The result written from `begin` on, once more for each further copy.
-  void Repeat(size_t begin, int copies) {
-    if (copies <= 1) return;
-    const size_t length = out_.size() - begin;
-    out_.reserve(out_.size() + length * (copies - 1));  // No reallocation while appending from out_ itself.
-    for (int i = 1; i < copies; ++i) out_.append(out_, begin, length);
-  }
-
-  std::string out_;
-};
 
 // gRPC status codes are 0 (OK) to 16 (UNAUTHENTICATED).
 constexpr int kStatusCodes = 17;

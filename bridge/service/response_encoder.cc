@@ -1,0 +1,97 @@
+#include "bridge/service/response_encoder.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <utility>
+
+namespace portrait_bridge {
+namespace {
+
+namespace v1 = tencentcloud::chat::profile::v1;
+using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedOutputStream;
+
+// A length-delimited field of `size` bytes, with its tag (one byte: every field number here is below 16).
+size_t FieldSize(size_t size) { return 1 + CodedOutputStream::VarintSize64(size) + size; }
+
+}  // namespace
+
+ResponseEncoder::ResponseEncoder(uint64_t request_index, const std::string& request_id) {
+  if (request_index != 0) {
+    AppendTag(v1::GetProfilesResponse::kRequestIndexFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+    AppendVarint(request_index);
+  }
+  if (!request_id.empty()) AppendBytes(v1::GetProfilesResponse::kRequestIdFieldNumber, request_id);
+}
+
+void ResponseEncoder::AddSuccess(const AccountOutcome& outcome, int copies) {
+  size_t items_size = outcome.encoded_items.size();
+  for (const v1::ProfileItem& item : outcome.items) items_size += FieldSize(item.ByteSizeLong());
+  const size_t size = (outcome.account.empty() ? 0 : FieldSize(outcome.account.size())) + items_size +
+                      FieldSize(0);  // The status, set and empty: code 0 is not written.
+  const size_t begin = out_.size();
+  AppendTag(v1::GetProfilesResponse::kResultsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  AppendVarint(size);
+  if (!outcome.account.empty()) AppendBytes(v1::AccountResult::kAccountFieldNumber, outcome.account);
+  for (const v1::ProfileItem& item : outcome.items) {
+    // ByteSizeLong above cached the size that SerializeWithCachedSizesToArray uses.
+    const size_t item_size = static_cast<size_t>(item.GetCachedSize());
+    AppendTag(v1::AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+    AppendVarint(item_size);
+    const size_t at = out_.size();
+    out_.resize(at + item_size);
+    item.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&out_[at]));
+  }
+  out_.append(outcome.encoded_items);
+  AppendTag(v1::AccountResult::kStatusFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  AppendVarint(0);
+  Repeat(begin, copies);
+}
+
+void ResponseEncoder::AddResult(const v1::AccountResult& result, int copies) {
+  const size_t begin = out_.size();
+  AppendTag(v1::GetProfilesResponse::kResultsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  AppendVarint(result.ByteSizeLong());
+  result.AppendToString(&out_);
+  Repeat(begin, copies);
+}
+
+void ResponseEncoder::SetComplete() {
+  AppendTag(v1::GetProfilesResponse::kRequestCompleteFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+  AppendVarint(1);
+}
+
+grpc::ByteBuffer ResponseEncoder::Finish() && {
+  auto* bytes = new std::string(std::move(out_));
+  out_.clear();
+  grpc::Slice slice(
+      bytes->data(), bytes->size(), [](void* user) { delete static_cast<std::string*>(user); }, bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+void ResponseEncoder::AppendTag(int field, int wire_type) {
+  AppendVarint(WireFormatLite::MakeTag(field, static_cast<WireFormatLite::WireType>(wire_type)));
+}
+
+void ResponseEncoder::AppendVarint(uint64_t value) {
+  uint8_t bytes[10];  // The longest varint.
+  const uint8_t* end = CodedOutputStream::WriteVarint64ToArray(value, bytes);
+  out_.append(reinterpret_cast<const char*>(bytes), end - bytes);
+}
+
+void ResponseEncoder::AppendBytes(int field, const std::string& value) {
+  AppendTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  AppendVarint(value.size());
+  out_.append(value);
+}
+
+// The result written from `begin` on, once more for each further copy.
+void ResponseEncoder::Repeat(size_t begin, int copies) {
+  if (copies <= 1) return;
+  const size_t length = out_.size() - begin;
+  out_.reserve(out_.size() + length * (copies - 1));  // No reallocation while appending from out_ itself.
+  for (int i = 1; i < copies; ++i) out_.append(out_, begin, length);
+}
+
+}  // namespace portrait_bridge

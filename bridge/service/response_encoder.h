@@ -1,0 +1,49 @@
+#ifndef PORTRAIT_BRIDGE_SERVICE_RESPONSE_ENCODER_H_
+#define PORTRAIT_BRIDGE_SERVICE_RESPONSE_ENCODER_H_
+
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstdint>
+#include <string>
+
+#include "bridge/service/profile_fetcher.h"
+#include "tencentcloud/chat/profile/v1/profile.pb.h"
+
+namespace portrait_bridge {
+
+/// Writes one GetProfilesResponse straight from the fetcher's outcomes, field by field in field-number order: the
+/// bytes the generated serializer writes for the same message. Building AccountResult and ProfileItem messages for
+/// every profile, moving the items into them, serializing and destroying them all was most of the bridge's own
+/// work per profile. A failed account (rare, and with more fields) still goes through a generated AccountResult.
+class ResponseEncoder {
+ public:
+  ResponseEncoder(uint64_t request_index, const std::string& request_id);
+
+  /// A successful account's result, `copies` times: its account, `items` then `encoded_items`, and an OK status
+  /// (set, with code 0).
+  void AddSuccess(const AccountOutcome& outcome, int copies);
+
+  /// Any result, `copies` times.
+  void AddResult(const tencentcloud::chat::profile::v1::AccountResult& result, int copies);
+
+  /// Sets request_complete. Call it last: it is the last field.
+  void SetComplete();
+
+  /// The encoded response.
+  const std::string& bytes() const { return out_; }
+
+  /// The response as a ByteBuffer for gRPC, without a copy. Leaves the encoder empty.
+  grpc::ByteBuffer Finish() &&;
+
+ private:
+  void AppendTag(int field, int wire_type);
+  void AppendVarint(uint64_t value);
+  void AppendBytes(int field, const std::string& value);
+  void Repeat(size_t begin, int copies);
+
+  std::string out_;
+};
+
+}  // namespace portrait_bridge
+
+#endif  // PORTRAIT_BRIDGE_SERVICE_RESPONSE_ENCODER_H_
