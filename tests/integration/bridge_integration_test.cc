@@ -204,9 +204,13 @@ INSTANTIATE_TEST_SUITE_P(
         CallFault{"Http502", {{"http_502_count", 1}}, grpc::StatusCode::UNAVAILABLE, "UPSTREAM_HTTP_5XX"},
         CallFault{"NonJson", {{"non_json_count", 1}}, grpc::StatusCode::UNAVAILABLE, "UPSTREAM_MALFORMED_BODY"},
         CallFault{"Truncated", {{"truncated_count", 1}}, grpc::StatusCode::UNAVAILABLE, "UPSTREAM_MALFORMED_BODY"},
-        CallFault{"ServiceTimeout60008", {{"error_code", 60008}, {"error_count", 1}}, grpc::StatusCode::UNAVAILABLE,
+        CallFault{"ServiceTimeout60008",
+                  {{"error_code", 60008}, {"error_count", 1}},
+                  grpc::StatusCode::UNAVAILABLE,
                   "TENCENT_60008"},
-        CallFault{"Throttled60007", {{"error_code", 60007}, {"error_count", 1}}, grpc::StatusCode::RESOURCE_EXHAUSTED,
+        CallFault{"Throttled60007",
+                  {{"error_code", 60007}, {"error_count", 1}},
+                  grpc::StatusCode::RESOURCE_EXHAUSTED,
                   "TENCENT_60007"}),
     [](const auto& info) { return std::string(info.param.name); });
 
@@ -262,20 +266,39 @@ TEST_F(BridgeTest, DeadlineShorterThanUpstreamLatency) {
   EXPECT_TRUE(RunStream(*channel_, {MakeRequest({"alice"}, kTags)}).status.ok());
 }
 
-TEST_F(BridgeTest, CancelledStreamCancelsItsUpstreamCalls) {
-  sandbox_->SetFaults({{"latency_ms", 1000}});
-  auto stub = v1::ProfileService::NewStub(channel_);
+// Cancelling the stream cancels the upstream call it was waiting for: the bridge's transfer ends as "cancelled"
+// while the sandbox is still holding the request (its answer is 3 s away), not when the answer comes.
+TEST(BridgeCancelTest, CancelledStreamCancelsItsUpstreamCall) {
+  Sandbox sandbox;
+  TempDir dir;
+  Bridge bridge(sandbox.base_url(), {"--retry_max_attempts=1", "--metrics_address=127.0.0.1:0",
+                                     "--metrics_port_file=" + dir.Path("metrics.port")});
+  const int metrics_port = bridge.process().WaitForPortFile(dir.Path("metrics.port"));
+  const std::string cancelled_series = "portrait_bridge_upstream_calls_total{code=\"cancelled\"}";
+  sandbox.SetFaults({{"latency_ms", 3000}});
+  auto channel = bridge.NewChannel();
+  auto stub = v1::ProfileService::NewStub(channel);
   grpc::ClientContext context;
   auto stream = stub->GetProfiles(&context);
   ASSERT_TRUE(stream->Write(MakeRequest({"alice"}, kTags)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(WaitUntil([&] { return sandbox.Stats()["in_flight"].get<int64_t>() == 1; }))
+      << "the upstream call never reached the sandbox";
+  EXPECT_EQ(MetricSample(ScrapeMetrics(metrics_port), "portrait_bridge_upstream_calls_in_flight"), 1);
+
+  const auto cancelled_at = std::chrono::steady_clock::now();
   context.TryCancel();
   v1::GetProfilesResponse response;
   EXPECT_FALSE(stream->Read(&response));
   EXPECT_EQ(stream->Finish().error_code(), StatusCode::CANCELLED);
-  sandbox_->SetFaults(nlohmann::json::object());
-  EXPECT_TRUE(RunStream(*channel_, {MakeRequest({"bob"}, kTags)}).status.ok());
-  EXPECT_TRUE(bridge_->process().Running());
+  ASSERT_TRUE(WaitUntil([&] { return MetricSample(ScrapeMetrics(metrics_port), cancelled_series) == 1; }))
+      << "the bridge's upstream transfer was not cancelled";
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::seconds(2))
+      << "the transfer ended with the sandbox's late answer, not with the cancel";
+  EXPECT_EQ(MetricSample(ScrapeMetrics(metrics_port), "portrait_bridge_upstream_calls_in_flight"), 0);
+
+  sandbox.SetFaults(nlohmann::json::object());
+  EXPECT_TRUE(RunStream(*channel, {MakeRequest({"bob"}, kTags)}).status.ok());
+  EXPECT_TRUE(bridge.process().Running());
 }
 
 // Each kind of bad input: INVALID_ARGUMENT with a BadRequest naming the field.
@@ -290,8 +313,7 @@ void PrintTo(const BadInput& input, std::ostream* out) { *out << input.name; }
 class BadInputTest : public BridgeTest, public ::testing::WithParamInterface<BadInput> {};
 
 TEST_P(BadInputTest, RejectedWithBadRequest) {
-  const StreamOutcome outcome =
-      RunStream(*channel_, {MakeRequest({"alice"}, kTags, "good"), GetParam().request});
+  const StreamOutcome outcome = RunStream(*channel_, {MakeRequest({"alice"}, kTags, "good"), GetParam().request});
   EXPECT_EQ(outcome.status.error_code(), StatusCode::INVALID_ARGUMENT);
   const auto bad_request = BadRequestOf(outcome.details);
   ASSERT_GE(bad_request.field_violations_size(), 1);
@@ -305,18 +327,15 @@ TEST_P(BadInputTest, RejectedWithBadRequest) {
 
 INSTANTIATE_TEST_SUITE_P(
     Inputs, BadInputTest,
-    ::testing::Values(BadInput{"NoAccounts", MakeRequest({}, kTags), "requests[1].accounts"},
-                      BadInput{"NoTags", MakeRequest({"alice"}, {}), "requests[1].tags"},
-                      BadInput{"EmptyTag", MakeRequest({"alice"}, {""}), "requests[1].tags[0]"},
-                      BadInput{"MalformedTag", MakeRequest({"alice"}, {"Tag_Profile_IM_Nick", "Nick"}),
-                               "requests[1].tags[1]"},
-                      BadInput{"UnknownStandardTag", MakeRequest({"alice"}, {"Tag_Profile_IM_Shoe"}),
-                               "requests[1].tags[0]"},
-                      BadInput{"EmptyAccount", MakeRequest({"alice", ""}, kTags), "requests[1].accounts[1]"},
-                      BadInput{"AccountNotUtf8", MakeRequest({"alice", "bad\xff\xfe"}, kTags),
-                               "requests[1].accounts[1]"},
-                      BadInput{"AccountTooLong", MakeRequest({std::string(33, 'a')}, kTags),
-                               "requests[1].accounts[0]"}),
+    ::testing::Values(
+        BadInput{"NoAccounts", MakeRequest({}, kTags), "requests[1].accounts"},
+        BadInput{"NoTags", MakeRequest({"alice"}, {}), "requests[1].tags"},
+        BadInput{"EmptyTag", MakeRequest({"alice"}, {""}), "requests[1].tags[0]"},
+        BadInput{"MalformedTag", MakeRequest({"alice"}, {"Tag_Profile_IM_Nick", "Nick"}), "requests[1].tags[1]"},
+        BadInput{"UnknownStandardTag", MakeRequest({"alice"}, {"Tag_Profile_IM_Shoe"}), "requests[1].tags[0]"},
+        BadInput{"EmptyAccount", MakeRequest({"alice", ""}, kTags), "requests[1].accounts[1]"},
+        BadInput{"AccountNotUtf8", MakeRequest({"alice", "bad\xff\xfe"}, kTags), "requests[1].accounts[1]"},
+        BadInput{"AccountTooLong", MakeRequest({std::string(33, 'a')}, kTags), "requests[1].accounts[0]"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(BridgeTest, TagUnknownToTheAppIsReportedPerAccount) {
@@ -383,8 +402,7 @@ TEST(BridgeConfigurationTest, UnreachableUpstreamIsReportedPerAccount) {
 
 TEST(BridgeConfigurationTest, BadConfigurationStopsTheStartWithAClearMessage) {
   TempDir dir;
-  Subprocess bridge(BinaryFromEnv("BRIDGE_BINARY"), {"--sdkappid=abc"},
-                    {{"PORTRAIT_BRIDGE_SECRET_KEY", kSecretKey}});
+  Subprocess bridge(BinaryFromEnv("BRIDGE_BINARY"), {"--sdkappid=abc"}, {{"PORTRAIT_BRIDGE_SECRET_KEY", kSecretKey}});
   const int status = bridge.SignalAndWait(0, 10000);  // Signal 0 only waits.
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status));

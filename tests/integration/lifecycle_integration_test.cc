@@ -1,9 +1,8 @@
 // The bridge as a process: health, graceful shutdown, and secrets kept out of its output.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <thread>
@@ -69,7 +68,8 @@ TEST(LifecycleTest, SigtermLetsInFlightStreamsFinishThenExitsZero) {
   auto channel = bridge.NewChannel();
   StreamOutcome outcome;
   std::thread caller([&] { outcome = RunStream(*channel, {MakeRequest({"alice", "bob"}, kTags)}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // The upstream call is now in flight.
+  ASSERT_TRUE(WaitUntil([&] { return sandbox.Stats()["in_flight"].get<int64_t>() == 1; }))
+      << "the upstream call never reached the sandbox";
   const int status = bridge.process().SignalAndWait(SIGTERM, 15000);
   caller.join();
   ASSERT_NE(status, -1) << "the bridge did not exit";
@@ -87,7 +87,8 @@ TEST(LifecycleTest, StreamsLongerThanTheGraceAreCancelledAndTheProcessStillExits
   auto channel = bridge.NewChannel();
   StreamOutcome outcome;
   std::thread caller([&] { outcome = RunStream(*channel, {MakeRequest({"alice"}, kTags)}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(WaitUntil([&] { return sandbox.Stats()["in_flight"].get<int64_t>() == 1; }))
+      << "the upstream call never reached the sandbox";
   const auto start = std::chrono::steady_clock::now();
   const int status = bridge.process().SignalAndWait(SIGTERM, 10000);
   caller.join();

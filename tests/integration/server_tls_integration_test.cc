@@ -22,9 +22,10 @@ std::string ReadFile(const std::string& path) {
 
 // A throwaway self-signed certificate and key, made at test time with the openssl tool.
 void MakeCertificate(const TempDir& dir, const std::string& name, const std::string& subject_alt_name) {
-  const std::string command = absl::StrCat(
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=", name, " -addext subjectAltName=",
-      subject_alt_name, " -keyout '", dir.Path(name + ".key"), "' -out '", dir.Path(name + ".crt"), "' >/dev/null 2>&1");
+  const std::string command =
+      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=", name,
+                   " -addext subjectAltName=", subject_alt_name, " -keyout '", dir.Path(name + ".key"), "' -out '",
+                   dir.Path(name + ".crt"), "' >/dev/null 2>&1");
   ASSERT_EQ(std::system(command.c_str()), 0) << "openssl (installed by .ci/install-deps) failed";
 }
 
@@ -42,9 +43,9 @@ TEST(ServerTlsTest, MutualTlsAcceptsOnlyClientsWithATrustedCertificate) {
   MakeCertificate(dir, "client", "DNS:client");
   MakeCertificate(dir, "stranger", "DNS:stranger");
   Sandbox sandbox;
-  Bridge bridge(sandbox.base_url(), {"--tls_cert_file=" + dir.Path("bridge.test.crt"),
-                                     "--tls_key_file=" + dir.Path("bridge.test.key"),
-                                     "--tls_client_ca_file=" + dir.Path("client.crt")});
+  Bridge bridge(sandbox.base_url(),
+                {"--tls_cert_file=" + dir.Path("bridge.test.crt"), "--tls_key_file=" + dir.Path("bridge.test.key"),
+                 "--tls_client_ca_file=" + dir.Path("client.crt")});
   auto credentials = [&](const std::string& client) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = ReadFile(dir.Path("bridge.test.crt"));

@@ -126,15 +126,6 @@ void ResetSandboxStats(Sandbox& sandbox) {
   ASSERT_TRUE(response && response->status == 200);
 }
 
-bool WaitFor(const std::function<bool()>& condition, std::chrono::seconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return condition();
-}
-
 // Whether every bridge's metric `series` has the value `value` now.
 bool AllReport(const std::vector<std::unique_ptr<MeteredBridge>>& bridges, const std::string& series, double value) {
   for (const auto& bridge : bridges) {
@@ -193,14 +184,14 @@ TEST(SharedBudgetTest, ThreeBridgesShareOneBudgetSkewedLoadFallbackAndRecovery) 
   // Redis goes away: every bridge falls back to its local share, nothing is lost, and the app stays in budget.
   redis.Stop();
   EXPECT_TRUE(
-      WaitFor([&] { return AllReport(bridges, "portrait_bridge_budget_shared", 0); }, std::chrono::seconds(10)));
+      WaitUntil([&] { return AllReport(bridges, "portrait_bridge_budget_shared", 0); }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_GT(bridges[0]->Metric("portrait_bridge_budget_fallback_asks_total"), 0);
 
   // Redis is back: the bridges return to the shared budget by themselves.
   redis.Restart();
   EXPECT_TRUE(
-      WaitFor([&] { return AllReport(bridges, "portrait_bridge_budget_shared", 1); }, std::chrono::seconds(10)));
+      WaitUntil([&] { return AllReport(bridges, "portrait_bridge_budget_shared", 1); }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   load.Stop();
 
@@ -241,7 +232,7 @@ TEST(SharedBudgetTest, AThrottleSeenByOneBridgeSlowsTheAppInRedis) {
       RunStream(*first.bridge->NewChannel(), {MakeRequest({"bob"}, {"Tag_Profile_IM_Nick"})});
   ASSERT_TRUE(throttled.status.ok()) << throttled.status.error_message();
   EXPECT_EQ(throttled.results_by_request.at(0).at(0).status().code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_TRUE(WaitFor([&] { return factor() == 0.5; }, std::chrono::seconds(5)))
+  EXPECT_TRUE(WaitUntil([&] { return factor() == 0.5; }, std::chrono::seconds(5)))
       << "the first bridge's throttle halves the app-wide rate in Redis";
   EXPECT_EQ(first.Metric("portrait_bridge_upstream_throttled_total"), 1);
   EXPECT_EQ(second.Metric("portrait_bridge_upstream_throttled_total"), 0) << "the second bridge saw no throttle";

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <thread>
 
 namespace portrait_bridge::testing {
 
@@ -13,8 +14,9 @@ Sandbox::Sandbox(const std::vector<std::string>& extra_flags) {
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   const std::string port_file = dir_.Path("sandbox.port");
   args.push_back("--port_file=" + port_file);
-  process_ = std::make_unique<Subprocess>(BinaryFromEnv("SANDBOX_BINARY"), args,
-                                          std::map<std::string, std::string>{{"PORTRAIT_SANDBOX_SECRET_KEY", kSecretKey}});
+  process_ =
+      std::make_unique<Subprocess>(BinaryFromEnv("SANDBOX_BINARY"), args,
+                                   std::map<std::string, std::string>{{"PORTRAIT_SANDBOX_SECRET_KEY", kSecretKey}});
   port_ = process_->WaitForPortFile(port_file);
 }
 
@@ -46,20 +48,19 @@ Bridge::Bridge(const std::string& upstream_base_url, const std::vector<std::stri
                                    "--base_url=" + upstream_base_url,
                                    "--shutdown_grace_seconds=5"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
-  process_ = std::make_unique<Subprocess>(BinaryFromEnv("BRIDGE_BINARY"), args,
-                                          std::map<std::string, std::string>{{"PORTRAIT_BRIDGE_SECRET_KEY", secret_key}});
+  process_ =
+      std::make_unique<Subprocess>(BinaryFromEnv("BRIDGE_BINARY"), args,
+                                   std::map<std::string, std::string>{{"PORTRAIT_BRIDGE_SECRET_KEY", secret_key}});
   port_ = process_->WaitForPortFile(port_file);
 }
 
 std::shared_ptr<grpc::Channel> Bridge::NewChannel() const {
   grpc::ChannelArguments arguments;
   arguments.SetInt("grpc.use_local_subchannel_pool", 1);  // A fresh connection per channel.
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials(),
-                                   arguments);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials(), arguments);
 }
 
-StreamOutcome RunStream(grpc::Channel& channel, const std::vector<v1::GetProfilesRequest>& requests,
-                        int deadline_ms) {
+StreamOutcome RunStream(grpc::Channel& channel, const std::vector<v1::GetProfilesRequest>& requests, int deadline_ms) {
   auto stub = v1::ProfileService::NewStub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
@@ -94,6 +95,15 @@ std::vector<std::string> Users(int first, int count) {
   std::vector<std::string> users;
   for (int i = first; i < first + count; ++i) users.push_back("user" + std::to_string(i));
   return users;
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
 }
 
 std::string ScrapeMetrics(int port) {

@@ -1,14 +1,15 @@
 #ifndef PORTRAIT_BRIDGE_TESTS_INTEGRATION_STACK_H_
 #define PORTRAIT_BRIDGE_TESTS_INTEGRATION_STACK_H_
 
-#include <map>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -74,6 +75,10 @@ v1::GetProfilesRequest MakeRequest(const std::vector<std::string>& accounts, con
 
 /// "user<first>" .. "user<first + count - 1>": accounts the sandbox knows (up to user99999).
 std::vector<std::string> Users(int first, int count);
+
+/// Polls `condition` (every 10 ms) until it holds or `limit` passes; returns whether it held. For waiting on a state
+/// the processes report (a metric, the sandbox's stats), instead of sleeping for a time and hoping.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 /// The Prometheus text of the bridge's /metrics on `port`; fails the test (and returns "") when unreachable.
 std::string ScrapeMetrics(int port);

@@ -27,9 +27,8 @@ TEST(ThroughputTest, SmallAsksFromManyStreamsAreCoalescedIntoFewCalls) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < 4; ++i) channels.push_back(bridge.NewChannel());
   for (int i = 0; i < kStreams; ++i) {
-    threads.emplace_back([&, i] {
-      outcomes[i] = RunStream(*channels[i % 4], {MakeRequest({"user" + std::to_string(i)}, kTags)});
-    });
+    threads.emplace_back(
+        [&, i] { outcomes[i] = RunStream(*channels[i % 4], {MakeRequest({"user" + std::to_string(i)}, kTags)}); });
   }
   for (auto& thread : threads) thread.join();
   for (int i = 0; i < kStreams; ++i) {
@@ -67,10 +66,10 @@ TEST(ThroughputTest, ConcurrentLoadUnderTheUpstreamLimitCausesNoThrottling) {
   // fast as they can for 3 seconds, with a tag list each so that coalescing cannot absorb everything.
   Sandbox sandbox({"--calls_per_second=50"});
   Bridge bridge(sandbox.base_url(), {"--upstream_calls_per_second=50", "--coalesce_wait_ms=1"});
-  const std::vector<std::vector<std::string>> tag_lists = {
-      {"Tag_Profile_IM_Nick"}, {"Tag_Profile_IM_Gender"}, {"Tag_Profile_IM_Level"}, {"Tag_Profile_IM_Role"},
-      {"Tag_Profile_IM_Language"}, {"Tag_Profile_IM_Image"}, {"Tag_Profile_IM_Location"},
-      {"Tag_Profile_IM_AllowType"}};
+  const std::vector<std::vector<std::string>> tag_lists = {{"Tag_Profile_IM_Nick"},     {"Tag_Profile_IM_Gender"},
+                                                           {"Tag_Profile_IM_Level"},    {"Tag_Profile_IM_Role"},
+                                                           {"Tag_Profile_IM_Language"}, {"Tag_Profile_IM_Image"},
+                                                           {"Tag_Profile_IM_Location"}, {"Tag_Profile_IM_AllowType"}};
   std::atomic<int> answered{0};
   std::atomic<int> failed{0};
   std::atomic<int> stream_errors{0};
