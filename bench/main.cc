@@ -665,7 +665,9 @@ void AddStandardRows(Report& report, const Side& bridge, const Side& rest) {
 }
 
 // "1.0 s", "1.05 s".
-std::string WindowName(int64_t ms) { return absl::StrFormat(ms % 100 == 0 ? "%.1f s" : "%.2f s", ms / 1000.0); }
+std::string WindowName(int64_t ms) {
+  return absl::StrFormat("%.*f s", ms % 100 == 0 ? 1 : 2, static_cast<double>(ms) / 1000.0);
+}
 
 // "x | y | z": one figure per bridge.
 std::string PerBridge(const std::vector<double>& values, int decimals = 0) {
