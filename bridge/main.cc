@@ -190,6 +190,11 @@ int Run(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(config.listen_address, ServerCredentials(config), &port);
   builder.RegisterService(&service);
+  // The bridge never compresses what it sends (no default compression algorithm, none set per call), so the
+  // send-side compression filter would only pass messages through; leaving it out of the server's filter stack
+  // saves its per-call state, about 0.2 KiB per open stream (scenario 4). Compressed requests are still accepted:
+  // the decompression filter is a separate one and stays (grpc.per_message_decompression).
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_COMPRESSION, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     Log(LogLevel::kError, "cannot listen", {{"listen_address", config.listen_address}});
