@@ -5,10 +5,10 @@
 namespace portrait_bridge {
 
 RateLimiter::RateLimiter(double calls_per_second, int64_t burst, const Clock& clock)
-    // Paced over kWindow rather than a second, so that the window check at sending rarely has to hold a call back
-    // (held calls would race for the next free slot, and some would lose repeatedly).
+    // Paced over kPacingWindow, a little longer than kWindow, so that the window check at sending rarely has to hold
+    // a call back: see kPacingWindow.
     : calls_per_second_(calls_per_second),
-      interval_(kWindow / calls_per_second),
+      interval_(kPacingWindow / calls_per_second),
       burst_window_(interval_ * burst),
       min_factor_(std::min(1.0, std::max(kMinFactor, 1 / calls_per_second))),
       reserve_(std::max<int64_t>(0, burst / 2)),

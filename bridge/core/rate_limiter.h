@@ -83,6 +83,11 @@ class RateLimiter {
   /// Sends are recorded at the socket (Budget::ClaimAtSocket), so no delay inside the bridge needs to be covered;
   /// the margin costs 1% of the ceiling.
   static constexpr absl::Duration kWindow = absl::Milliseconds(1010);
+  /// Tokens are earned at calls_per_second per kPacingWindow. Paced at exactly kWindow, a send that leaves a few
+  /// milliseconds late (a busy timer or transport thread) makes the one calls_per_second sends later meet a full
+  /// window at the socket; held back, it is late in turn, and so on every window. The 5 ms of slack over kWindow
+  /// absorb that much lateness per send and let a late send's echo fade; they cost another 0.5% of the ceiling.
+  static constexpr absl::Duration kPacingWindow = absl::Milliseconds(1015);
 
  private:
   // The fraction of the configured rate in force at `now`.
@@ -93,7 +98,7 @@ class RateLimiter {
   std::pair<absl::Time, absl::Time> NextStart(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const double calls_per_second_;  // As configured.
-  const absl::Duration interval_;  // Time to earn one token at the configured rate (calls_per_second_ per kWindow).
+  const absl::Duration interval_;  // Time to earn one token at the configured rate (kPacingWindow / calls_per_second_).
   const absl::Duration burst_window_;
   const double min_factor_;
   const int64_t reserve_;

@@ -146,7 +146,7 @@ TEST(LocalBudgetTest, GrantsAtOnceWhenIdleAndRefusesBeyondTheLongestWait) {
   std::optional<BudgetAnswer> third;
   budget.Acquire(absl::Seconds(1), [&](BudgetAnswer answer) { third = std::move(answer); });
   ASSERT_TRUE(third.has_value() && third->grant.has_value());
-  EXPECT_EQ(third->grant->send_at - clock.Now(), RateLimiter::kWindow / 10);
+  EXPECT_EQ(third->grant->send_at - clock.Now(), RateLimiter::kPacingWindow / 10);
 }
 
 }  // namespace

@@ -42,8 +42,8 @@ constexpr char kOkBody[] = R"({"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"",
                                                       {"Tag":"Tag_Profile_IM_Level","Value":3}]},
     {"To_Account":"id2","ResultCode":40006,"ResultInfo":"Err_Profile_PortraitGet_Read_Custom_Data_Fail"}],
   "Fail_Account":["id2"]})";
-// The pacing of a local budget of 10 calls per second: a tenth of the limiter's window.
-const absl::Duration kInterval = RateLimiter::kWindow / 10;
+// The pacing of a local budget of 10 calls per second: a tenth of the limiter's pacing window.
+const absl::Duration kInterval = RateLimiter::kPacingWindow / 10;
 constexpr char kExpiredBody[] = R"({"ActionStatus":"FAIL","ErrorCode":70001,"ErrorInfo":"usersig expired"})";
 
 // A transport that records requests and lets the test complete them, on the test's own thread. Like the real one
@@ -610,7 +610,7 @@ TEST_F(UpstreamClientBudgetTest, NoBudgetBeforeTheDeadlineFailsAtOnceWithResourc
 }
 
 // A local budget of ten calls per second with a burst of one: the second call waits one interval (a tenth of the
-// limiter's window, 101 ms) on the timer queue.
+// limiter's pacing window, 101.5 ms) on the timer queue.
 class UpstreamClientBudgetWaitTest : public UpstreamClientTest {
  protected:
   UpstreamClientBudgetWaitTest() : UpstreamClientTest(10, 1) {}
@@ -963,7 +963,7 @@ TEST_F(UpstreamClientRetryTest, BackoffDelaysStayWithinTheirBounds) {
 }
 
 // A local budget of 10 calls per second with a burst of one: the first attempt takes the token, so the retry (after a
-// backoff of at most 40 ms) must wait for the next one, one interval (101 ms) after the first attempt.
+// backoff of at most 40 ms) must wait for the next one, one interval (101.5 ms) after the first attempt.
 class UpstreamClientRetryBudgetWaitTest : public UpstreamClientRetryTest {
  protected:
   UpstreamClientRetryBudgetWaitTest() : UpstreamClientRetryTest(RetryOptions(), 10, 1) {}
