@@ -1,5 +1,6 @@
 #include "bridge/core/portrait_api.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -25,43 +26,12 @@ constexpr std::array<std::pair<absl::string_view, absl::string_view>, 8> kRegion
     {"jakarta", "https://adminapiidn.im.qcloud.com"},
 }};
 
-std::string JsonScalarText(const Json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump();
-}
-
-// Types a value as the schema promises, falling back to the JSON type when it does not fit.
-void SetItemValue(const Json& value, ValueType type, ProfileItem& item) {
-  switch (type) {
-    case ValueType::kUint:
-      if (value.is_number_unsigned()) {
-        item.set_uint_value(value.get<uint64_t>());
-        return;
-      }
-      if (value.is_string()) {
-        const std::string text = value.get<std::string>();
-        uint64_t parsed = 0;
-        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-        if (error == std::errc() && end == text.data() + text.size() && !text.empty()) {
-          item.set_uint_value(parsed);
-          return;
-        }
-      }
-      item.set_string_value(JsonScalarText(value));
-      return;
-    case ValueType::kString:
-      item.set_string_value(JsonScalarText(value));
-      return;
-    case ValueType::kBytes:
-      item.set_bytes_value(JsonScalarText(value));
-      return;
-  }
-}
-
 // Reads a portrait_get answer in one pass, straight into the result: a DOM would allocate a node for every key and
 // value of up to 100 profiles, for each call. Fields it does not know are skipped, whatever their shape.
 class PortraitGetSax final : public nlohmann::json_sax<Json> {
  public:
-  explicit PortraitGetSax(const TagTypes& tag_types) : tag_types_(tag_types) {}
+  // `users_hint`: how many users the answer likely holds (the list is reserved once rather than grown).
+  PortraitGetSax(const TagTypes& tag_types, size_t users_hint) : tag_types_(tag_types), users_hint_(users_hint) {}
 
   absl::StatusOr<PortraitGetAnswer> Result(bool parsed) {
     if (!parsed || depth_ != 0) {
@@ -84,13 +54,21 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     return std::move(answer_);
   }
 
-  bool null() override { return Scalar(Json()); }
-  bool boolean(bool value) override { return Scalar(Json(value)); }
-  bool number_integer(number_integer_t value) override { return Scalar(Json(value)); }
-  bool number_unsigned(number_unsigned_t value) override { return Scalar(Json(value)); }
-  bool number_float(number_float_t value, const string_t& /*text*/) override { return Scalar(Json(value)); }
-  bool string(string_t& value) override { return Scalar(Json(std::move(value))); }
-  bool binary(binary_t& /*value*/) override { return Scalar(Json()); }
+  // Scalars are looked at in place: a Json per scalar, or a string moved out of the lexer's buffer (which the
+  // lexer then grows again), cost allocations on every value of every profile.
+  bool null() override { return Scalar(ScalarValue{}); }
+  bool boolean(bool value) override { return Scalar(ScalarValue{ScalarValue::kOther, 0, 0, nullptr, Json(value)}); }
+  bool number_integer(number_integer_t value) override {
+    return Scalar(ScalarValue{ScalarValue::kInteger, value, 0, nullptr, Json()});
+  }
+  bool number_unsigned(number_unsigned_t value) override {
+    return Scalar(ScalarValue{ScalarValue::kUnsigned, static_cast<int64_t>(value), value, nullptr, Json()});
+  }
+  bool number_float(number_float_t value, const string_t& /*text*/) override {
+    return Scalar(ScalarValue{ScalarValue::kOther, 0, 0, nullptr, Json(value)});
+  }
+  bool string(string_t& value) override { return Scalar(ScalarValue{ScalarValue::kString, 0, 0, &value, Json()}); }
+  bool binary(binary_t& /*value*/) override { return Scalar(ScalarValue{}); }
 
   bool start_object(std::size_t /*elements*/) override {
     ++depth_;
@@ -104,14 +82,16 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         place_.push_back(Place::kRootObject);
         return true;
       case Place::kUsersArray:
+        if (answer_.users.empty()) answer_.users.reserve(users_hint_);
         answer_.users.emplace_back();
         user_has_account_ = false;
         place_.push_back(Place::kUser);
         return true;
       case Place::kItemsArray:
+        if (answer_.users.back().items.empty()) answer_.users.back().items.reserve(items_hint_);
         answer_.users.back().items.emplace_back();
         item_has_tag_ = false;
-        item_value_ = Json();
+        item_value_.kind = ScalarValue::kNull;
         place_.push_back(Place::kItem);
         return true;
       default:
@@ -130,9 +110,11 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
       ProfileItem& item = answer_.users.back().items.back();
       if (!item_has_tag_) {
         UsersError("a ProfileItem has no string Tag");
-      } else if (!item_value_.is_null()) {
-        SetItemValue(item_value_, tag_types_.TypeOf(item.tag()), item);
+      } else if (item_value_.kind != ScalarValue::kNull) {
+        SetItemValue(tag_types_.TypeOf(item.tag()), item);
       }
+    } else if (closing == Place::kUser) {
+      items_hint_ = std::max(items_hint_, answer_.users.back().items.size());  // Users of one call ask the same tags.
     }
     AfterValue();
     return true;
@@ -168,18 +150,28 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     const Place container = At();
     Place next = Place::kOther;
     if (container == Place::kRootObject) {
-      if (key == "ErrorCode") next = Place::kErrorCode;
-      else if (key == "ErrorInfo") next = Place::kErrorInfo;
-      else if (key == "ActionStatus") next = Place::kActionStatus;
-      else if (key == "UserProfileItem") next = Place::kUsersKey;
+      if (key == "ErrorCode")
+        next = Place::kErrorCode;
+      else if (key == "ErrorInfo")
+        next = Place::kErrorInfo;
+      else if (key == "ActionStatus")
+        next = Place::kActionStatus;
+      else if (key == "UserProfileItem")
+        next = Place::kUsersKey;
     } else if (container == Place::kUser) {
-      if (key == "To_Account") next = Place::kAccount;
-      else if (key == "ResultCode") next = Place::kResultCode;
-      else if (key == "ResultInfo") next = Place::kResultInfo;
-      else if (key == "ProfileItem") next = Place::kItemsKey;
+      if (key == "To_Account")
+        next = Place::kAccount;
+      else if (key == "ResultCode")
+        next = Place::kResultCode;
+      else if (key == "ResultInfo")
+        next = Place::kResultInfo;
+      else if (key == "ProfileItem")
+        next = Place::kItemsKey;
     } else if (container == Place::kItem) {
-      if (key == "Tag") next = Place::kTag;
-      else if (key == "Value") next = Place::kValue;
+      if (key == "Tag")
+        next = Place::kTag;
+      else if (key == "Value")
+        next = Place::kValue;
     }
     place_.push_back(next);
     return true;
@@ -193,61 +185,143 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
  private:
   // Where the parser is: containers, and keys whose value comes next.
   enum class Place {
-    kRoot, kRootObject, kErrorCode, kErrorInfo, kActionStatus, kUsersKey, kUsersArray, kUser, kAccount,
-    kResultCode, kResultInfo, kItemsKey, kItemsArray, kItem, kTag, kValue, kOther,
+    kRoot,
+    kRootObject,
+    kErrorCode,
+    kErrorInfo,
+    kActionStatus,
+    kUsersKey,
+    kUsersArray,
+    kUser,
+    kAccount,
+    kResultCode,
+    kResultInfo,
+    kItemsKey,
+    kItemsArray,
+    kItem,
+    kTag,
+    kValue,
+    kOther,
   };
 
   Place At() const { return place_.empty() ? Place::kRoot : place_.back(); }
 
-  bool Scalar(Json value) {
+  // One scalar, in place: strings point into the lexer's buffer, valid during the callback only.
+  struct ScalarValue {
+    enum Kind { kNull, kInteger, kUnsigned, kString, kOther };  // kOther: booleans and floats, kept in `json`.
+    Kind kind = kNull;
+    int64_t integer = 0;  // kInteger and kUnsigned (the latter cast, as Json::get<int64_t> does).
+    uint64_t unsigned_value = 0;
+    const std::string* text = nullptr;  // kString.
+    Json json;
+
+    bool IsInteger() const { return kind == kInteger || kind == kUnsigned; }
+  };
+
+  // A ProfileItem's Value, kept until the item ends (its Tag, which decides the type, may come after it).
+  struct ItemValue {
+    ScalarValue::Kind kind = ScalarValue::kNull;
+    int64_t integer = 0;
+    uint64_t unsigned_value = 0;
+    std::string text;  // kString; assigned, so its capacity is reused from item to item.
+    Json json;         // kOther.
+  };
+
+  // The value's text as a string field holds it: a string as is, anything else as its JSON text.
+  std::string ItemValueText() const {
+    switch (item_value_.kind) {
+      case ScalarValue::kString:
+        return item_value_.text;
+      case ScalarValue::kInteger:
+        return Json(item_value_.integer).dump();
+      case ScalarValue::kUnsigned:
+        return Json(item_value_.unsigned_value).dump();
+      default:
+        return item_value_.json.dump();
+    }
+  }
+
+  // Types the value as the schema promises, falling back to the JSON type when it does not fit.
+  void SetItemValue(ValueType type, ProfileItem& item) const {
+    switch (type) {
+      case ValueType::kUint:
+        if (item_value_.kind == ScalarValue::kUnsigned) {
+          item.set_uint_value(item_value_.unsigned_value);
+          return;
+        }
+        if (item_value_.kind == ScalarValue::kString) {
+          const std::string& text = item_value_.text;
+          uint64_t parsed = 0;
+          const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+          if (error == std::errc() && end == text.data() + text.size() && !text.empty()) {
+            item.set_uint_value(parsed);
+            return;
+          }
+        }
+        item.set_string_value(ItemValueText());
+        return;
+      case ValueType::kString:
+        item.set_string_value(ItemValueText());
+        return;
+      case ValueType::kBytes:
+        item.set_bytes_value(ItemValueText());
+        return;
+    }
+  }
+
+  bool Scalar(const ScalarValue& value) {
     if (skip_depth_ > 0) return true;
     switch (At()) {
       case Place::kRoot:
         return true;  // A bare scalar document: Result() reports "not an object".
       case Place::kErrorCode:
         saw_error_code_ = true;
-        error_code_is_integer_ = value.is_number_integer();
-        if (error_code_is_integer_) answer_.error_code = value.get<int64_t>();
+        error_code_is_integer_ = value.IsInteger();
+        if (error_code_is_integer_) answer_.error_code = value.integer;
         break;
       case Place::kErrorInfo:
-        if (value.is_string()) answer_.error_info = value.get<std::string>();
+        if (value.kind == ScalarValue::kString) answer_.error_info = *value.text;
         break;
       case Place::kActionStatus:
         saw_action_status_ = true;
-        action_status_fail_ = value.is_string() && value.get_ref<const std::string&>() == "FAIL";
+        action_status_fail_ = value.kind == ScalarValue::kString && *value.text == "FAIL";
         break;
       case Place::kUsersKey:
-        if (!value.is_null()) UsersError("UserProfileItem is not an array");
+        if (value.kind != ScalarValue::kNull) UsersError("UserProfileItem is not an array");
         break;
       case Place::kUsersArray:
         UsersError("a UserProfileItem entry is not an object");
         return true;
       case Place::kAccount:
-        if (value.is_string()) {
-          answer_.users.back().account = value.get<std::string>();
+        if (value.kind == ScalarValue::kString) {
+          answer_.users.back().account = *value.text;
           user_has_account_ = true;
         }
         break;
       case Place::kResultCode:
-        if (value.is_number_integer()) answer_.users.back().result_code = value.get<int64_t>();
+        if (value.IsInteger()) answer_.users.back().result_code = value.integer;
         break;
       case Place::kResultInfo:
-        if (value.is_string()) answer_.users.back().result_info = value.get<std::string>();
+        if (value.kind == ScalarValue::kString) answer_.users.back().result_info = *value.text;
         break;
       case Place::kItemsKey:
-        if (!value.is_null()) UsersError("ProfileItem is not an array");
+        if (value.kind != ScalarValue::kNull) UsersError("ProfileItem is not an array");
         break;
       case Place::kItemsArray:
         UsersError("a ProfileItem entry is not an object");
         return true;
       case Place::kTag:
-        if (value.is_string()) {
-          answer_.users.back().items.back().set_tag(value.get<std::string>());
+        if (value.kind == ScalarValue::kString) {
+          answer_.users.back().items.back().set_tag(*value.text);
           item_has_tag_ = true;
         }
         break;
       case Place::kValue:
-        item_value_ = std::move(value);
+        item_value_.kind = value.kind;
+        item_value_.integer = value.integer;
+        item_value_.unsigned_value = value.unsigned_value;
+        if (value.kind == ScalarValue::kString) item_value_.text.assign(*value.text);
+        if (value.kind == ScalarValue::kOther) item_value_.json = value.json;
         break;
       default:
         break;
@@ -321,7 +395,9 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
   bool action_status_fail_ = false;
   bool user_has_account_ = false;
   bool item_has_tag_ = false;
-  Json item_value_;
+  ItemValue item_value_;
+  const size_t users_hint_;
+  size_t items_hint_ = 0;  // The most items a user had so far.
   std::string users_error_;
   std::string error_;
 };
@@ -357,7 +433,8 @@ std::string RegionNames() {
 }
 
 absl::StatusOr<PortraitGetAnswer> ParsePortraitGetBody(absl::string_view body, const TagTypes& tag_types) {
-  PortraitGetSax sax(tag_types);
+  // An answer's entry takes at least ~40 bytes ({"To_Account":"","ResultCode":0} and a comma).
+  PortraitGetSax sax(tag_types, std::min(kMaxAccountsPerCall, body.size() / 40));
   const bool parsed = Json::sax_parse(body.begin(), body.end(), &sax, nlohmann::json::input_format_t::json,
                                       /*strict=*/true);
   return sax.Result(parsed);
