@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -402,6 +404,296 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
   std::string error_;
 };
 
+// A strict JSON reader (RFC 8259: what nlohmann's strict sax_parse accepts, a leading UTF-8 BOM included) that
+// drives the handler above. nlohmann's lexer appends every character of every string to its buffer one call at a
+// time; on portrait_get answers that was about half the parse.
+class JsonReader {
+ public:
+  JsonReader(absl::string_view text, PortraitGetSax& sax)
+      : p_(text.data()), end_(text.data() + text.size()), sax_(sax) {
+    if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") p_ += 3;
+  }
+
+  // Whether the whole text is one JSON value (with whitespace around it); the handler saw it up to any error.
+  bool Parse() {
+    std::vector<bool> in_object;  // Open containers, innermost last (iterative: nesting depth costs no stack).
+    while (true) {
+      // A value.
+      SkipSpace();
+      if (p_ == end_) return false;
+      if (*p_ == '{') {
+        ++p_;
+        if (!sax_.start_object(static_cast<std::size_t>(-1))) return false;
+        SkipSpace();
+        if (p_ != end_ && *p_ == '}') {
+          ++p_;
+          if (!sax_.end_object()) return false;
+        } else {
+          if (!Key()) return false;
+          in_object.push_back(true);
+          continue;
+        }
+      } else if (*p_ == '[') {
+        ++p_;
+        if (!sax_.start_array(static_cast<std::size_t>(-1))) return false;
+        SkipSpace();
+        if (p_ != end_ && *p_ == ']') {
+          ++p_;
+          if (!sax_.end_array()) return false;
+        } else {
+          in_object.push_back(false);
+          continue;
+        }
+      } else if (!Scalar()) {
+        return false;
+      }
+      // After a value: close containers until one continues with a comma.
+      while (true) {
+        SkipSpace();
+        // Like nlohmann, a NUL byte ends the input (it reads C strings so too).
+        if (in_object.empty()) return p_ == end_ || *p_ == '\0';
+        if (p_ == end_) return false;
+        const char c = *p_++;
+        if (c == ',') {
+          if (in_object.back() && !Key()) return false;
+          break;
+        }
+        if (c != (in_object.back() ? '}' : ']')) return false;
+        if (!(in_object.back() ? sax_.end_object() : sax_.end_array())) return false;
+        in_object.pop_back();
+      }
+    }
+  }
+
+ private:
+  void SkipSpace() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  // A member's name and its colon.
+  bool Key() {
+    SkipSpace();
+    if (p_ == end_ || *p_ != '"' || !String() || !sax_.key(text_)) return false;
+    SkipSpace();
+    if (p_ == end_ || *p_ != ':') return false;
+    ++p_;
+    return true;
+  }
+
+  bool Literal(absl::string_view word) {
+    if (static_cast<size_t>(end_ - p_) < word.size() || absl::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+
+  bool Scalar() {
+    switch (*p_) {
+      case '"':
+        return String() && sax_.string(text_);
+      case 't':
+        return Literal("true") && sax_.boolean(true);
+      case 'f':
+        return Literal("false") && sax_.boolean(false);
+      case 'n':
+        return Literal("null") && sax_.null();
+      default:
+        return Number();
+    }
+  }
+
+  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+  bool Digits() {
+    if (p_ == end_ || !IsDigit(*p_)) return false;
+    while (p_ != end_ && IsDigit(*p_)) ++p_;
+    return true;
+  }
+
+  // Integers that fit int64 (negative) or uint64 are integers, anything else a double, as nlohmann reads them.
+  bool Number() {
+    const char* start = p_;
+    if (*p_ == '-') ++p_;
+    if (p_ == end_ || !IsDigit(*p_)) return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else {
+      Digits();
+    }
+    bool integer = true;
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (!Digits()) return false;
+      integer = false;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (!Digits()) return false;
+      integer = false;
+    }
+    if (integer) {
+      if (*start == '-') {
+        int64_t value = 0;
+        if (std::from_chars(start, p_, value).ec == std::errc()) return sax_.number_integer(value);
+      } else {
+        uint64_t value = 0;
+        if (std::from_chars(start, p_, value).ec == std::errc()) return sax_.number_unsigned(value);
+      }
+    }
+    text_.assign(start, p_);
+    const double value = std::strtod(text_.c_str(), nullptr);
+    return std::isfinite(value) && sax_.number_float(value, text_);  // nlohmann refuses what overflows a double.
+  }
+
+  static int HexValue(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  // Four hex digits after "\u"; -1 when they are not.
+  int Hex4() {
+    if (end_ - p_ < 4) return -1;
+    int value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int digit = HexValue(p_[i]);
+      if (digit < 0) return -1;
+      value = value * 16 + digit;
+    }
+    p_ += 4;
+    return value;
+  }
+
+  void AppendUtf8(uint32_t code) {
+    if (code < 0x80) {
+      text_.push_back(static_cast<char>(code));
+    } else if (code < 0x800) {
+      text_.push_back(static_cast<char>(0xC0 | (code >> 6)));
+      text_.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else if (code < 0x10000) {
+      text_.push_back(static_cast<char>(0xE0 | (code >> 12)));
+      text_.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+      text_.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else {
+      text_.push_back(static_cast<char>(0xF0 | (code >> 18)));
+      text_.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+      text_.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+      text_.push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    }
+  }
+
+  // The escape after a backslash.
+  bool Escape() {
+    if (p_ == end_) return false;
+    const char c = *p_++;
+    switch (c) {
+      case '"':
+        text_.push_back('"');
+        return true;
+      case '\\':
+        text_.push_back('\\');
+        return true;
+      case '/':
+        text_.push_back('/');
+        return true;
+      case 'b':
+        text_.push_back('\b');
+        return true;
+      case 'f':
+        text_.push_back('\f');
+        return true;
+      case 'n':
+        text_.push_back('\n');
+        return true;
+      case 'r':
+        text_.push_back('\r');
+        return true;
+      case 't':
+        text_.push_back('\t');
+        return true;
+      case 'u':
+        break;
+      default:
+        return false;
+    }
+    const int unit = Hex4();
+    if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF)) return false;  // A low surrogate needs a high one first.
+    if (unit < 0xD800 || unit > 0xDBFF) {
+      AppendUtf8(static_cast<uint32_t>(unit));
+      return true;
+    }
+    if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+    p_ += 2;
+    const int low = Hex4();
+    if (low < 0xDC00 || low > 0xDFFF) return false;
+    AppendUtf8(0x10000 + ((static_cast<uint32_t>(unit) - 0xD800) << 10) + (static_cast<uint32_t>(low) - 0xDC00));
+    return true;
+  }
+
+  // One UTF-8 sequence starting with a byte >= 0x80 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF).
+  bool Utf8() {
+    const auto byte = [this](int i) { return static_cast<unsigned char>(p_[i]); };
+    const unsigned char lead = byte(0);
+    int length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // The range of the second byte.
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    } else {
+      return false;
+    }
+    if (end_ - p_ < length || byte(1) < low || byte(1) > high) return false;
+    for (int i = 2; i < length; ++i) {
+      if (byte(i) < 0x80 || byte(i) > 0xBF) return false;
+    }
+    text_.append(p_, static_cast<size_t>(length));
+    p_ += length;
+    return true;
+  }
+
+  // A string, from its opening quote, into text_.
+  bool String() {
+    text_.clear();
+    ++p_;
+    while (true) {
+      const char* run = p_;  // Plain ASCII is copied in runs.
+      while (p_ != end_) {
+        const auto c = static_cast<unsigned char>(*p_);
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+        ++p_;
+      }
+      text_.append(run, static_cast<size_t>(p_ - run));
+      if (p_ == end_) return false;
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c == '\\') {
+        ++p_;
+        if (!Escape()) return false;
+      } else if (c >= 0x80) {
+        if (!Utf8()) return false;
+      } else {
+        return false;  // A control character must be escaped.
+      }
+    }
+  }
+
+  const char* p_;
+  const char* const end_;
+  PortraitGetSax& sax_;
+  std::string text_;  // The current string or number, reused.
+};
+
 }  // namespace
 
 std::string BuildPortraitGetBody(absl::Span<const std::string> accounts, absl::Span<const std::string> tags) {
@@ -435,8 +727,7 @@ std::string RegionNames() {
 absl::StatusOr<PortraitGetAnswer> ParsePortraitGetBody(absl::string_view body, const TagTypes& tag_types) {
   // An answer's entry takes at least ~40 bytes ({"To_Account":"","ResultCode":0} and a comma).
   PortraitGetSax sax(tag_types, std::min(kMaxAccountsPerCall, body.size() / 40));
-  const bool parsed = Json::sax_parse(body.begin(), body.end(), &sax, nlohmann::json::input_format_t::json,
-                                      /*strict=*/true);
+  const bool parsed = JsonReader(body, sax).Parse();
   return sax.Result(parsed);
 }
 

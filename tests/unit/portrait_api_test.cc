@@ -3,9 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -214,14 +213,14 @@ TEST(ParsePortraitGetBodyTest, FailWithZeroErrorCodeIsAnError) {
 TEST(ParsePortraitGetBodyTest, BodiesThatAreNotPortraitGetDocumentsAreErrors) {
   const std::vector<std::string> bodies = {
       "<html><body><h1>502 Bad Gateway</h1></body></html>",
-      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"To_Account":"id1")",  // truncated
-      R"([{"ActionStatus":"OK","ErrorCode":0}])",                                        // array
-      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":{"To_Account":"id1"}})",   // not an array
+      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"To_Account":"id1")",   // truncated
+      R"([{"ActionStatus":"OK","ErrorCode":0}])",                                       // array
+      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":{"To_Account":"id1"}})",  // not an array
       R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"To_Account":"id1",)"
-      R"("ProfileItem":[{"Value":"x"}]}]})",                                             // item without Tag
-      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"ResultCode":0}]})",     // user without To_Account
-      R"({"ActionStatus":"OK","ErrorCode":"zero"})",                                     // ErrorCode not a number
-      R"({"something":"else"})",                                                         // neither status field
+      R"("ProfileItem":[{"Value":"x"}]}]})",                                          // item without Tag
+      R"({"ActionStatus":"OK","ErrorCode":0,"UserProfileItem":[{"ResultCode":0}]})",  // user without To_Account
+      R"({"ActionStatus":"OK","ErrorCode":"zero"})",                                  // ErrorCode not a number
+      R"({"something":"else"})",                                                      // neither status field
       "",
   };
   for (const std::string& body : bodies) {
@@ -256,12 +255,13 @@ TEST(ParsePortraitGetBodyTest, ContainersWhereScalarsBelongAreErrors) {
       R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":{"Tag":"x"}}]})",  // items object
       R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"T","Value":[1]}]}]})",
       R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"T","Value":{}}]}]})",
-      R"({"ErrorCode":0,"UserProfileItem":[["id1"]]})",                                       // entry is an array
-      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":{"id":"id1"}}]})",                   // account object
-      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":[7]}]})",        // item scalar
-      R"({"ErrorCode":{"code":0}})",                                                         // code object
+      R"({"ErrorCode":0,"UserProfileItem":[["id1"]]})",                                 // entry is an array
+      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":{"id":"id1"}}]})",             // account object
+      R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"id1","ProfileItem":[7]}]})",  // item scalar
+      R"({"ErrorCode":{"code":0}})",                                                    // code object
   };
-  for (const std::string& body : bodies) EXPECT_EQ(Parse(body).status().code(), absl::StatusCode::kInvalidArgument) << body;
+  for (const std::string& body : bodies)
+    EXPECT_EQ(Parse(body).status().code(), absl::StatusCode::kInvalidArgument) << body;
 }
 
 TEST(ParsePortraitGetBodyTest, AFailedCallIgnoresAMalformedUserList) {
@@ -295,13 +295,129 @@ TEST(ParsePortraitGetBodyTest, MutatedAnswersAreAnswersOrInvalidArgument) {
     for (int c = 0; c < changes; ++c) {
       const size_t at = random() % mutated.size();
       switch (random() % 3) {
-        case 0: mutated[at] = alphabet[random() % alphabet.size()]; break;
-        case 1: mutated.erase(at, 1 + random() % 8); break;
-        default: mutated.insert(at, 1, alphabet[random() % alphabet.size()]); break;
+        case 0:
+          mutated[at] = alphabet[random() % alphabet.size()];
+          break;
+        case 1:
+          mutated.erase(at, 1 + random() % 8);
+          break;
+        default:
+          mutated.insert(at, 1, alphabet[random() % alphabet.size()]);
+          break;
       }
       if (mutated.empty()) mutated = "x";
     }
     EXPECT_TRUE(acceptable(Parse(mutated))) << mutated;
+  }
+}
+
+// The parser reads JSON itself: it accepts exactly what nlohmann's strict parser accepts, and decodes strings and
+// numbers as it does.
+bool IsJson(const std::string& body) {
+  const absl::StatusOr<PortraitGetAnswer> answer = Parse(body);
+  return answer.ok() || answer.status().message() != "the body is not JSON (or is truncated)";
+}
+
+TEST(ParsePortraitGetBodyTest, AcceptsTheJsonThatNlohmannAccepts) {
+  const std::string head = R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"u","ProfileItem":[{"Tag":"T","Value":)";
+  std::vector<std::string> bodies;
+  for (const std::string value : {R"("a\"b\\c\/d\b\f\n\r\te")",
+                                  R"("\u00e9\u4e2d\ud83d\ude00\u0000")",
+                                  R"("\ud83d")",
+                                  R"("\ude00")",
+                                  R"("\ud83dx")",
+                                  R"("\ud83d\u0041")",
+                                  R"("\u12")",
+                                  R"("\u12g4")",
+                                  R"("\x")",
+                                  "\"\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80\"",
+                                  "\"\xC0\xAF\"",
+                                  "\"\xE0\x80\xAF\"",
+                                  "\"\xED\xA0\x80\"",
+                                  "\"\xF4\x90\x80\x80\"",
+                                  "\"\xF5\x80\x80\x80\"",
+                                  "\"\xC3\"",
+                                  "\"\x80\"",
+                                  "\"a\tb\"",
+                                  "\"a\x01\"",
+                                  "\"a\x7F\"",
+                                  "0",
+                                  "-0",
+                                  "01",
+                                  "-",
+                                  "1.",
+                                  "1.5",
+                                  ".5",
+                                  "1e5",
+                                  "1E+5",
+                                  "1e-5",
+                                  "1e",
+                                  "1e+",
+                                  "-1",
+                                  "18446744073709551615",
+                                  "18446744073709551616",
+                                  "-9223372036854775808",
+                                  "-9223372036854775809",
+                                  "1.0e400",
+                                  "true",
+                                  "false",
+                                  "null",
+                                  "tru",
+                                  "nul",
+                                  "True",
+                                  "[]",
+                                  "{}",
+                                  "[1,]",
+                                  "{\"a\":}",
+                                  "{\"a\" 1}",
+                                  "{1:2}",
+                                  "[1 2]"}) {
+    bodies.push_back(head + value + "}]}]}");
+  }
+  for (const std::string body : {"", " ", "{}", " {} ", "\xEF\xBB\xBF{}", "\xEF\xBB{}", "{}x", "{} {}", "{\"a\":1,}",
+                                 "{,}", "\t\r\n{\"ErrorCode\":0}\n", "{\"ErrorCode\":0}\x00", "[[[[]]]]", "[[[[]]]"}) {
+    bodies.push_back(body);
+  }
+  bodies.push_back(std::string("{\"ErrorCode\":0}\0", 16));
+  for (const std::string& body : bodies) {
+    EXPECT_EQ(IsJson(body), nlohmann::json::accept(body)) << body;
+  }
+  for (const std::string value : {R"("a\"b\\c\/d\b\f\n\r\te")", R"("\u00e9\u4e2d\ud83d\ude00\u0000x")",
+                                  "\"\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80\"", "1.5", "-3", "true", "1e3"}) {
+    const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_Nick", value);
+    ASSERT_TRUE(item.ok()) << value << ": " << item.status();
+    const nlohmann::json expected = nlohmann::json::parse(value);
+    EXPECT_EQ(item->string_value(), expected.is_string() ? expected.get<std::string>() : expected.dump()) << value;
+  }
+}
+
+TEST(ParsePortraitGetBodyTest, MutatedBodiesAreJsonExactlyWhenNlohmannSaysSo) {
+  const std::string valid = R"({"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"Tag_Profile_IM_Nick",)"
+                            R"("Value":"N\u00e9\n"},{"Tag":"Tag_Profile_IM_Level","Value":-3.5e2}],"ResultCode":0},)"
+                            R"({"To_Account":"id4","ResultCode":40006,"ResultInfo":"x","X":[true,false,null,{}]}],)"
+                            R"("ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""})";
+  ASSERT_TRUE(Parse(valid).ok());
+  std::mt19937 random(7);
+  const std::string alphabet = "{}[]:,\"0123456789-+.eE truefalsn\\u\t\x01\xC3\xA9\xFF";
+  for (int round = 0; round < 20000; ++round) {
+    std::string mutated = valid;
+    const int changes = 1 + static_cast<int>(random() % 3);
+    for (int c = 0; c < changes; ++c) {
+      const size_t at = random() % mutated.size();
+      switch (random() % 3) {
+        case 0:
+          mutated[at] = alphabet[random() % alphabet.size()];
+          break;
+        case 1:
+          mutated.erase(at, 1 + random() % 4);
+          break;
+        default:
+          mutated.insert(at, 1, alphabet[random() % alphabet.size()]);
+          break;
+      }
+      if (mutated.empty()) mutated = "x";
+    }
+    ASSERT_EQ(IsJson(mutated), nlohmann::json::accept(mutated)) << mutated;
   }
 }
 
