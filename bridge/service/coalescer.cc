@@ -6,6 +6,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -83,8 +84,18 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
 
   // One account of a pending batch or of a call: who waits for it. An entry of a call may have no waiters left
   // (they cancelled) while other accounts of the call still have some.
+  // Nearly always one or two waiters: a short list, which needs no allocation, rather than a hash set. A waiter is
+  // in it at most once (AddWaiter skips an account a waiter lists twice).
   struct Entry {
-    absl::flat_hash_set<Waiter*> waiters;
+    absl::InlinedVector<Waiter*, 1> waiters;
+
+    // Whether `waiter` was there.
+    bool Remove(Waiter* waiter) {
+      auto it = std::find(waiters.begin(), waiters.end(), waiter);
+      if (it == waiters.end()) return false;
+      waiters.erase(it);
+      return true;
+    }
   };
 
   // Everything for one tag list.
@@ -238,24 +249,36 @@ uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> acco
   const uint64_t waiter_id = waiter->id;
 
   std::vector<uint64_t> sealed;
-  for (std::string& account : accounts) {
+  uint64_t started_batch = 0;  // The batch this ask started, if any; its timer is armed once the ask is in.
+  waiter->awaiting.reserve(accounts.size());
+  for (size_t i = 0; i < accounts.size(); ++i) {
+    std::string& account = accounts[i];
     if (!waiter->awaiting.insert(account).second) continue;  // Listed twice: one outcome.
     if (auto it = key.pending.find(account); it != key.pending.end()) {
-      it->second.waiters.insert(waiter);
+      it->second.waiters.push_back(waiter);
       continue;
     }
     if (auto it = key.in_flight.find(account); it != key.in_flight.end()) {
       Call& call = calls_.at(it->second);
       Entry& entry = call.entries[account];
       if (entry.waiters.empty()) ++call.live;
-      entry.waiters.insert(waiter);
+      entry.waiters.push_back(waiter);
       continue;
     }
-    if (key.batch_id == 0) StartBatch(key, now);
-    key.pending[account].waiters.insert(waiter);
+    if (key.batch_id == 0) {
+      StartBatch(key, now);
+      started_batch = key.batch_id;
+      key.pending.reserve(std::min(max_per_call_, accounts.size() - i));  // Grown once, not by doubling.
+    }
+    key.pending[account].waiters.push_back(waiter);
     key.pending_order.push_back(std::move(account));
     ++pending_accounts_;
     if (key.pending_order.size() >= max_per_call_) sealed.push_back(Seal(key));
+  }
+  // A batch that this ask filled and sealed never needed its timer: arming and cancelling it would cost two timer
+  // queue round trips (and wake-ups of its thread) per full call.
+  if (started_batch != 0 && key.batch_id == started_batch && options_.wait > absl::ZeroDuration()) {
+    ArmTimer(key, now + options_.wait);
   }
   if (key.batch_id != 0 && options_.wait <= absl::ZeroDuration() && key.timer_id == 0) {
     if (ShouldHoldForSpare(key, now, budget.spare)) {
@@ -288,8 +311,7 @@ void Coalescer::Core::MaybeEraseKey(KeyState& key) {
 void Coalescer::Core::StartBatch(KeyState& key, absl::Time now) {
   key.batch_id = next_id_++;
   key.hold_limit = now + std::max(options_.wait, absl::ZeroDuration()) + options_.max_spare_hold;
-  batches_[key.batch_id] = &key;
-  if (options_.wait > absl::ZeroDuration()) ArmTimer(key, now + options_.wait);
+  batches_[key.batch_id] = &key;  // Its timer (when `wait` is positive) is armed by AddWaiter.
 }
 
 void Coalescer::Core::ArmTimer(KeyState& key, absl::Time when) {
@@ -388,7 +410,7 @@ void Coalescer::Core::Detach(Waiter& waiter, Actions& actions) {
   KeyState& key = *waiter.key;
   for (const std::string& account : waiter.awaiting) {
     if (auto it = key.pending.find(account); it != key.pending.end()) {
-      if (it->second.waiters.erase(&waiter) != 0 && it->second.waiters.empty()) {
+      if (it->second.Remove(&waiter) && it->second.waiters.empty()) {
         key.pending.erase(it);
         key.pending_order.erase(std::find(key.pending_order.begin(), key.pending_order.end(), account));
         --pending_accounts_;
@@ -400,7 +422,7 @@ void Coalescer::Core::Detach(Waiter& waiter, Actions& actions) {
     const uint64_t call_id = in_flight->second;
     Call& call = calls_.at(call_id);
     auto entry = call.entries.find(account);
-    if (entry == call.entries.end() || entry->second.waiters.erase(&waiter) == 0) continue;
+    if (entry == call.entries.end() || !entry->second.Remove(&waiter)) continue;
     if (entry->second.waiters.empty() && --call.live == 0 && call.sent) Abandon(call_id, call, actions);
   }
   if (key.batch_id != 0 && key.pending.empty()) EndBatch(key);
