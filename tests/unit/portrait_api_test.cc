@@ -28,6 +28,19 @@ TEST(BuildPortraitGetBodyTest, HoldsExactlyToAccountAndTagListInOrder) {
   EXPECT_EQ(parsed.at("TagList"), nlohmann::json(tags));
 }
 
+TEST(BuildPortraitGetBodyTest, SameBytesAsTheJsonDocumentsDump) {
+  const std::vector<std::string> accounts = {"id1", "a\"b\\c/d", std::string("ctl\x01\x1f\b\f\n\r\t\x7f", 12),
+                                             "\xE7\x94\xA8\xE6\x88\xB7", ""};
+  const std::vector<std::string> tags = {"Tag_Profile_IM_Nick", "Tag\"x"};
+  for (const auto& [a, t] : std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>>{
+           {accounts, tags}, {{}, {}}, {{"only"}, {}}}) {
+    nlohmann::json document = nlohmann::json::object();
+    document["To_Account"] = a;
+    document["TagList"] = t;
+    EXPECT_EQ(BuildPortraitGetBody(a, t), document.dump());
+  }
+}
+
 TEST(BuildPortraitGetBodyTest, EscapesCharactersThatWouldBreakJson) {
   const std::vector<std::string> accounts = {"quote\"back\\slash"};
   const std::vector<std::string> tags = {"Tag_Profile_IM_Nick"};
