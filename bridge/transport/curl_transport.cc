@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,7 +14,6 @@ struct CurlTransport::Transfer {
   HttpRequest request;
   Callback done;
   CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
   std::string body;
   bool body_too_large = false;
   int sends = 0;  // How often libcurl was about to write the request (PREREQFUNCTION calls).
@@ -87,6 +87,8 @@ TransportFailure Classify(CURLcode code) {
 CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   multi_ = curl_multi_init();
+  // No "Expect: 100-continue" round trip for bodies over 1 KiB.
+  headers_ = curl_slist_append(curl_slist_append(nullptr, "Content-Type: application/json"), "Expect:");
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_connections));
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_connections));
   completion_thread_ = std::thread([this] { RunCompletions(); });
@@ -105,7 +107,9 @@ CurlTransport::~CurlTransport() {
     completions_closed_ = true;
   }
   completion_thread_.join();
+  for (void* easy : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(easy));
   curl_multi_cleanup(multi_);
+  curl_slist_free_all(static_cast<curl_slist*>(headers_));
 }
 
 uint64_t CurlTransport::Send(HttpRequest request, Callback done) {
@@ -135,9 +139,13 @@ void CurlTransport::Cancel(uint64_t id) {
 void CurlTransport::FinishTransfer(Transfer* transfer, HttpResult result) {
   if (transfer->easy != nullptr) {
     curl_multi_remove_handle(multi_, transfer->easy);
-    curl_easy_cleanup(transfer->easy);
+    if (static_cast<int64_t>(idle_handles_.size()) < options_.max_connections) {
+      curl_easy_reset(transfer->easy);  // Back to default options; connections live in the multi handle anyway.
+      idle_handles_.push_back(transfer->easy);
+    } else {
+      curl_easy_cleanup(transfer->easy);
+    }
   }
-  curl_slist_free_all(transfer->headers);
   {
     absl::MutexLock lock(&completions_mutex_);
     completions_.emplace_back(std::move(transfer->done), std::move(result));
@@ -172,16 +180,19 @@ void CurlTransport::StartPending() {
   for (std::unique_ptr<Transfer>& owned : pending) {
     Transfer* transfer = owned.get();
     active_[transfer->id] = std::move(owned);
-    CURL* easy = curl_easy_init();
+    CURL* easy = nullptr;
+    if (idle_handles_.empty()) {
+      easy = curl_easy_init();
+    } else {
+      easy = static_cast<CURL*>(idle_handles_.back());
+      idle_handles_.pop_back();
+    }
     transfer->easy = easy;
-    transfer->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    // No "Expect: 100-continue" round trip for bodies over 1 KiB.
-    transfer->headers = curl_slist_append(transfer->headers, "Expect:");
     curl_easy_setopt(easy, CURLOPT_URL, transfer->request.url.c_str());
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, transfer->request.body.data());
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(transfer->request.body.size()));
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers_));
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(transfer->request.timeout))));
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -196,6 +207,13 @@ void CurlTransport::StartPending() {
           if (static_cast<int64_t>(t->body.size() + size * count) > t->max_body_bytes) {
             t->body_too_large = true;
             return 0;  // Makes curl fail the transfer with CURLE_WRITE_ERROR.
+          }
+          if (t->body.empty()) {
+            // The whole answer at once rather than grown by doubling, when its length is announced.
+            curl_off_t length = -1;
+            if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
+              t->body.reserve(static_cast<size_t>(std::min<curl_off_t>(length, t->max_body_bytes)));
+            }
           }
           return AppendBody(data, size, count, &t->body);
         });

@@ -63,6 +63,10 @@ class CurlTransport final : public HttpTransport {
 
   // Owned by the loop thread only.
   std::map<uint64_t, std::unique_ptr<Transfer>> active_;
+  // Easy handles of finished transfers (reset), reused rather than created and freed for every call: a handle
+  // holds kilobytes of state and buffers. At most max_connections are kept.
+  std::vector<void*> idle_handles_;
+  void* headers_;  // curl_slist*, owned: the same for every request.
 
   std::thread thread_;
   std::thread completion_thread_;
