@@ -218,9 +218,13 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
       actions.finishes.emplace_back(std::move(done), std::move(result));
     } else {
       KeyState& key = KeyFor(std::move(tags));
-      int64_t fresh = 0;  // Accounts that would join the pending batch.
-      for (const std::string& account : accounts) {
-        if (!key.pending.contains(account) && !key.in_flight.contains(account)) ++fresh;
+      // Accounts that would join the pending batch; counted only when all of them might not fit.
+      int64_t fresh = static_cast<int64_t>(accounts.size());
+      if (pending_accounts_ + fresh > options_.max_pending_accounts) {
+        fresh = 0;
+        for (const std::string& account : accounts) {
+          if (!key.pending.contains(account) && !key.in_flight.contains(account)) ++fresh;
+        }
       }
       if (pending_accounts_ + fresh > options_.max_pending_accounts) {
         const Failure failure = OverloadedFailure(options_.max_pending_accounts);
