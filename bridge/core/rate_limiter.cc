@@ -13,9 +13,9 @@ RateLimiter::RateLimiter(double calls_per_second, int64_t burst, const Clock& cl
       min_factor_(std::min(1.0, std::max(kMinFactor, 1 / calls_per_second))),
       reserve_(std::max<int64_t>(0, burst / 2)),
       window_calls_(static_cast<size_t>(std::max(1.0, calls_per_second))),
-      clock_(clock) {
-  recent_sends_.reserve(window_calls_);
-}
+      clock_(clock),
+      recent_sends_(window_calls_),
+      planned_starts_(window_calls_) {}
 
 double RateLimiter::FactorAt(absl::Time now) const {
   if (throttled_factor_ >= 1) return 1;
@@ -31,7 +31,10 @@ std::pair<absl::Time, absl::Time> RateLimiter::NextStart(absl::Time now) const {
   const absl::Duration interval = interval_ / FactorAt(now);
   const absl::Duration tolerance = std::max(absl::ZeroDuration(), burst_window_ - interval);
   const absl::Time base = std::max(next_free_, now);
-  return {std::max(now, base - tolerance), base + interval};
+  // Planned over kPacingWindow, like the tokens: a send up to 5 ms later than planned still finds room at the socket.
+  const absl::Time start = std::max({now, base - tolerance, planned_starts_.Oldest() + kPacingWindow});
+  // A start the window pushed back leaves the bucket empty behind it: no burst right after a full window.
+  return {start, std::max(base, start) + interval};
 }
 
 std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
@@ -41,12 +44,12 @@ std::optional<absl::Duration> RateLimiter::Reserve(absl::Duration max_wait) {
   const absl::Duration wait = start - now;
   if (wait > max_wait) return std::nullopt;
   next_free_ = next_free;
+  planned_starts_.Record(start);
   return wait;
 }
 
 absl::Duration RateLimiter::WindowWait(absl::Time now) const {
-  if (recent_sends_.size() < window_calls_) return absl::ZeroDuration();
-  return std::max(absl::ZeroDuration(), recent_sends_[recent_sends_head_] + kWindow - now);
+  return std::max(absl::ZeroDuration(), recent_sends_.Oldest() + kWindow - now);
 }
 
 absl::Duration RateLimiter::ClaimSendSlot() {
@@ -55,12 +58,7 @@ absl::Duration RateLimiter::ClaimSendSlot() {
   const absl::Duration wait = WindowWait(now);
   if (wait > absl::ZeroDuration()) return wait;
   // Sends are recorded in the order they happen, so the ring's oldest entry is the earliest of the last calls.
-  if (recent_sends_.size() < window_calls_) {
-    recent_sends_.push_back(now);
-  } else {
-    recent_sends_[recent_sends_head_] = now;
-    recent_sends_head_ = (recent_sends_head_ + 1) % window_calls_;
-  }
+  recent_sends_.Record(now);
   return absl::ZeroDuration();
 }
 
@@ -77,7 +75,7 @@ absl::Duration RateLimiter::SpareWait() const {
   // behind needs reserve_ + 1 of them.
   const absl::Duration interval = interval_ / FactorAt(now);
   const absl::Time spare_at = next_free_ - burst_window_ + interval * static_cast<double>(reserve_ + 1);
-  return std::max({absl::ZeroDuration(), spare_at - now, WindowWait(now)});
+  return std::max({absl::ZeroDuration(), spare_at - now, NextStart(now).first - now, WindowWait(now)});
 }
 
 void RateLimiter::OnThrottled() {

@@ -18,11 +18,15 @@ namespace portrait_bridge {
 /// Reservations are first come, first served: each one is given the time its token becomes available.
 ///
 /// A token bucket alone lets burst + rate - 1 calls start within one second, and Tencent counts calls per second
-/// (whether in fixed or sliding windows is unconfirmed). So the limiter also keeps the send times of the last
-/// floor(calls_per_second) calls (ClaimSendSlot, called at the moment the request is written to the connection, so
-/// that neither a late timer nor a stalled transport thread can crowd calls together) and sends no call sooner than
-/// kWindow after the one that many calls before it: no window of kWindow, sliding or fixed, ever holds more than
-/// calls_per_second sends, whatever the burst.
+/// (whether in fixed or sliding windows is unconfirmed). So reservations are also planned against a window: no
+/// call is given a start sooner than kPacingWindow after the start given floor(calls_per_second) reservations
+/// before it.
+/// And the limiter keeps the send times of the last floor(calls_per_second) calls (ClaimSendSlot, called at the
+/// moment the request is written to the connection, so that neither a late timer nor a stalled transport thread
+/// can crowd calls together) and sends no call sooner than kWindow after the one that many calls before it: no
+/// window of kWindow, sliding or fixed, ever holds more than calls_per_second sends, whatever the burst. (Planning
+/// alone is not the guarantee, the sends are; planning keeps the sends from being refused at the socket, which
+/// would put them behind the calls planned after them.)
 ///
 /// When upstream says the bridge calls too often (OnThrottled), the effective rate is halved at once and held for
 /// a second (Tencent's limit is per second), then recovers additively, by a tenth of the configured rate per
@@ -90,6 +94,27 @@ class RateLimiter {
   static constexpr absl::Duration kPacingWindow = absl::Milliseconds(1015);
 
  private:
+  // The last `capacity` times recorded, in the order recorded.
+  class TimeRing {
+   public:
+    explicit TimeRing(size_t capacity) : capacity_(capacity) { times_.reserve(capacity); }
+    // The time recorded `capacity` records ago; InfinitePast until that many were recorded.
+    absl::Time Oldest() const { return times_.size() < capacity_ ? absl::InfinitePast() : times_[head_]; }
+    void Record(absl::Time time) {
+      if (times_.size() < capacity_) {
+        times_.push_back(time);
+      } else {
+        times_[head_] = time;
+        head_ = (head_ + 1) % capacity_;
+      }
+    }
+
+   private:
+    const size_t capacity_;
+    std::vector<absl::Time> times_;
+    size_t head_ = 0;
+  };
+
   // The fraction of the configured rate in force at `now`.
   double FactorAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // How long a send at `now` must wait for the window.
@@ -111,9 +136,10 @@ class RateLimiter {
   // The last halving: when, and the fraction of the configured rate it left. Recovery starts kThrottleHold later.
   absl::Time throttled_at_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
   double throttled_factor_ ABSL_GUARDED_BY(mutex_) = 1;
-  // Send times of the last window_calls_ calls, oldest at recent_sends_head_ once full.
-  std::vector<absl::Time> recent_sends_ ABSL_GUARDED_BY(mutex_);
-  size_t recent_sends_head_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Send times of the last window_calls_ calls, oldest first from the head once full.
+  TimeRing recent_sends_ ABSL_GUARDED_BY(mutex_);
+  // Start times given to the last window_calls_ reservations.
+  TimeRing planned_starts_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace portrait_bridge
