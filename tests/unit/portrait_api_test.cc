@@ -287,6 +287,30 @@ TEST(ParsePortraitGetBodyTest, AFailedCallIgnoresAMalformedUserList) {
 
 // Hostile answers: every truncation and thousands of random byte changes of a real answer parse to either an
 // answer or INVALID_ARGUMENT, never anything else (and never a crash: the sanitizer build runs this too).
+
+// `body` with 1 to max_changes random edits: a byte replaced by one of `alphabet`, 1 to max_erase bytes erased, or
+// one of `alphabet` inserted. Never empty.
+std::string Mutate(std::string body, std::mt19937& random, const std::string& alphabet, int max_changes,
+                   int max_erase) {
+  const int changes = 1 + static_cast<int>(random() % max_changes);
+  for (int c = 0; c < changes; ++c) {
+    const size_t at = random() % body.size();
+    switch (random() % 3) {
+      case 0:
+        body[at] = alphabet[random() % alphabet.size()];
+        break;
+      case 1:
+        body.erase(at, 1 + random() % max_erase);
+        break;
+      default:
+        body.insert(at, 1, alphabet[random() % alphabet.size()]);
+        break;
+    }
+    if (body.empty()) body = "x";
+  }
+  return body;
+}
+
 TEST(ParsePortraitGetBodyTest, MutatedAnswersAreAnswersOrInvalidArgument) {
   const std::string valid = R"({"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"Tag_Profile_IM_Nick",)"
                             R"("Value":"N"},{"Tag":"Tag_Profile_IM_Level","Value":3}],"ResultCode":0,"ResultInfo":""},)"
@@ -303,23 +327,7 @@ TEST(ParsePortraitGetBodyTest, MutatedAnswersAreAnswersOrInvalidArgument) {
   std::mt19937 random(2026);
   const std::string alphabet = "{}[]:,\"0123456789-.eE truefalsn\\x";
   for (int round = 0; round < 20000; ++round) {
-    std::string mutated = valid;
-    const int changes = 1 + static_cast<int>(random() % 4);
-    for (int c = 0; c < changes; ++c) {
-      const size_t at = random() % mutated.size();
-      switch (random() % 3) {
-        case 0:
-          mutated[at] = alphabet[random() % alphabet.size()];
-          break;
-        case 1:
-          mutated.erase(at, 1 + random() % 8);
-          break;
-        default:
-          mutated.insert(at, 1, alphabet[random() % alphabet.size()]);
-          break;
-      }
-      if (mutated.empty()) mutated = "x";
-    }
+    const std::string mutated = Mutate(valid, random, alphabet, /*max_changes=*/4, /*max_erase=*/8);
     EXPECT_TRUE(acceptable(Parse(mutated))) << mutated;
   }
 }
@@ -413,23 +421,7 @@ TEST(ParsePortraitGetBodyTest, MutatedBodiesAreJsonExactlyWhenNlohmannSaysSo) {
   std::mt19937 random(7);
   const std::string alphabet = "{}[]:,\"0123456789-+.eE truefalsn\\u\t\x01\xC3\xA9\xFF";
   for (int round = 0; round < 20000; ++round) {
-    std::string mutated = valid;
-    const int changes = 1 + static_cast<int>(random() % 3);
-    for (int c = 0; c < changes; ++c) {
-      const size_t at = random() % mutated.size();
-      switch (random() % 3) {
-        case 0:
-          mutated[at] = alphabet[random() % alphabet.size()];
-          break;
-        case 1:
-          mutated.erase(at, 1 + random() % 4);
-          break;
-        default:
-          mutated.insert(at, 1, alphabet[random() % alphabet.size()]);
-          break;
-      }
-      if (mutated.empty()) mutated = "x";
-    }
+    const std::string mutated = Mutate(valid, random, alphabet, /*max_changes=*/3, /*max_erase=*/4);
     ASSERT_EQ(IsJson(mutated), nlohmann::json::accept(mutated)) << mutated;
   }
 }
