@@ -46,7 +46,8 @@ struct BudgetAnswer {
 ///  1. Acquire, before the request is handed to the transport: a slot, or "not within max_wait".
 ///  2. ClaimAtSocket, on the transport thread at the moment the request is written to a connection (libcurl's
 ///     PREREQFUNCTION), once per actual send: the last word, so that a stalled transport thread cannot bunch
-///     sends. A refusal means nothing was sent; the caller asks (Acquire) again after the returned wait.
+///     sends. A refusal means nothing was sent; after the returned wait the caller tries the socket again with
+///     the same grant, or asks (Acquire) again if the grant has Expired.
 /// The coalescer reads SpareWait to decide when a batch that is not full may go, and EstimatedWait to fail waiters
 /// the budget cannot serve in time; neither claims anything.
 /// Implementations are thread-safe and never block.
