@@ -61,7 +61,7 @@ class Budget {
   virtual void Acquire(absl::Duration max_wait, Done done) = 0;
 
   /// Called right before a granted request is written to a connection, on the transport thread. nullopt: send it
-  /// now (the send is counted). Otherwise: do not send; Acquire again after the returned wait.
+  /// now (the send is counted). Otherwise: do not send; try again after the returned wait (see Expired).
   virtual std::optional<absl::Duration> ClaimAtSocket(const BudgetGrant& grant) = 0;
 
   /// How long a call asking now would wait for a slot, claiming nothing (an estimate: others may ask in between).
