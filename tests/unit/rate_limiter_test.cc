@@ -15,7 +15,7 @@ namespace {
 
 constexpr double kRate = 10;  // One token every 100 ms.
 constexpr int64_t kBurst = 5;
-const absl::Duration kInterval = RateLimiter::kPacingWindow / kRate;  // 101.5 ms.
+const absl::Duration kInterval = RateLimiter::kPacingWindow / kRate;  // 102.5 ms.
 
 TEST(RateLimiterTest, BurstStartsAtOnceAndTheNextWaitsOneInterval) {
   FakeClock clock;
