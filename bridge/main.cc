@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "bridge/core/admin_usersig.h"
 #include "bridge/core/budget.h"
 #include "bridge/core/clock.h"
@@ -195,6 +196,18 @@ int Run(int argc, char** argv) {
   // saves its per-call state, about 0.2 KiB per open stream (scenario 4). Compressed requests are still accepted:
   // the decompression filter is a separate one and stays (grpc.per_message_decompression).
   builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_COMPRESSION, 0);
+  // Clients behind meshes keep idle streams alive with pings: accept them at keepalive_min_ping_interval_ms, calls
+  // or not (gRPC's default, 5 minutes, answers a 10 s ping with GOAWAY too_many_pings).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config.keepalive_min_ping_interval)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Aged connections get GOAWAY, so that long-lived clients spread over new pods.
+  if (config.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(absl::ToInt64Milliseconds(config.max_connection_age_grace)));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     Log(LogLevel::kError, "cannot listen", {{"listen_address", config.listen_address}});
@@ -211,8 +224,12 @@ int Run(int argc, char** argv) {
   sigwait(&signals, &signal_number);
   Log(LogLevel::kInfo, "draining",
       {{"signal", absl::StrCat(signal_number)},
+       {"drain_delay_ms", absl::StrCat(absl::ToInt64Milliseconds(config.shutdown_drain_delay))},
        {"grace_seconds", absl::StrCat(absl::ToInt64Seconds(config.shutdown_grace))}});
+  // Readiness first, while calls are still accepted: health checks see NOT_SERVING (not a refused connection) and
+  // the pod leaves the load balancers before the server stops accepting.
   server->GetHealthCheckService()->SetServingStatus(kReadinessService, false);
+  absl::SleepFor(config.shutdown_drain_delay);
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(config.shutdown_grace)));
   server->Wait();

@@ -77,7 +77,18 @@ const std::vector<OptionDoc>& Options() {
        "share cached profiles among all bridges through this Redis (needs cache_ttl_ms > 0; the local cache stays "
        "in front)"},
       {"cache_redis_password_file", "", "file holding the password of cache_redis_url's server, if it needs one"},
-      {"shutdown_grace_seconds", "10", "on SIGTERM/SIGINT, how long in-flight streams may finish"},
+      {"shutdown_drain_delay_ms", "2000",
+       "on SIGTERM/SIGINT, how long readiness reports NOT_SERVING while new calls are still accepted, before the "
+       "server stops accepting (load balancers and meshes take the pod out meanwhile)"},
+      {"shutdown_grace_seconds", "10", "then, how long in-flight streams may finish"},
+      {"keepalive_min_ping_interval_ms", "5000",
+       "client keepalive pings are accepted this often, with or without calls in flight (half of the common 10 s, "
+       "which timer jitter makes a little shorter at times); pings more often get GOAWAY ENHANCE_YOUR_CALM"},
+      {"max_connection_age_ms", "300000",
+       "a client connection is asked to go away (GOAWAY) after about this long, so clients spread over new pods; "
+       "0: never"},
+      {"max_connection_age_grace_ms", "30000",
+       "streams still open on a connection past its age get this long to finish before it closes"},
       {"log_level", "info", "debug, info, warning or error"},
       {"log_format", "json", "json (one object per line) or text"},
       {"tls_cert_file", "", "serve gRPC over TLS with this certificate chain (PEM)"},
@@ -400,6 +411,20 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   absl::StatusOr<int64_t> grace = ParseInt("shutdown_grace_seconds", values.at("shutdown_grace_seconds"), 0, 3600);
   if (!grace.ok()) return grace.status();
   config.shutdown_grace = absl::Seconds(*grace);
+  absl::StatusOr<int64_t> drain = ParseInt("shutdown_drain_delay_ms", values.at("shutdown_drain_delay_ms"), 0, 600000);
+  if (!drain.ok()) return drain.status();
+  config.shutdown_drain_delay = absl::Milliseconds(*drain);
+  absl::StatusOr<int64_t> ping =
+      ParseInt("keepalive_min_ping_interval_ms", values.at("keepalive_min_ping_interval_ms"), 1000, 3600000);
+  if (!ping.ok()) return ping.status();
+  config.keepalive_min_ping_interval = absl::Milliseconds(*ping);
+  absl::StatusOr<int64_t> age = ParseInt("max_connection_age_ms", values.at("max_connection_age_ms"), 0, 86400000);
+  if (!age.ok()) return age.status();
+  config.max_connection_age = absl::Milliseconds(*age);
+  absl::StatusOr<int64_t> age_grace =
+      ParseInt("max_connection_age_grace_ms", values.at("max_connection_age_grace_ms"), 0, 3600000);
+  if (!age_grace.ok()) return age_grace.status();
+  config.max_connection_age_grace = absl::Milliseconds(*age_grace);
 
   const std::string level = text("log_level");
   if (level == "debug")
@@ -445,6 +470,9 @@ std::string Config::Describe() const {
       " cache_ttl_ms=", absl::ToInt64Milliseconds(cache_ttl),
       " budget=", budget_redis_url.empty() ? "local" : "shared in " + budget_redis_url,
       " budget_fallback_calls_per_second=", budget_fallback_calls_per_second, " cache_redis_url=", cache_redis_url,
+      " shutdown_drain_delay_ms=", absl::ToInt64Milliseconds(shutdown_drain_delay),
+      " keepalive_min_ping_interval_ms=", absl::ToInt64Milliseconds(keepalive_min_ping_interval),
+      " max_connection_age_ms=", absl::ToInt64Milliseconds(max_connection_age),
       " tls=", tls_cert_file.empty() ? "off" : (tls_client_ca_file.empty() ? "on" : "mutual"));
 }
 

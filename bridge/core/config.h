@@ -53,6 +53,10 @@ struct Config {
   std::string cache_redis_url;       ///< Empty: no shared profile cache.
   std::string cache_redis_password;  ///< Read from cache_redis_password_file. Never logged.
   absl::Duration shutdown_grace;
+  absl::Duration shutdown_drain_delay;         ///< NOT_SERVING, still accepting, before the server stops accepting.
+  absl::Duration keepalive_min_ping_interval;  ///< The shortest client ping interval accepted.
+  absl::Duration max_connection_age;           ///< Zero: connections are never aged out.
+  absl::Duration max_connection_age_grace;
   LogLevel log_level = LogLevel::kInfo;
   bool log_json = true;
   std::string tls_cert_file;

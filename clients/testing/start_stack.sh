@@ -64,7 +64,7 @@ _start_bridge() {
   local name=$1 key=$2 port
   "$BRIDGE_BINARY" --listen_address=127.0.0.1:0 --port_file="$STACK_DIR/$name.port" --metrics_address= \
     --sdkappid=1400000000 --admin_identifier=administrator --secret_key_file="$key" \
-    --base_url="http://127.0.0.1:$SANDBOX_PORT" --log_level=warning >"$STACK_DIR/$name.log" 2>&1 &
+    --base_url="http://127.0.0.1:$SANDBOX_PORT" --log_level=warning --shutdown_drain_delay_ms=0 >"$STACK_DIR/$name.log" 2>&1 &
   _stack_pids+=($!)
   port=$(_wait_port "$STACK_DIR/$name.port" "$STACK_DIR/$name.log" $!) || return 1
   printf -v "$3" '%s' "$port"

@@ -94,7 +94,7 @@ expect_eq "Service metrics port: name, appProtocol" "$(q "$work/default.yaml" 'k
 expect_eq "--config points at the mounted config.json" "$(q "$work/default.yaml" "$C.args.join(' ') + ' ' + $C.volumeMounts.find(m => m.name === 'config').mountPath")" "--config=/etc/portrait-bridge/config/config.json /etc/portrait-bridge/config"
 expect_eq "secret_key_file is the mounted Secret key" "$(q "$work/default.yaml" "config().secret_key_file + ' ' + $D.volumes.find(v => v.name === 'secret-key').secret.secretName")" "/etc/portrait-bridge/secret/secret-key tencent-chat-key"
 expect_eq "secret key never in the ConfigMap or env" "$(q "$work/all.yaml" "(kind('ConfigMap').data['config.json'].includes('trial-only') || JSON.stringify($C.env || []).includes('SECRET_KEY'))")" "false"
-expect_eq "config.json keys are all bridge keys" "$(q "$work/all.yaml" "Object.keys(config()).filter(k => !['listen_address','metrics_address','sdkappid','admin_identifier','secret_key_file','region','base_url','ca_bundle','usersig_validity_seconds','attempt_timeout_ms','max_accounts_per_call','max_accounts_per_stream','max_inflight_accounts_per_stream','bytes_tags','upstream_calls_per_second','upstream_burst','coalesce_wait_ms','max_pending_accounts','retry_max_attempts','retry_initial_backoff_ms','retry_max_backoff_ms','retry_budget_ratio','cache_ttl_ms','cache_max_entries','cache_negative_ttl_ms','budget_redis_url','budget_redis_password_file','budget_fallback_calls_per_second','redis_timeout_ms','cache_redis_url','cache_redis_password_file','shutdown_grace_seconds','log_level','log_format','tls_cert_file','tls_key_file','tls_client_ca_file'].includes(k)).join(',') || 'none unknown'")" "none unknown"
+expect_eq "config.json keys are all bridge keys" "$(q "$work/all.yaml" "Object.keys(config()).filter(k => !['listen_address','metrics_address','sdkappid','admin_identifier','secret_key_file','region','base_url','ca_bundle','usersig_validity_seconds','attempt_timeout_ms','max_accounts_per_call','max_accounts_per_stream','max_inflight_accounts_per_stream','bytes_tags','upstream_calls_per_second','upstream_burst','coalesce_wait_ms','max_pending_accounts','retry_max_attempts','retry_initial_backoff_ms','retry_max_backoff_ms','retry_budget_ratio','cache_ttl_ms','cache_max_entries','cache_negative_ttl_ms','budget_redis_url','budget_redis_password_file','budget_fallback_calls_per_second','redis_timeout_ms','cache_redis_url','cache_redis_password_file','shutdown_grace_seconds','shutdown_drain_delay_ms','keepalive_min_ping_interval_ms','max_connection_age_ms','max_connection_age_grace_ms','log_level','log_format','tls_cert_file','tls_key_file','tls_client_ca_file'].includes(k)).join(',') || 'none unknown'")" "none unknown"
 new_keys='["coalesce_wait_ms","max_pending_accounts","retry_max_attempts","retry_initial_backoff_ms","retry_max_backoff_ms","retry_budget_ratio","cache_ttl_ms","cache_max_entries","cache_negative_ttl_ms"].map(k => k + "=" + JSON.stringify(config()[k])).join(" ")'
 expect_eq "default config.json: coalescer, retry and cache keys at the bridge's defaults" "$(q "$work/default.yaml" "$new_keys")" \
   "coalesce_wait_ms=2 max_pending_accounts=100000 retry_max_attempts=3 retry_initial_backoff_ms=50 retry_max_backoff_ms=1000 retry_budget_ratio=0.2 cache_ttl_ms=0 cache_max_entries=200000 cache_negative_ttl_ms=1000"
@@ -115,16 +115,18 @@ expect_eq "ServiceAccount token not mounted" "$(q "$work/default.yaml" "kind('Se
 expect_eq "topology spread over zone and hostname" "$(q "$work/default.yaml" "$D.topologySpreadConstraints.map(t => t.topologyKey).join(',')")" "topology.kubernetes.io/zone,kubernetes.io/hostname"
 expect_eq "resources set" "$(q "$work/default.yaml" "Boolean($C.resources.requests.cpu && $C.resources.requests.memory && $C.resources.limits.memory)")" "true"
 
-# ---- drain timing: terminationGracePeriodSeconds > preStop sleep + shutdown_grace_seconds ----
+# ---- drain timing: terminationGracePeriodSeconds > preStop sleep + shutdown_drain_delay_ms + shutdown_grace_seconds ----
 for f in default all; do
   tgps="$(q "$work/$f.yaml" "$D.terminationGracePeriodSeconds")"
   grace="$(q "$work/$f.yaml" 'config().shutdown_grace_seconds')"
+  drain="$(q "$work/$f.yaml" 'Math.ceil(config().shutdown_drain_delay_ms / 1000)')"
   prestop="$(q "$work/$f.yaml" "(l => l ? (l.sleep ? l.sleep.seconds : Number(l.exec.command[1])) : 0)($C.lifecycle && $C.lifecycle.preStop)")"
-  if [ "$tgps" -gt $((grace + prestop)) ]; then pass "$f: terminationGracePeriodSeconds $tgps > preStop $prestop + shutdown_grace_seconds $grace"
-  else fail "$f: terminationGracePeriodSeconds $tgps <= preStop $prestop + shutdown_grace_seconds $grace"; fi
+  if [ "$tgps" -gt $((grace + drain + prestop)) ]; then pass "$f: terminationGracePeriodSeconds $tgps > preStop $prestop + drain delay $drain + shutdown_grace_seconds $grace"
+  else fail "$f: terminationGracePeriodSeconds $tgps <= preStop $prestop + drain delay $drain + shutdown_grace_seconds $grace"; fi
 done
 render "${required[@]}" --set shutdown.graceSeconds=60 >"$work/g.yaml" 2>/dev/null
-expect_eq "computed grace follows shutdown.graceSeconds (5 + 60 + 5)" "$(q "$work/g.yaml" "$D.terminationGracePeriodSeconds")" "70"
+expect_eq "computed grace follows shutdown.graceSeconds (5 + 2 + 60 + 5)" "$(q "$work/g.yaml" "$D.terminationGracePeriodSeconds")" "72"
+expect_eq "connection and drain keys at the bridge's defaults" "$(q "$work/default.yaml" "['shutdown_drain_delay_ms','keepalive_min_ping_interval_ms','max_connection_age_ms','max_connection_age_grace_ms'].map(k => config()[k]).join(' ')")" "2000 5000 300000 30000"
 render "${required[@]}" --set shutdown.preStopSleepSeconds=0 >"$work/g0.yaml" 2>/dev/null
 expect_eq "preStopSleepSeconds=0 drops the preStop hook" "$(q "$work/g0.yaml" "String($C.lifecycle)")" "undefined"
 

@@ -61,6 +61,73 @@ TEST(LifecycleTest, ReadinessGoesNotServingWhenDrainBegins) {
   EXPECT_EQ(bridge.process().SignalAndWait(0, 10000), 0);  // Exits 0 once the grace period has passed.
 }
 
+// During the drain delay a new caller (a fresh connection, as a load balancer's health check makes) is still
+// answered, and hears NOT_SERVING rather than a refused connection; then the process exits 0.
+TEST(LifecycleTest, DuringTheDrainDelayNewHealthChecksSeeNotServing) {
+  Sandbox sandbox;
+  Bridge bridge(sandbox.base_url(), {"--shutdown_drain_delay_ms=3000", "--shutdown_grace_seconds=1"});
+  ASSERT_EQ(CheckHealth(*bridge.NewChannel(), kReadinessService), HealthCheckResponse::SERVING);
+  kill(bridge.process().pid(), SIGTERM);
+  EXPECT_TRUE(WaitUntil([&] {
+    return CheckHealth(*bridge.NewChannel(), kReadinessService) == HealthCheckResponse::NOT_SERVING;
+  })) << "no new health check saw NOT_SERVING during the drain delay";
+  // Calls are still accepted and answered meanwhile.
+  const StreamOutcome outcome = RunStream(*bridge.NewChannel(), {MakeRequest({"alice"}, kTags)});
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  const int status = bridge.process().SignalAndWait(0, 15000);
+  ASSERT_NE(status, -1) << "the bridge did not exit";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// A client that pings every 10 s (as services behind a mesh do) keeps an idle stream for a minute: the server
+// accepts its pings instead of answering GOAWAY too_many_pings.
+TEST(LifecycleTest, AClientPingingEvery10sKeepsAnIdleStreamForAMinute) {
+  Sandbox sandbox;
+  Bridge bridge(sandbox.base_url());
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(bridge.port()),
+                                           grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::ProfileService::NewStub(channel);
+  grpc::ClientContext context;
+  auto stream = stub->GetProfiles(&context);
+  ASSERT_TRUE(stream->Write(MakeRequest({"alice"}, kTags)));
+  v1::GetProfilesResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  // Idle for a minute: six pings. A refused ping would end the connection, and this stream with it.
+  std::this_thread::sleep_for(std::chrono::seconds(61));
+  ASSERT_TRUE(stream->Write(MakeRequest({"bob"}, kTags))) << "the stream died while idle";
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.request_index(), 1u);
+  stream->WritesDone();
+  while (stream->Read(&response)) {
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+}
+
+// A connection older than max_connection_age_ms gets GOAWAY: a stream open on it finishes within the grace, and
+// the client's next calls go over a new connection.
+TEST(LifecycleTest, AnAgedConnectionIsReplacedAndItsOpenStreamFinishes) {
+  Sandbox sandbox;
+  sandbox.SetFaults({{"latency_ms", 1500}});
+  Bridge bridge(sandbox.base_url(), {"--max_connection_age_ms=500", "--max_connection_age_grace_ms=10000"});
+  auto channel = bridge.NewChannel();
+  // Started at once, answered after the connection's age has passed (the upstream takes 1.5 s).
+  const StreamOutcome slow = RunStream(*channel, {MakeRequest({"alice"}, kTags)});
+  ASSERT_TRUE(slow.status.ok()) << slow.status.error_message();
+  ASSERT_EQ(slow.results_by_request.at(0).size(), 1u);
+  EXPECT_EQ(slow.results_by_request.at(0).at(0).status().code(), 0);
+  // The aged connection went away: the channel left READY, and reconnects for the next call.
+  EXPECT_TRUE(WaitUntil([&] { return channel->GetState(false) != GRPC_CHANNEL_READY; }))
+      << "the connection was not aged out";
+  sandbox.SetFaults(nlohmann::json::object());
+  EXPECT_TRUE(RunStream(*channel, {MakeRequest({"bob"}, kTags)}).status.ok());
+}
+
 TEST(LifecycleTest, SigtermLetsInFlightStreamsFinishThenExitsZero) {
   Sandbox sandbox;
   sandbox.SetFaults({{"latency_ms", 1500}});

@@ -40,13 +40,13 @@ nlohmann::json Sandbox::Stats() {
 Bridge::Bridge(const std::string& upstream_base_url, const std::vector<std::string>& extra_flags,
                const std::string& secret_key) {
   const std::string port_file = dir_.Path("bridge.port");
-  std::vector<std::string> args = {"--listen_address=127.0.0.1:0",
-                                   "--port_file=" + port_file,
-                                   "--metrics_address=",
-                                   "--sdkappid=" + std::string(kSdkAppId),
-                                   "--admin_identifier=" + std::string(kAdmin),
-                                   "--base_url=" + upstream_base_url,
-                                   "--shutdown_grace_seconds=5"};
+  std::vector<std::string> args = {"--listen_address=127.0.0.1:0", "--port_file=" + port_file,
+                                   "--metrics_address=", "--sdkappid=" + std::string(kSdkAppId),
+                                   "--admin_identifier=" + std::string(kAdmin), "--base_url=" + upstream_base_url,
+                                   "--shutdown_grace_seconds=5",
+                                   // Tests that stop a bridge do not wait for load balancers; the lifecycle tests
+                                   // that check the drain set their own.
+                                   "--shutdown_drain_delay_ms=0"};
   args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   process_ =
       std::make_unique<Subprocess>(BinaryFromEnv("BRIDGE_BINARY"), args,

@@ -177,18 +177,19 @@ list, for the NetworkPolicy egress. The port is the URL's, default 6379.
 {{- end }}
 
 {{/*
-terminationGracePeriodSeconds: preStop sleep + the bridge's drain + a margin, or an explicit value
-that must still exceed preStop + drain.
+terminationGracePeriodSeconds: preStop sleep + the bridge's drain delay and grace + a margin, or an explicit
+value that must still exceed preStop + drain delay + grace.
 */}}
 {{- define "portrait-bridge.terminationGracePeriodSeconds" -}}
 {{- $s := .Values.shutdown }}
-{{- $floor := add (int64 $s.preStopSleepSeconds) (int64 $s.graceSeconds) }}
+{{- $drainSeconds := div (add (int64 $s.drainDelayMs) 999) 1000 }}
+{{- $floor := add (int64 $s.preStopSleepSeconds) $drainSeconds (int64 $s.graceSeconds) }}
 {{- if kindIs "invalid" $s.terminationGracePeriodSeconds }}
 {{- add $floor (int64 $s.marginSeconds) }}
 {{- else }}
 {{- $t := int64 $s.terminationGracePeriodSeconds }}
 {{- if le $t $floor }}
-{{- fail (printf "shutdown.terminationGracePeriodSeconds=%d must be greater than shutdown.preStopSleepSeconds + shutdown.graceSeconds = %d, or the kubelet kills the bridge mid-drain" $t $floor) }}
+{{- fail (printf "shutdown.terminationGracePeriodSeconds=%d must be greater than shutdown.preStopSleepSeconds + shutdown.drainDelayMs (in seconds) + shutdown.graceSeconds = %d, or the kubelet kills the bridge mid-drain" $t $floor) }}
 {{- end }}
 {{- $t }}
 {{- end }}
@@ -298,6 +299,10 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
   "cache_max_entries" (int64 $k.maxEntries)
   "cache_negative_ttl_ms" (int64 $k.negativeTtlMs)
   "shutdown_grace_seconds" (int64 .Values.shutdown.graceSeconds)
+  "shutdown_drain_delay_ms" (int64 .Values.shutdown.drainDelayMs)
+  "keepalive_min_ping_interval_ms" (int64 .Values.connections.keepaliveMinPingIntervalMs)
+  "max_connection_age_ms" (int64 .Values.connections.maxConnectionAgeMs)
+  "max_connection_age_grace_ms" (int64 .Values.connections.maxConnectionAgeGraceMs)
   "log_level" $c.logLevel
   "log_format" $c.logFormat
 }}
