@@ -89,8 +89,8 @@ TEST(LifecycleTest, AClientPingingEvery10sKeepsAnIdleStreamForAMinute) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(bridge.port()),
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(bridge.port()), grpc::InsecureChannelCredentials(), args);
   auto stub = v1::ProfileService::NewStub(channel);
   grpc::ClientContext context;
   auto stream = stub->GetProfiles(&context);
