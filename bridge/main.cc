@@ -183,7 +183,10 @@ int Run(int argc, char** argv) {
         CachingFetcherOptions{config.cache_ttl, config.cache_max_entries, config.cache_negative_ttl});
   }
   ProfileFetcher& fetcher = cache != nullptr ? static_cast<ProfileFetcher&>(*cache) : coalescer;
-  ProfileService service(fetcher, limits, &metrics);
+  ServerLimits server_limits;
+  server_limits.max_unread_bytes = config.unread_responses_bytes;
+  server_limits.max_accepted_accounts = config.max_accepted_accounts;
+  ProfileService service(fetcher, limits, server_limits, &metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -196,6 +199,12 @@ int Run(int argc, char** argv) {
   // saves its per-call state, about 0.2 KiB per open stream (scenario 4). Compressed requests are still accepted:
   // the decompression filter is a separate one and stays (grpc.per_message_decompression).
   builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_COMPRESSION, 0);
+  // Memory: gRPC's buffers within their quota, and a bounded number of streams per connection (a client queues
+  // the rest); the service bounds the responses it holds for slow readers itself (unread_responses_mib).
+  grpc::ResourceQuota quota("portrait-bridge");
+  quota.Resize(static_cast<size_t>(config.grpc_memory_quota_bytes));
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, static_cast<int>(config.max_streams_per_connection));
   // Clients behind meshes keep idle streams alive with pings: accept them at keepalive_min_ping_interval_ms, calls
   // or not (gRPC's default, 5 minutes, answers a 10 s ping with GOAWAY too_many_pings).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,

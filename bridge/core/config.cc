@@ -47,6 +47,17 @@ const std::vector<OptionDoc>& Options() {
       {"max_inflight_accounts_per_stream", "1000",
        "accounts of one stream in upstream calls at once; the stream stops reading beyond it"},
       {"max_accounts_per_call", "100", "accounts per upstream call, 1 to 100"},
+      {"unread_responses_mib", "64",
+       "responses that callers have not read yet, across all streams (each stream pauses at 1 MiB unread); a "
+       "stream that needs more while the bridge holds this much ends with RESOURCE_EXHAUSTED"},
+      {"max_accepted_accounts", "300000",
+       "distinct accounts of accepted requests not yet answered, across all streams (about 120 bytes each); a "
+       "request that would go past it is refused in-band with RESOURCE_EXHAUSTED"},
+      {"grpc_memory_quota_mib", "64",
+       "gRPC's own buffers (its resource quota): under pressure gRPC reads less at a time and shrinks windows"},
+      {"max_streams_per_connection", "100",
+       "concurrent streams one client connection may open (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a client "
+       "queues the rest"},
       {"bytes_tags", "", "comma-separated custom tags returned as bytes_value instead of string_value"},
       {"upstream_calls_per_second", "200", "upstream call budget of this bridge (Tencent: 200/s per app)"},
       {"upstream_burst", "",
@@ -314,6 +325,20 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       ParseInt("max_inflight_accounts_per_stream", values.at("max_inflight_accounts_per_stream"), 1, 1000000);
   if (!inflight.ok()) return inflight.status();
   config.max_inflight_accounts_per_stream = *inflight;
+  absl::StatusOr<int64_t> unread = ParseInt("unread_responses_mib", values.at("unread_responses_mib"), 2, 65536);
+  if (!unread.ok()) return unread.status();
+  config.unread_responses_bytes = *unread << 20;
+  absl::StatusOr<int64_t> accepted =
+      ParseInt("max_accepted_accounts", values.at("max_accepted_accounts"), 100, 100000000);
+  if (!accepted.ok()) return accepted.status();
+  config.max_accepted_accounts = *accepted;
+  absl::StatusOr<int64_t> quota = ParseInt("grpc_memory_quota_mib", values.at("grpc_memory_quota_mib"), 8, 65536);
+  if (!quota.ok()) return quota.status();
+  config.grpc_memory_quota_bytes = *quota << 20;
+  absl::StatusOr<int64_t> streams =
+      ParseInt("max_streams_per_connection", values.at("max_streams_per_connection"), 1, 100000);
+  if (!streams.ok()) return streams.status();
+  config.max_streams_per_connection = *streams;
   absl::StatusOr<int64_t> per_call = ParseInt("max_accounts_per_call", values.at("max_accounts_per_call"), 1,
                                               static_cast<int64_t>(kMaxAccountsPerCall));
   if (!per_call.ok()) return per_call.status();
@@ -465,6 +490,9 @@ std::string Config::Describe() const {
       " attempt_timeout_ms=", absl::ToInt64Milliseconds(attempt_timeout),
       " max_accounts_per_call=", max_accounts_per_call, " max_accounts_per_stream=", max_accounts_per_stream,
       " max_inflight_accounts_per_stream=", max_inflight_accounts_per_stream,
+      " unread_responses_mib=", unread_responses_bytes >> 20, " max_accepted_accounts=", max_accepted_accounts,
+      " grpc_memory_quota_mib=", grpc_memory_quota_bytes >> 20,
+      " max_streams_per_connection=", max_streams_per_connection,
       " upstream_calls_per_second=", upstream_calls_per_second, " upstream_burst=", upstream_burst,
       " coalesce_wait_ms=", absl::ToInt64Milliseconds(coalesce_wait), " retry_max_attempts=", retry_max_attempts,
       " cache_ttl_ms=", absl::ToInt64Milliseconds(cache_ttl),

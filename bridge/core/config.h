@@ -30,6 +30,10 @@ struct Config {
   absl::Duration attempt_timeout;
   int64_t max_accounts_per_stream = 0;
   int64_t max_inflight_accounts_per_stream = 0;
+  int64_t unread_responses_bytes = 0;      ///< Server-wide bound on responses not yet read by their callers.
+  int64_t max_accepted_accounts = 0;       ///< Server-wide bound on accepted, unanswered distinct accounts.
+  int64_t grpc_memory_quota_bytes = 0;     ///< gRPC's resource quota.
+  int64_t max_streams_per_connection = 0;  ///< HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS.
   int64_t max_accounts_per_call = 0;
   std::set<std::string> bytes_tags;
   double upstream_calls_per_second = 0;

@@ -23,8 +23,7 @@ Failure BudgetExhaustedFailure(absl::Duration estimated_wait) {
   Failure failure;
   failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "UPSTREAM_BUDGET_EXHAUSTED",
                   "the upstream call budget is exhausted"};
-  failure.message =
-      "the upstream call budget (upstream_calls_per_second) cannot serve this call before its deadline";
+  failure.message = "the upstream call budget (upstream_calls_per_second) cannot serve this call before its deadline";
   if (estimated_wait > absl::ZeroDuration()) {
     absl::StrAppend(&failure.message, " (estimated wait ", absl::FormatDuration(estimated_wait), ")");
     // RetryInfo carries whole milliseconds.
@@ -33,6 +32,15 @@ Failure BudgetExhaustedFailure(absl::Duration estimated_wait) {
     failure.retry_delay = absl::Seconds(1);
   }
   absl::StrAppend(&failure.message, "; retry later");
+  return failure;
+}
+
+Failure BridgeOverQuotaFailure(std::string message) {
+  Failure failure;
+  failure.rule = {absl::StatusCode::kResourceExhausted, true, false, "BRIDGE_OVER_QUOTA",
+                  "a bound the bridge keeps for all its callers together is reached"};
+  failure.message = std::move(message);
+  failure.retry_delay = absl::Seconds(1);
   return failure;
 }
 
@@ -72,8 +80,7 @@ google::rpc::Status ToRpcStatus(const Failure& failure) {
   return status;
 }
 
-google::rpc::Status InvalidArgumentStatus(const std::string& message,
-                                          const std::vector<FieldViolation>& violations) {
+google::rpc::Status InvalidArgumentStatus(const std::string& message, const std::vector<FieldViolation>& violations) {
   google::rpc::Status status;
   status.set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
   status.set_message(message);

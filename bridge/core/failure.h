@@ -29,6 +29,10 @@ Failure TencentFailure(int64_t code, std::string info);
 /// becomes the RetryInfo delay (else one second) and part of the message.
 Failure BudgetExhaustedFailure(absl::Duration estimated_wait = absl::ZeroDuration());
 
+/// One of the bridge's server-wide bounds (shared by all callers) is reached; `message` says which and what to do.
+/// Retryable after a second.
+Failure BridgeOverQuotaFailure(std::string message);
+
 /// Tencent's answer (or an inner fetcher's) left out an account that was asked for.
 Failure OmittedAccountFailure();
 

@@ -20,7 +20,10 @@ constexpr int kRequestIdField = 1;
 constexpr int kAccountsField = 2;
 constexpr int kTagsField = 3;
 
-bool DecodeWire(absl::string_view wire, tencentcloud::chat::profile::v1::GetProfilesRequest& request) {
+}  // namespace
+
+bool DecodeRequest(absl::string_view wire, tencentcloud::chat::profile::v1::GetProfilesRequest& request) {
+  request.Clear();
   google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(wire.data()),
                                                static_cast<int>(wire.size()));
   while (const uint32_t tag = input.ReadTag()) {
@@ -40,14 +43,17 @@ bool DecodeWire(absl::string_view wire, tencentcloud::chat::profile::v1::GetProf
   return input.ConsumedEntireMessage();
 }
 
-}  // namespace
-
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,
                                                      tencentcloud::chat::profile::v1::GetProfilesRequest& request) {
-  request.Clear();
-  const std::string prefix = absl::StrCat("requests[", index, "]");
-  if (!DecodeWire(wire, request)) return {{prefix, "the message is not a valid GetProfilesRequest encoding"}};
+  if (!DecodeRequest(wire, request)) {
+    return {{absl::StrCat("requests[", index, "]"), "the message is not a valid GetProfilesRequest encoding"}};
+  }
+  return ValidateRequest(request, index);
+}
 
+std::vector<FieldViolation> ValidateRequest(const tencentcloud::chat::profile::v1::GetProfilesRequest& request,
+                                            uint64_t index) {
+  const std::string prefix = absl::StrCat("requests[", index, "]");
   std::vector<FieldViolation> violations;
   if (!IsValidUtf8(request.request_id())) violations.push_back({prefix + ".request_id", "not valid UTF-8"});
   if (request.accounts_size() == 0) violations.push_back({prefix + ".accounts", "at least one account is required"});

@@ -17,6 +17,13 @@ namespace portrait_bridge {
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,
                                                      tencentcloud::chat::profile::v1::GetProfilesRequest& request);
 
+/// The two halves of DecodeAndValidateRequest, for a caller that treats them differently (a message that cannot be
+/// decoded ends a stream; an invalid request is answered in-band). DecodeRequest: false when `wire` is not a
+/// GetProfilesRequest encoding (strings are taken as bytes; ValidateRequest checks their UTF-8).
+bool DecodeRequest(absl::string_view wire, tencentcloud::chat::profile::v1::GetProfilesRequest& request);
+std::vector<FieldViolation> ValidateRequest(const tencentcloud::chat::profile::v1::GetProfilesRequest& request,
+                                            uint64_t index);
+
 }  // namespace portrait_bridge
 
 #endif  // PORTRAIT_BRIDGE_CORE_REQUEST_VALIDATION_H_

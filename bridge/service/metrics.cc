@@ -30,6 +30,17 @@ BridgeMetrics::BridgeMetrics()
                     .Name("portrait_bridge_accounts_total")
                     .Help("Accounts answered, by the gRPC code of their result")
                     .Register(*registry_)),
+      invalid_requests_(prometheus::BuildCounter()
+                            .Name("portrait_bridge_invalid_requests_total")
+                            .Help("Requests refused in-band as invalid (INVALID_ARGUMENT on their response)")
+                            .Register(*registry_)
+                            .Add({})),
+      unread_bytes_(prometheus::BuildGauge()
+                        .Name("portrait_bridge_unread_response_bytes")
+                        .Help("Bytes of responses held for callers that have not read them yet (bounded by "
+                              "unread_responses_mib)")
+                        .Register(*registry_)
+                        .Add({})),
       upstream_calls_(prometheus::BuildCounter()
                           .Name("portrait_bridge_upstream_calls_total")
                           .Help("Upstream portrait_get attempts by Tencent ErrorCode, or http_<status>, "
@@ -147,6 +158,10 @@ void BridgeMetrics::OnStreamStarted() { streams_in_flight_.Increment(); }
 void BridgeMetrics::OnAccountsAnswered(grpc::StatusCode code, int64_t count) {
   accounts_.Add({{"result", StatusCodeName(code)}}).Increment(static_cast<double>(count));
 }
+
+void BridgeMetrics::OnInvalidRequest() { invalid_requests_.Increment(); }
+
+void BridgeMetrics::OnUnreadBytes(int64_t delta) { unread_bytes_.Increment(static_cast<double>(delta)); }
 
 void BridgeMetrics::OnStreamFinished(grpc::StatusCode code, int64_t /*accounts*/, int64_t /*failed_accounts*/,
                                      absl::Duration duration) {

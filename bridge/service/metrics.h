@@ -44,6 +44,8 @@ class BridgeMetrics final : public UpstreamObserver,
 
   void OnStreamStarted() override;
   void OnAccountsAnswered(grpc::StatusCode code, int64_t count) override;
+  void OnInvalidRequest() override;
+  void OnUnreadBytes(int64_t delta) override;
   void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
                         absl::Duration duration) override;
 
@@ -53,6 +55,8 @@ class BridgeMetrics final : public UpstreamObserver,
   prometheus::Histogram& rpc_seconds_;
   prometheus::Gauge& streams_in_flight_;
   prometheus::Family<prometheus::Counter>& accounts_;
+  prometheus::Counter& invalid_requests_;
+  prometheus::Gauge& unread_bytes_;
   prometheus::Family<prometheus::Counter>& upstream_calls_;
   prometheus::Histogram& upstream_seconds_;
   prometheus::Gauge& upstream_in_flight_;

@@ -57,6 +57,18 @@ void ResponseEncoder::AddResult(const v1::AccountResult& result, int copies) {
   Repeat(begin, copies);
 }
 
+void ResponseEncoder::AddEncodedResults(absl::string_view results, int copies) {
+  const size_t begin = out_.size();
+  out_.append(results.data(), results.size());
+  Repeat(begin, copies);
+}
+
+void ResponseEncoder::SetStatus(const google::rpc::Status& status) {
+  AppendTag(v1::GetProfilesResponse::kStatusFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  AppendVarint(status.ByteSizeLong());
+  status.AppendToString(&out_);
+}
+
 void ResponseEncoder::SetComplete() {
   AppendTag(v1::GetProfilesResponse::kRequestCompleteFieldNumber, WireFormatLite::WIRETYPE_VARINT);
   AppendVarint(1);

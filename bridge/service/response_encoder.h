@@ -3,13 +3,20 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "bridge/service/profile_fetcher.h"
+#include "google/rpc/status.pb.h"
 #include "tencentcloud/chat/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
+
+/// No response is larger (unless one account's result alone is): callers at gRPC's default 4 MB receive limit get
+/// every result, and a response held for a slow reader costs at most this much.
+inline constexpr size_t kMaxResponseBytes = 1 << 20;
 
 /// Writes one GetProfilesResponse straight from the fetcher's outcomes, field by field in field-number order: the
 /// bytes the generated serializer writes for the same message. Building AccountResult and ProfileItem messages for
@@ -26,14 +33,24 @@ class ResponseEncoder {
   /// Any result, `copies` times.
   void AddResult(const tencentcloud::chat::profile::v1::AccountResult& result, int copies);
 
-  /// Sets request_complete. Call it last: it is the last field.
+  /// Results already encoded by another encoder (its bytes(), or a run of whole results from them), `copies` times.
+  void AddEncodedResults(absl::string_view results, int copies);
+
+  /// Sets request_complete. Call it after the results.
   void SetComplete();
 
-  /// The encoded response.
+  /// Sets the response's own status (a request refused as a whole). Call it last: it is the last field.
+  void SetStatus(const google::rpc::Status& status);
+
+  /// The encoded response. An encoder built for request 0 with no request_id holds only the results.
   const std::string& bytes() const { return out_; }
+  size_t size() const { return out_.size(); }
 
   /// The response as a ByteBuffer for gRPC, without a copy. Leaves the encoder empty.
   grpc::ByteBuffer Finish() &&;
+
+  /// The encoded bytes, without a copy. Leaves the encoder empty.
+  std::string TakeBytes() && { return std::move(out_); }
 
  private:
   void AppendTag(int field, int wire_type);

@@ -25,6 +25,9 @@ repo="$(cd "$here/../.." && pwd)"
 dockerfile="${DOCKERFILE:-$repo/Dockerfile}"
 binary="${1:-}"
 base_image_packages=(libc6 libstdc++6 libgcc-s1)
+# The image is built from the default preset; a sanitizer build (the asan and tsan presets) also links the
+# sanitizers' runtimes, which the image never needs.
+sanitizer_runtime='^lib(asan|ubsan|tsan|lsan)\.so'
 non_library_packages=(ca-certificates)
 
 passed=0
@@ -97,6 +100,10 @@ while ((${#queue[@]})); do
   for so in $(needed_of "$elf"); do
     [ -n "${seen[$so]:-}" ] && continue
     seen[$so]=1
+    if [[ "$so" =~ $sanitizer_runtime ]]; then
+      echo "skip: $so is a sanitizer runtime (a sanitizer build, not the image's)"
+      continue
+    fi
     path="$(resolve "$so")"
     if [ -z "$path" ] || [ "$path" = "not" ]; then
       fail "$so (needed by $(basename "$elf")) is not found by ldd"

@@ -1,8 +1,10 @@
 // End-to-end tests: the real bridge and the real sandbox upstream, on loopback ports, over real HTTP and gRPC.
 
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <set>
 #include <thread>
 
@@ -303,7 +305,8 @@ TEST(BridgeCancelTest, CancelledStreamCancelsItsUpstreamCall) {
   EXPECT_TRUE(bridge.process().Running());
 }
 
-// Each kind of bad input: INVALID_ARGUMENT with a BadRequest naming the field.
+// Each kind of bad input: answered in-band, on a response of its own with INVALID_ARGUMENT and a BadRequest naming
+// the field; the requests around it on the same stream are answered and the stream ends OK.
 struct BadInput {
   const char* name;
   v1::GetProfilesRequest request;
@@ -314,17 +317,88 @@ void PrintTo(const BadInput& input, std::ostream* out) { *out << input.name; }
 
 class BadInputTest : public BridgeTest, public ::testing::WithParamInterface<BadInput> {};
 
-TEST_P(BadInputTest, RejectedWithBadRequest) {
-  const StreamOutcome outcome = RunStream(*channel_, {MakeRequest({"alice"}, kTags, "good"), GetParam().request});
-  EXPECT_EQ(outcome.status.error_code(), StatusCode::INVALID_ARGUMENT);
-  const auto bad_request = BadRequestOf(outcome.details);
+TEST_P(BadInputTest, AnsweredInBandAndTheStreamGoesOn) {
+  v1::GetProfilesRequest bad = GetParam().request;
+  bad.set_request_id("bad-one");
+  const StreamOutcome outcome =
+      RunStream(*channel_, {MakeRequest({"alice"}, kTags, "before"), bad, MakeRequest({"bob", "carol"}, kTags)});
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  ExpectEachAnsweredOnce(outcome.results_by_request.at(0), {"alice"});
+  ExpectEachAnsweredOnce(outcome.results_by_request.at(2), {"bob", "carol"});
+  EXPECT_EQ(outcome.results_by_request.count(1), 0u);
+
+  std::vector<v1::GetProfilesResponse> refusals;
+  for (const auto& response : outcome.responses) {
+    if (response.request_index() == 1) refusals.push_back(response);
+    if (response.request_index() != 1) EXPECT_FALSE(response.has_status()) << "only the bad request has a status";
+  }
+  ASSERT_EQ(refusals.size(), 1u) << "one response answers the bad request";
+  const v1::GetProfilesResponse& refusal = refusals[0];
+  EXPECT_EQ(refusal.request_id(), "bad-one");
+  EXPECT_TRUE(refusal.request_complete());
+  EXPECT_EQ(refusal.results_size(), 0);
+  EXPECT_EQ(refusal.status().code(), static_cast<int>(StatusCode::INVALID_ARGUMENT));
+  EXPECT_NE(refusal.status().message().find(GetParam().field), std::string::npos) << refusal.status().message();
+  const auto bad_request = BadRequestOf(refusal.status());
   ASSERT_GE(bad_request.field_violations_size(), 1);
   EXPECT_EQ(bad_request.field_violations(0).field(), GetParam().field);
   EXPECT_FALSE(bad_request.field_violations(0).description().empty());
-  // The valid request before it is still answered.
-  ASSERT_EQ(outcome.results_by_request.count(0), 1u);
-  ExpectEachAnsweredOnce(outcome.results_by_request.at(0), {"alice"});
-  EXPECT_EQ(outcome.results_by_request.count(1), 0u);
+}
+
+grpc::ByteBuffer BufferOf(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// A stream whose second message is not a GetProfilesRequest encoding at all (a length running past the end): the
+// first request is answered, then the stream ends INVALID_ARGUMENT naming the message.
+TEST_F(BridgeTest, AMessageThatIsNoRequestEndsTheStreamAfterTheRequestsBeforeIt) {
+  grpc::GenericStub stub(channel_);
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      stub.PrepareCall(&context, "/tencentcloud.chat.profile.v1.ProfileService/GetProfiles", &queue);
+  // Runs one operation to completion; whether it succeeded.
+  int next_tag = 0;
+  auto complete = [&](auto&& start) {
+    void* const expected = reinterpret_cast<void*>(static_cast<intptr_t>(++next_tag));
+    start(expected);
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    EXPECT_EQ(tag, expected);
+    return ok;
+  };
+  ASSERT_TRUE(complete([&](void* tag) { call->StartCall(tag); }));
+  const grpc::ByteBuffer good = BufferOf(MakeRequest({"alice"}, kTags).SerializeAsString());
+  const grpc::ByteBuffer garbage = BufferOf(std::string("\x12\x7f", 2));  // accounts, 127 bytes long, then nothing.
+  ASSERT_TRUE(complete([&](void* tag) { call->Write(good, tag); }));
+  complete([&](void* tag) { call->Write(garbage, tag); });  // The bridge may already have stopped reading.
+  complete([&](void* tag) { call->WritesDone(tag); });
+  std::vector<v1::GetProfilesResponse> responses;
+  while (true) {
+    grpc::ByteBuffer buffer;
+    if (!complete([&](void* tag) { call->Read(&buffer, tag); })) break;
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(buffer.Dump(&slices).ok());
+    std::string bytes;
+    for (const grpc::Slice& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    ASSERT_TRUE(responses.emplace_back().ParseFromString(bytes));
+  }
+  grpc::Status status;
+  complete([&](void* tag) { call->Finish(&status, tag); });
+  queue.Shutdown();
+
+  EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT) << status.error_message();
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details()));
+  EXPECT_EQ(BadRequestOf(details).field_violations(0).field(), "requests[1]");
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].request_index(), 0u);
+  EXPECT_TRUE(responses[0].request_complete());
+  ASSERT_EQ(responses[0].results_size(), 1);
+  EXPECT_EQ(responses[0].results(0).account(), "alice");
 }
 
 INSTANTIATE_TEST_SUITE_P(

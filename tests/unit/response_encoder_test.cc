@@ -76,6 +76,36 @@ TEST(ResponseEncoderTest, WritesAnyResultAsGivenAndLeavesDefaultsOut) {
   EXPECT_FALSE(parsed.request_complete());
 }
 
+// Results encoded once and copied into a response (how a stream builds bounded responses), and an in-band refusal.
+TEST(ResponseEncoderTest, EncodedResultsAndAStatusGiveTheGeneratedSerializersBytes) {
+  const v1::AccountResult alice = SuccessResult("alice", {StringItem("Tag_Profile_IM_Nick", "Alice")});
+  ResponseEncoder results(0, "");
+  results.AddSuccess(Success("alice", {StringItem("Tag_Profile_IM_Nick", "Alice")}), 1);
+
+  ResponseEncoder encoder(3, "req-3");
+  encoder.AddEncodedResults(results.bytes(), 3);
+  encoder.SetComplete();
+  v1::GetProfilesResponse expected;
+  expected.set_request_index(3);
+  expected.set_request_id("req-3");
+  for (int i = 0; i < 3; ++i) *expected.add_results() = alice;
+  expected.set_request_complete(true);
+  EXPECT_EQ(encoder.bytes(), Generated(expected));
+  EXPECT_EQ(encoder.size(), encoder.bytes().size());
+
+  google::rpc::Status refusal;
+  refusal.set_code(3);
+  refusal.set_message("request 4 is invalid: requests[4].tags: at least one tag is required");
+  ResponseEncoder refused(4, "");
+  refused.SetComplete();
+  refused.SetStatus(refusal);
+  v1::GetProfilesResponse expected_refusal;
+  expected_refusal.set_request_index(4);
+  expected_refusal.set_request_complete(true);
+  *expected_refusal.mutable_status() = refusal;
+  EXPECT_EQ(refused.bytes(), Generated(expected_refusal));
+}
+
 TEST(ResponseEncoderTest, FinishHandsTheBytesToGrpc) {
   ResponseEncoder encoder(1, "x");
   encoder.AddSuccess(Success("alice", {StringItem("Tag_Profile_IM_Nick", "Alice")}), 1);

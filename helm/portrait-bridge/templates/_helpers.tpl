@@ -303,6 +303,10 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
   "keepalive_min_ping_interval_ms" (int64 .Values.connections.keepaliveMinPingIntervalMs)
   "max_connection_age_ms" (int64 .Values.connections.maxConnectionAgeMs)
   "max_connection_age_grace_ms" (int64 .Values.connections.maxConnectionAgeGraceMs)
+  "max_streams_per_connection" (int64 .Values.connections.maxStreamsPerConnection)
+  "unread_responses_mib" (int64 .Values.memory.unreadResponsesMib)
+  "grpc_memory_quota_mib" (int64 .Values.memory.grpcQuotaMib)
+  "max_accepted_accounts" (int64 .Values.memory.maxAcceptedAccounts)
   "log_level" $c.logLevel
   "log_format" $c.logFormat
 }}
