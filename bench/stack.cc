@@ -2,18 +2,51 @@
 
 #include <signal.h>
 
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <stdexcept>
+#include <thread>
 
 namespace portrait_bridge::bench {
 
-SandboxProcess::SandboxProcess(const std::string& binary, const std::vector<std::string>& flags) {
+SandboxProcess::SandboxProcess(const std::string& binary, const std::vector<std::string>& flags)
+    : binary_(binary), flags_(flags) {
+  port_ = Launch(0);
+  if (port_ == 0) throw std::runtime_error("the sandbox did not start; its output:\n" + process_->Output());
+}
+
+int SandboxProcess::Launch(int port) {
   const std::string port_file = dir_.Path("sandbox.port");
-  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--port_file=" + port_file,
+  std::remove(port_file.c_str());
+  std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port), "--port_file=" + port_file,
                                    "--sdkappid=" + std::string(kSdkAppId), "--admin_identifier=" + std::string(kAdmin)};
-  args.insert(args.end(), flags.begin(), flags.end());
+  args.insert(args.end(), flags_.begin(), flags_.end());
   process_ = std::make_unique<testing::Subprocess>(
-      binary, args, std::map<std::string, std::string>{{"PORTRAIT_SANDBOX_SECRET_KEY", kSecretKey}});
-  port_ = process_->WaitForPortFile(port_file);
+      binary_, args, std::map<std::string, std::string>{{"PORTRAIT_SANDBOX_SECRET_KEY", kSecretKey}});
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream in(port_file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!text.empty() && text.back() == '\n') return std::stoi(text);
+    if (!process_->Running()) return 0;  // E.g. the port could not be bound.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+bool SandboxProcess::Stop(int signal) { return process_->SignalAndWait(signal, 10000) != -1; }
+
+bool SandboxProcess::Restart() {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    if (Launch(port_) == port_) return true;
+    process_->SignalAndWait(SIGKILL, 5000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
 }
 
 BridgeProcess::BridgeProcess(const std::string& binary, const std::string& upstream_base_url,

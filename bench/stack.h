@@ -22,8 +22,21 @@ class SandboxProcess {
   int port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   pid_t pid() const { return process_->pid(); }
+  bool Running() { return process_->Running(); }
+
+  /// Stops the process with `signal` (SIGTERM: a clean stop; SIGKILL: a crash) and waits for its exit; false if
+  /// it did not exit within 10 s.
+  bool Stop(int signal);
+  /// Starts it again after Stop, on the same port with the same flags (faults and counters start afresh); tries
+  /// for up to 10 s while the port cannot be bound yet. False if it never listened.
+  bool Restart();
 
  private:
+  // Starts the process on `port` (0: a free one); returns the port it listens on, or 0 if it exited first.
+  int Launch(int port);
+
+  const std::string binary_;
+  const std::vector<std::string> flags_;
   testing::TempDir dir_;
   std::unique_ptr<testing::Subprocess> process_;
   int port_ = 0;
@@ -32,8 +45,7 @@ class SandboxProcess {
 class BridgeProcess {
  public:
   /// Serves metrics on a free loopback port too (the default configuration serves them).
-  BridgeProcess(const std::string& binary, const std::string& upstream_base_url,
-                const std::vector<std::string>& flags);
+  BridgeProcess(const std::string& binary, const std::string& upstream_base_url, const std::vector<std::string>& flags);
   ~BridgeProcess();
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }

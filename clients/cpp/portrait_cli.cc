@@ -4,8 +4,8 @@
 //   portrait-cli get --target=... --tags=Tag_Profile_IM_Nick --accounts_file=accounts.txt --output=json
 //   cut -f1 users.tsv | portrait-cli get --target=... --tags=Tag_Profile_IM_Nick --accounts_file=-
 //
-// Exit status: 0 every account answered OK; 2 some accounts failed (see their rows); 1 the stream failed;
-// 64 usage error.
+// Exit status: 0 every account answered OK; 2 some accounts failed (see their rows); 1 the stream failed or the
+// bridge refused a request as invalid (its accounts were not looked up; the others were); 64 usage error.
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -48,6 +48,7 @@ using portrait_bridge::client::Value;
 
 constexpr int kExitOk = 0;
 constexpr int kExitStreamFailed = 1;
+constexpr int kExitRequestRefused = 1;  // as for a failed stream: some of the input was not looked up
 constexpr int kExitSomeAccountsFailed = 2;
 constexpr int kExitUsage = 64;
 
@@ -179,7 +180,23 @@ int Get(const std::vector<std::string>& positional) {
 
   std::vector<AccountProfile> profiles;
   bool some_failed = false;
+  bool some_refused = false;
   const Error stream_error = client->GetProfiles(lookups, [&](Batch&& batch) {
+    if (!batch.ok()) {
+      // A refused request: its field violations name the bad input ("requests[3].accounts[5]" is the account at
+      // position 3 * batch_size + 5).
+      some_refused = true;
+      const size_t first = batch.request_index * batch_size;
+      const size_t last = std::min(accounts.size(), first + batch_size);
+      if (output == "json") {
+        std::cerr << nlohmann::json{{"request_index", batch.request_index}, {"request_error", ErrorToJson(batch.error)}}
+                         .dump()
+                  << "\n";
+      } else {
+        std::cerr << "error: request " << batch.request_index << " (accounts " << first + 1 << " to " << last
+                  << " of the input) refused: " << batch.error.ToString() << "\n";
+      }
+    }
     for (AccountProfile& profile : batch.results) {
       some_failed = some_failed || !profile.ok();
       if (output == "json") {
@@ -189,8 +206,9 @@ int Get(const std::vector<std::string>& positional) {
       }
     }
   });
-  if (output == "table" && (stream_error.ok() || !profiles.empty())) PrintTable(profiles, tags);
+  if (output == "table" && (!profiles.empty() || (stream_error.ok() && !some_refused))) PrintTable(profiles, tags);
   std::cout.flush();
+  if (some_refused && stream_error.ok()) return kExitRequestRefused;
   if (!stream_error.ok()) {
     if (output == "json") {
       std::cerr << nlohmann::json{{"stream_error", ErrorToJson(stream_error)}}.dump() << "\n";

@@ -175,6 +175,7 @@ Batch FromProto(const v1::GetProfilesResponse& response) {
   batch.request_index = response.request_index();
   batch.request_id = response.request_id();
   batch.request_complete = response.request_complete();
+  if (response.has_status()) batch.error = DecodeStatus(response.status());
   batch.results.reserve(response.results_size());
   for (const v1::AccountResult& result : response.results()) batch.results.push_back(FromProto(result));
   return batch;
@@ -256,9 +257,13 @@ Error ProfileClient::GetProfiles(const std::vector<Lookup>& lookups,
 
 LookupResult ProfileClient::Get(const std::vector<std::string>& accounts, const std::vector<std::string>& tags) {
   LookupResult result;
-  result.stream_error = GetProfiles({Lookup{"", accounts, tags}}, [&](Batch&& batch) {
+  Error refusal;
+  Error stream_error = GetProfiles({Lookup{"", accounts, tags}}, [&](Batch&& batch) {
+    if (!batch.ok() && refusal.ok()) refusal = std::move(batch.error);
     for (AccountProfile& profile : batch.results) result.profiles.push_back(std::move(profile));
   });
+  // A refusal says more than how the stream ended (OK, after a refusal).
+  result.stream_error = refusal.ok() ? std::move(stream_error) : std::move(refusal);
   return result;
 }
 

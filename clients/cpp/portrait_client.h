@@ -49,8 +49,9 @@ struct FieldViolation {
   std::string description;
 };
 
-/// A gRPC status with its google.rpc.Status details decoded. code OK means success. Used both for the end of a
-/// stream (grpc-status-details-bin) and for one account's AccountResult.status.
+/// A gRPC status with its google.rpc.Status details decoded. code OK means success. Used for the end of a stream
+/// (grpc-status-details-bin), for a request refused in-band (GetProfilesResponse.status) and for one account's
+/// AccountResult.status.
 struct Error {
   grpc::StatusCode code = grpc::StatusCode::OK;
   std::string message;
@@ -111,18 +112,28 @@ struct Lookup {
   std::vector<std::string> tags;
 };
 
-/// One GetProfilesResponse, typed.
+/// One GetProfilesResponse, typed: some or all results of the request at `request_index` (a request's results may
+/// be split over several batches; the last has `request_complete`).
 struct Batch {
   uint64_t request_index = 0;
   std::string request_id;
   std::vector<AccountProfile> results;
   bool request_complete = false;
+  /// The request's refusal, answered in-band: INVALID_ARGUMENT with a field violation for each bad field
+  /// ("requests[1].tags"). Such a batch has no results and `request_complete`; the stream goes on with the requests
+  /// after it. ok() on every other batch.
+  Error error;
+
+  /// False when the request was refused as a whole (see `error`).
+  bool ok() const { return error.ok(); }
 };
 
-/// Everything a finished lookup returned: the results that arrived and how the stream ended.
+/// Everything a finished lookup returned: the results that arrived and how the lookup failed, if it did.
 struct LookupResult {
   std::vector<AccountProfile> profiles;
-  Error stream_error;  // ok() when the stream ended with OK
+  /// ok() when the request was accepted and the stream ended with OK. Otherwise the request's in-band refusal
+  /// (INVALID_ARGUMENT with its field violations, as Batch::error) or, when it was accepted, how the stream ended.
+  Error stream_error;
   /// Results that arrived, keyed by account (the last one wins for an account asked twice).
   std::map<std::string, AccountProfile> ByAccount() const;
 };
@@ -147,10 +158,12 @@ class ProfileClient {
 
   /// Sends every lookup on one bidi GetProfiles stream (from a writer thread, so large inputs never deadlock on
   /// flow control), calls `on_batch` for each response on the calling thread, in arrival order, and returns how the
-  /// stream ended. Per-account failures arrive in AccountProfile::error; the returned Error concerns the stream.
+  /// stream ended. Per-account failures arrive in AccountProfile::error; a refused (invalid) request arrives as a
+  /// Batch whose `error` is set, and the stream goes on; the returned Error concerns the stream as a whole.
   Error GetProfiles(const std::vector<Lookup>& lookups, const std::function<void(Batch&&)>& on_batch);
 
-  /// One lookup, collected: convenient for small calls.
+  /// One lookup, collected: convenient for small calls. An invalid lookup comes back as `stream_error`
+  /// INVALID_ARGUMENT with its field violations, whether the bridge refused it in-band or ended the stream.
   LookupResult Get(const std::vector<std::string>& accounts, const std::vector<std::string>& tags);
 
  private:

@@ -168,18 +168,71 @@ TEST_F(ClientsCppTest, BidiStreamWithTypedValuesAndPartialFailure) {
   EXPECT_THAT(nobody.error.ToString(), ::testing::HasSubstr("reason=TENCENT_40003"));
 }
 
-TEST_F(ClientsCppTest, InvalidRequestEndsTheStreamWithBadRequest) {
+TEST_F(ClientsCppTest, InvalidLookupFailsWithBadRequest) {
+  // The bridge refuses the request in-band; Get() reports it as the lookup's error, with its field violations.
   auto client = Client(bridge_port_);
   const LookupResult result = client->Get({"alice"}, {});
   EXPECT_EQ(result.stream_error.code, grpc::StatusCode::INVALID_ARGUMENT);
   ASSERT_FALSE(result.stream_error.field_violations.empty()) << result.stream_error.ToString();
   EXPECT_EQ(result.stream_error.field_violations[0].field, "requests[0].tags");
   EXPECT_THAT(result.stream_error.ToString(), ::testing::HasSubstr("field requests[0].tags"));
+  EXPECT_TRUE(result.profiles.empty());
 
   const LookupResult too_long = client->Get({std::string(33, 'a')}, {kNick});
   EXPECT_EQ(too_long.stream_error.code, grpc::StatusCode::INVALID_ARGUMENT);
   ASSERT_FALSE(too_long.stream_error.field_violations.empty());
   EXPECT_EQ(too_long.stream_error.field_violations[0].field, "requests[0].accounts[0]");
+}
+
+TEST_F(ClientsCppTest, InvalidRequestIsRefusedInBandAndTheStreamGoesOn) {
+  auto client = Client(bridge_port_);
+  std::vector<Batch> batches;
+  const Error stream_error = client->GetProfiles(
+      {Lookup{"first", {"alice"}, {kNick}}, Lookup{"bad", {"bob"}, {}}, Lookup{"third", {"bob"}, {kNick}}},
+      [&](Batch&& batch) { batches.push_back(std::move(batch)); });
+  ASSERT_TRUE(stream_error.ok()) << stream_error.ToString();
+
+  std::map<uint64_t, std::vector<const Batch*>> by_request;
+  for (const Batch& batch : batches) by_request[batch.request_index].push_back(&batch);
+  ASSERT_EQ(by_request.size(), 3u);
+
+  // The invalid request: one batch, no results, complete, with the refusal decoded like a stream error.
+  ASSERT_EQ(by_request[1].size(), 1u);
+  const Batch& refused = *by_request[1][0];
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(refused.request_id, "bad");
+  EXPECT_TRUE(refused.request_complete);
+  EXPECT_TRUE(refused.results.empty());
+  EXPECT_EQ(refused.error.code, grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_EQ(refused.error.field_violations.size(), 1u) << refused.error.ToString();
+  EXPECT_EQ(refused.error.field_violations[0].field, "requests[1].tags");
+  EXPECT_THAT(refused.error.ToString(), ::testing::HasSubstr("INVALID_ARGUMENT: "));
+
+  // The requests around it are answered.
+  for (const auto& [index, account] : std::map<uint64_t, std::string>{{0, "alice"}, {2, "bob"}}) {
+    std::vector<AccountProfile> results;
+    bool complete = false;
+    for (const Batch* batch : by_request[index]) {
+      EXPECT_TRUE(batch->ok()) << batch->error.ToString();
+      complete = complete || batch->request_complete;
+      results.insert(results.end(), batch->results.begin(), batch->results.end());
+    }
+    EXPECT_TRUE(complete) << "request " << index;
+    ASSERT_EQ(results.size(), 1u) << "request " << index;
+    EXPECT_EQ(results[0].account, account);
+    EXPECT_TRUE(results[0].ok()) << results[0].error.ToString();
+  }
+}
+
+TEST_F(ClientsCppTest, StreamOverItsLimitEndsWithBadRequest) {
+  // More accounts than max_accounts_per_stream (100,000 by default) still end the stream, in the trailer.
+  auto client = Client(bridge_port_);
+  std::vector<std::string> accounts(100001, "alice");
+  const LookupResult result = client->Get(accounts, {kNick});
+  EXPECT_EQ(result.stream_error.code, grpc::StatusCode::INVALID_ARGUMENT) << result.stream_error.ToString();
+  ASSERT_FALSE(result.stream_error.field_violations.empty());
+  EXPECT_EQ(result.stream_error.field_violations[0].field, "requests[0].accounts");
+  EXPECT_TRUE(result.profiles.empty());
 }
 
 TEST_F(ClientsCppTest, WrongSecretKeyIsAMappedStreamError) {
@@ -288,7 +341,7 @@ TEST_F(ClientsCppTest, CliTableFromFile) {
   EXPECT_THAT(lines[0], ::testing::MatchesRegex("ACCOUNT +STATUS +Tag_Profile_IM_Nick"));
 }
 
-TEST_F(ClientsCppTest, CliReportsStreamErrorWithDetails) {
+TEST_F(ClientsCppTest, CliReportsRefusedRequestWithDetails) {
   int exit_code = -1;
   RunCli("--tags= alice 2>'" + dir_->Path("cli_stderr") + "'", &exit_code);
   EXPECT_EQ(exit_code, 1);
@@ -296,6 +349,30 @@ TEST_F(ClientsCppTest, CliReportsStreamErrorWithDetails) {
   const std::string stderr_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(stderr_text, ::testing::HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(stderr_text, ::testing::HasSubstr("field requests[0].tags"));
+}
+
+TEST_F(ClientsCppTest, CliAnswersTheRequestsAroundARefusedOne) {
+  // One account per request: the 33-byte account makes request 1 invalid; requests 0 and 2 are still answered.
+  int exit_code = -1;
+  const std::string output = RunCli("--tags=Tag_Profile_IM_Nick --output=json --batch_size=1 alice " +
+                                        std::string(33, 'x') + " bob 2>'" + dir_->Path("cli_stderr") + "'",
+                                    &exit_code);
+  EXPECT_EQ(exit_code, 1) << output;
+  std::map<std::string, nlohmann::json> by_account;
+  for (const auto& line : absl::StrSplit(output, '\n', absl::SkipEmpty())) {
+    const auto json = nlohmann::json::parse(line);
+    by_account[json["account"]] = json;
+  }
+  ASSERT_EQ(by_account.size(), 2u) << output;
+  EXPECT_TRUE(by_account["alice"]["ok"].get<bool>());
+  EXPECT_TRUE(by_account["bob"]["ok"].get<bool>());
+
+  std::ifstream in(dir_->Path("cli_stderr"));
+  const std::string stderr_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto refusal = nlohmann::json::parse(stderr_text);
+  EXPECT_EQ(refusal["request_index"], 1);
+  EXPECT_EQ(refusal["request_error"]["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(refusal["request_error"]["field_violations"][0]["field"], "requests[1].accounts[0]");
 }
 
 }  // namespace

@@ -16,9 +16,13 @@ def main() -> int:
     target = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
     with ProfileClient(target, timeout=10) as client:
         try:
-            # Two requests on one bidi stream; results arrive per upstream call, tagged with the request they answer.
+            # Three requests on one bidi stream; results arrive per upstream call, tagged with the request they
+            # answer. The third has no tags: the bridge refuses it in-band and the stream goes on.
             for batch in client.stream([Lookup(["alice", "nobody"], TAGS, request_id="first"),
-                                        Lookup(["bob"], TAGS[:1], request_id="second")]):
+                                        Lookup(["bob"], TAGS[:1], request_id="second"),
+                                        Lookup(["carol"], [], request_id="third")]):
+                if not batch.ok:
+                    print(f"{batch.request_id}: refused: {batch.error}")
                 for profile in batch.results:
                     if profile.ok:
                         print(f"{batch.request_id} {profile.account}: {profile.fields}")

@@ -89,17 +89,38 @@ expect bidi-file "nobody: ErrorInfo TENCENT_40003 decoded" \
   test "$(result nobody | jq -r '.status.details[0] | "\(."@type") \(.reason) \(.metadata.tencent_code)"')" = \
        "type.googleapis.com/google.rpc.ErrorInfo TENCENT_40003 40003"
 
-run error-details
-expect error-details "exit 24 (8 x INVALID_ARGUMENT)" test "$rc" -eq 24
-expect error-details "code invalid_argument" test "$(jq -r .code <<<"$err" 2>/dev/null)" = invalid_argument
-expect error-details "a google.rpc.BadRequest detail" \
+# An invalid request is refused in-band: its own response carries the status; the stream goes on and ends OK.
+run invalid-request
+expect invalid-request "exit 0 (the stream ends OK)" test "$rc" -eq 0
+refused=$(jq -c 'select(.requestId == "bad")' <<<"$out" 2>/dev/null || true)
+expect invalid-request "one response for the refused request" test "$(jq -s length <<<"$refused")" -eq 1
+expect invalid-request "refused request: complete, no results, request_index 1" \
+  test "$(jq -r '"\(.requestComplete) \(.results // [] | length) \(.requestIndex)"' <<<"$refused")" = "true 0 1"
+expect invalid-request "refused request: status code 3 (INVALID_ARGUMENT)" \
+  test "$(jq -r .status.code <<<"$refused")" = 3
+expect invalid-request "refused request: a google.rpc.BadRequest, decoded in place" \
+  test "$(jq -r '.status.details[0]."@type"' <<<"$refused")" = type.googleapis.com/google.rpc.BadRequest
+expect invalid-request "refused request: field violation requests[1].tags" \
+  test "$(jq -r '[.status.details[0].fieldViolations[].field] | join(",")' <<<"$refused")" = "requests[1].tags"
+for pair in first:alice third:bob; do
+  expect invalid-request "request '${pair%%:*}' still answered (${pair#*:})" \
+    test "$(jq -rs --arg id "${pair%%:*}" \
+      'map(select(.requestId == $id)) | "\(map(.results // [] | .[].account) | join(",")) \(any(.requestComplete)) \(map(.status.code // 0) | add)"' \
+      <<<"$out" 2>/dev/null)" = "${pair#*:} true 0"
+done
+
+# A failure of the whole stream (more than max_accounts_per_stream accounts) still ends it, details in the trailer.
+run stream-error
+expect stream-error "exit 24 (8 x INVALID_ARGUMENT)" test "$rc" -eq 24
+expect stream-error "code invalid_argument" test "$(jq -r .code <<<"$err" 2>/dev/null)" = invalid_argument
+expect stream-error "a google.rpc.BadRequest detail" \
   test "$(jq -r '.details[0].type' <<<"$err" 2>/dev/null)" = google.rpc.BadRequest
 
-run error-details-decoded
+run stream-error-decoded
 # pipefail passes buf curl's status (24) through the pipe; the decoded text is what matters.
-expect error-details-decoded "exit 24 (buf curl's, through pipefail)" test "$rc" -eq 24
-expect error-details-decoded "names google.rpc.BadRequest" contains "$out" "google.rpc.BadRequest"
-expect error-details-decoded "decodes field requests[0].tags" contains "$out" 'field: "requests[0].tags"'
+expect stream-error-decoded "exit 24 (buf curl's, through pipefail)" test "$rc" -eq 24
+expect stream-error-decoded "names google.rpc.BadRequest" contains "$out" "google.rpc.BadRequest"
+expect stream-error-decoded "decodes field requests[0].accounts" contains "$out" 'field: "requests[0].accounts"'
 
 # The same decoding on the wrong-key bridge (not a README block: it needs that second bridge): FAILED_PRECONDITION
 # with ErrorInfo TENCENT_70009.

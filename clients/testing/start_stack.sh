@@ -8,9 +8,15 @@
 #   BRIDGE_ADDRESS       127.0.0.1:$BRIDGE_PORT
 #   BAD_KEY_BRIDGE_PORT  a second bridge whose secret key the sandbox rejects (70009 -> FAILED_PRECONDITION)
 #   BAD_KEY_BRIDGE_ADDRESS
+#   PORTRAIT_TEST_SUITE_RUN  this run's marker (tests/support/test_run_id.sh), inherited by every process started
 # and installs an EXIT trap that stops every process it started and removes STACK_DIR.
 : "${BRIDGE_BINARY:?set BRIDGE_BINARY to the portrait-bridge binary}"
 : "${SANDBOX_BINARY:?set SANDBOX_BINARY to the portrait-sandbox binary}"
+
+# Every process started from here on carries this run's marker, which the suite's cleanup check looks for.
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tests/support" && pwd)/test_run_id.sh"
+PORTRAIT_TEST_SUITE_RUN=$(portrait_test_run_id)
+export PORTRAIT_TEST_SUITE_RUN
 
 STACK_DIR=$(mktemp -d /tmp/portrait-clients-XXXXXX)
 export STACK_DIR

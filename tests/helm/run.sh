@@ -10,6 +10,10 @@ repo="$(cd "$here/../.." && pwd)"
 chart="$repo/helm/portrait-bridge"
 all_features="$here/values-all-features.yaml"
 work="$(mktemp -d)"
+# The bridges and redis-servers started below carry this run's marker, which the suite's cleanup check looks for.
+. "$repo/tests/support/test_run_id.sh"
+PORTRAIT_TEST_SUITE_RUN="$(portrait_test_run_id)"
+export PORTRAIT_TEST_SUITE_RUN
 redis_pids=()
 cleanup() {
   for p in "${redis_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done

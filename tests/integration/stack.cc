@@ -2,22 +2,60 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <signal.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
 #include <thread>
 
 namespace portrait_bridge::testing {
 
-Sandbox::Sandbox(const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--sdkappid=" + std::string(kSdkAppId),
-                                   "--admin_identifier=" + std::string(kAdmin)};
-  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+Sandbox::Sandbox(const std::vector<std::string>& extra_flags) : extra_flags_(extra_flags) {
+  port_ = Launch(0);
+  if (port_ == 0) throw std::runtime_error("the sandbox did not start; its output:\n" + process_->Output());
+}
+
+int Sandbox::Launch(int port) {
   const std::string port_file = dir_.Path("sandbox.port");
+  std::remove(port_file.c_str());
+  std::vector<std::string> args = {"--listen=127.0.0.1:" + std::to_string(port), "--sdkappid=" + std::string(kSdkAppId),
+                                   "--admin_identifier=" + std::string(kAdmin)};
+  args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   args.push_back("--port_file=" + port_file);
   process_ =
       std::make_unique<Subprocess>(BinaryFromEnv("SANDBOX_BINARY"), args,
                                    std::map<std::string, std::string>{{"PORTRAIT_SANDBOX_SECRET_KEY", kSecretKey}});
-  port_ = process_->WaitForPortFile(port_file);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream in(port_file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!text.empty() && text.back() == '\n') return std::stoi(text);
+    if (!process_->Running()) return 0;  // E.g. the port could not be bound.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+void Sandbox::Stop(int signal) {
+  ASSERT_NE(process_->SignalAndWait(signal, 10000), -1) << "the sandbox did not exit on signal " << signal;
+}
+
+void Sandbox::Restart() {
+  ASSERT_FALSE(process_->Running()) << "Restart without Stop";
+  // The port was just released: a moment may pass before it can be bound again (or another process may hold it
+  // briefly), so a start that fails to bind is tried again, for up to 10 s.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string output;
+  do {
+    if (Launch(port_) == port_) return;
+    output = process_->Output();
+    process_->SignalAndWait(SIGKILL, 5000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < until);
+  FAIL() << "the sandbox could not listen on port " << port_ << " again; its output:\n" << output;
 }
 
 void Sandbox::SetFaults(const nlohmann::json& faults) {
@@ -25,6 +63,16 @@ void Sandbox::SetFaults(const nlohmann::json& faults) {
   auto response = client.Post("/sandbox/faults", faults.dump(), "application/json");
   ASSERT_TRUE(response) << "sandbox control endpoint unreachable";
   ASSERT_EQ(response->status, 200) << response->body;
+}
+
+nlohmann::json Sandbox::Faults() {
+  httplib::Client client("127.0.0.1", port_);
+  auto response = client.Get("/sandbox/faults");
+  if (!response || response->status != 200) {
+    ADD_FAILURE() << "sandbox faults unavailable";
+    return nlohmann::json::object();
+  }
+  return nlohmann::json::parse(response->body);
 }
 
 nlohmann::json Sandbox::Stats() {

@@ -34,9 +34,22 @@ class Sandbox {
   void SetFaults(const nlohmann::json& faults);
   /// GET /sandbox/stats.
   nlohmann::json Stats();
+  /// GET /sandbox/faults: the faults in force, with the counts left.
+  nlohmann::json Faults();
   Subprocess& process() { return *process_; }
 
+  /// Stops the process with `signal` (SIGTERM: a clean stop; SIGKILL: a crash) and waits until it has exited;
+  /// fails the test if it does not.
+  void Stop(int signal);
+  /// Starts the sandbox again, after Stop, on the same port with the same flags (its faults and counters start
+  /// afresh), and waits until it listens; fails the test if it cannot.
+  void Restart();
+
  private:
+  // Starts the process on `port` (0: a free one); returns the port it listens on, or 0 if it exited first.
+  int Launch(int port);
+
+  const std::vector<std::string> extra_flags_;
   TempDir dir_;
   std::unique_ptr<Subprocess> process_;
   int port_ = 0;

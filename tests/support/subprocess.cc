@@ -23,7 +23,38 @@ std::string ReadWholeFile(const std::string& path) {
   return buffer.str();
 }
 
+// The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses): [0] is the state
+// (field 3), [1] the parent's pid (field 4), [19] the start time (field 22). Empty if the process is gone.
+std::vector<std::string> StatFields(pid_t pid) {
+  const std::string stat = ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t end_of_name = stat.rfind(") ");
+  if (end_of_name == std::string::npos) return {};
+  std::istringstream rest(stat.substr(end_of_name + 2));
+  std::vector<std::string> fields;
+  for (std::string field; rest >> field;) fields.push_back(field);
+  return fields;
+}
+
+std::string ComputeTestRunId() {
+  if (const char* id = std::getenv(kTestRunVariable); id != nullptr && *id != '\0') return id;
+  for (pid_t pid = getpid(); pid > 1;) {
+    const std::vector<std::string> fields = StatFields(pid);
+    if (fields.size() < 20) break;
+    if (ReadWholeFile("/proc/" + std::to_string(pid) + "/comm") == "ctest\n") {
+      return "ctest-" + std::to_string(pid) + "-" + fields[19];
+    }
+    pid = static_cast<pid_t>(std::stol(fields[1]));
+  }
+  const std::vector<std::string> own = StatFields(getpid());
+  return "pid-" + std::to_string(getpid()) + "-" + (own.size() >= 20 ? own[19] : "0");
+}
+
 }  // namespace
+
+std::string TestRunId() {
+  static const std::string id = ComputeTestRunId();
+  return id;
+}
 
 Subprocess::Subprocess(const std::string& binary, const std::vector<std::string>& args,
                        const std::map<std::string, std::string>& env) {
@@ -32,6 +63,7 @@ Subprocess::Subprocess(const std::string& binary, const std::vector<std::string>
   dir_ = dir_template;
   const std::string log_path = dir_ + "/output.log";
 
+  const std::string run_id = TestRunId();
   std::vector<std::string> argv_storage{binary};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   pid_ = fork();
@@ -40,6 +72,7 @@ Subprocess::Subprocess(const std::string& binary, const std::vector<std::string>
     const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
+    setenv(kTestRunVariable, run_id.c_str(), 1);
     for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
     std::vector<char*> argv;
     for (auto& arg : argv_storage) argv.push_back(arg.data());
@@ -55,7 +88,9 @@ Subprocess::~Subprocess() {
     if (SignalAndWait(SIGTERM, 5000) == -1) SignalAndWait(SIGKILL, 5000);
   }
   std::string command = "rm -rf '" + dir_ + "'";
-  if (std::system(command.c_str()) != 0) { /* best effort */ }
+  if (std::system(command.c_str()) != 0) {
+    // Best effort.
+  }
 }
 
 std::string Subprocess::TempPath(const std::string& name) const { return dir_ + "/" + name; }
@@ -67,8 +102,8 @@ int Subprocess::WaitForPortFile(const std::string& path, int timeout_ms) const {
     if (!text.empty() && text.back() == '\n') return std::stoi(text);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("no port in " + path + " after " + std::to_string(timeout_ms) +
-                           " ms; process output:\n" + Output());
+  throw std::runtime_error("no port in " + path + " after " + std::to_string(timeout_ms) + " ms; process output:\n" +
+                           Output());
 }
 
 int Subprocess::SignalAndWait(int signal, int timeout_ms) {
@@ -103,7 +138,9 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   const std::string command = "rm -rf '" + path_ + "'";
-  if (std::system(command.c_str()) != 0) { /* best effort */ }
+  if (std::system(command.c_str()) != 0) {
+    // Best effort.
+  }
 }
 
 std::string BinaryFromEnv(const char* variable) {

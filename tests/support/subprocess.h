@@ -9,11 +9,24 @@
 
 namespace portrait_bridge::testing {
 
+/// The environment variable that marks every process the test suite starts: Subprocess sets it to TestRunId() in
+/// each child (the client test scripts and the chart test do the same through tests/support/test_run_id.sh), so the
+/// suite's cleanup test (tests/support/check_no_leftover_processes.sh) finds what a run left behind, and only that.
+inline constexpr char kTestRunVariable[] = "PORTRAIT_TEST_SUITE_RUN";
+
+/// This run of the suite: $PORTRAIT_TEST_SUITE_RUN when set; else "ctest-<pid>-<start time>" of the nearest ctest
+/// ancestor process (one ctest invocation is one run, whatever its -j, and two concurrent runs differ); else this
+/// process's own "pid-<pid>-<start time>" (a test binary run by hand). Start times are /proc/<pid>/stat's, in clock
+/// ticks since boot, so a reused pid is a different run.
+std::string TestRunId();
+
 /// A child process started from a binary path, with its stdout and stderr captured to files in a fresh
-/// temporary directory. The destructor sends SIGTERM, then SIGKILL after a few seconds.
+/// temporary directory, and PORTRAIT_TEST_SUITE_RUN=TestRunId() in its environment. The destructor sends SIGTERM,
+/// then SIGKILL after a few seconds.
 class Subprocess {
  public:
-  /// Starts `binary` with `args`; `env` entries are added to (or replace) the inherited environment.
+  /// Starts `binary` with `args`; `env` entries are added to (or replace) the inherited environment and the
+  /// run's marker.
   Subprocess(const std::string& binary, const std::vector<std::string>& args,
              const std::map<std::string, std::string>& env = {});
   ~Subprocess();

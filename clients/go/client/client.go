@@ -83,16 +83,24 @@ type AccountProfile struct {
 // OK reports whether the account was answered successfully.
 func (p AccountProfile) OK() bool { return p.Err == nil }
 
-// Batch is one GetProfilesResponse: some or all results of the request at RequestIndex.
+// Batch is one GetProfilesResponse: some or all results of the request at RequestIndex. A request's results may be
+// split over several batches; the last one has RequestComplete.
 type Batch struct {
 	RequestIndex    uint64
 	RequestID       string
 	Results         []AccountProfile
 	RequestComplete bool
+	// Err is set only when the bridge refused the request as a whole, in-band: InvalidArgument with a field violation
+	// for each bad field ("requests[1].tags"). Such a batch has no results and RequestComplete; the stream goes on
+	// with the requests after it.
+	Err *Error
 }
 
+// OK reports whether the request was accepted (Err is nil).
+func (b Batch) OK() bool { return b.Err == nil }
+
 // Error is a non-OK gRPC status with its google.rpc details decoded. GetProfiles returns it when the stream fails;
-// AccountProfile.Err holds one for a per-account failure.
+// Batch.Err holds one for a request refused in-band, and AccountProfile.Err one for a per-account failure.
 type Error struct {
 	Code            codes.Code
 	Message         string
@@ -226,8 +234,9 @@ func fromProto(result *pb.AccountResult) AccountProfile {
 }
 
 // GetProfiles sends every lookup on one bidi GetProfiles stream (from its own goroutine, so large inputs never
-// stall on flow control) and calls onBatch for each response, in arrival order, on the calling goroutine. It returns
-// nil when the stream ends with OK, else an *Error (also after the results that arrived before the failure).
+// stall on flow control) and calls onBatch for each response, in arrival order, on the calling goroutine. A request
+// the bridge refuses as invalid reaches onBatch as a Batch with Err set, and the stream goes on. It returns nil when
+// the stream ends with OK, else an *Error (also after the results that arrived before the failure).
 func (c *Client) GetProfiles(ctx context.Context, lookups []Lookup, onBatch func(Batch)) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -257,6 +266,9 @@ func (c *Client) GetProfiles(ctx context.Context, lookups []Lookup, onBatch func
 			RequestID:       response.GetRequestId(),
 			RequestComplete: response.GetRequestComplete(),
 		}
+		if st := response.GetStatus(); st != nil {
+			batch.Err = FromStatus(status.FromProto(st))
+		}
 		for _, result := range response.GetResults() {
 			batch.Results = append(batch.Results, fromProto(result))
 		}
@@ -264,11 +276,19 @@ func (c *Client) GetProfiles(ctx context.Context, lookups []Lookup, onBatch func
 	}
 }
 
-// Get runs one lookup and collects its results.
+// Get runs one lookup and collects its results. The error is an *Error: the refusal of an invalid lookup
+// (codes.InvalidArgument with its FieldViolations, e.g. "requests[0].tags" for no tags), or the stream's failure.
 func (c *Client) Get(ctx context.Context, accounts, tags []string) ([]AccountProfile, error) {
 	var profiles []AccountProfile
+	var refusal *Error
 	err := c.GetProfiles(ctx, []Lookup{{Accounts: accounts, Tags: tags}}, func(batch Batch) {
+		if batch.Err != nil && refusal == nil {
+			refusal = batch.Err
+		}
 		profiles = append(profiles, batch.Results...)
 	})
+	if refusal != nil {
+		return profiles, refusal
+	}
 	return profiles, err
 }

@@ -94,18 +94,69 @@ func TestBidiStreamTypedValuesAndPartialFailure(t *testing.T) {
 	}
 }
 
-func TestInvalidRequestEndsStreamWithBadRequest(t *testing.T) {
+func TestInvalidLookupFailsWithBadRequest(t *testing.T) {
 	client := dial(t, "BRIDGE_ADDRESS")
-	_, err := client.Get(context.Background(), []string{"alice"}, nil)
-	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("err = %v, want *Error", err)
+	for _, c := range []struct {
+		accounts, tags []string
+		field          string
+	}{
+		{[]string{"alice"}, nil, "requests[0].tags"},
+		{[]string{strings.Repeat("a", 33)}, []string{nick}, "requests[0].accounts[0]"},
+	} {
+		_, err := client.Get(context.Background(), c.accounts, c.tags)
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("err = %v, want *Error", err)
+		}
+		if e.Code != codes.InvalidArgument || len(e.FieldViolations) == 0 || e.FieldViolations[0].Field != c.field {
+			t.Fatalf("err = %v, want INVALID_ARGUMENT on %s", e, c.field)
+		}
+		if !strings.Contains(e.Error(), "INVALID_ARGUMENT: ") || !strings.Contains(e.Error(), "field "+c.field) {
+			t.Errorf("error text = %q", e.Error())
+		}
 	}
-	if e.Code != codes.InvalidArgument || len(e.FieldViolations) == 0 || e.FieldViolations[0].Field != "requests[0].tags" {
-		t.Fatalf("err = %v", e)
+}
+
+func TestInvalidRequestIsRefusedInBandAndStreamGoesOn(t *testing.T) {
+	client := dial(t, "BRIDGE_ADDRESS")
+	byRequest := map[uint64][]Batch{}
+	err := client.GetProfiles(context.Background(), []Lookup{
+		{RequestID: "first", Accounts: []string{"alice"}, Tags: []string{nick}},
+		{RequestID: "bad", Accounts: []string{"bob"}},
+		{RequestID: "third", Accounts: []string{"bob"}, Tags: []string{nick}},
+	}, func(batch Batch) { byRequest[batch.RequestIndex] = append(byRequest[batch.RequestIndex], batch) })
+	if err != nil {
+		t.Fatalf("stream failed: %v", err)
 	}
-	if !strings.Contains(e.Error(), "INVALID_ARGUMENT: ") || !strings.Contains(e.Error(), "field requests[0].tags") {
-		t.Errorf("error text = %q", e.Error())
+	if len(byRequest) != 3 || len(byRequest[1]) != 1 {
+		t.Fatalf("batches by request = %+v", byRequest)
+	}
+
+	refused := byRequest[1][0] // one batch, no results, complete, with the refusal decoded
+	if refused.OK() || refused.RequestID != "bad" || !refused.RequestComplete || len(refused.Results) != 0 {
+		t.Fatalf("refused batch = %+v", refused)
+	}
+	if refused.Err.Code != codes.InvalidArgument || len(refused.Err.FieldViolations) != 1 ||
+		refused.Err.FieldViolations[0].Field != "requests[1].tags" {
+		t.Fatalf("refusal = %v", refused.Err)
+	}
+	if !strings.Contains(refused.Err.Error(), "field requests[1].tags") {
+		t.Errorf("refusal text = %q", refused.Err.Error())
+	}
+
+	for index, account := range map[uint64]string{0: "alice", 2: "bob"} { // the requests around it are answered
+		var results []AccountProfile
+		complete := false
+		for _, batch := range byRequest[index] {
+			if !batch.OK() {
+				t.Errorf("request %d refused: %v", index, batch.Err)
+			}
+			complete = complete || batch.RequestComplete
+			results = append(results, batch.Results...)
+		}
+		if !complete || len(results) != 1 || results[0].Account != account || !results[0].OK() {
+			t.Errorf("request %d: complete=%v results=%+v", index, complete, results)
+		}
 	}
 }
 

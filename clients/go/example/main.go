@@ -26,11 +26,16 @@ func main() {
 	defer client.Close()
 
 	tags := []string{"Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"}
-	// Two requests on one bidi stream; results arrive per upstream call, tagged with the request they answer.
+	// Three requests on one bidi stream; results arrive per upstream call, tagged with the request they answer.
+	// The third has no tags: the bridge refuses it in-band and the stream goes on.
 	err = client.GetProfiles(context.Background(), []portraitclient.Lookup{
 		{RequestID: "first", Accounts: []string{"alice", "nobody"}, Tags: tags},
 		{RequestID: "second", Accounts: []string{"bob"}, Tags: tags[:1]},
+		{RequestID: "third", Accounts: []string{"carol"}},
 	}, func(batch portraitclient.Batch) {
+		if !batch.OK() {
+			fmt.Printf("%s: refused: %v\n", batch.RequestID, batch.Err)
+		}
 		for _, profile := range batch.Results {
 			if profile.OK() {
 				fmt.Printf("%s %s: %v\n", batch.RequestID, profile.Account, profile.Fields)

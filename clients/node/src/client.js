@@ -27,8 +27,9 @@ function toInteger(text) {
 }
 
 /**
- * A non-OK gRPC status with its google.rpc.Status details decoded: thrown when a stream fails, and the `error` of
- * an AccountProfile that failed.
+ * A non-OK gRPC status with its google.rpc.Status details decoded: thrown when a stream fails (and by `get()` for a
+ * refused request), the `error` of a batch whose request the bridge refused in-band, and the `error` of an
+ * AccountProfile that failed.
  */
 class PortraitError extends Error {
   constructor(code, message, { errorInfo = null, fieldViolations = [], retryDelayMs = null, otherDetails = [] } = {}) {
@@ -158,9 +159,12 @@ class ProfileClient {
 
   /**
    * Sends the lookups ({accounts, tags, requestId}) on one bidi GetProfiles stream and yields each response as
-   * {requestIndex, requestId, results, requestComplete}. `lookups` may be any (async) iterable: requests are written
-   * with backpressure while responses are read. A failure of the stream throws a PortraitError after the results
-   * that arrived before it; per-account failures are in each result's `error`.
+   * {requestIndex, requestId, results, requestComplete, error, ok}. `lookups` may be any (async) iterable: requests
+   * are written with backpressure while responses are read. A request's results may be split over several batches;
+   * the last has `requestComplete`. A request the bridge refuses as invalid is yielded as one batch with no results
+   * whose `error` is a PortraitError (INVALID_ARGUMENT, `fieldViolations` such as `requests[1].tags`) and `ok`
+   * false, and the stream goes on; otherwise `error` is null. A failure of the stream throws a PortraitError after
+   * the results that arrived before it; per-account failures are in each result's `error`.
    */
   async *stream(lookups) {
     const call = this.stub.GetProfiles({ deadline: Date.now() + this.deadlineMs });
@@ -177,11 +181,14 @@ class ProfileClient {
     });
     try {
       for await (const response of call) {
+        const error = decodeStatus(this.definitions, response.status); // the request's in-band refusal, or null
         yield {
           requestIndex: toInteger(response.request_index),
           requestId: response.request_id,
           results: response.results.map((result) => toAccountProfile(this.definitions, result)),
           requestComplete: response.request_complete,
+          error,
+          ok: error === null,
         };
       }
     } catch (error) {
@@ -194,10 +201,16 @@ class ProfileClient {
     }
   }
 
-  /** One lookup, collected. Throws PortraitError if the stream fails. */
+  /**
+   * One lookup, collected. Throws PortraitError if the stream fails, or if the bridge refuses the request
+   * (INVALID_ARGUMENT with its `fieldViolations`, e.g. `requests[0].tags` for an empty tag list).
+   */
   async get(accounts, tags) {
     const profiles = [];
-    for await (const batch of this.stream([{ accounts, tags }])) profiles.push(...batch.results);
+    for await (const batch of this.stream([{ accounts, tags }])) {
+      if (batch.error) throw batch.error;
+      profiles.push(...batch.results);
+    }
     return profiles;
   }
 }

@@ -52,16 +52,62 @@ test('bidi stream with typed values and a partial failure', async () => {
   assert.match(String(nobody.error), /^NOT_FOUND: .*reason=TENCENT_40003/);
 });
 
-test('an invalid request ends the stream with BadRequest details', async () => {
+test('an invalid lookup rejects with BadRequest details', async () => {
   const c = client();
-  await assert.rejects(c.get(['alice'], []), (error) => {
-    assert.ok(error instanceof PortraitError);
-    assert.equal(error.codeName, 'INVALID_ARGUMENT');
-    assert.deepEqual(error.fieldViolations.map((v) => v.field), ['requests[0].tags']);
-    assert.match(error.message, /field requests\[0\]\.tags/);
-    return true;
-  });
-  c.close();
+  try {
+    await assert.rejects(c.get(['alice'], []), (error) => {
+      assert.ok(error instanceof PortraitError);
+      assert.equal(error.codeName, 'INVALID_ARGUMENT');
+      assert.deepEqual(error.fieldViolations.map((v) => v.field), ['requests[0].tags']);
+      assert.match(error.message, /field requests\[0\]\.tags/);
+      return true;
+    });
+    await assert.rejects(c.get(['a'.repeat(33)], [NICK]), (error) => {
+      assert.ok(error instanceof PortraitError);
+      assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+      assert.deepEqual(error.fieldViolations.map((v) => v.field), ['requests[0].accounts[0]']);
+      return true;
+    });
+  } finally {
+    c.close();
+  }
+});
+
+test('an invalid request is refused in-band and the stream goes on', async () => {
+  const c = client();
+  const batches = [];
+  try {
+    // Ends without throwing: the stream ends OK.
+    for await (const batch of c.stream([
+      { requestId: 'first', accounts: ['alice'], tags: [NICK] },
+      { requestId: 'bad', accounts: ['bob'], tags: [] },
+      { requestId: 'third', accounts: ['bob'], tags: [NICK] },
+    ])) batches.push(batch);
+  } finally {
+    c.close();
+  }
+  const byRequest = {};
+  for (const batch of batches) (byRequest[batch.requestIndex] ||= []).push(batch);
+  assert.deepEqual(Object.keys(byRequest), ['0', '1', '2']);
+
+  assert.equal(byRequest[1].length, 1); // one batch, no results, complete, with the refusal decoded
+  const refused = byRequest[1][0];
+  assert.equal(refused.ok, false);
+  assert.equal(refused.requestId, 'bad');
+  assert.equal(refused.requestComplete, true);
+  assert.deepEqual(refused.results, []);
+  assert.ok(refused.error instanceof PortraitError);
+  assert.equal(refused.error.code, grpc.status.INVALID_ARGUMENT);
+  assert.deepEqual(refused.error.fieldViolations.map((v) => v.field), ['requests[1].tags']);
+  assert.match(String(refused.error), /^INVALID_ARGUMENT: .*field requests\[1\]\.tags/);
+
+  for (const [index, account] of [[0, 'alice'], [2, 'bob']]) { // the requests around it are answered
+    assert.ok(byRequest[index].every((b) => b.ok && b.error === null));
+    assert.ok(byRequest[index].some((b) => b.requestComplete));
+    const results = byRequest[index].flatMap((b) => b.results);
+    assert.deepEqual(results.map((p) => p.account), [account]);
+    assert.ok(results[0].ok, String(results[0].error));
+  }
 });
 
 test('a wrong secret key is a mapped stream error with ErrorInfo', async () => {

@@ -12,11 +12,14 @@ with Debian's python3-grpcio and python3-protobuf::
             else:
                 print(profile.account, profile.error)         # NOT_FOUND: ... [reason=TENCENT_40003 ...]
 
-A failure of the whole stream raises :class:`PortraitError`, with the google.rpc details decoded.
+A failure of the whole stream raises :class:`PortraitError`, with the google.rpc details decoded. A request the
+bridge refuses as invalid is answered in-band: :meth:`ProfileClient.stream` yields its :class:`Batch` with ``error``
+set (INVALID_ARGUMENT with ``field_violations``) and goes on; :meth:`ProfileClient.get` raises that error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
@@ -62,7 +65,8 @@ class FieldViolation:
 class PortraitError(Exception):
     """A non-OK gRPC status with its google.rpc.Status details decoded.
 
-    Raised when a GetProfiles stream fails as a whole; also the type of :attr:`AccountProfile.error` for a
+    Raised when a GetProfiles stream fails as a whole, or by :meth:`ProfileClient.get` for a refused request; also
+    the type of :attr:`Batch.error` for a request refused in-band and of :attr:`AccountProfile.error` for a
     per-account failure.
     """
 
@@ -188,17 +192,30 @@ class AccountProfile:
 
 @dataclasses.dataclass
 class Batch:
-    """One GetProfilesResponse: some or all results of the request at ``request_index``."""
+    """One GetProfilesResponse: some or all results of the request at ``request_index``.
+
+    A request's results may be split over several batches; the last one has ``request_complete``. ``error`` is set
+    only when the bridge refused the request as a whole (INVALID_ARGUMENT, with a field violation such as
+    ``requests[1].tags`` for each bad field): such a batch has no results and ``request_complete``, and the stream
+    goes on with the requests after it.
+    """
 
     request_index: int
     request_id: str
     results: List[AccountProfile]
     request_complete: bool
+    error: Optional[PortraitError] = None
+
+    @property
+    def ok(self) -> bool:
+        """False when the request was refused (see ``error``)."""
+        return self.error is None
 
     @classmethod
     def from_proto(cls, response: profile_pb2.GetProfilesResponse) -> "Batch":
         return cls(response.request_index, response.request_id,
-                   [AccountProfile.from_proto(r) for r in response.results], response.request_complete)
+                   [AccountProfile.from_proto(r) for r in response.results], response.request_complete,
+                   decode_status(response.status) if response.HasField("status") else None)
 
 
 class ProfileClient:
@@ -237,8 +254,9 @@ class ProfileClient:
         """Sends the lookups on one bidi GetProfiles stream and yields each response as it arrives.
 
         ``lookups`` may be a generator: gRPC reads it on its own thread, so large inputs stream without deadlock.
-        Per-account failures are in ``AccountProfile.error``; a failure of the stream raises PortraitError after the
-        results that arrived before it.
+        Per-account failures are in ``AccountProfile.error``; a request refused as invalid is yielded as a Batch
+        whose ``error`` is set, and the stream goes on; a failure of the stream raises PortraitError after the
+        results that arrived before it. Closing the generator early cancels the call.
         """
         requests = (profile_pb2.GetProfilesRequest(request_id=lookup.request_id, accounts=list(lookup.accounts),
                                                    tags=list(lookup.tags)) for lookup in lookups)
@@ -248,7 +266,19 @@ class ProfileClient:
                 yield Batch.from_proto(response)
         except grpc.RpcError as error:
             raise _error_from_rpc(error) from None
+        finally:
+            call.cancel()  # a no-op once the call has ended; stops it if the caller left early
 
     def get(self, accounts: Sequence[str], tags: Sequence[str]) -> List[AccountProfile]:
-        """One lookup, collected. Raises PortraitError if the stream fails."""
-        return [profile for batch in self.stream([Lookup(accounts, tags)]) for profile in batch.results]
+        """One lookup, collected.
+
+        Raises PortraitError if the stream fails, or if the bridge refuses the request (INVALID_ARGUMENT with its
+        ``field_violations``, e.g. ``requests[0].tags`` for an empty tag list).
+        """
+        profiles: List[AccountProfile] = []
+        with contextlib.closing(self.stream([Lookup(accounts, tags)])) as batches:
+            for batch in batches:
+                if batch.error is not None:
+                    raise batch.error
+                profiles.extend(batch.results)
+        return profiles

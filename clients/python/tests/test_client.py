@@ -56,6 +56,37 @@ class ProfileClientTest(unittest.TestCase):
         self.assertEqual([v.field for v in error.field_violations], ["requests[0].tags"])
         self.assertIn("field requests[0].tags", str(error))
 
+        with self.assertRaises(PortraitError) as raised:
+            self.client.get(["a" * 33], [NICK])
+        self.assertEqual(raised.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual([v.field for v in raised.exception.field_violations], ["requests[0].accounts[0]"])
+
+    def test_invalid_request_is_refused_in_band_and_the_stream_goes_on(self):
+        batches = list(self.client.stream([Lookup(["alice"], [NICK], request_id="first"),
+                                           Lookup(["bob"], [], request_id="bad"),
+                                           Lookup(["bob"], [NICK], request_id="third")]))  # no exception: ends OK
+        by_request = {}
+        for batch in batches:
+            by_request.setdefault(batch.request_index, []).append(batch)
+        self.assertEqual(sorted(by_request), [0, 1, 2])
+
+        [refused] = by_request[1]  # one batch, no results, complete, with the refusal decoded
+        self.assertFalse(refused.ok)
+        self.assertEqual(refused.request_id, "bad")
+        self.assertTrue(refused.request_complete)
+        self.assertEqual(refused.results, [])
+        self.assertIsInstance(refused.error, PortraitError)
+        self.assertEqual(refused.error.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual([v.field for v in refused.error.field_violations], ["requests[1].tags"])
+        self.assertIn("field requests[1].tags", str(refused.error))
+
+        for index, account in ((0, "alice"), (2, "bob")):  # the requests around it are answered
+            self.assertTrue(all(b.ok for b in by_request[index]))
+            self.assertTrue(any(b.request_complete for b in by_request[index]))
+            results = [p for b in by_request[index] for p in b.results]
+            self.assertEqual([p.account for p in results], [account])
+            self.assertTrue(results[0].ok, results[0].error)
+
     def test_wrong_secret_key_is_a_mapped_stream_error(self):
         with ProfileClient(os.environ["BAD_KEY_BRIDGE_ADDRESS"], timeout=20) as client:
             with self.assertRaises(PortraitError) as raised:
