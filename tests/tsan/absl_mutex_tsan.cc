@@ -1,5 +1,5 @@
-// ThreadSanitizer build only (PORTRAIT_TSAN=ON, the `tsan` preset): makes Debian's absl::Mutex and the absl
-// primitives built on it visible to TSan.
+// ThreadSanitizer build only (PORTRAIT_TSAN=ON, the `tsan` preset): makes Debian's absl::Mutex, the absl
+// primitives built on it, and absl::Status's reference count visible to TSan.
 //
 // Debian's libabsl_synchronization.so is not built with -fsanitize=thread, so TSan sees neither the lock and unlock
 // inside absl::Mutex nor the atomics absl uses to hand a lock from one thread to another: every access guarded by an
@@ -26,9 +26,11 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "absl/base/options.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/barrier.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
@@ -349,6 +351,21 @@ bool __wrap__ZN4absl7debian37Barrier5BlockEv(Barrier* barrier) {
   const bool last = __real__ZN4absl7debian37Barrier5BlockEv(barrier);
   __tsan_acquire(barrier);
   return last;
+}
+
+// ---- absl::Status ---------------------------------------------------------------------------------------------
+// A Status with a message or payloads points to a shared, reference-counted representation. Copies take a reference
+// inline (an atomic TSan sees), but the last reference is dropped in the library: UnrefNonInlined decrements with
+// acq_rel and deletes the representation, all out of TSan's sight, so a thread that read the message and let its
+// copy go looks racy against the thread whose release deleted it. The wrapper performs the acquire and release that
+// the decrement does, on the representation's address (tagged pointer minus 1), before the real call.
+
+void __real__ZN4absl7debian36Status15UnrefNonInlinedEm(uintptr_t rep);
+void __wrap__ZN4absl7debian36Status15UnrefNonInlinedEm(uintptr_t rep) {
+  void* representation = reinterpret_cast<void*>(rep - 1);
+  __tsan_acquire(representation);
+  __tsan_release(representation);
+  __real__ZN4absl7debian36Status15UnrefNonInlinedEm(rep);
 }
 
 }  // extern "C"

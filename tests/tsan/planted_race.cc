@@ -3,18 +3,22 @@
 //
 //   guarded          every access to shared state holds the mutex or follows a Notification, through each wrapped
 //                    member the project uses (Lock/Unlock via MutexLock, ReaderLock, Await, AwaitWithTimeout,
-//                    LockWhen, CondVar::Wait, Notification, BlockingCounter, ReleasableMutexLock): no report.
+//                    LockWhen, CondVar::Wait, Notification, BlockingCounter, ReleasableMutexLock), and an
+//                    absl::Status shared by two threads whose last copy goes on either: no report.
 //                    Without the wrappers (PORTRAIT_TSAN_WRAP_ABSL=OFF) TSan reports races here.
 //   unguarded_write  one writer skips the mutex the other writers hold: TSan must report a data race.
 //   unguarded_read   a reader skips the mutex the writer holds: TSan must report a data race.
 //   early_read       the consumer reads before waiting for the Notification that publishes the value: a data race.
+//   shared_status    one absl::Status object (not copies) assigned on one thread while another reads it: a data race.
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -133,10 +137,23 @@ int Guarded() {
   for (long slot : slots) sum += slot;
   for (std::thread& worker : workers) worker.join();
 
+  // absl::Status: a copy read and dropped on another thread while this one drops its own; whichever drops the last
+  // reference deletes the message, in the library.
+  size_t message_sizes = 0;
+  for (int i = 0; i < 20; ++i) {
+    absl::Status status = absl::UnavailableError(std::string(64, 'x'));
+    size_t seen = 0;
+    std::thread reader([copy = status, &seen] { seen = copy.message().size(); });
+    status = absl::OkStatus();
+    reader.join();
+    message_sizes += seen;
+  }
+
   const long expected = 2 * kRounds + 1 + 2 + 3;
-  std::printf("guarded: counter %ld (expected %ld), published %ld, polled %ld, sum %ld\n", shared.counter, expected,
-              published, from_poller, sum);
-  return shared.counter == expected && published == 43 && from_poller == 8 && sum == 10 ? 0 : 1;
+  std::printf("guarded: counter %ld (expected %ld), published %ld, polled %ld, sum %ld, messages %zu\n", shared.counter,
+              expected, published, from_poller, sum, message_sizes);
+  return shared.counter == expected && published == 43 && from_poller == 8 && sum == 10 && message_sizes == 20 * 64 ? 0
+                                                                                                                    : 1;
 }
 
 int UnguardedWrite() {
@@ -168,6 +185,22 @@ int UnguardedRead() {
   return 0;
 }
 
+__attribute__((noinline)) void PlantedStatusAssign(absl::Status& status) {
+  status = absl::InternalError(std::string(64, 'y'));
+}
+
+int SharedStatus() {
+  absl::Status status = absl::UnavailableError(std::string(64, 'x'));
+  size_t seen = 0;
+  std::thread reader([&] {
+    for (int i = 0; i < kRounds; ++i) seen += status.message().size();
+  });
+  for (int i = 0; i < kRounds; ++i) PlantedStatusAssign(status);
+  reader.join();
+  std::printf("shared_status: %zu\n", seen);
+  return 0;
+}
+
 int EarlyRead() {
   long published = 0;
   absl::Notification done;
@@ -190,6 +223,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(mode, "unguarded_write") == 0) return UnguardedWrite();
   if (std::strcmp(mode, "unguarded_read") == 0) return UnguardedRead();
   if (std::strcmp(mode, "early_read") == 0) return EarlyRead();
-  std::fprintf(stderr, "usage: planted_race guarded|unguarded_write|unguarded_read|early_read\n");
+  if (std::strcmp(mode, "shared_status") == 0) return SharedStatus();
+  std::fprintf(stderr, "usage: planted_race guarded|unguarded_write|unguarded_read|early_read|shared_status\n");
   return 2;
 }

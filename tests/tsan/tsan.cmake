@@ -20,7 +20,7 @@ file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/tsan/tsan_suppressions.inc
 
 add_library(portrait_tsan_runtime OBJECT ${PORTRAIT_TSAN_DIR}/absl_mutex_tsan.cc)
 target_include_directories(portrait_tsan_runtime PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/tsan)
-target_link_libraries(portrait_tsan_runtime PUBLIC absl::synchronization absl::time)
+target_link_libraries(portrait_tsan_runtime PUBLIC absl::synchronization absl::time absl::status)
 
 # One -Wl,--wrap per wrapper the source defines: the source is the list.
 set(PORTRAIT_TSAN_WRAP_OPTIONS "")
@@ -40,7 +40,7 @@ if(PORTRAIT_TSAN_WRAP_ABSL)
     list(APPEND PORTRAIT_TSAN_WRAP_OPTIONS "LINKER:--wrap=${symbol}")
   endforeach()
   list(LENGTH wrapped_symbols wrapped_count)
-  message(STATUS "TSan: ${wrapped_count} absl synchronization members wrapped")
+  message(STATUS "TSan: ${wrapped_count} absl members wrapped (synchronization, Status)")
 else()
   target_compile_definitions(portrait_tsan_runtime PRIVATE PORTRAIT_TSAN_NO_WRAP)
   message(STATUS "TSan: absl::Mutex NOT wrapped (PORTRAIT_TSAN_WRAP_ABSL=OFF): expect false reports")
