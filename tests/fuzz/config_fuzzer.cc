@@ -5,9 +5,9 @@
 //   file:            everything after this line is the config file's text, written to config.json
 //   anything else    one command-line argument
 // File settings (--config, PORTRAIT_BRIDGE_CONFIG, secret_key_file, ca_bundle, the password files and the TLS
-// files) name files in a scratch directory of this process: a value without '/' is taken as a name there (the
-// directory holds config.json, key, empty, pem and password); an input that gives one of them a value with '/' is
-// skipped, so that nothing outside is ever read (no /dev/zero).
+// files) name files in a scratch directory of this process ($TMPDIR or /tmp, config_fuzzer_XXXXXX): a value without
+// '/' is taken as a name there (the directory holds config.json, key, empty, pem and password); an input that gives
+// one of them a value with '/' is skipped, so that nothing outside is ever read (no /dev/zero).
 //
 // Checked: LoadConfig never crashes; it returns a Config or INVALID_ARGUMENT; an accepted Config holds every
 // setting in the range config.cc documents (ConfigOptions() and README's table), and Describe() shows no secret.
@@ -159,7 +159,8 @@ void CheckRanges(const Config& c, const std::string& input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  std::string pattern = "/tmp/config_fuzzer_XXXXXX";
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/config_fuzzer_XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     std::perror("config_fuzzer: mkdtemp");
     std::abort();
