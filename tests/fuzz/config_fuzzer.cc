@@ -1,9 +1,12 @@
 // libFuzzer target: LoadConfig with arbitrary flags, environment and config file.
 //
 // The input is text, one item per line:
-//   env:NAME=VALUE   an environment variable (getenv sees only these)
+//   env:NAME=VALUE   sets an environment variable (getenv sees only this fake environment)
+//   env:NAME         unsets one
 //   file:            everything after this line is the config file's text, written to config.json
 //   anything else    one command-line argument
+// The environment starts with the two required settings, PORTRAIT_BRIDGE_SDKAPPID and PORTRAIT_BRIDGE_SECRET_KEY,
+// so that most inputs get past them to the other checks.
 // File settings (--config, PORTRAIT_BRIDGE_CONFIG, secret_key_file, ca_bundle, the password files and the TLS
 // files) name files in a scratch directory of this process ($TMPDIR or /tmp, config_fuzzer_XXXXXX): a value without
 // '/' is taken as a name there (the directory holds config.json, key, empty, pem and password); an input that gives
@@ -177,7 +180,8 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
   std::vector<std::string> args;
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env = {{"PORTRAIT_BRIDGE_SDKAPPID", "1400000000"},
+                                            {"PORTRAIT_BRIDGE_SECRET_KEY", "s3cr3t-key-0123456789abcdef"}};
   bool has_file = false;
   std::string file_text;
   for (size_t start = 0; start <= input.size();) {
@@ -192,7 +196,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (absl::StartsWith(line, "env:")) {
       const std::vector<std::string> parts = absl::StrSplit(line.substr(4), absl::MaxSplits('=', 1));
-      env[parts[0]] = parts.size() > 1 ? parts[1] : "";
+      if (parts.size() > 1) {
+        env[parts[0]] = parts[1];
+      } else {
+        env.erase(parts[0]);
+      }
     } else if (!line.empty() || end < input.size()) {
       args.push_back(line);
     }
