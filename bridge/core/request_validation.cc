@@ -24,9 +24,9 @@ constexpr int kTagsField = 3;
 
 // Protobuf's own parser reads the bytes into a message without fields, so every field lands in its unknown fields,
 // whose strings are not checked for UTF-8: exactly the encodings GetProfilesRequest's parser accepts are accepted
-// (the same limits on tags, lengths and groups), plus strings that are not UTF-8. (CodedInputStream, used here
-// before, also took tags and lengths in more than 5 bytes, which that parser refuses.) Fields 1 to 3 with another
-// wire type are unknown fields for protobuf too: skipped.
+// (the same limits on tags, lengths and groups), plus strings that are not UTF-8. (CodedInputStream would also
+// take tags and lengths of more than 5 bytes, which that parser refuses.) Fields 1 to 3 with another wire type are
+// unknown fields for protobuf too: skipped.
 bool DecodeWire(absl::string_view wire, tencentcloud::chat::profile::v1::GetProfilesRequest& request) {
   google::protobuf::Empty message;
   if (!message.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
