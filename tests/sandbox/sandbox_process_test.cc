@@ -180,7 +180,13 @@ TEST_F(SandboxProcessTest, LatencyDelaysAnswersAndShutdownLetsThemFinish) {
       body_seen = res->body;
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // SIGTERM once the sandbox holds the call. Not after a fixed sleep: the port file is written before httplib has
+  // started its worker pool and accepts, and a slow start (a loaded machine, the TSan build's thread creation)
+  // would leave the call unaccepted in the listen backlog, where stopping the server drops it.
+  const auto in_flight_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Stats()["in_flight"] != 1 && std::chrono::steady_clock::now() < in_flight_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   const int status = process_->SignalAndWait(SIGTERM, 5000);
   call.join();
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(800));

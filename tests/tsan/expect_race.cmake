@@ -1,0 +1,16 @@
+# cmake -DBINARY=... -DMODE=... -DFRAME=... -P expect_race.cmake: runs `BINARY MODE` and passes only if it exits
+# non-zero (TSan's exitcode) after reporting a data race whose stacks name FRAME.
+execute_process(COMMAND ${BINARY} ${MODE} OUTPUT_VARIABLE output ERROR_VARIABLE output RESULT_VARIABLE status)
+message("${output}")
+if(status EQUAL 0)
+  message(FATAL_ERROR "${MODE}: exited 0; TSan reported nothing")
+endif()
+string(FIND "${output}" "WARNING: ThreadSanitizer: data race" report)
+if(report EQUAL -1)
+  message(FATAL_ERROR "${MODE}: exited ${status} without a ThreadSanitizer data race report")
+endif()
+string(FIND "${output}" "${FRAME}" frame)
+if(frame EQUAL -1)
+  message(FATAL_ERROR "${MODE}: the race report does not name ${FRAME}")
+endif()
+message("${MODE}: TSan reported the planted race in ${FRAME} (exit ${status})")
