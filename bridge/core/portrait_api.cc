@@ -342,6 +342,10 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         saw_error_code_ = true;
         error_code_is_integer_ = false;
         break;
+      case Place::kActionStatus:  // Present, as with a scalar of any type, and not "FAIL".
+        saw_action_status_ = true;
+        action_status_fail_ = false;
+        break;
       case Place::kUsersKey:
         UsersError("UserProfileItem is not an array");
         break;

@@ -24,12 +24,16 @@ double RateLimiter::FactorAt(absl::Time now) const {
   return std::min(1.0, throttled_factor_ + kRecoveryPerSecond * absl::ToDoubleSeconds(recovering));
 }
 
+absl::Duration RateLimiter::BurstTolerance(absl::Duration interval) const {
+  return std::max(absl::ZeroDuration(), burst_window_ - interval);
+}
+
 std::pair<absl::Time, absl::Time> RateLimiter::NextStart(absl::Time now) const {
   // At a reduced rate each call takes a longer interval from the bucket while the burst window stays the same
   // length of time, so the burst shrinks with the rate too. A call may start once the bucket holds one interval,
   // and at least one call can always start from a bucket that has been idle long enough.
   const absl::Duration interval = interval_ / FactorAt(now);
-  const absl::Duration tolerance = std::max(absl::ZeroDuration(), burst_window_ - interval);
+  const absl::Duration tolerance = BurstTolerance(interval);
   const absl::Time base = std::max(next_free_, now);
   // Planned over kPacingWindow, like the tokens: a send up to 5 ms later than planned still finds room at the socket.
   const absl::Time start = std::max({now, base - tolerance, planned_starts_.Oldest() + kPacingWindow});
@@ -91,8 +95,7 @@ void RateLimiter::OnThrottled() {
 void RateLimiter::HoldUntil(absl::Time when) {
   absl::MutexLock lock(&mutex_);
   // NextStart starts a call at next_free_ minus the burst tolerance at the earliest.
-  const absl::Duration tolerance = std::max(absl::ZeroDuration(), burst_window_ - interval_ / FactorAt(clock_.Now()));
-  next_free_ = std::max(next_free_, when + tolerance);
+  next_free_ = std::max(next_free_, when + BurstTolerance(interval_ / FactorAt(clock_.Now())));
 }
 
 double RateLimiter::EffectiveCallsPerSecond() const {

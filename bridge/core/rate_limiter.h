@@ -118,6 +118,9 @@ class RateLimiter {
 
   // The fraction of the configured rate in force at `now`.
   double FactorAt(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // How far before next_free_ a call may start when each call takes `interval` from the bucket: what the burst
+  // window holds beyond one interval.
+  absl::Duration BurstTolerance(absl::Duration interval) const;
   // How long a send at `now` must wait for the window.
   absl::Duration WindowWait(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // When a call reserved at `now` could start, and next_free_ once it is reserved.

@@ -1,9 +1,10 @@
 #include "bridge/core/request_validation.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
+#include <google/protobuf/empty.pb.h>
+#include <google/protobuf/unknown_field_set.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/core/profile_tags.h"
@@ -11,7 +12,8 @@
 namespace portrait_bridge {
 namespace {
 
-using google::protobuf::internal::WireFormatLite;
+using google::protobuf::UnknownField;
+using google::protobuf::UnknownFieldSet;
 
 constexpr size_t kMaxReportedViolations = 20;  // Enough to act on, without echoing a huge request back.
 
@@ -22,25 +24,25 @@ constexpr int kTagsField = 3;
 
 }  // namespace
 
+// Protobuf's own parser reads the bytes into a message without fields, so every field lands in its unknown fields,
+// whose strings are not checked for UTF-8: exactly the encodings GetProfilesRequest's parser accepts are accepted
+// (the same limits on tags, lengths and groups), plus strings that are not UTF-8. (CodedInputStream would also
+// take tags and lengths of more than 5 bytes, which that parser refuses.) Fields 1 to 3 with another wire type are
+// unknown fields for protobuf too: skipped.
 bool DecodeRequest(absl::string_view wire, tencentcloud::chat::profile::v1::GetProfilesRequest& request) {
   request.Clear();
-  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(wire.data()),
-                                               static_cast<int>(wire.size()));
-  while (const uint32_t tag = input.ReadTag()) {
-    const int field = WireFormatLite::GetTagFieldNumber(tag);
-    const bool is_string = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
-    if (!is_string || (field != kRequestIdField && field != kAccountsField && field != kTagsField)) {
-      if (!WireFormatLite::SkipField(&input, tag)) return false;  // Unknown fields are skipped, as protobuf does.
-      continue;
-    }
-    uint32_t length = 0;
-    std::string value;
-    if (!input.ReadVarint32(&length) || !input.ReadString(&value, static_cast<int>(length))) return false;
-    if (field == kRequestIdField) request.set_request_id(std::move(value));
-    if (field == kAccountsField) request.add_accounts(std::move(value));
-    if (field == kTagsField) request.add_tags(std::move(value));
+  google::protobuf::Empty message;
+  if (!message.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
+  UnknownFieldSet* fields = message.GetReflection()->MutableUnknownFields(&message);
+  for (int i = 0; i < fields->field_count(); ++i) {
+    UnknownField* field = fields->mutable_field(i);
+    if (field->type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    std::string& value = *field->mutable_length_delimited();
+    if (field->number() == kRequestIdField) request.set_request_id(std::move(value));
+    if (field->number() == kAccountsField) request.add_accounts(std::move(value));
+    if (field->number() == kTagsField) request.add_tags(std::move(value));
   }
-  return input.ConsumedEntireMessage();
+  return true;
 }
 
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,

@@ -28,8 +28,8 @@ absl::StatusOr<std::string> Base64Decode(absl::string_view text) {
   }
   std::string out(3 * text.size() / 4, '\0');
   const int written =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(text.data()),
+                      static_cast<int>(text.size()));
   if (written < 0) return absl::InvalidArgumentError("UserSig is not valid base64");
   // EVP_DecodeBlock counts padding as zero bytes; drop them.
   size_t padding = 0;
@@ -82,15 +82,20 @@ std::string ComputeUserSigHmac(absl::string_view secret_key, const UserSigFields
 }
 
 std::string SignUserSig(absl::string_view secret_key, const UserSigFields& fields) {
-  const nlohmann::json document = {
-      {"TLS.ver", "2.0"},           {"TLS.identifier", fields.identifier}, {"TLS.sdkappid", fields.sdkappid},
-      {"TLS.expire", fields.expire}, {"TLS.time", fields.time},
-      {"TLS.sig", ComputeUserSigHmac(secret_key, fields)}};
+  const nlohmann::json document = {{"TLS.ver", "2.0"},
+                                   {"TLS.identifier", fields.identifier},
+                                   {"TLS.sdkappid", fields.sdkappid},
+                                   {"TLS.expire", fields.expire},
+                                   {"TLS.time", fields.time},
+                                   {"TLS.sig", ComputeUserSigHmac(secret_key, fields)}};
   std::string encoded = Base64Encode(ZlibCompress(document.dump()));
   for (char& c : encoded) {
-    if (c == '+') c = '*';
-    else if (c == '/') c = '-';
-    else if (c == '=') c = '_';
+    if (c == '+')
+      c = '*';
+    else if (c == '/')
+      c = '-';
+    else if (c == '=')
+      c = '_';
   }
   return encoded;
 }
@@ -98,9 +103,12 @@ std::string SignUserSig(absl::string_view secret_key, const UserSigFields& field
 absl::StatusOr<DecodedUserSig> DecodeUserSig(absl::string_view usersig) {
   std::string base64(usersig);
   for (char& c : base64) {
-    if (c == '*') c = '+';
-    else if (c == '-') c = '/';
-    else if (c == '_') c = '=';
+    if (c == '*')
+      c = '+';
+    else if (c == '-')
+      c = '/';
+    else if (c == '_')
+      c = '=';
   }
   absl::StatusOr<std::string> compressed = Base64Decode(base64);
   if (!compressed.ok()) return compressed.status();
@@ -110,6 +118,12 @@ absl::StatusOr<DecodedUserSig> DecodeUserSig(absl::string_view usersig) {
   if (!document.is_object()) return absl::InvalidArgumentError("UserSig does not hold a JSON object");
   DecodedUserSig decoded;
   try {
+    // Numbers must be integers: a float out of range would make get<int64_t>() undefined behaviour.
+    for (const char* key : {"TLS.sdkappid", "TLS.time", "TLS.expire"}) {
+      if (!document.at(key).is_number_integer()) {
+        return absl::InvalidArgumentError(absl::StrCat("UserSig field ", key, " is not an integer"));
+      }
+    }
     decoded.version = document.at("TLS.ver").get<std::string>();
     decoded.fields.identifier = document.at("TLS.identifier").get<std::string>();
     decoded.fields.sdkappid = document.at("TLS.sdkappid").get<uint64_t>();

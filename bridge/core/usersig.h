@@ -3,9 +3,9 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace portrait_bridge {
 
@@ -20,7 +20,8 @@ struct UserSigFields {
 /// Base64 of HMAC-SHA256(key = secret key bytes as written, content = the four "TLS.x:v\n" lines).
 std::string ComputeUserSigHmac(absl::string_view secret_key, const UserSigFields& fields);
 
-/// Builds a UserSig: JSON document, zlib-compressed, base64 with '+/=' replaced by '*-_'.
+/// Builds a UserSig: JSON document, zlib-compressed, base64 with '+/=' replaced by '*-_'. The identifier goes into
+/// the JSON document, so it must be valid UTF-8: otherwise nlohmann::json::type_error is thrown.
 std::string SignUserSig(absl::string_view secret_key, const UserSigFields& fields);
 
 /// A decoded UserSig: its fields and the TLS.sig it carries.

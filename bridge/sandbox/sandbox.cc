@@ -268,7 +268,11 @@ Sandbox::Check Sandbox::CheckQuery(const PortraitGetRequest& request, absl::Time
     stats_.usersigs.insert(std::hash<std::string>{}(*sig));
   }
   const int64_t now_seconds = absl::ToUnixSeconds(now);
-  if (now_seconds > decoded->fields.time + decoded->fields.expire) return {70001, ErrorInfoForCode(70001)};
+  // In 128 bits: a correctly signed UserSig may still carry any 64-bit time and expire.
+  if (static_cast<__int128>(now_seconds) >
+      static_cast<__int128>(decoded->fields.time) + static_cast<__int128>(decoded->fields.expire)) {
+    return {70001, ErrorInfoForCode(70001)};
+  }
   if (decoded->fields.time < config_.invalidate_sigs_before) return {70052, ErrorInfoForCode(70052)};
   // Authenticate first, then authorise: a normal account with a valid sig of its own gets "needs admin".
   if (std::find(config_.admins.begin(), config_.admins.end(), *identifier) == config_.admins.end()) {

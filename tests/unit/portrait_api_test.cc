@@ -277,6 +277,19 @@ TEST(ParsePortraitGetBodyTest, ContainersWhereScalarsBelongAreErrors) {
     EXPECT_EQ(Parse(body).status().code(), absl::StatusCode::kInvalidArgument) << body;
 }
 
+// Found by tests/fuzz/portrait_api_fuzzer: an ActionStatus whose value was an array or an object did not count as
+// present (a scalar of any type did), so such a body without ErrorCode was refused as having neither field.
+TEST(ParsePortraitGetBodyTest, AnActionStatusOfAnyTypeCountsAsPresent) {
+  for (const std::string status : {R"("OK")", "null", "7", R"(["OK"])", R"(["FAIL"])", R"({"a":"FAIL"})"}) {
+    const std::string body =
+        R"({"ActionStatus":)" + status + R"(,"UserProfileItem":[{"To_Account":"id1","ResultCode":0}]})";
+    const absl::StatusOr<PortraitGetAnswer> answer = Parse(body);
+    ASSERT_TRUE(answer.ok()) << body << ": " << answer.status();
+    EXPECT_EQ(answer->error_code, 0);
+    EXPECT_EQ(answer->users.size(), 1u) << body;
+  }
+}
+
 TEST(ParsePortraitGetBodyTest, AFailedCallIgnoresAMalformedUserList) {
   const absl::StatusOr<PortraitGetAnswer> answer =
       Parse(R"({"ActionStatus":"FAIL","ErrorCode":60008,"UserProfileItem":[{"no":"account"}]})");
