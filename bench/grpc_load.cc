@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "google/rpc/error_details.pb.h"
 
 namespace portrait_bridge::bench {
@@ -21,13 +22,9 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const std::string& targ
 }
 
 std::string CodeName(int code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-      "DATA_LOSS", "UNAUTHENTICATED"};
-  if (code >= 0 && code < static_cast<int>(std::size(kNames))) return kNames[code];
-  return "CODE_" + std::to_string(code);
+  // gRPC's codes and names are Abseil's (absl::StatusCode): one table for both.
+  const std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? "CODE_" + std::to_string(code) : name;
 }
 
 namespace {

@@ -32,6 +32,37 @@ HealthCheckResponse::ServingStatus CheckHealth(grpc::Channel& channel, const std
   return status.ok() ? response.status() : HealthCheckResponse::UNKNOWN;
 }
 
+// A Watch on the ProfileService's readiness, over `channel`, for at most `seconds`.
+class ReadinessWatch {
+ public:
+  ReadinessWatch(const std::shared_ptr<grpc::Channel>& channel, int seconds)
+      : stub_(grpc::health::v1::Health::NewStub(channel)) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    HealthCheckRequest request;
+    request.set_service(kReadinessService);
+    reader_ = stub_->Watch(&context_, request);
+  }
+  ~ReadinessWatch() { Close(); }
+
+  // The next status the watch reports; UNKNOWN once it has ended.
+  HealthCheckResponse::ServingStatus Next() {
+    HealthCheckResponse update;
+    return reader_->Read(&update) ? update.status() : HealthCheckResponse::UNKNOWN;
+  }
+
+  void Close() {
+    if (reader_ == nullptr) return;
+    context_.TryCancel();
+    reader_->Finish();
+    reader_.reset();
+  }
+
+ private:
+  std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader_;
+};
+
 TEST(LifecycleTest, HealthIsServingForTheProcessAndTheService) {
   Sandbox sandbox;
   Bridge bridge(sandbox.base_url());
@@ -43,21 +74,11 @@ TEST(LifecycleTest, HealthIsServingForTheProcessAndTheService) {
 TEST(LifecycleTest, ReadinessGoesNotServingWhenDrainBegins) {
   Sandbox sandbox;
   Bridge bridge(sandbox.base_url(), {"--shutdown_grace_seconds=2"});
-  auto channel = bridge.NewChannel();
-  auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  HealthCheckRequest request;
-  request.set_service(kReadinessService);
-  auto watch = stub->Watch(&context, request);
-  HealthCheckResponse update;
-  ASSERT_TRUE(watch->Read(&update));
-  EXPECT_EQ(update.status(), HealthCheckResponse::SERVING);
+  ReadinessWatch watch(bridge.NewChannel(), 10);
+  ASSERT_EQ(watch.Next(), HealthCheckResponse::SERVING);
   kill(bridge.process().pid(), SIGTERM);
-  ASSERT_TRUE(watch->Read(&update)) << "no health update after SIGTERM";
-  EXPECT_EQ(update.status(), HealthCheckResponse::NOT_SERVING);
-  context.TryCancel();
-  watch->Finish();
+  EXPECT_EQ(watch.Next(), HealthCheckResponse::NOT_SERVING) << "no NOT_SERVING update after SIGTERM";
+  watch.Close();
   EXPECT_EQ(bridge.process().SignalAndWait(0, 10000), 0);  // Exits 0 once the grace period has passed.
 }
 
@@ -156,16 +177,8 @@ TEST(LifecycleTest, SigtermUnderLoadWithAHungUpstreamExitsZeroWithinTheGrace) {
   Sandbox sandbox;
   sandbox.SetFaults({{"latency_ms", 60000}});
   Bridge bridge(sandbox.base_url(), {"--shutdown_drain_delay_ms=500", "--shutdown_grace_seconds=1"});
-  auto channel = bridge.NewChannel();
-  auto health = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext watch_context;
-  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  HealthCheckRequest watch_request;
-  watch_request.set_service(kReadinessService);
-  auto watch = health->Watch(&watch_context, watch_request);
-  HealthCheckResponse update;
-  ASSERT_TRUE(watch->Read(&update));
-  ASSERT_EQ(update.status(), HealthCheckResponse::SERVING);
+  ReadinessWatch watch(bridge.NewChannel(), 20);
+  ASSERT_EQ(watch.Next(), HealthCheckResponse::SERVING);
 
   constexpr int kCallers = 20;
   std::vector<StreamOutcome> outcomes(kCallers);
@@ -179,13 +192,11 @@ TEST(LifecycleTest, SigtermUnderLoadWithAHungUpstreamExitsZeroWithinTheGrace) {
       << "no upstream call reached the sandbox";
   const auto start = std::chrono::steady_clock::now();
   kill(bridge.process().pid(), SIGTERM);
-  ASSERT_TRUE(watch->Read(&update)) << "no health update after SIGTERM";
-  EXPECT_EQ(update.status(), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(watch.Next(), HealthCheckResponse::NOT_SERVING) << "no NOT_SERVING update after SIGTERM";
   const int status = bridge.process().SignalAndWait(0, 10000);
   const auto exited_after = std::chrono::steady_clock::now() - start;
   for (std::thread& caller : callers) caller.join();
-  watch_context.TryCancel();
-  watch->Finish();
+  watch.Close();
   ASSERT_NE(status, -1) << "the bridge did not exit";
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "google/rpc/error_details.pb.h"
 #include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
 
@@ -49,13 +50,9 @@ int32_t EntryOf(const std::string& account) {
 }
 
 std::string CodeName(int code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-      "DATA_LOSS", "UNAUTHENTICATED"};
-  if (code >= 0 && code < static_cast<int>(std::size(kNames))) return kNames[code];
-  return "CODE_" + std::to_string(code);
+  // gRPC's codes and names are Abseil's (absl::StatusCode): one table for both.
+  const std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? "CODE_" + std::to_string(code) : name;
 }
 
 // "UNAVAILABLE UPSTREAM_CONNECT_FAILED": the result's code and its ErrorInfo reason.
