@@ -188,10 +188,13 @@ TEST(SharedBudgetTest, ThreeBridgesShareOneBudgetSkewedLoadFallbackAndRecovery) 
             << " calls, fallback asks " << fallback_asks << ", refused at the socket " << refused_at_socket << "\n";
   EXPECT_EQ(shared_stats["throttled"].get<int>(), 0) << shared_stats.dump();
   EXPECT_LE(shared_arrivals["max_in_window"]["1000"].get<int>(), kCallsPerSecond) << shared_arrivals.dump();
-  // A sanitizer build's bridges are too slow to fill the window (tests/support/sanitizers.h).
-  if (kMeasuresResourcesAndThroughput) EXPECT_GE(calls_per_second, 0.95 * kCallsPerSecond) << shared_stats.dump();
-  // The hot bridge took far more than a static third.
-  EXPECT_GT(first_bridge_calls, 2.0 * (kCallsPerSecond / 3.0) * 5) << "calls of the hot bridge";
+  // A sanitizer build's bridges are too slow to fill the window, and so to show the hot bridge's share in calls
+  // (tests/support/sanitizers.h).
+  if (kMeasuresResourcesAndThroughput) {
+    EXPECT_GE(calls_per_second, 0.95 * kCallsPerSecond) << shared_stats.dump();
+    // The hot bridge took far more than a static third.
+    EXPECT_GT(first_bridge_calls, 2.0 * (kCallsPerSecond / 3.0) * 5) << "calls of the hot bridge";
+  }
 
   // Redis goes away: every bridge falls back to its local share, nothing is lost, and the app stays in budget.
   redis.Stop();
