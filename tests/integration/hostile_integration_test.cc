@@ -210,10 +210,18 @@ TEST(HostileCallerTest, NeverReadAmplificationAndSlowReadersKeepTheBridgeWithinI
     }
   }
   std::cout << resource_exhausted << " of the 48 hostile streams were ended with RESOURCE_EXHAUSTED\n";
-  // Everything held for them is given back.
-  EXPECT_TRUE(
+  // Everything held for them is given back. If not, the other gauges say where it is stuck: a stream not finished
+  // (streams_in_flight), waiting on the upstream (upstream_calls_in_flight), or bytes not given back.
+  const bool given_back =
       WaitUntil([&] { return MetricSample(ScrapeMetrics(metrics_port), "portrait_bridge_unread_response_bytes") == 0; },
-                std::chrono::seconds(10)));
+                std::chrono::seconds(30));
+  if (!given_back) {
+    const std::string metrics = ScrapeMetrics(metrics_port);
+    ADD_FAILURE() << "unread responses not given back 30 s after every hostile stream was closed: unread bytes "
+                  << MetricSample(metrics, "portrait_bridge_unread_response_bytes") << ", streams in flight "
+                  << MetricSample(metrics, "portrait_bridge_streams_in_flight") << ", upstream calls in flight "
+                  << MetricSample(metrics, "portrait_bridge_upstream_calls_in_flight");
+  }
   EXPECT_TRUE(bridge.process().Running());
 }
 
