@@ -18,11 +18,11 @@
 #include "bench/arrivals.h"
 #include "bench/load.h"
 #include "bench/measure.h"
-#include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
+#include "portraitbridge/profile/v1/profile.grpc.pb.h"
 
 namespace portrait_bridge::bench {
 
-namespace v1 = tencentcloud::chat::profile::v1;
+namespace v1 = portraitbridge::profile::v1;
 
 /// `count` channels to `target`, each its own HTTP/2 connection (a local subchannel pool and a distinct
 /// channel argument, so that gRPC does not share one connection between them).

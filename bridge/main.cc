@@ -37,7 +37,7 @@ namespace {
 
 // The health service name that readiness probes watch: NOT_SERVING while draining. The overall service ("")
 // stays SERVING until the process exits, so liveness probes do not kill a draining pod.
-constexpr char kReadinessService[] = "tencentcloud.chat.profile.v1.ProfileService";
+constexpr char kReadinessService[] = "portraitbridge.profile.v1.ProfileService";
 
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path);

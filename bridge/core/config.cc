@@ -187,7 +187,7 @@ const std::vector<OptionDoc>& ConfigOptions() { return Options(); }
 std::string ConfigHelp() {
   std::string help =
       "Usage: portrait-bridge [--config=FILE] [--KEY=VALUE ...]\n\n"
-      "Serves tencentcloud.chat.profile.v1.ProfileService over gRPC in front of Tencent Cloud Chat's\n"
+      "Serves portraitbridge.profile.v1.ProfileService over gRPC in front of Tencent Cloud Chat's\n"
       "v4/profile/portrait_get. Each KEY may also come from the environment as PORTRAIT_BRIDGE_<KEY>\n"
       "(upper case) or from the JSON config file; precedence: flag > environment > file > default.\n"
       "The secret key comes from secret_key_file or PORTRAIT_BRIDGE_SECRET_KEY, never from a flag.\n\n";

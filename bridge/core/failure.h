@@ -50,7 +50,7 @@ struct FieldViolation {
 google::rpc::Status InvalidArgumentStatus(const std::string& message, const std::vector<FieldViolation>& violations);
 
 /// The ErrorInfo domain of every error this bridge sends.
-inline constexpr char kErrorDomain[] = "portrait-bridge.tencentcloud.chat";
+inline constexpr char kErrorDomain[] = "portraitbridge.dev";
 
 }  // namespace portrait_bridge
 

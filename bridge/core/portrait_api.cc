@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -14,7 +15,7 @@
 namespace portrait_bridge {
 namespace {
 
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 using Json = nlohmann::json;
 
 constexpr std::array<std::pair<absl::string_view, absl::string_view>, 8> kRegions = {{
@@ -243,17 +244,19 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     }
   }
 
-  // Types the value as the schema promises, falling back to the JSON type when it does not fit.
+  // Types the value as the schema promises, falling back to the JSON text when it does not fit (uint_value is
+  // 32 bits, as Tencent's integer fields are).
   void SetItemValue(ValueType type, ProfileItem& item) const {
     switch (type) {
       case ValueType::kUint:
-        if (item_value_.kind == ScalarValue::kUnsigned) {
-          item.set_uint_value(item_value_.unsigned_value);
+        if (item_value_.kind == ScalarValue::kUnsigned &&
+            item_value_.unsigned_value <= std::numeric_limits<uint32_t>::max()) {
+          item.set_uint_value(static_cast<uint32_t>(item_value_.unsigned_value));
           return;
         }
         if (item_value_.kind == ScalarValue::kString) {
           const std::string& text = item_value_.text;
-          uint64_t parsed = 0;
+          uint32_t parsed = 0;
           const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
           if (error == std::errc() && end == text.data() + text.size() && !text.empty()) {
             item.set_uint_value(parsed);

@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "bridge/core/profile_tags.h"
-#include "tencentcloud/chat/profile/v1/profile.pb.h"
+#include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
 
@@ -34,7 +34,7 @@ std::string RegionNames();
 /// One user's entry in a portrait_get answer.
 struct UserProfileEntry {
   std::string account;
-  std::vector<tencentcloud::chat::profile::v1::ProfileItem> items;
+  std::vector<portraitbridge::profile::v1::ProfileItem> items;
   int64_t result_code = 0;
   std::string result_info;
 };

@@ -16,8 +16,8 @@
 namespace portrait_bridge {
 
 using google::protobuf::internal::WireFormatLite;
-using tencentcloud::chat::profile::v1::AccountResult;
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::AccountResult;
+using portraitbridge::profile::v1::ProfileItem;
 
 void AppendEncodedItem(const ProfileItem& item, std::string& out) {
   const size_t size = item.ByteSizeLong();

@@ -12,16 +12,16 @@
 #include "absl/types/span.h"
 #include "bridge/core/clock.h"
 #include "bridge/core/failure.h"
-#include "tencentcloud/chat/profile/v1/profile.pb.h"
+#include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
 
 /// Appends `item` as AccountResult.items encodes it: one length-delimited field `items` (2) of AccountResult.
 /// A run of such fields appended to an encoded AccountResult adds those items to it.
-void AppendEncodedItem(const tencentcloud::chat::profile::v1::ProfileItem& item, std::string& out);
+void AppendEncodedItem(const portraitbridge::profile::v1::ProfileItem& item, std::string& out);
 
 /// The items of a run of fields written by AppendEncodedItem; items that do not decode are left out.
-std::vector<tencentcloud::chat::profile::v1::ProfileItem> DecodeItems(absl::string_view encoded);
+std::vector<portraitbridge::profile::v1::ProfileItem> DecodeItems(absl::string_view encoded);
 
 /// Limits of a ProfileCache.
 struct ProfileCacheOptions {
@@ -60,7 +60,7 @@ class ProfileCache {
     std::string encoded_items;
 
     /// The items decoded (for tests and callers that want messages).
-    std::vector<tencentcloud::chat::profile::v1::ProfileItem> items() const { return DecodeItems(encoded_items); }
+    std::vector<portraitbridge::profile::v1::ProfileItem> items() const { return DecodeItems(encoded_items); }
   };
 
   /// Counters since construction.
@@ -85,7 +85,7 @@ class ProfileCache {
   /// Remembers a successful answer: for each of `tags`, the item of `items` with that tag, or that there was none.
   /// Items for tags not in `tags` are ignored. Drops a remembered failure of the account.
   void PutProfile(absl::string_view account, absl::Span<const std::string> tags,
-                  absl::Span<const tencentcloud::chat::profile::v1::ProfileItem> items);
+                  absl::Span<const portraitbridge::profile::v1::ProfileItem> items);
 
   /// Remembers that the account failed, for negative_ttl, whatever tags are asked next.
   void PutFailure(absl::string_view account, const Failure& failure);

@@ -29,7 +29,7 @@ constexpr int kTagsField = 3;
 // (the same limits on tags, lengths and groups), plus strings that are not UTF-8. (CodedInputStream would also
 // take tags and lengths of more than 5 bytes, which that parser refuses.) Fields 1 to 3 with another wire type are
 // unknown fields for protobuf too: skipped.
-bool DecodeRequest(absl::string_view wire, tencentcloud::chat::profile::v1::GetProfilesRequest& request) {
+bool DecodeRequest(absl::string_view wire, portraitbridge::profile::v1::GetProfilesRequest& request) {
   request.Clear();
   google::protobuf::Empty message;
   if (!message.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
@@ -46,14 +46,14 @@ bool DecodeRequest(absl::string_view wire, tencentcloud::chat::profile::v1::GetP
 }
 
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,
-                                                     tencentcloud::chat::profile::v1::GetProfilesRequest& request) {
+                                                     portraitbridge::profile::v1::GetProfilesRequest& request) {
   if (!DecodeRequest(wire, request)) {
     return {{absl::StrCat("requests[", index, "]"), "the message is not a valid GetProfilesRequest encoding"}};
   }
   return ValidateRequest(request, index);
 }
 
-std::vector<FieldViolation> ValidateRequest(const tencentcloud::chat::profile::v1::GetProfilesRequest& request,
+std::vector<FieldViolation> ValidateRequest(const portraitbridge::profile::v1::GetProfilesRequest& request,
                                             uint64_t index) {
   const std::string prefix = absl::StrCat("requests[", index, "]");
   std::vector<FieldViolation> violations;

@@ -6,7 +6,7 @@
 
 #include "absl/strings/string_view.h"
 #include "bridge/core/failure.h"
-#include "tencentcloud/chat/profile/v1/profile.pb.h"
+#include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
 
@@ -15,13 +15,13 @@ namespace portrait_bridge {
 /// server cannot tell from the end of the stream; decoding here turns it into a violation naming the field.
 /// Returns every violation (empty when the request is valid), with paths like "requests[3].accounts[5]".
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,
-                                                     tencentcloud::chat::profile::v1::GetProfilesRequest& request);
+                                                     portraitbridge::profile::v1::GetProfilesRequest& request);
 
 /// The two halves of DecodeAndValidateRequest, for a caller that treats them differently (a message that cannot be
 /// decoded ends a stream; an invalid request is answered in-band). DecodeRequest: false when `wire` is not a
 /// GetProfilesRequest encoding (strings are taken as bytes; ValidateRequest checks their UTF-8).
-bool DecodeRequest(absl::string_view wire, tencentcloud::chat::profile::v1::GetProfilesRequest& request);
-std::vector<FieldViolation> ValidateRequest(const tencentcloud::chat::profile::v1::GetProfilesRequest& request,
+bool DecodeRequest(absl::string_view wire, portraitbridge::profile::v1::GetProfilesRequest& request);
+std::vector<FieldViolation> ValidateRequest(const portraitbridge::profile::v1::GetProfilesRequest& request,
                                             uint64_t index);
 
 }  // namespace portrait_bridge

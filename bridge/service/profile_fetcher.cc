@@ -19,8 +19,8 @@ class CallTicket final : public ProfileFetcher::Ticket {
 
 }  // namespace
 
-std::vector<tencentcloud::chat::profile::v1::ProfileItem> ItemsOf(const AccountOutcome& outcome) {
-  std::vector<tencentcloud::chat::profile::v1::ProfileItem> items = outcome.items;
+std::vector<portraitbridge::profile::v1::ProfileItem> ItemsOf(const AccountOutcome& outcome) {
+  std::vector<portraitbridge::profile::v1::ProfileItem> items = outcome.items;
   for (auto& item : DecodeItems(outcome.encoded_items)) items.push_back(std::move(item));
   return items;
 }

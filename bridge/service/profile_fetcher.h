@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "bridge/core/failure.h"
 #include "bridge/service/upstream_client.h"
-#include "tencentcloud/chat/profile/v1/profile.pb.h"
+#include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
 
@@ -20,14 +20,14 @@ struct AccountOutcome {
   /// Set when the account failed: its own Tencent ResultCode, or the failure of the upstream call that carried it.
   /// A failure whose rule.ends_stream is set means the bridge is misconfigured.
   std::optional<Failure> failure;
-  std::vector<tencentcloud::chat::profile::v1::ProfileItem> items;  ///< On success.
+  std::vector<portraitbridge::profile::v1::ProfileItem> items;  ///< On success.
   /// On success, more items already in wire form (AppendEncodedItem's bytes), after `items`. The in-process
   /// cache answers this way, so that a cached field is serialized once, not once per answer.
   std::string encoded_items;
 };
 
 /// All of the outcome's items as messages: `items`, then `encoded_items` decoded.
-std::vector<tencentcloud::chat::profile::v1::ProfileItem> ItemsOf(const AccountOutcome& outcome);
+std::vector<portraitbridge::profile::v1::ProfileItem> ItemsOf(const AccountOutcome& outcome);
 
 /// The result of one Fetch.
 struct FetchResult {

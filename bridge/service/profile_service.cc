@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -26,12 +27,20 @@
 namespace portrait_bridge {
 namespace {
 
-namespace v1 = tencentcloud::chat::profile::v1;
+namespace v1 = portraitbridge::profile::v1;
 
 void SetFailure(const Failure& failure, v1::AccountResult& result) {
-  result.set_tencent_code(failure.tencent_code);
-  result.set_result_code(failure.tencent_code != 0 ? static_cast<v1::ResultCode>(failure.tencent_code)
-                                                   : v1::RESULT_CODE_NO_UPSTREAM_ANSWER);
+  const int64_t code = failure.tencent_code;
+  const bool fits = code >= std::numeric_limits<int32_t>::min() && code <= std::numeric_limits<int32_t>::max();
+  result.set_tencent_code(fits ? static_cast<int32_t>(code) : 0);
+  if (code == 0) {
+    result.set_result_code(v1::RESULT_CODE_NO_UPSTREAM_ANSWER);
+  } else if (fits && code > v1::RESULT_CODE_NO_UPSTREAM_ANSWER) {
+    result.set_result_code(static_cast<v1::ResultCode>(code));  // Named or not: proto3 enums are open.
+  } else {
+    // Not a Tencent code number (a broken answer), and it would read as one of the schema's own codes.
+    result.set_result_code(v1::RESULT_CODE_UNSPECIFIED);
+  }
   result.set_result_info(failure.tencent_info);
   *result.mutable_status() = ToRpcStatus(failure);
 }

@@ -8,7 +8,7 @@
 
 #include "bridge/core/failure.h"
 #include "bridge/service/profile_fetcher.h"
-#include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
+#include "portraitbridge/profile/v1/profile.grpc.pb.h"
 
 namespace portrait_bridge {
 
@@ -79,13 +79,13 @@ class StreamObserver {
                                 absl::Duration duration) = 0;
 };
 
-/// tencentcloud.chat.profile.v1.ProfileService on the gRPC callback API: each GetProfiles stream is a reactor that
+/// portraitbridge.profile.v1.ProfileService on the gRPC callback API: each GetProfiles stream is a reactor that
 /// never blocks. It validates requests, splits them into upstream calls, writes one response per call as it
 /// completes (one write in flight at a time), and ends the stream once every account has been answered.
 /// The method is registered raw (ByteBuffer in and out) so that the bridge decodes requests itself: a string
 /// that is not UTF-8 then gets INVALID_ARGUMENT naming the field instead of looking like the end of the stream.
-class ProfileService final : public tencentcloud::chat::profile::v1::ProfileService::WithRawCallbackMethod_GetProfiles<
-                                 tencentcloud::chat::profile::v1::ProfileService::Service> {
+class ProfileService final : public portraitbridge::profile::v1::ProfileService::WithRawCallbackMethod_GetProfiles<
+                                 portraitbridge::profile::v1::ProfileService::Service> {
  public:
   /// `fetcher` (and `observer`, if any) must outlive the server.
   ProfileService(ProfileFetcher& fetcher, StreamLimits limits, ServerLimits server_limits,

@@ -8,12 +8,15 @@
 namespace portrait_bridge {
 namespace {
 
-namespace v1 = tencentcloud::chat::profile::v1;
+namespace v1 = portraitbridge::profile::v1;
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedOutputStream;
 
 // A length-delimited field of `size` bytes, with its tag (one byte: every field number here is below 16).
 size_t FieldSize(size_t size) { return 1 + CodedOutputStream::VarintSize64(size) + size; }
+// result_code = RESULT_CODE_OK: a tag and a one-byte varint.
+constexpr size_t kResultCodeOkSize = 2;
+static_assert(v1::RESULT_CODE_OK < 128, "RESULT_CODE_OK must encode in one byte");
 
 }  // namespace
 
@@ -29,7 +32,7 @@ void ResponseEncoder::AddSuccess(const AccountOutcome& outcome, int copies) {
   size_t items_size = outcome.encoded_items.size();
   for (const v1::ProfileItem& item : outcome.items) items_size += FieldSize(item.ByteSizeLong());
   const size_t size = (outcome.account.empty() ? 0 : FieldSize(outcome.account.size())) + items_size +
-                      FieldSize(0);  // The status, set and empty: code 0 is not written.
+                      kResultCodeOkSize + FieldSize(0);  // The status, set and empty: code 0 is not written.
   const size_t begin = out_.size();
   AppendTag(v1::GetProfilesResponse::kResultsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   AppendVarint(size);
@@ -44,6 +47,8 @@ void ResponseEncoder::AddSuccess(const AccountOutcome& outcome, int copies) {
     item.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&out_[at]));
   }
   out_.append(outcome.encoded_items);
+  AppendTag(v1::AccountResult::kResultCodeFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+  AppendVarint(v1::RESULT_CODE_OK);
   AppendTag(v1::AccountResult::kStatusFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   AppendVarint(0);
   Repeat(begin, copies);

@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "bridge/service/profile_fetcher.h"
 #include "google/rpc/status.pb.h"
-#include "tencentcloud/chat/profile/v1/profile.pb.h"
+#include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
 
@@ -31,7 +31,7 @@ class ResponseEncoder {
   void AddSuccess(const AccountOutcome& outcome, int copies);
 
   /// Any result, `copies` times.
-  void AddResult(const tencentcloud::chat::profile::v1::AccountResult& result, int copies);
+  void AddResult(const portraitbridge::profile::v1::AccountResult& result, int copies);
 
   /// Results already encoded by another encoder (its bytes(), or a run of whole results from them), `copies` times.
   void AddEncodedResults(absl::string_view results, int copies);

@@ -12,7 +12,7 @@
 
 namespace portrait_bridge {
 
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 using Values = KeyValueStore::Values;
 
 namespace {

@@ -90,7 +90,7 @@ nlohmann::json ProfileToJson(const AccountProfile& profile) {
   json["fields"] = fields;
   if (!profile.ok()) {
     json["tencent_code"] = profile.tencent_code;
-    json["result_code"] = tencentcloud::chat::profile::v1::ResultCode_Name(profile.result_code);
+    json["result_code"] = portraitbridge::profile::v1::ResultCode_Name(profile.result_code);
     json["result_info"] = profile.result_info;
     json["error"] = ErrorToJson(profile.error);
   }

@@ -14,7 +14,7 @@
 namespace portrait_bridge::client {
 namespace {
 
-namespace v1 = ::tencentcloud::chat::profile::v1;
+namespace v1 = ::portraitbridge::profile::v1;
 
 constexpr char kTypePrefix[] = "type.googleapis.com/";
 

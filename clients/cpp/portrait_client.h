@@ -1,4 +1,4 @@
-// A small C++ client for Portrait Bridge (tencentcloud.chat.profile.v1.ProfileService) over the generated stubs:
+// A small C++ client for Portrait Bridge (portraitbridge.profile.v1.ProfileService) over the generated stubs:
 // typed results, a per-call deadline, TLS options, and google.rpc.Status details decoded into a readable error.
 #ifndef PORTRAIT_BRIDGE_CLIENTS_CPP_PORTRAIT_CLIENT_H_
 #define PORTRAIT_BRIDGE_CLIENTS_CPP_PORTRAIT_CLIENT_H_
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "google/rpc/status.pb.h"
-#include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
+#include "portraitbridge/profile/v1/profile.grpc.pb.h"
 
 namespace portrait_bridge::client {
 
@@ -95,7 +95,7 @@ struct Field {
 struct AccountProfile {
   std::string account;
   std::vector<Field> fields;  // empty on failure
-  tencentcloud::chat::profile::v1::ResultCode result_code = tencentcloud::chat::profile::v1::RESULT_CODE_OK;
+  portraitbridge::profile::v1::ResultCode result_code = portraitbridge::profile::v1::RESULT_CODE_OK;
   int64_t tencent_code = 0;
   std::string result_info;
   Error error;  // ok() on success
@@ -139,7 +139,7 @@ struct LookupResult {
 };
 
 /// Turns one wire response into the typed form.
-Batch FromProto(const tencentcloud::chat::profile::v1::GetProfilesResponse& response);
+Batch FromProto(const portraitbridge::profile::v1::GetProfilesResponse& response);
 /// A printable form of a value: the number, the string, or "base64:..." for bytes; "" for no value.
 std::string ValueToString(const Value& value);
 
@@ -167,7 +167,7 @@ class ProfileClient {
   LookupResult Get(const std::vector<std::string>& accounts, const std::vector<std::string>& tags);
 
  private:
-  std::unique_ptr<tencentcloud::chat::profile::v1::ProfileService::Stub> stub_;
+  std::unique_ptr<portraitbridge::profile::v1::ProfileService::Stub> stub_;
   ClientOptions options_;
 };
 

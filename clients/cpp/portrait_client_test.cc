@@ -22,7 +22,7 @@
 namespace portrait_bridge::client {
 namespace {
 
-namespace v1 = ::tencentcloud::chat::profile::v1;
+namespace v1 = ::portraitbridge::profile::v1;
 using ::portrait_bridge::testing::BinaryFromEnv;
 using ::portrait_bridge::testing::Subprocess;
 using ::portrait_bridge::testing::TempDir;

@@ -12,7 +12,7 @@ mkdir -p "$out"
 protoc -I "$proto_dir" \
   --python_out="$out" --pyi_out="$out" \
   --grpc_python_out="$out" --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin \
-  "$proto_dir/tencentcloud/chat/profile/v1/profile.proto" \
+  "$proto_dir/portraitbridge/profile/v1/profile.proto" \
   "$proto_dir/google/rpc/status.proto" \
   "$proto_dir/google/rpc/error_details.proto"
 echo "$out"

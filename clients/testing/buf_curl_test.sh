@@ -56,14 +56,14 @@ contains() { grep -qF -- "$2" <<<"$1"; }
 
 run list-services
 expect list-services "exit 0" test "$rc" -eq 0
-for service in tencentcloud.chat.profile.v1.ProfileService grpc.health.v1.Health \
+for service in portraitbridge.profile.v1.ProfileService grpc.health.v1.Health \
                grpc.reflection.v1alpha.ServerReflection; do
   expect list-services "lists $service" contains "$out" "$service"
 done
 
 run list-methods
 expect list-methods "exit 0" test "$rc" -eq 0
-expect list-methods "lists GetProfiles" contains "$out" "tencentcloud.chat.profile.v1.ProfileService/GetProfiles"
+expect list-methods "lists GetProfiles" contains "$out" "portraitbridge.profile.v1.ProfileService/GetProfiles"
 expect list-methods "lists Health/Check" contains "$out" "grpc.health.v1.Health/Check"
 
 run health
@@ -127,7 +127,7 @@ expect stream-error-decoded "decodes field requests[0].accounts" contains "$out"
 echo "=== wrong secret key"
 set +e
 buf curl --protocol grpc --http2-prior-knowledge -d '{"accounts": ["alice"], "tags": ["Tag_Profile_IM_Nick"]}' \
-  "http://$BAD_KEY_BRIDGE_ADDRESS/tencentcloud.chat.profile.v1.ProfileService/GetProfiles" \
+  "http://$BAD_KEY_BRIDGE_ADDRESS/portraitbridge.profile.v1.ProfileService/GetProfiles" \
   >"$work/bad_key.out" 2>"$work/bad_key.err"
 rc=$?
 set -e

@@ -31,7 +31,7 @@ using portrait_bridge::PortraitGetAnswer;
 using portrait_bridge::TagTypes;
 using portrait_bridge::UserProfileEntry;
 using portrait_bridge::ValueType;
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 using Json = nlohmann::json;
 
 constexpr char kNotJson[] = "the body is not JSON (or is truncated)";

@@ -35,7 +35,7 @@ namespace {
 
 using portrait_bridge::FieldViolation;
 using portrait_bridge::fuzz::GetProfilesRequestBytes;
-using tencentcloud::chat::profile::v1::GetProfilesRequest;
+using portraitbridge::profile::v1::GetProfilesRequest;
 
 constexpr uint64_t kIndex = 3;
 constexpr char kPrefix[] = "requests[3]";

@@ -88,7 +88,7 @@ expect_eq "ServiceMonitor scrapes the metrics port" "$(q "$work/all.yaml" 'kind(
 D='kind("Deployment", "pb-portrait-bridge").spec.template.spec'
 C="$D.containers[0]"
 expect_eq "liveness: gRPC probe, port 50051, overall health" "$(q "$work/default.yaml" "JSON.stringify($C.livenessProbe.grpc)")" '{"port":50051,"service":""}'
-expect_eq "readiness: gRPC probe on the ProfileService" "$(q "$work/default.yaml" "JSON.stringify($C.readinessProbe.grpc)")" '{"port":50051,"service":"tencentcloud.chat.profile.v1.ProfileService"}'
+expect_eq "readiness: gRPC probe on the ProfileService" "$(q "$work/default.yaml" "JSON.stringify($C.readinessProbe.grpc)")" '{"port":50051,"service":"portraitbridge.profile.v1.ProfileService"}'
 expect_eq "startup probe: gRPC, port 50051" "$(q "$work/default.yaml" "$C.startupProbe.grpc.port")" "50051"
 expect_eq "container port grpc" "$(q "$work/default.yaml" "$C.ports.map(p => p.name + ':' + p.containerPort).join(',')")" "grpc:50051,metrics:9464"
 expect_eq "listen_address matches the probe port" "$(q "$work/default.yaml" 'config().listen_address')" "0.0.0.0:50051"
@@ -107,7 +107,7 @@ expect_eq "all-features config.json: coalescer, retry and cache (on) keys from t
 expect_eq "upstream_burst omitted when burstPerReplica is null (bridge default)" "$(q "$work/default.yaml" "'upstream_burst' in config()")" "false"
 expect_eq "all-features memory limit sized for its cache" "$(q "$work/all.yaml" "$C.resources.limits.memory")" "384Mi"
 expect_eq "sdkappid renders as an integer" "$(q "$work/default.yaml" 'config().sdkappid')" "1400000000"
-expect_eq "helm test pod checks both health services" "$(q "$work/default.yaml" 'kind("Pod").spec.initContainers.concat(kind("Pod").spec.containers).map(c => c.args.filter(a => a.startsWith("-service=")).join("") || "-service=(overall)").join(" ")')" "-service=(overall) -service=tencentcloud.chat.profile.v1.ProfileService"
+expect_eq "helm test pod checks both health services" "$(q "$work/default.yaml" 'kind("Pod").spec.initContainers.concat(kind("Pod").spec.containers).map(c => c.args.filter(a => a.startsWith("-service=")).join("") || "-service=(overall)").join(" ")')" "-service=(overall) -service=portraitbridge.profile.v1.ProfileService"
 expect_eq "helm test pod targets the Service's gRPC port" "$(q "$work/default.yaml" 'kind("Pod").spec.containers[0].args[0]')" "-addr=pb-portrait-bridge.profiles.svc:50051"
 
 # ---- security ----
@@ -412,8 +412,8 @@ undocumented="$(cd "$here" && node --input-type=module -e '
 # ---- NOTES ----
 notes="$("$helm" install pb "$chart" --dry-run=client --namespace profiles "${required[@]}" 2>&1 | sed -n '/^NOTES:/,$p')"
 for want in "port-forward svc/pb-portrait-bridge 50051:50051" "grpcurl -plaintext localhost:50051 list" \
-            "describe tencentcloud.chat.profile.v1.ProfileService" "grpc.health.v1.Health/Check" \
-            "tencentcloud.chat.profile.v1.ProfileService/GetProfiles"; do
+            "describe portraitbridge.profile.v1.ProfileService" "grpc.health.v1.Health/Check" \
+            "portraitbridge.profile.v1.ProfileService/GetProfiles"; do
   grep -qF -- "$want" <<<"$notes" && pass "NOTES.txt shows: $want" || fail "NOTES.txt lacks: $want"
 done
 grep -qF -- "through Redis" <<<"$notes" && fail "NOTES.txt mentions Redis without Redis" || pass "NOTES.txt: no Redis without Redis"

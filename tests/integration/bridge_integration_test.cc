@@ -358,7 +358,7 @@ TEST_F(BridgeTest, AMessageThatIsNoRequestEndsTheStreamAfterTheRequestsBeforeIt)
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
-      stub.PrepareCall(&context, "/tencentcloud.chat.profile.v1.ProfileService/GetProfiles", &queue);
+      stub.PrepareCall(&context, "/portraitbridge.profile.v1.ProfileService/GetProfiles", &queue);
   // Runs one operation to completion; whether it succeeded.
   int next_tag = 0;
   auto complete = [&](auto&& start) {

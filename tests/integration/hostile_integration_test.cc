@@ -20,7 +20,7 @@
 namespace portrait_bridge::testing {
 namespace {
 
-namespace v1 = tencentcloud::chat::profile::v1;
+namespace v1 = portraitbridge::profile::v1;
 
 // Every standard tag: the largest answer per account the sandbox gives, about 270 bytes.
 const std::vector<std::string> kAllTags = {"Tag_Profile_IM_Nick",          "Tag_Profile_IM_Gender",

@@ -18,7 +18,7 @@ namespace {
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-constexpr char kReadinessService[] = "tencentcloud.chat.profile.v1.ProfileService";
+constexpr char kReadinessService[] = "portraitbridge.profile.v1.ProfileService";
 const std::vector<std::string> kTags = {"Tag_Profile_IM_Nick"};
 
 HealthCheckResponse::ServingStatus CheckHealth(grpc::Channel& channel, const std::string& service) {

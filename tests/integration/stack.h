@@ -13,12 +13,12 @@
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
+#include "portraitbridge/profile/v1/profile.grpc.pb.h"
 #include "tests/support/subprocess.h"
 
 namespace portrait_bridge::testing {
 
-namespace v1 = tencentcloud::chat::profile::v1;
+namespace v1 = portraitbridge::profile::v1;
 
 inline constexpr char kSdkAppId[] = "1400000000";
 inline constexpr char kAdmin[] = "administrator";

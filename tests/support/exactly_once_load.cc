@@ -11,11 +11,11 @@
 
 #include "absl/status/status.h"
 #include "google/rpc/error_details.pb.h"
-#include "tencentcloud/chat/profile/v1/profile.grpc.pb.h"
+#include "portraitbridge/profile/v1/profile.grpc.pb.h"
 
 namespace portrait_bridge::testing {
 
-namespace v1 = tencentcloud::chat::profile::v1;
+namespace v1 = portraitbridge::profile::v1;
 
 namespace {
 

@@ -17,7 +17,7 @@
 namespace portrait_bridge {
 namespace {
 
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 
 constexpr int kHotSet = 10'000;
 constexpr int kChunk = 100;

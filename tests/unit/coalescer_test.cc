@@ -25,7 +25,7 @@
 namespace portrait_bridge {
 namespace {
 
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;

@@ -5,13 +5,13 @@
 #include <set>
 #include <tuple>
 
-#include "tencentcloud/chat/profile/v1/profile.pb.h"
+#include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
 namespace {
 
 using Code = absl::StatusCode;
-using tencentcloud::chat::profile::v1::ResultCode;
+using portraitbridge::profile::v1::ResultCode;
 
 // Every row of the table, written out once more: a change to the mapping must change this test too.
 struct Expected {
@@ -22,29 +22,29 @@ struct Expected {
 };
 
 constexpr Expected kExpected[] = {
-    {40001, Code::kInvalidArgument, false, false},    {40002, Code::kInvalidArgument, false, false},
-    {40003, Code::kNotFound, false, false},           {40004, Code::kFailedPrecondition, false, true},
-    {40006, Code::kUnavailable, true, false},         {40007, Code::kPermissionDenied, false, false},
-    {40009, Code::kInvalidArgument, false, false},    {60002, Code::kInternal, false, false},
-    {60003, Code::kInternal, false, false},           {60004, Code::kFailedPrecondition, false, true},
-    {60005, Code::kFailedPrecondition, false, true},  {60006, Code::kFailedPrecondition, false, true},
-    {60007, Code::kResourceExhausted, true, false},   {60008, Code::kUnavailable, true, false},
-    {60009, Code::kInternal, false, false},           {60010, Code::kFailedPrecondition, false, true},
-    {60011, Code::kResourceExhausted, true, false},   {60012, Code::kFailedPrecondition, false, true},
-    {60013, Code::kUnavailable, true, false},         {60014, Code::kUnavailable, true, false},
-    {60015, Code::kInvalidArgument, false, false},    {60016, Code::kFailedPrecondition, false, true},
-    {60017, Code::kPermissionDenied, false, true},    {60018, Code::kResourceExhausted, true, false},
-    {60019, Code::kResourceExhausted, true, false},   {60020, Code::kFailedPrecondition, false, true},
-    {60021, Code::kPermissionDenied, false, true},    {70001, Code::kFailedPrecondition, true, true},
-    {70002, Code::kFailedPrecondition, false, true},  {70003, Code::kFailedPrecondition, false, true},
-    {70005, Code::kFailedPrecondition, false, true},  {70009, Code::kFailedPrecondition, false, true},
-    {70013, Code::kFailedPrecondition, false, true},  {70014, Code::kFailedPrecondition, false, true},
-    {70016, Code::kFailedPrecondition, false, true},  {70020, Code::kFailedPrecondition, false, true},
-    {70050, Code::kUnavailable, true, true},          {70051, Code::kPermissionDenied, false, false},
-    {70052, Code::kFailedPrecondition, true, true},   {70107, Code::kNotFound, false, false},
-    {70169, Code::kUnavailable, true, false},         {70202, Code::kUnavailable, true, false},
-    {70398, Code::kFailedPrecondition, false, true},  {70402, Code::kInvalidArgument, false, false},
-    {70403, Code::kFailedPrecondition, false, true},  {70500, Code::kUnavailable, true, false},
+    {40001, Code::kInvalidArgument, false, false},   {40002, Code::kInvalidArgument, false, false},
+    {40003, Code::kNotFound, false, false},          {40004, Code::kFailedPrecondition, false, true},
+    {40006, Code::kUnavailable, true, false},        {40007, Code::kPermissionDenied, false, false},
+    {40009, Code::kInvalidArgument, false, false},   {60002, Code::kInternal, false, false},
+    {60003, Code::kInternal, false, false},          {60004, Code::kFailedPrecondition, false, true},
+    {60005, Code::kFailedPrecondition, false, true}, {60006, Code::kFailedPrecondition, false, true},
+    {60007, Code::kResourceExhausted, true, false},  {60008, Code::kUnavailable, true, false},
+    {60009, Code::kInternal, false, false},          {60010, Code::kFailedPrecondition, false, true},
+    {60011, Code::kResourceExhausted, true, false},  {60012, Code::kFailedPrecondition, false, true},
+    {60013, Code::kUnavailable, true, false},        {60014, Code::kUnavailable, true, false},
+    {60015, Code::kInvalidArgument, false, false},   {60016, Code::kFailedPrecondition, false, true},
+    {60017, Code::kPermissionDenied, false, true},   {60018, Code::kResourceExhausted, true, false},
+    {60019, Code::kResourceExhausted, true, false},  {60020, Code::kFailedPrecondition, false, true},
+    {60021, Code::kPermissionDenied, false, true},   {70001, Code::kFailedPrecondition, true, true},
+    {70002, Code::kFailedPrecondition, false, true}, {70003, Code::kFailedPrecondition, false, true},
+    {70005, Code::kFailedPrecondition, false, true}, {70009, Code::kFailedPrecondition, false, true},
+    {70013, Code::kFailedPrecondition, false, true}, {70014, Code::kFailedPrecondition, false, true},
+    {70016, Code::kFailedPrecondition, false, true}, {70020, Code::kFailedPrecondition, false, true},
+    {70050, Code::kUnavailable, true, true},         {70051, Code::kPermissionDenied, false, false},
+    {70052, Code::kFailedPrecondition, true, true},  {70107, Code::kNotFound, false, false},
+    {70169, Code::kUnavailable, true, false},        {70202, Code::kUnavailable, true, false},
+    {70398, Code::kFailedPrecondition, false, true}, {70402, Code::kInvalidArgument, false, false},
+    {70403, Code::kFailedPrecondition, false, true}, {70500, Code::kUnavailable, true, false},
 };
 
 class TencentCodeRowTest : public ::testing::TestWithParam<Expected> {};
@@ -58,7 +58,7 @@ TEST_P(TencentCodeRowTest, MapsAsDocumented) {
   EXPECT_EQ(rule.reason, "TENCENT_" + std::to_string(expected.code));
   EXPECT_FALSE(rule.meaning.empty());
   // The schema names the same code with the same number.
-  EXPECT_TRUE(tencentcloud::chat::profile::v1::ResultCode_IsValid(static_cast<int>(expected.code)));
+  EXPECT_TRUE(portraitbridge::profile::v1::ResultCode_IsValid(static_cast<int>(expected.code)));
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryRow, TencentCodeRowTest, ::testing::ValuesIn(kExpected),
@@ -78,10 +78,10 @@ TEST(ErrorTableTest, TableAndTestCoverTheSameCodesInOrder) {
 }
 
 TEST(ErrorTableTest, EverySchemaCodeIsInTheTable) {
-  const auto* descriptor = tencentcloud::chat::profile::v1::ResultCode_descriptor();
+  const auto* descriptor = portraitbridge::profile::v1::ResultCode_descriptor();
   for (int i = 0; i < descriptor->value_count(); ++i) {
     const int number = descriptor->value(i)->number();
-    if (number <= 1) continue;  // OK and the bridge's own NO_UPSTREAM_ANSWER.
+    if (number <= portraitbridge::profile::v1::RESULT_CODE_NO_UPSTREAM_ANSWER) continue;  // The schema's own codes.
     EXPECT_NE(RuleForTencentCode(number).grpc_code, Code::kUnknown) << number;
   }
 }

@@ -23,22 +23,22 @@
 
 namespace portrait_bridge {
 
-inline tencentcloud::chat::profile::v1::ProfileItem StringItem(const std::string& tag, const std::string& value) {
-  tencentcloud::chat::profile::v1::ProfileItem item;
+inline portraitbridge::profile::v1::ProfileItem StringItem(const std::string& tag, const std::string& value) {
+  portraitbridge::profile::v1::ProfileItem item;
   item.set_tag(tag);
   item.set_string_value(value);
   return item;
 }
 
-inline tencentcloud::chat::profile::v1::ProfileItem UintItem(const std::string& tag, uint64_t value) {
-  tencentcloud::chat::profile::v1::ProfileItem item;
+inline portraitbridge::profile::v1::ProfileItem UintItem(const std::string& tag, uint64_t value) {
+  portraitbridge::profile::v1::ProfileItem item;
   item.set_tag(tag);
   item.set_uint_value(value);
   return item;
 }
 
 inline AccountOutcome Success(const std::string& account,
-                              std::vector<tencentcloud::chat::profile::v1::ProfileItem> items) {
+                              std::vector<portraitbridge::profile::v1::ProfileItem> items) {
   AccountOutcome outcome;
   outcome.account = account;
   outcome.items = std::move(items);
@@ -59,7 +59,7 @@ inline FetchResult Outcomes(std::vector<AccountOutcome> outcomes) {
 }
 
 /// The tags of `items`, in their order.
-inline std::vector<std::string> TagsOf(const std::vector<tencentcloud::chat::profile::v1::ProfileItem>& items) {
+inline std::vector<std::string> TagsOf(const std::vector<portraitbridge::profile::v1::ProfileItem>& items) {
   std::vector<std::string> tags;
   for (const auto& item : items) tags.push_back(item.tag());
   return tags;

@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/strip.h"
+
 namespace portrait_bridge {
 namespace {
 
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -162,6 +164,20 @@ TEST(ParsePortraitGetBodyTest, IntegerFieldThatIsNotANumberKeepsItsTextAsString)
   ASSERT_TRUE(item.ok()) << item.status();
   ASSERT_EQ(item->value_case(), ProfileItem::kStringValue);
   EXPECT_EQ(item->string_value(), "high");
+}
+
+// uint_value is 32 bits, as Tencent's integer fields are: a larger value keeps its text, whole.
+TEST(ParsePortraitGetBodyTest, IntegerFieldBeyond32BitsKeepsItsTextAsString) {
+  const absl::StatusOr<ProfileItem> largest = ParseOneItem("Tag_Profile_IM_Level", "4294967295");
+  ASSERT_TRUE(largest.ok()) << largest.status();
+  ASSERT_EQ(largest->value_case(), ProfileItem::kUintValue);
+  EXPECT_EQ(largest->uint_value(), 4294967295u);
+  for (const std::string value : {"4294967296", R"("4294967296")", "18446744073709551615"}) {
+    const absl::StatusOr<ProfileItem> item = ParseOneItem("Tag_Profile_IM_Level", value);
+    ASSERT_TRUE(item.ok()) << item.status();
+    ASSERT_EQ(item->value_case(), ProfileItem::kStringValue) << value;
+    EXPECT_EQ(item->string_value(), absl::StripPrefix(absl::StripSuffix(value, "\""), "\"")) << value;
+  }
 }
 
 TEST(ParsePortraitGetBodyTest, StringFieldAsNumberIsStringValue) {

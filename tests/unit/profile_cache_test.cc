@@ -14,7 +14,7 @@
 namespace portrait_bridge {
 namespace {
 
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 
 constexpr absl::Duration kTtl = absl::Seconds(60);
 constexpr absl::Duration kNegativeTtl = absl::Seconds(1);

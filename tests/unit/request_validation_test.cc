@@ -9,7 +9,7 @@ namespace portrait_bridge {
 namespace {
 
 using namespace std::string_literals;  // Wire bytes with NULs in them.
-using tencentcloud::chat::profile::v1::GetProfilesRequest;
+using portraitbridge::profile::v1::GetProfilesRequest;
 
 constexpr char kInvalidEncoding[] = "the message is not a valid GetProfilesRequest encoding";
 

@@ -12,7 +12,7 @@
 namespace portrait_bridge {
 namespace {
 
-namespace v1 = tencentcloud::chat::profile::v1;
+namespace v1 = portraitbridge::profile::v1;
 
 // The generated serializer's bytes for the response the encoder is asked to write.
 std::string Generated(const v1::GetProfilesResponse& response) {
@@ -25,6 +25,7 @@ v1::AccountResult SuccessResult(const std::string& account, const std::vector<v1
   v1::AccountResult result;
   result.set_account(account);
   for (const v1::ProfileItem& item : items) *result.add_items() = item;
+  result.set_result_code(v1::RESULT_CODE_OK);
   result.mutable_status()->set_code(0);
   return result;
 }

@@ -28,7 +28,7 @@
 namespace portrait_bridge {
 namespace {
 
-using tencentcloud::chat::profile::v1::ProfileItem;
+using portraitbridge::profile::v1::ProfileItem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 

@@ -1,4 +1,4 @@
-// Package portraitclient is a small Go client for Portrait Bridge (tencentcloud.chat.profile.v1.ProfileService):
+// Package portraitclient is a small Go client for Portrait Bridge (portraitbridge.profile.v1.ProfileService):
 // typed results, a per-stream timeout, TLS, and google.rpc.Status details decoded into *Error.
 //
 // It builds offline with Debian's Go packages in GOPATH mode; see clients/go/generate.sh and clients/README.md.
@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	pb "portraitbridge/gen/tencentcloud/chat/profile/v1"
+	pb "portraitbridge/gen/portraitbridge/profile/v1"
 )
 
 // Options says how to reach the bridge.

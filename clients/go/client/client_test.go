@@ -14,7 +14,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	pb "portraitbridge/gen/tencentcloud/chat/profile/v1"
+	pb "portraitbridge/gen/portraitbridge/profile/v1"
 )
 
 const (

@@ -1,5 +1,5 @@
 'use strict';
-// A small Node.js client for Portrait Bridge (tencentcloud.chat.profile.v1.ProfileService) over @grpc/grpc-js and
+// A small Node.js client for Portrait Bridge (portraitbridge.profile.v1.ProfileService) over @grpc/grpc-js and
 // @grpc/proto-loader. It loads the repository's proto/ files at run time (no generated code), so a schema change
 // reaches this client as soon as the .proto files change.
 
@@ -8,14 +8,14 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
 const DEFAULT_PROTO_DIR = path.resolve(__dirname, '..', '..', '..', 'proto');
-const SERVICE = 'tencentcloud.chat.profile.v1.ProfileService';
+const SERVICE = 'portraitbridge.profile.v1.ProfileService';
 const DETAILS_TRAILER = 'grpc-status-details-bin';
 const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, number]) => [number, name]));
 
 /** Loads profile.proto and the google.rpc details from `protoDir` (default: the repository's proto/). */
 function loadDefinitions(protoDir = process.env.PROTO_DIR || DEFAULT_PROTO_DIR) {
   return protoLoader.loadSync(
-    ['tencentcloud/chat/profile/v1/profile.proto', 'google/rpc/status.proto', 'google/rpc/error_details.proto'],
+    ['portraitbridge/profile/v1/profile.proto', 'google/rpc/status.proto', 'google/rpc/error_details.proto'],
     // keepCase: field names as in the .proto (snake_case); longs as strings, converted below without loss.
     { includeDirs: [protoDir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
 }
@@ -144,7 +144,7 @@ class ProfileClient {
    */
   constructor(target, { deadlineMs = 30000, tls = null, protoDir } = {}) {
     this.definitions = loadDefinitions(protoDir);
-    const Service = grpc.loadPackageDefinition(this.definitions).tencentcloud.chat.profile.v1.ProfileService;
+    const Service = grpc.loadPackageDefinition(this.definitions).portraitbridge.profile.v1.ProfileService;
     const credentials = tls
       ? grpc.credentials.createSsl(tls.rootCerts || null, tls.privateKey || null, tls.certChain || null)
       : grpc.credentials.createInsecure();

@@ -1,4 +1,4 @@
-"""A small Python client for Portrait Bridge (tencentcloud.chat.profile.v1.ProfileService).
+"""A small Python client for Portrait Bridge (portraitbridge.profile.v1.ProfileService).
 
 Uses the stubs that ``clients/python/generate.sh`` writes (put that directory on ``sys.path`` / ``PYTHONPATH``)
 with Debian's python3-grpcio and python3-protobuf::
@@ -26,7 +26,7 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 import grpc
 
 from google.rpc import error_details_pb2, status_pb2
-from tencentcloud.chat.profile.v1 import profile_pb2, profile_pb2_grpc
+from portraitbridge.profile.v1 import profile_pb2, profile_pb2_grpc
 
 __all__ = [
     "AccountProfile",

@@ -56,7 +56,7 @@ app.kubernetes.io/part-of: portrait-bridge
 Fixed facts of the bridge binary: the gRPC service whose health flips to NOT_SERVING on drain
 (readiness) and the mount points the chart uses.
 */}}
-{{- define "portrait-bridge.grpcServiceName" -}}tencentcloud.chat.profile.v1.ProfileService{{- end }}
+{{- define "portrait-bridge.grpcServiceName" -}}portraitbridge.profile.v1.ProfileService{{- end }}
 {{- define "portrait-bridge.configDir" -}}/etc/portrait-bridge/config{{- end }}
 {{- define "portrait-bridge.secretDir" -}}/etc/portrait-bridge/secret{{- end }}
 {{- define "portrait-bridge.tlsDir" -}}/etc/portrait-bridge/tls{{- end }}
