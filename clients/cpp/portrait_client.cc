@@ -109,8 +109,8 @@ Error DecodeStatus(const google::rpc::Status& status) {
         error.field_violations.push_back({violation.field(), violation.description()});
       }
     } else if (detail.UnpackTo(&retry)) {
-      error.retry_delay = std::chrono::milliseconds(retry.retry_delay().seconds() * 1000 +
-                                                    retry.retry_delay().nanos() / 1000000);
+      error.retry_delay =
+          std::chrono::milliseconds(retry.retry_delay().seconds() * 1000 + retry.retry_delay().nanos() / 1000000);
     } else {
       std::string type = detail.type_url();
       if (type.rfind(kTypePrefix, 0) == 0) type = type.substr(sizeof(kTypePrefix) - 1);
@@ -136,24 +136,42 @@ Error DecodeStatus(const grpc::Status& status) {
 
 std::string StatusCodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return absl::StrCat("CODE_", static_cast<int>(code));
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return absl::StrCat("CODE_", static_cast<int>(code));
   }
 }
 
@@ -184,7 +202,7 @@ Batch FromProto(const v1::GetProfilesResponse& response) {
 std::string ValueToString(const Value& value) {
   struct Visitor {
     std::string operator()(std::monostate) const { return ""; }
-    std::string operator()(uint64_t number) const { return std::to_string(number); }
+    std::string operator()(uint32_t number) const { return std::to_string(number); }
     std::string operator()(const std::string& text) const { return text; }
     std::string operator()(const Bytes& bytes) const { return "base64:" + absl::Base64Escape(bytes.data); }
   };
@@ -196,8 +214,7 @@ std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, std::
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options.use_tls) {
     grpc::SslCredentialsOptions ssl;
-    if (!options.tls_root_certs_file.empty() &&
-        !ReadFile(options.tls_root_certs_file, &ssl.pem_root_certs, error)) {
+    if (!options.tls_root_certs_file.empty() && !ReadFile(options.tls_root_certs_file, &ssl.pem_root_certs, error)) {
       return nullptr;
     }
     if (options.tls_client_cert_file.empty() != options.tls_client_key_file.empty()) {
@@ -228,8 +245,7 @@ std::unique_ptr<ProfileClient> ProfileClient::Create(const ClientOptions& option
   return std::make_unique<ProfileClient>(std::move(channel), options);
 }
 
-Error ProfileClient::GetProfiles(const std::vector<Lookup>& lookups,
-                                 const std::function<void(Batch&&)>& on_batch) {
+Error ProfileClient::GetProfiles(const std::vector<Lookup>& lookups, const std::function<void(Batch&&)>& on_batch) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
   std::unique_ptr<grpc::ClientReaderWriter<v1::GetProfilesRequest, v1::GetProfilesResponse>> stream =
@@ -255,15 +271,19 @@ Error ProfileClient::GetProfiles(const std::vector<Lookup>& lookups,
   return DecodeStatus(stream->Finish());
 }
 
-LookupResult ProfileClient::Get(const std::vector<std::string>& accounts, const std::vector<std::string>& tags) {
+LookupResult ProfileClient::BatchGet(const std::vector<std::string>& accounts, const std::vector<std::string>& tags) {
+  v1::BatchGetProfilesRequest request;
+  request.mutable_accounts()->Add(accounts.begin(), accounts.end());
+  request.mutable_tags()->Add(tags.begin(), tags.end());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+  v1::BatchGetProfilesResponse response;
   LookupResult result;
-  Error refusal;
-  Error stream_error = GetProfiles({Lookup{"", accounts, tags}}, [&](Batch&& batch) {
-    if (!batch.ok() && refusal.ok()) refusal = std::move(batch.error);
-    for (AccountProfile& profile : batch.results) result.profiles.push_back(std::move(profile));
-  });
-  // A refusal says more than how the stream ended (OK, after a refusal).
-  result.stream_error = refusal.ok() ? std::move(stream_error) : std::move(refusal);
+  result.error = DecodeStatus(stub_->BatchGetProfiles(&context, request, &response));
+  if (!result.error.ok()) return result;
+  result.profiles.reserve(response.results_size());
+  for (const v1::AccountResult& account_result : response.results())
+    result.profiles.push_back(FromProto(account_result));
   return result;
 }
 

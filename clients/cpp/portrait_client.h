@@ -1,5 +1,6 @@
-// A small C++ client for Portrait Bridge (portraitbridge.profile.v1.ProfileService) over the generated stubs:
-// typed results, a per-call deadline, TLS options, and google.rpc.Status details decoded into a readable error.
+// A small C++ client for Portrait Bridge (portraitbridge.profile.v1.ProfileService) over the generated stubs: what
+// they do not do themselves. Typed results, a per-call deadline, TLS options, google.rpc.Status details decoded into
+// a readable error, and a bulk stream that writes and reads at once.
 #ifndef PORTRAIT_BRIDGE_CLIENTS_CPP_PORTRAIT_CLIENT_H_
 #define PORTRAIT_BRIDGE_CLIENTS_CPP_PORTRAIT_CLIENT_H_
 
@@ -24,7 +25,7 @@ namespace portrait_bridge::client {
 struct ClientOptions {
   /// "host:port", or any gRPC target ("dns:///bridge.example:443").
   std::string target;
-  /// Applied to every GetProfiles stream, from its start to its last response.
+  /// Applied to every call: a BatchGet call, or a GetProfiles stream from its start to its last response.
   std::chrono::milliseconds deadline{std::chrono::seconds(30)};
   bool use_tls = false;
   /// PEM root certificates to trust; empty: gRPC's default roots.
@@ -49,16 +50,16 @@ struct FieldViolation {
   std::string description;
 };
 
-/// A gRPC status with its google.rpc.Status details decoded. code OK means success. Used for the end of a stream
-/// (grpc-status-details-bin), for a request refused in-band (GetProfilesResponse.status) and for one account's
-/// AccountResult.status.
+/// A gRPC status with its google.rpc.Status details decoded. code OK means success. Used for a failed call
+/// (grpc-status-details-bin), for a request refused in-band on the stream (GetProfilesResponse.status) and for one
+/// account's AccountResult.status.
 struct Error {
   grpc::StatusCode code = grpc::StatusCode::OK;
   std::string message;
   std::optional<ErrorInfo> error_info;
-  std::vector<FieldViolation> field_violations;  // from google.rpc.BadRequest
+  std::vector<FieldViolation> field_violations;          // from google.rpc.BadRequest
   std::optional<std::chrono::milliseconds> retry_delay;  // from google.rpc.RetryInfo
-  std::vector<std::string> other_detail_types;  // details this client does not decode, by type URL
+  std::vector<std::string> other_detail_types;           // details this client does not decode, by type URL
 
   bool ok() const { return code == grpc::StatusCode::OK; }
   /// The Tencent code from ErrorInfo metadata "tencent_code", or 0.
@@ -83,7 +84,7 @@ struct Bytes {
   bool operator==(const Bytes& other) const { return data == other.data; }
 };
 /// A profile value, typed as the bridge sends it; monostate when Tencent sent the tag without a value.
-using Value = std::variant<std::monostate, uint64_t, std::string, Bytes>;
+using Value = std::variant<std::monostate, uint32_t, std::string, Bytes>;
 
 /// One profile field.
 struct Field {
@@ -95,8 +96,8 @@ struct Field {
 struct AccountProfile {
   std::string account;
   std::vector<Field> fields;  // empty on failure
-  portraitbridge::profile::v1::ResultCode result_code = portraitbridge::profile::v1::RESULT_CODE_OK;
-  int64_t tencent_code = 0;
+  portraitbridge::profile::v1::ResultCode result_code = portraitbridge::profile::v1::RESULT_CODE_UNSPECIFIED;
+  int32_t tencent_code = 0;  // 0 on success
   std::string result_info;
   Error error;  // ok() on success
 
@@ -115,7 +116,7 @@ struct Lookup {
 /// One GetProfilesResponse, typed: some or all results of the request at `request_index` (a request's results may
 /// be split over several batches; the last has `request_complete`).
 struct Batch {
-  uint64_t request_index = 0;
+  uint32_t request_index = 0;
   std::string request_id;
   std::vector<AccountProfile> results;
   bool request_complete = false;
@@ -128,12 +129,13 @@ struct Batch {
   bool ok() const { return error.ok(); }
 };
 
-/// Everything a finished lookup returned: the results that arrived and how the lookup failed, if it did.
+/// What a BatchGet call returned.
 struct LookupResult {
+  /// One per account asked, in the order asked; empty when the call failed.
   std::vector<AccountProfile> profiles;
-  /// ok() when the request was accepted and the stream ended with OK. Otherwise the request's in-band refusal
-  /// (INVALID_ARGUMENT with its field violations, as Batch::error) or, when it was accepted, how the stream ended.
-  Error stream_error;
+  /// ok() when the call succeeded (accounts may still have failed one by one: see each profile). Otherwise how the
+  /// call failed, e.g. INVALID_ARGUMENT with a field violation for each bad field ("tags", "accounts[2]").
+  Error error;
   /// Results that arrived, keyed by account (the last one wins for an account asked twice).
   std::map<std::string, AccountProfile> ByAccount() const;
 };
@@ -147,8 +149,8 @@ std::string ValueToString(const Value& value);
 /// with the reason in `*error`.
 std::shared_ptr<grpc::Channel> CreateChannel(const ClientOptions& options, std::string* error);
 
-/// A client for ProfileService. Thread-safe: any number of threads may call GetProfiles concurrently; each call is
-/// its own stream.
+/// A client for ProfileService. Thread-safe: any number of threads may call it concurrently; each call is its own
+/// RPC.
 class ProfileClient {
  public:
   /// Uses `channel`, e.g. from CreateChannel(); `options.target` and the TLS fields are not used here.
@@ -162,9 +164,9 @@ class ProfileClient {
   /// Batch whose `error` is set, and the stream goes on; the returned Error concerns the stream as a whole.
   Error GetProfiles(const std::vector<Lookup>& lookups, const std::function<void(Batch&&)>& on_batch);
 
-  /// One lookup, collected: convenient for small calls. An invalid lookup comes back as `stream_error`
-  /// INVALID_ARGUMENT with its field violations, whether the bridge refused it in-band or ended the stream.
-  LookupResult Get(const std::vector<std::string>& accounts, const std::vector<std::string>& tags);
+  /// Looks up `accounts` (at most the bridge's max_accounts_per_batch_get, 1,000 by default) with one unary
+  /// BatchGetProfiles call: the call for lookups. For more accounts, or to pipeline, use GetProfiles.
+  LookupResult BatchGet(const std::vector<std::string>& accounts, const std::vector<std::string>& tags);
 
  private:
   std::unique_ptr<portraitbridge::profile::v1::ProfileService::Stub> stub_;
