@@ -77,7 +77,7 @@ func TestBatchGetBadTagFailsWithBadRequest(t *testing.T) {
 	}
 	// The unary request has no requests[] around it: the path names the request's own field.
 	if e.Code != codes.InvalidArgument || len(e.FieldViolations) != 1 ||
-		!strings.HasSuffix(e.FieldViolations[0].Field, "tags[1]") ||
+		e.FieldViolations[0].Field != "tags[1]" ||
 		!strings.Contains(e.FieldViolations[0].Description, badTag) {
 		t.Fatalf("err = %v, want INVALID_ARGUMENT naming tags[1]", e)
 	}

@@ -45,7 +45,7 @@ class ProfileClientTest(unittest.TestCase):
         self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertEqual(len(error.field_violations), 1, error)
         # The unary request has no requests[] around it: the path names the request's own field.
-        self.assertTrue(error.field_violations[0].field.endswith("tags[1]"), error)
+        self.assertEqual(error.field_violations[0].field, "tags[1]")
         self.assertIn(BAD_TAG, error.field_violations[0].description)
 
     def test_batch_get_wrong_secret_key_is_failed_precondition(self):
