@@ -310,5 +310,8 @@ class ProfileClient:
         profiles: List[AccountProfile] = []
         for index, start in enumerate(range(0, len(accounts), chunk)):
             pending = by_request.get(index, {})
-            profiles.extend(pending[account].pop(0) for account in accounts[start:start + chunk])
+            for account in accounts[start:start + chunk]:
+                if not pending.get(account):
+                    raise RuntimeError(f"the bridge answered no result for {account!r} in request {index}")
+                profiles.append(pending[account].pop(0))
         return profiles
