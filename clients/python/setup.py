@@ -27,6 +27,7 @@ SCHEMA = "portraitbridge/profile/v1/profile.proto"
 GOOGLEAPIS = ["google/rpc/status.proto", "google/rpc/error_details.proto", "google/api/http.proto",
               "google/api/annotations.proto"]
 _GOOGLE_IMPORT = re.compile(r"^from google\.(rpc|api) import (\w+) as (\w+)$", re.MULTILINE)
+_PYI_GOOGLE_IMPORT = re.compile(r"^from google\.(rpc|api) import", re.MULTILINE)
 
 
 def _rewrite_google_imports(text: str) -> str:
@@ -55,7 +56,11 @@ def generate(proto_dir: pathlib.Path, out: pathlib.Path) -> None:
             destination = target / path.relative_to(source)
             destination.parent.mkdir(parents=True, exist_ok=True)
             text = path.read_text()
-            destination.write_text(_rewrite_google_imports(text) if path.suffix == ".py" else text)
+            if path.suffix == ".py":
+                text = _rewrite_google_imports(text)
+            elif path.suffix == ".pyi":  # type stubs: the copy in this package, which type checkers always find
+                text = _PYI_GOOGLE_IMPORT.sub(r"from portraitbridge._googleapis.google.\1 import", text)
+            destination.write_text(text)
     shutil.rmtree(staging)
     # protoc writes no __init__.py; regular packages keep the import system from merging namespaces.
     for directory in (out / "portraitbridge").rglob("*"):
