@@ -148,6 +148,7 @@ int Run(int argc, char** argv) {
 
   StreamLimits limits;
   limits.max_accounts_per_stream = config.max_accounts_per_stream;
+  limits.max_accounts_per_batch_get = config.max_accounts_per_batch_get;
   limits.max_inflight_accounts = config.max_inflight_accounts_per_stream;
   limits.max_accounts_per_call = config.max_accounts_per_call;
   // Asks flow: the streams' reactors -> [cache, when cache_ttl_ms > 0] -> [shared cache in Redis, when

@@ -44,6 +44,9 @@ const std::vector<OptionDoc>& Options() {
       {"usersig_validity_seconds", "86400", "validity of the admin UserSig; renewed at half of it"},
       {"attempt_timeout_ms", "5000", "timeout of one upstream attempt (Tencent's backend gives up at 3 s)"},
       {"max_accounts_per_stream", "100000", "accounts one GetProfiles stream may ask for in all"},
+      {"max_accounts_per_batch_get", "1000",
+       "entries of `accounts` in one BatchGetProfiles call, 1 to 100000; more is INVALID_ARGUMENT (use the "
+       "GetProfiles stream)"},
       {"max_inflight_accounts_per_stream", "1000",
        "accounts of one stream in upstream calls at once; the stream stops reading beyond it"},
       {"max_accounts_per_call", "100", "accounts per upstream call, 1 to 100"},
@@ -321,6 +324,10 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
       ParseInt("max_accounts_per_stream", values.at("max_accounts_per_stream"), 1, 100000000);
   if (!per_stream.ok()) return per_stream.status();
   config.max_accounts_per_stream = *per_stream;
+  absl::StatusOr<int64_t> per_batch_get =
+      ParseInt("max_accounts_per_batch_get", values.at("max_accounts_per_batch_get"), 1, 100000);
+  if (!per_batch_get.ok()) return per_batch_get.status();
+  config.max_accounts_per_batch_get = *per_batch_get;
   absl::StatusOr<int64_t> inflight =
       ParseInt("max_inflight_accounts_per_stream", values.at("max_inflight_accounts_per_stream"), 1, 1000000);
   if (!inflight.ok()) return inflight.status();
@@ -489,6 +496,7 @@ std::string Config::Describe() const {
       " secret_key=", secret_key.empty() ? "missing" : "set",
       " attempt_timeout_ms=", absl::ToInt64Milliseconds(attempt_timeout),
       " max_accounts_per_call=", max_accounts_per_call, " max_accounts_per_stream=", max_accounts_per_stream,
+      " max_accounts_per_batch_get=", max_accounts_per_batch_get,
       " max_inflight_accounts_per_stream=", max_inflight_accounts_per_stream,
       " unread_responses_mib=", unread_responses_bytes >> 20, " max_accepted_accounts=", max_accepted_accounts,
       " grpc_memory_quota_mib=", grpc_memory_quota_bytes >> 20,

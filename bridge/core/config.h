@@ -29,6 +29,7 @@ struct Config {
   absl::Duration usersig_validity;
   absl::Duration attempt_timeout;
   int64_t max_accounts_per_stream = 0;
+  int64_t max_accounts_per_batch_get = 0;
   int64_t max_inflight_accounts_per_stream = 0;
   int64_t unread_responses_bytes = 0;      ///< Server-wide bound on responses not yet read by their callers.
   int64_t max_accepted_accounts = 0;       ///< Server-wide bound on accepted, unanswered distinct accounts.

@@ -17,10 +17,39 @@ using google::protobuf::UnknownFieldSet;
 
 constexpr size_t kMaxReportedViolations = 20;  // Enough to act on, without echoing a huge request back.
 
-// Field numbers of GetProfilesRequest.
-constexpr int kRequestIdField = 1;
-constexpr int kAccountsField = 2;
-constexpr int kTagsField = 3;
+// Reads every length-delimited field of `wire` (strings taken as bytes) and hands it to `take` with its number;
+// false when `wire` is not a message encoding.
+template <typename Take>
+bool DecodeStrings(absl::string_view wire, Take take) {
+  google::protobuf::Empty message;
+  if (!message.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
+  UnknownFieldSet* fields = message.GetReflection()->MutableUnknownFields(&message);
+  for (int i = 0; i < fields->field_count(); ++i) {
+    UnknownField* field = fields->mutable_field(i);
+    if (field->type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    take(field->number(), std::move(*field->mutable_length_delimited()));
+  }
+  return true;
+}
+
+// Checks accounts and tags, naming fields `prefix` + "accounts[i]" and so on.
+void ValidateLookup(const std::string& prefix, const google::protobuf::RepeatedPtrField<std::string>& accounts,
+                    const google::protobuf::RepeatedPtrField<std::string>& tags,
+                    std::vector<FieldViolation>& violations) {
+  if (accounts.empty()) violations.push_back({prefix + "accounts", "at least one account is required"});
+  for (int i = 0; i < accounts.size(); ++i) {
+    if (absl::Status status = ValidateAccount(accounts[i]); !status.ok()) {
+      violations.push_back({absl::StrCat(prefix, "accounts[", i, "]"), std::string(status.message())});
+    }
+  }
+  if (tags.empty()) violations.push_back({prefix + "tags", "at least one tag is required"});
+  for (int i = 0; i < tags.size(); ++i) {
+    if (absl::Status status = ValidateTag(tags[i]); !status.ok()) {
+      violations.push_back({absl::StrCat(prefix, "tags[", i, "]"), std::string(status.message())});
+    }
+  }
+  if (violations.size() > kMaxReportedViolations) violations.resize(kMaxReportedViolations);
+}
 
 }  // namespace
 
@@ -30,19 +59,22 @@ constexpr int kTagsField = 3;
 // take tags and lengths of more than 5 bytes, which that parser refuses.) Fields 1 to 3 with another wire type are
 // unknown fields for protobuf too: skipped.
 bool DecodeRequest(absl::string_view wire, portraitbridge::profile::v1::GetProfilesRequest& request) {
+  using Request = portraitbridge::profile::v1::GetProfilesRequest;
   request.Clear();
-  google::protobuf::Empty message;
-  if (!message.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
-  UnknownFieldSet* fields = message.GetReflection()->MutableUnknownFields(&message);
-  for (int i = 0; i < fields->field_count(); ++i) {
-    UnknownField* field = fields->mutable_field(i);
-    if (field->type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
-    std::string& value = *field->mutable_length_delimited();
-    if (field->number() == kRequestIdField) request.set_request_id(std::move(value));
-    if (field->number() == kAccountsField) request.add_accounts(std::move(value));
-    if (field->number() == kTagsField) request.add_tags(std::move(value));
-  }
-  return true;
+  return DecodeStrings(wire, [&](int number, std::string value) {
+    if (number == Request::kRequestIdFieldNumber) request.set_request_id(std::move(value));
+    if (number == Request::kAccountsFieldNumber) request.add_accounts(std::move(value));
+    if (number == Request::kTagsFieldNumber) request.add_tags(std::move(value));
+  });
+}
+
+bool DecodeBatchGetRequest(absl::string_view wire, portraitbridge::profile::v1::BatchGetProfilesRequest& request) {
+  using Request = portraitbridge::profile::v1::BatchGetProfilesRequest;
+  request.Clear();
+  return DecodeStrings(wire, [&](int number, std::string value) {
+    if (number == Request::kAccountsFieldNumber) request.add_accounts(std::move(value));
+    if (number == Request::kTagsFieldNumber) request.add_tags(std::move(value));
+  });
 }
 
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,
@@ -58,19 +90,14 @@ std::vector<FieldViolation> ValidateRequest(const portraitbridge::profile::v1::G
   const std::string prefix = absl::StrCat("requests[", index, "]");
   std::vector<FieldViolation> violations;
   if (!IsValidUtf8(request.request_id())) violations.push_back({prefix + ".request_id", "not valid UTF-8"});
-  if (request.accounts_size() == 0) violations.push_back({prefix + ".accounts", "at least one account is required"});
-  for (int i = 0; i < request.accounts_size(); ++i) {
-    if (absl::Status status = ValidateAccount(request.accounts(i)); !status.ok()) {
-      violations.push_back({absl::StrCat(prefix, ".accounts[", i, "]"), std::string(status.message())});
-    }
-  }
-  if (request.tags_size() == 0) violations.push_back({prefix + ".tags", "at least one tag is required"});
-  for (int i = 0; i < request.tags_size(); ++i) {
-    if (absl::Status status = ValidateTag(request.tags(i)); !status.ok()) {
-      violations.push_back({absl::StrCat(prefix, ".tags[", i, "]"), std::string(status.message())});
-    }
-  }
-  if (violations.size() > kMaxReportedViolations) violations.resize(kMaxReportedViolations);
+  ValidateLookup(prefix + ".", request.accounts(), request.tags(), violations);
+  return violations;
+}
+
+std::vector<FieldViolation> ValidateBatchGetRequest(
+    const portraitbridge::profile::v1::BatchGetProfilesRequest& request) {
+  std::vector<FieldViolation> violations;
+  ValidateLookup("", request.accounts(), request.tags(), violations);
   return violations;
 }
 

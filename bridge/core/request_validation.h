@@ -24,6 +24,12 @@ bool DecodeRequest(absl::string_view wire, portraitbridge::profile::v1::GetProfi
 std::vector<FieldViolation> ValidateRequest(const portraitbridge::profile::v1::GetProfilesRequest& request,
                                             uint64_t index);
 
+/// The same for the request of a BatchGetProfiles call: paths like "accounts[3]" and "tags[0]". DecodeBatchGetRequest
+/// returns false when `wire` is not a BatchGetProfilesRequest encoding.
+bool DecodeBatchGetRequest(absl::string_view wire, portraitbridge::profile::v1::BatchGetProfilesRequest& request);
+std::vector<FieldViolation> ValidateBatchGetRequest(
+    const portraitbridge::profile::v1::BatchGetProfilesRequest& request);
+
 }  // namespace portrait_bridge
 
 #endif  // PORTRAIT_BRIDGE_CORE_REQUEST_VALIDATION_H_

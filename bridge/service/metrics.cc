@@ -16,11 +16,12 @@ BridgeMetrics::BridgeMetrics()
                 .Name("portrait_bridge_rpcs_total")
                 .Help("Finished RPCs by method and gRPC status code")
                 .Register(*registry_)),
-      rpc_seconds_(prometheus::BuildHistogram()
-                       .Name("portrait_bridge_rpc_duration_seconds")
-                       .Help("Duration of GetProfiles streams")
-                       .Register(*registry_)
-                       .Add({{"method", "GetProfiles"}}, kLatencyBuckets)),
+      rpc_seconds_family_(prometheus::BuildHistogram()
+                              .Name("portrait_bridge_rpc_duration_seconds")
+                              .Help("Duration of RPCs by method (GetProfiles streams, BatchGetProfiles calls)")
+                              .Register(*registry_)),
+      rpc_seconds_(rpc_seconds_family_.Add({{"method", "GetProfiles"}}, kLatencyBuckets)),
+      batch_get_seconds_(rpc_seconds_family_.Add({{"method", "BatchGetProfiles"}}, kLatencyBuckets)),
       streams_in_flight_(prometheus::BuildGauge()
                              .Name("portrait_bridge_streams_in_flight")
                              .Help("Open GetProfiles streams")
@@ -32,7 +33,8 @@ BridgeMetrics::BridgeMetrics()
                     .Register(*registry_)),
       invalid_requests_(prometheus::BuildCounter()
                             .Name("portrait_bridge_invalid_requests_total")
-                            .Help("Requests refused in-band as invalid (INVALID_ARGUMENT on their response)")
+                            .Help("Requests refused as invalid (INVALID_ARGUMENT in-band on a stream, or as the status "
+                                  "of a BatchGetProfiles call)")
                             .Register(*registry_)
                             .Add({})),
       unread_bytes_(prometheus::BuildGauge()
@@ -168,6 +170,12 @@ void BridgeMetrics::OnStreamFinished(grpc::StatusCode code, int64_t /*accounts*/
   streams_in_flight_.Decrement();
   rpcs_.Add({{"method", "GetProfiles"}, {"code", StatusCodeName(code)}}).Increment();
   rpc_seconds_.Observe(absl::ToDoubleSeconds(duration));
+}
+
+void BridgeMetrics::OnBatchGetFinished(grpc::StatusCode code, int64_t /*accounts*/, int64_t /*failed_accounts*/,
+                                       absl::Duration duration) {
+  rpcs_.Add({{"method", "BatchGetProfiles"}, {"code", StatusCodeName(code)}}).Increment();
+  batch_get_seconds_.Observe(absl::ToDoubleSeconds(duration));
 }
 
 }  // namespace portrait_bridge

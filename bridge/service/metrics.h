@@ -48,11 +48,15 @@ class BridgeMetrics final : public UpstreamObserver,
   void OnUnreadBytes(int64_t delta) override;
   void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
                         absl::Duration duration) override;
+  void OnBatchGetFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
+                          absl::Duration duration) override;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& rpcs_;
+  prometheus::Family<prometheus::Histogram>& rpc_seconds_family_;
   prometheus::Histogram& rpc_seconds_;
+  prometheus::Histogram& batch_get_seconds_;
   prometheus::Gauge& streams_in_flight_;
   prometheus::Family<prometheus::Counter>& accounts_;
   prometheus::Counter& invalid_requests_;

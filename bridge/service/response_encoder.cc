@@ -80,8 +80,13 @@ void ResponseEncoder::SetComplete() {
 }
 
 grpc::ByteBuffer ResponseEncoder::Finish() && {
-  auto* bytes = new std::string(std::move(out_));
+  grpc::ByteBuffer buffer = ToByteBuffer(std::move(out_));
   out_.clear();
+  return buffer;
+}
+
+grpc::ByteBuffer ToByteBuffer(std::string value) {
+  auto* bytes = new std::string(std::move(value));
   grpc::Slice slice(
       bytes->data(), bytes->size(), [](void* user) { delete static_cast<std::string*>(user); }, bytes);
   return grpc::ByteBuffer(&slice, 1);

@@ -18,6 +18,9 @@ namespace portrait_bridge {
 /// every result, and a response held for a slow reader costs at most this much.
 inline constexpr size_t kMaxResponseBytes = 1 << 20;
 
+/// `bytes` as a ByteBuffer for gRPC, without a copy.
+grpc::ByteBuffer ToByteBuffer(std::string bytes);
+
 /// Writes one GetProfilesResponse straight from the fetcher's outcomes, field by field in field-number order: the
 /// bytes the generated serializer writes for the same message. Building AccountResult and ProfileItem messages for
 /// every profile, moving the items into them, serializing and destroying them all was most of the bridge's own

@@ -64,6 +64,7 @@ done
 run list-methods
 expect list-methods "exit 0" test "$rc" -eq 0
 expect list-methods "lists GetProfiles" contains "$out" "portraitbridge.profile.v1.ProfileService/GetProfiles"
+expect list-methods "lists BatchGetProfiles" contains "$out" "portraitbridge.profile.v1.ProfileService/BatchGetProfiles"
 expect list-methods "lists Health/Check" contains "$out" "grpc.health.v1.Health/Check"
 
 run health
@@ -78,8 +79,10 @@ expect bidi-file "both requests complete" \
   test "$(jq -s 'map(select(.requestComplete == true)) | length' <<<"$out")" -eq 2
 expect bidi-file "alice: Nick is a string" \
   test "$(result alice | jq -r '.items[] | select(.tag == "Tag_Profile_IM_Nick") | .stringValue | type')" = string
-expect bidi-file "alice: BirthDay is a uint_value" \
-  test -n "$(result alice | jq -r '.items[] | select(.tag == "Tag_Profile_IM_BirthDay") | .uintValue // empty')"
+# proto3 JSON writes 64-bit integers as strings; the schema's integers are 32-bit, so they come out as numbers.
+expect bidi-file "alice: BirthDay is a uintValue, a JSON number" \
+  test "$(result alice | jq -r '.items[] | select(.tag == "Tag_Profile_IM_BirthDay") | .uintValue | type')" = number
+expect bidi-file "nobody: tencentCode is a JSON number" test "$(result nobody | jq -r '.tencentCode | type')" = number
 expect bidi-file "alice answers request 'first'" test "$(result alice | jq -r .requestId)" = first
 expect bidi-file "bob answers request 'second'" test "$(result bob | jq -r .requestId)" = second
 expect bidi-file "nobody: partial failure 40003 / NOT_FOUND" \
@@ -89,6 +92,17 @@ expect bidi-file "nobody: ErrorInfo TENCENT_40003 decoded" \
   test "$(result nobody | jq -r '.status.details[0] | "\(."@type") \(.reason) \(.metadata.tencent_code)"')" = \
        "type.googleapis.com/google.rpc.ErrorInfo TENCENT_40003 40003"
 
+# The unary BatchGetProfiles: one result per account, in request order, numbers as JSON numbers.
+run batch-get
+expect batch-get "exit 0" test "$rc" -eq 0
+expect batch-get "results in request order" test "$(jq -r '[.results[].account] | join(",")' <<<"$out")" = alice,nobody
+expect batch-get "alice: resultCode RESULT_CODE_OK, BirthDay a JSON number" \
+  test "$(jq -r '.results[0] | "\(.resultCode) \(.items[] | select(.tag == "Tag_Profile_IM_BirthDay") | .uintValue | type)"' \
+    <<<"$out")" = "RESULT_CODE_OK number"
+expect batch-get "nobody: tencentCode 40003 as a JSON number, ErrorInfo TENCENT_40003" \
+  test "$(jq -r '.results[1] | "\(.tencentCode) \(.tencentCode | type) \(.status.details[0].reason)"' <<<"$out")" = \
+       "40003 number TENCENT_40003"
+
 # An invalid request is refused in-band: its own response carries the status; the stream goes on and ends OK.
 run invalid-request
 expect invalid-request "exit 0 (the stream ends OK)" test "$rc" -eq 0
@@ -96,6 +110,8 @@ refused=$(jq -c 'select(.requestId == "bad")' <<<"$out" 2>/dev/null || true)
 expect invalid-request "one response for the refused request" test "$(jq -s length <<<"$refused")" -eq 1
 expect invalid-request "refused request: complete, no results, request_index 1" \
   test "$(jq -r '"\(.requestComplete) \(.results // [] | length) \(.requestIndex)"' <<<"$refused")" = "true 0 1"
+expect invalid-request "refused request: requestIndex is a JSON number" \
+  test "$(jq -r '.requestIndex | type' <<<"$refused")" = number
 expect invalid-request "refused request: status code 3 (INVALID_ARGUMENT)" \
   test "$(jq -r .status.code <<<"$refused")" = 3
 expect invalid-request "refused request: a google.rpc.BadRequest, decoded in place" \

@@ -107,6 +107,7 @@ void CheckRanges(const Config& c, const std::string& input) {
   FUZZ_RANGE(absl::ToInt64Seconds(c.usersig_validity), 300, 180 * 86400);
   FUZZ_RANGE(ms(c.attempt_timeout), 1, 600000);
   FUZZ_RANGE(c.max_accounts_per_stream, 1, 100000000);
+  FUZZ_RANGE(c.max_accounts_per_batch_get, 1, 100000);
   FUZZ_RANGE(c.max_inflight_accounts_per_stream, 1, 1000000);
   FUZZ_RANGE(c.max_accounts_per_call, 1, static_cast<int64_t>(portrait_bridge::kMaxAccountsPerCall));
   for (const std::string& tag : c.bytes_tags) {

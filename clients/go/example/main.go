@@ -1,7 +1,6 @@
 // Command example looks up a few profiles through Portrait Bridge.
 //
-//	clients/go/generate.sh build/clients/go/gopath
-//	GO111MODULE=off GOPATH=$PWD/build/clients/go/gopath:/usr/share/gocode go run portraitbridge/example 127.0.0.1:50051
+//	clients/go/generate.sh && cd clients/go && go run ./example 127.0.0.1:50051
 package main
 
 import (
@@ -10,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	portraitclient "portraitbridge/client"
+	"portraitbridge.dev/go/portraitclient"
 )
 
 func main() {
@@ -26,7 +25,21 @@ func main() {
 	defer client.Close()
 
 	tags := []string{"Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"}
-	// Three requests on one bidi stream; results arrive per upstream call, tagged with the request they answer.
+	// Lookups: the unary BatchGetProfiles, one result per account in request order.
+	profiles, err := client.BatchGet(context.Background(), []string{"alice", "nobody"}, tags)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "call failed: %v\n", err)
+		os.Exit(1)
+	}
+	for _, profile := range profiles {
+		if profile.OK() {
+			fmt.Printf("%s: %v\n", profile.Account, profile.Fields)
+		} else {
+			fmt.Printf("%s: failed: %v\n", profile.Account, profile.Err)
+		}
+	}
+
+	// Bulk and pipelining: three requests on one bidi stream; results arrive per upstream call, tagged with the request they answer.
 	// The third has no tags: the bridge refuses it in-band and the stream goes on.
 	err = client.GetProfiles(context.Background(), []portraitclient.Lookup{
 		{RequestID: "first", Accounts: []string{"alice", "nobody"}, Tags: tags},
@@ -34,13 +47,13 @@ func main() {
 		{RequestID: "third", Accounts: []string{"carol"}},
 	}, func(batch portraitclient.Batch) {
 		if !batch.OK() {
-			fmt.Printf("%s: refused: %v\n", batch.RequestID, batch.Err)
+			fmt.Printf("stream %s: refused: %v\n", batch.RequestID, batch.Err)
 		}
 		for _, profile := range batch.Results {
 			if profile.OK() {
-				fmt.Printf("%s %s: %v\n", batch.RequestID, profile.Account, profile.Fields)
+				fmt.Printf("stream %s %s: %v\n", batch.RequestID, profile.Account, profile.Fields)
 			} else {
-				fmt.Printf("%s %s: failed: %v\n", batch.RequestID, profile.Account, profile.Err)
+				fmt.Printf("stream %s %s: failed: %v\n", batch.RequestID, profile.Account, profile.Err)
 			}
 		}
 	})

@@ -1,11 +1,13 @@
 'use strict';
-// A small Node.js client for Portrait Bridge (portraitbridge.profile.v1.ProfileService) over @grpc/grpc-js and
-// @grpc/proto-loader. It loads the repository's proto/ files at run time (no generated code), so a schema change
-// reaches this client as soon as the .proto files change.
+// What @grpc/proto-loader's generated client does not do for Portrait Bridge (portraitbridge.profile.v1): decode
+// google.rpc error details into PortraitError, type field values, and collect the GetProfiles stream for bulk. The
+// schema is loaded from proto/ at run time; its TypeScript types are generated into src/generated/ for the same
+// loader options (src/proto-options.js), and src/client.d.ts types this module with them.
 
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const { PROTO_FILES, LOADER_OPTIONS } = require('./proto-options');
 
 const DEFAULT_PROTO_DIR = path.resolve(__dirname, '..', '..', '..', 'proto');
 const SERVICE = 'portraitbridge.profile.v1.ProfileService';
@@ -14,16 +16,7 @@ const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, nu
 
 /** Loads profile.proto and the google.rpc details from `protoDir` (default: the repository's proto/). */
 function loadDefinitions(protoDir = process.env.PROTO_DIR || DEFAULT_PROTO_DIR) {
-  return protoLoader.loadSync(
-    ['portraitbridge/profile/v1/profile.proto', 'google/rpc/status.proto', 'google/rpc/error_details.proto'],
-    // keepCase: field names as in the .proto (snake_case); longs as strings, converted below without loss.
-    { includeDirs: [protoDir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-}
-
-/** A uint64/int64 as a Number when it is exact, else a BigInt. */
-function toInteger(text) {
-  const big = BigInt(text);
-  return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : big;
+  return protoLoader.loadSync(PROTO_FILES, { ...LOADER_OPTIONS, includeDirs: [protoDir] });
 }
 
 /**
@@ -112,13 +105,12 @@ function decodeCallError(definitions, error) {
   return new PortraitError(error.code, error.details || error.message);
 }
 
-/** The typed outcome for one account. `fields` maps each tag to a Number (or BigInt), a string, a Buffer or null. */
+/** The typed outcome for one account. `fields` maps each tag to a number, a string, a Buffer or null. */
 function toAccountProfile(definitions, result) {
   const fields = {};
   for (const item of result.items) {
     const which = item.value; // the name of the oneof member that is set
-    if (which === 'uint_value') fields[item.tag] = toInteger(item.uint_value);
-    else if (which) fields[item.tag] = item[which];
+    if (which) fields[item.tag] = item[which];
     else fields[item.tag] = null;
   }
   const error = decodeStatus(definitions, result.status);
@@ -126,7 +118,7 @@ function toAccountProfile(definitions, result) {
     account: result.account,
     fields,
     resultCode: result.result_code, // enum name, e.g. "RESULT_CODE_PROFILE_ACCOUNT_NOT_FOUND"
-    tencentCode: toInteger(result.tencent_code),
+    tencentCode: result.tencent_code,
     resultInfo: result.result_info,
     error,
     ok: error === null,
@@ -137,7 +129,8 @@ class ProfileClient {
   /**
    * @param {string} target "host:port" or any gRPC target.
    * @param {object} [options]
-   * @param {number} [options.deadlineMs=30000] deadline of each stream, from start to last response.
+   * @param {number} [options.deadlineMs=30000] deadline of each call: a BatchGetProfiles, or a stream to its last
+   *     response.
    * @param {object} [options.tls] use TLS: {rootCerts, privateKey, certChain} as Buffers (all optional) and
    *     serverName to expect in the server certificate.
    * @param {string} [options.protoDir] where proto/ is (default: the repository's, or $PROTO_DIR).
@@ -149,7 +142,7 @@ class ProfileClient {
       ? grpc.credentials.createSsl(tls.rootCerts || null, tls.privateKey || null, tls.certChain || null)
       : grpc.credentials.createInsecure();
     const channelOptions = tls && tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {};
-    this.stub = new Service(target, credentials, channelOptions);
+    this.stub = new Service(target, credentials, channelOptions); // the generated client, typed in client.d.ts
     this.deadlineMs = deadlineMs;
   }
 
@@ -183,7 +176,7 @@ class ProfileClient {
       for await (const response of call) {
         const error = decodeStatus(this.definitions, response.status); // the request's in-band refusal, or null
         yield {
-          requestIndex: toInteger(response.request_index),
+          requestIndex: response.request_index,
           requestId: response.request_id,
           results: response.results.map((result) => toAccountProfile(this.definitions, result)),
           requestComplete: response.request_complete,
@@ -202,16 +195,45 @@ class ProfileClient {
   }
 
   /**
-   * One lookup, collected. Throws PortraitError if the stream fails, or if the bridge refuses the request
-   * (INVALID_ARGUMENT with its `fieldViolations`, e.g. `requests[0].tags` for an empty tag list).
+   * BatchGetProfiles: resolves to one AccountProfile per entry of `accounts`, in the same order, with per-account
+   * failures in each profile's `error`. Rejects with a PortraitError when the call fails as a whole
+   * (INVALID_ARGUMENT with `fieldViolations` for a bad account or tag, and the others the proto documents).
    */
-  async get(accounts, tags) {
-    const profiles = [];
-    for await (const batch of this.stream([{ accounts, tags }])) {
-      if (batch.error) throw batch.error;
-      profiles.push(...batch.results);
+  batchGet(accounts, tags) {
+    return new Promise((resolve, reject) => {
+      this.stub.BatchGetProfiles({ accounts, tags }, { deadline: Date.now() + this.deadlineMs }, (error, response) => {
+        if (error) reject(decodeCallError(this.definitions, error));
+        else resolve(response.results.map((result) => toAccountProfile(this.definitions, result)));
+      });
+    });
+  }
+
+  /**
+   * Any number of accounts over one GetProfiles stream, in requests of `chunk` accounts; resolves to one
+   * AccountProfile per account in input order. Rejects with a PortraitError if the stream fails, or if the bridge
+   * refuses a request (INVALID_ARGUMENT with its `fieldViolations`, e.g. `requests[0].tags` for an empty tag list).
+   */
+  async bulkGet(accounts, tags, { chunk = 1000 } = {}) {
+    const lookups = [];
+    for (let start = 0; start < accounts.length; start += chunk) {
+      lookups.push({ accounts: accounts.slice(start, start + chunk), tags });
     }
-    return profiles;
+    // Results arrive per upstream call, in completion order: keep them by request and account, then hand them out
+    // in input order (each entry is answered once, so an account listed twice has two results).
+    const pending = lookups.map(() => new Map());
+    for await (const batch of this.stream(lookups)) {
+      if (batch.error) throw batch.error;
+      const byAccount = pending[batch.requestIndex];
+      for (const profile of batch.results) {
+        if (!byAccount.has(profile.account)) byAccount.set(profile.account, []);
+        byAccount.get(profile.account).push(profile);
+      }
+    }
+    return lookups.flatMap((lookup, index) => lookup.accounts.map((account) => {
+      const answer = (pending[index].get(account) || []).shift();
+      if (!answer) throw new Error(`the bridge answered no result for ${JSON.stringify(account)} in request ${index}`);
+      return answer;
+    }));
   }
 }
 

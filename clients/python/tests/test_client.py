@@ -1,6 +1,7 @@
 """End-to-end tests of the Python client against the real bridge and sandbox (started by run_tests.sh).
 
-Needs BRIDGE_ADDRESS (a bridge with the sandbox's key) and BAD_KEY_BRIDGE_ADDRESS (a bridge with a wrong key).
+Runs against the installed wheel (run_tests.sh builds and installs it). Needs BRIDGE_ADDRESS (a bridge with the
+sandbox's key) and BAD_KEY_BRIDGE_ADDRESS (a bridge with a wrong key).
 """
 
 import os
@@ -8,16 +9,59 @@ import unittest
 
 import grpc
 
-from portrait_client import Lookup, PortraitError, ProfileClient
+from portraitbridge import Lookup, PortraitError, ProfileClient
 
 NICK = "Tag_Profile_IM_Nick"
 BIRTHDAY = "Tag_Profile_IM_BirthDay"
+BAD_TAG = "Tag_Profile_IM_Bogus"  # in the standard namespace but not a standard tag: the bridge refuses it
 
 
 class ProfileClientTest(unittest.TestCase):
     def setUp(self):
         self.client = ProfileClient(os.environ["BRIDGE_ADDRESS"], timeout=20)
         self.addCleanup(self.client.close)
+
+    def test_batch_get_answers_in_request_order_with_a_per_account_error_info(self):
+        profiles = self.client.batch_get(["nobody", "alice", "bob", "alice"], [NICK, BIRTHDAY])
+        self.assertEqual([p.account for p in profiles], ["nobody", "alice", "bob", "alice"])
+        nobody, alice = profiles[0], profiles[1]
+        self.assertTrue(alice.ok, alice.error)
+        self.assertEqual(alice.result_code, "RESULT_CODE_OK")
+        self.assertIsInstance(alice.fields[NICK], str)
+        self.assertIsInstance(alice.fields[BIRTHDAY], int)
+        self.assertEqual(profiles[3].fields, alice.fields)  # a duplicate is answered twice
+        self.assertFalse(nobody.ok)
+        self.assertEqual(nobody.result_code, "RESULT_CODE_PROFILE_ACCOUNT_NOT_FOUND")
+        self.assertEqual(nobody.tencent_code, 40003)
+        self.assertEqual(nobody.error.code, grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(nobody.error.error_info.reason, "TENCENT_40003")
+        self.assertEqual(nobody.error.error_info.domain, "portraitbridge.dev")
+        self.assertEqual(nobody.error.error_info.metadata["tencent_code"], "40003")
+
+    def test_batch_get_bad_tag_raises_with_bad_request(self):
+        with self.assertRaises(PortraitError) as raised:
+            self.client.batch_get(["alice"], [NICK, BAD_TAG])
+        error = raised.exception
+        self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(len(error.field_violations), 1, error)
+        # The unary request has no requests[] around it: the path names the request's own field.
+        self.assertEqual(error.field_violations[0].field, "tags[1]")
+        self.assertIn(BAD_TAG, error.field_violations[0].description)
+
+    def test_batch_get_wrong_secret_key_is_failed_precondition(self):
+        with ProfileClient(os.environ["BAD_KEY_BRIDGE_ADDRESS"], timeout=20) as client:
+            with self.assertRaises(PortraitError) as raised:
+                client.batch_get(["alice"], [NICK])
+        self.assertEqual(raised.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertEqual(raised.exception.tencent_code, 70009)
+
+    def test_bulk_get_collects_the_stream_in_input_order(self):
+        accounts = [f"user{i}" for i in range(2500)] + ["nobody", "user7"]
+        profiles = self.client.bulk_get(accounts, [NICK], chunk=1000)
+        self.assertEqual([p.account for p in profiles], accounts)
+        self.assertTrue(all(p.ok for p in profiles[:2500]))
+        self.assertEqual(profiles[2500].error.error_info.reason, "TENCENT_40003")
+        self.assertEqual(profiles[2501].fields, profiles[7].fields)
 
     def test_bidi_stream_typed_values_and_partial_failure(self):
         batches = list(self.client.stream([Lookup(["alice", "nobody"], [NICK, BIRTHDAY], request_id="first"),
@@ -48,16 +92,16 @@ class ProfileClientTest(unittest.TestCase):
         self.assertFalse(nobody.error.retryable)
         self.assertIn("reason=TENCENT_40003", str(nobody.error))
 
-    def test_invalid_request_raises_with_bad_request_details(self):
+    def test_bulk_get_of_an_invalid_request_raises_with_bad_request_details(self):
         with self.assertRaises(PortraitError) as raised:
-            self.client.get(["alice"], [])
+            self.client.bulk_get(["alice"], [])
         error = raised.exception
         self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertEqual([v.field for v in error.field_violations], ["requests[0].tags"])
         self.assertIn("field requests[0].tags", str(error))
 
         with self.assertRaises(PortraitError) as raised:
-            self.client.get(["a" * 33], [NICK])
+            self.client.bulk_get(["a" * 33], [NICK])
         self.assertEqual(raised.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertEqual([v.field for v in raised.exception.field_violations], ["requests[0].accounts[0]"])
 
@@ -90,7 +134,7 @@ class ProfileClientTest(unittest.TestCase):
     def test_wrong_secret_key_is_a_mapped_stream_error(self):
         with ProfileClient(os.environ["BAD_KEY_BRIDGE_ADDRESS"], timeout=20) as client:
             with self.assertRaises(PortraitError) as raised:
-                client.get(["alice"], [NICK])
+                client.bulk_get(["alice"], [NICK])
         error = raised.exception
         self.assertEqual(error.code, grpc.StatusCode.FAILED_PRECONDITION)
         self.assertEqual(error.error_info.reason, "TENCENT_70009")
@@ -106,7 +150,7 @@ class ProfileClientTest(unittest.TestCase):
     def test_deadline(self):
         with ProfileClient(os.environ["BRIDGE_ADDRESS"], timeout=0.000001) as client:
             with self.assertRaises(PortraitError) as raised:
-                client.get(["alice"], [NICK])
+                client.batch_get(["alice"], [NICK])
         self.assertEqual(raised.exception.code, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 

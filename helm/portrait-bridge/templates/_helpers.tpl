@@ -287,6 +287,7 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
   "attempt_timeout_ms" (int64 $u.attemptTimeoutMs)
   "max_accounts_per_call" (int64 $c.maxAccountsPerCall)
   "max_accounts_per_stream" (int64 $c.maxAccountsPerStream)
+  "max_accounts_per_batch_get" (int64 $c.maxAccountsPerBatchGet)
   "max_inflight_accounts_per_stream" (int64 $c.maxInflightAccountsPerStream)
   "coalesce_wait_ms" (int64 $c.coalesceWaitMs)
   "max_pending_accounts" (int64 $c.maxPendingAccounts)

@@ -1,7 +1,12 @@
-// Package portraitclient is a small Go client for Portrait Bridge (portraitbridge.profile.v1.ProfileService):
-// typed results, a per-stream timeout, TLS, and google.rpc.Status details decoded into *Error.
+// Package portraitclient adds to the generated portraitbridge.dev/go/profile/v1 what it does not do: google.rpc
+// error details decoded into *Error, typed field values, and the GetProfiles stream collected for bulk lookups.
 //
-// It builds offline with Debian's Go packages in GOPATH mode; see clients/go/generate.sh and clients/README.md.
+//	client, err := portraitclient.Dial("127.0.0.1:50051", portraitclient.Options{})
+//	profiles, err := client.BatchGet(ctx, []string{"alice", "bob"}, []string{"Tag_Profile_IM_Nick"})
+//
+// BatchGet is the unary BatchGetProfiles (one result per account, in request order): the call for lookups.
+// GetProfiles and BulkGet use the stream, for bulk export and pipelining. It builds offline with Debian's Go
+// packages in module mode; see clients/go/generate.sh and clients/README.md.
 package portraitclient
 
 import (
@@ -15,19 +20,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang/protobuf/ptypes"
+	protov1 "github.com/golang/protobuf/proto"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 
-	pb "portraitbridge/gen/portraitbridge/profile/v1"
+	pb "portraitbridge.dev/go/profile/v1"
 )
 
 // Options says how to reach the bridge.
 type Options struct {
-	// Timeout bounds each GetProfiles stream, from its start to its last response (0: 30 s).
+	// Timeout bounds each call: a BatchGetProfiles, or a GetProfiles stream to its last response (0: 30 s).
 	Timeout time.Duration
 	// TLS, when not nil, makes the channel use TLS with this configuration (RootCAs, Certificates for mTLS,
 	// ServerName); nil means plaintext.
@@ -43,7 +49,7 @@ type Client struct {
 
 // Dial connects (lazily) to target, "host:port" or any gRPC target.
 func Dial(target string, options Options) (*Client, error) {
-	transport := grpc.WithInsecure()
+	transport := grpc.WithTransportCredentials(plaintext{})
 	if options.TLS != nil {
 		transport = grpc.WithTransportCredentials(credentials.NewTLS(options.TLS))
 	}
@@ -71,10 +77,10 @@ type Lookup struct {
 // AccountProfile is the outcome for one account.
 type AccountProfile struct {
 	Account string
-	// Fields maps each tag to its typed value: uint64 (integer fields), string, []byte (custom bytes tags), or nil.
+	// Fields maps each tag to its typed value: uint32 (integer fields), string, []byte (custom bytes tags), or nil.
 	Fields      map[string]interface{}
 	ResultCode  pb.ResultCode
-	TencentCode int64
+	TencentCode int32
 	ResultInfo  string
 	// Err is nil on success.
 	Err *Error
@@ -86,7 +92,7 @@ func (p AccountProfile) OK() bool { return p.Err == nil }
 // Batch is one GetProfilesResponse: some or all results of the request at RequestIndex. A request's results may be
 // split over several batches; the last one has RequestComplete.
 type Batch struct {
-	RequestIndex    uint64
+	RequestIndex    uint32
 	RequestID       string
 	Results         []AccountProfile
 	RequestComplete bool
@@ -99,7 +105,8 @@ type Batch struct {
 // OK reports whether the request was accepted (Err is nil).
 func (b Batch) OK() bool { return b.Err == nil }
 
-// Error is a non-OK gRPC status with its google.rpc details decoded. GetProfiles returns it when the stream fails;
+// Error is a non-OK gRPC status with its google.rpc details decoded. BatchGet and GetProfiles return it when the call
+// fails;
 // Batch.Err holds one for a request refused in-band, and AccountProfile.Err one for a per-account failure.
 type Error struct {
 	Code            codes.Code
@@ -181,22 +188,30 @@ func FromStatus(st *status.Status) *Error {
 		return nil
 	}
 	e := &Error{Code: st.Code(), Message: st.Message()}
-	for _, any := range st.Proto().GetDetails() {
+	for _, detail := range st.Proto().GetDetails() {
 		info, violations, retry := &errdetails.ErrorInfo{}, &errdetails.BadRequest{}, &errdetails.RetryInfo{}
 		switch {
-		case ptypes.Is(any, info) && ptypes.UnmarshalAny(any, info) == nil:
+		case unpack(detail, info):
 			e.ErrorInfo = info
-		case ptypes.Is(any, violations) && ptypes.UnmarshalAny(any, violations) == nil:
+		case unpack(detail, violations):
 			e.FieldViolations = append(e.FieldViolations, violations.FieldViolations...)
-		case ptypes.Is(any, retry) && ptypes.UnmarshalAny(any, retry) == nil:
-			if delay, err := ptypes.Duration(retry.RetryDelay); err == nil {
+		case unpack(detail, retry):
+			if retry.RetryDelay.IsValid() {
+				delay := retry.RetryDelay.AsDuration()
 				e.RetryDelay = &delay
 			}
 		default:
-			e.OtherDetails = append(e.OtherDetails, strings.TrimPrefix(any.GetTypeUrl(), "type.googleapis.com/"))
+			e.OtherDetails = append(e.OtherDetails, strings.TrimPrefix(detail.GetTypeUrl(), "type.googleapis.com/"))
 		}
 	}
 	return e
+}
+
+// unpack decodes detail into message when it holds one. Debian's genproto errdetails are generated for the first
+// protobuf API; MessageV2 views them through the current one (anypb), without the deprecated ptypes package.
+func unpack(detail *anypb.Any, message protov1.GeneratedMessage) bool {
+	view := protov1.MessageV2(message)
+	return detail.MessageIs(view) && detail.UnmarshalTo(view) == nil
 }
 
 // FromRPCError decodes the error a gRPC call returned (its grpc-status-details-bin included).
@@ -276,19 +291,73 @@ func (c *Client) GetProfiles(ctx context.Context, lookups []Lookup, onBatch func
 	}
 }
 
-// Get runs one lookup and collects its results. The error is an *Error: the refusal of an invalid lookup
-// (codes.InvalidArgument with its FieldViolations, e.g. "requests[0].tags" for no tags), or the stream's failure.
-func (c *Client) Get(ctx context.Context, accounts, tags []string) ([]AccountProfile, error) {
-	var profiles []AccountProfile
+// BatchGet calls the unary BatchGetProfiles: one AccountProfile per entry of accounts, in the same order, with
+// per-account failures in AccountProfile.Err. The error, when the call fails as a whole, is an *Error
+// (codes.InvalidArgument with FieldViolations for a bad account or tag, and the others the proto documents).
+func (c *Client) BatchGet(ctx context.Context, accounts, tags []string) ([]AccountProfile, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	response, err := c.stub.BatchGetProfiles(ctx, &pb.BatchGetProfilesRequest{Accounts: accounts, Tags: tags})
+	if err != nil {
+		return nil, FromRPCError(err)
+	}
+	profiles := make([]AccountProfile, 0, len(response.GetResults()))
+	for _, result := range response.GetResults() {
+		profiles = append(profiles, fromProto(result))
+	}
+	return profiles, nil
+}
+
+// BulkGet looks up any number of accounts over one GetProfiles stream, in requests of chunk accounts (0: 1,000),
+// and returns one AccountProfile per account in input order. The error is an *Error: the refusal of an invalid
+// request (codes.InvalidArgument with its FieldViolations, e.g. "requests[0].tags" for no tags), or the stream's
+// failure.
+func (c *Client) BulkGet(ctx context.Context, accounts, tags []string, chunk int) ([]AccountProfile, error) {
+	if chunk <= 0 {
+		chunk = 1000
+	}
+	var lookups []Lookup
+	for start := 0; start < len(accounts); start += chunk {
+		end := start + chunk
+		if end > len(accounts) {
+			end = len(accounts)
+		}
+		lookups = append(lookups, Lookup{Accounts: accounts[start:end], Tags: tags})
+	}
+	// Results arrive per upstream call, in completion order: keep them by request and account, then put them back in
+	// input order (each entry is answered once, so an account listed twice has two results to hand out).
+	pending := make([]map[string][]AccountProfile, len(lookups))
 	var refusal *Error
-	err := c.GetProfiles(ctx, []Lookup{{Accounts: accounts, Tags: tags}}, func(batch Batch) {
+	err := c.GetProfiles(ctx, lookups, func(batch Batch) {
 		if batch.Err != nil && refusal == nil {
 			refusal = batch.Err
 		}
-		profiles = append(profiles, batch.Results...)
+		if int(batch.RequestIndex) >= len(pending) {
+			return // not a request of ours; cannot happen with a conforming bridge
+		}
+		if pending[batch.RequestIndex] == nil {
+			pending[batch.RequestIndex] = map[string][]AccountProfile{}
+		}
+		for _, profile := range batch.Results {
+			pending[batch.RequestIndex][profile.Account] = append(pending[batch.RequestIndex][profile.Account], profile)
+		}
 	})
 	if refusal != nil {
-		return profiles, refusal
+		return nil, refusal
 	}
-	return profiles, err
+	if err != nil {
+		return nil, err
+	}
+	profiles := make([]AccountProfile, 0, len(accounts))
+	for index, lookup := range lookups {
+		for _, account := range lookup.Accounts {
+			answers := pending[index][account]
+			if len(answers) == 0 {
+				return nil, fmt.Errorf("the bridge answered no result for %q in request %d", account, index)
+			}
+			profiles = append(profiles, answers[0])
+			pending[index][account] = answers[1:]
+		}
+	}
+	return profiles, nil
 }

@@ -14,12 +14,13 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	pb "portraitbridge/gen/portraitbridge/profile/v1"
+	pb "portraitbridge.dev/go/profile/v1"
 )
 
 const (
 	nick     = "Tag_Profile_IM_Nick"
 	birthDay = "Tag_Profile_IM_BirthDay"
+	badTag   = "Tag_Profile_IM_Bogus" // in the standard namespace but not a standard tag: the bridge refuses it
 )
 
 func dial(t *testing.T, variable string) *Client {
@@ -36,6 +37,76 @@ func dial(t *testing.T, variable string) *Client {
 	return client
 }
 
+func TestBatchGetAnswersInRequestOrderWithPerAccountErrorInfo(t *testing.T) {
+	client := dial(t, "BRIDGE_ADDRESS")
+	profiles, err := client.BatchGet(context.Background(), []string{"nobody", "alice", "bob", "alice"},
+		[]string{nick, birthDay})
+	if err != nil {
+		t.Fatalf("BatchGet: %v", err)
+	}
+	var accounts []string
+	for _, profile := range profiles {
+		accounts = append(accounts, profile.Account)
+	}
+	if strings.Join(accounts, ",") != "nobody,alice,bob,alice" {
+		t.Fatalf("accounts in answer order = %v", accounts)
+	}
+	alice := profiles[1]
+	if !alice.OK() || alice.ResultCode != pb.ResultCode_RESULT_CODE_OK {
+		t.Fatalf("alice = %+v", alice)
+	}
+	if day, ok := alice.Fields[birthDay].(uint32); !ok || day == 0 || profiles[3].Fields[birthDay] != day {
+		t.Errorf("alice birthday = %#v, duplicate %#v", alice.Fields[birthDay], profiles[3].Fields[birthDay])
+	}
+	nobody := profiles[0]
+	if nobody.OK() || nobody.ResultCode != pb.ResultCode_RESULT_CODE_PROFILE_ACCOUNT_NOT_FOUND || nobody.TencentCode != 40003 {
+		t.Fatalf("nobody = %+v", nobody)
+	}
+	if nobody.Err.Code != codes.NotFound || nobody.Err.ErrorInfo == nil || nobody.Err.ErrorInfo.Reason != "TENCENT_40003" ||
+		nobody.Err.ErrorInfo.Domain != "portraitbridge.dev" || nobody.Err.TencentCode() != 40003 {
+		t.Errorf("nobody error = %v", nobody.Err)
+	}
+}
+
+func TestBatchGetBadTagFailsWithBadRequest(t *testing.T) {
+	client := dial(t, "BRIDGE_ADDRESS")
+	_, err := client.BatchGet(context.Background(), []string{"alice"}, []string{nick, badTag})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	// The unary request has no requests[] around it: the path names the request's own field.
+	if e.Code != codes.InvalidArgument || len(e.FieldViolations) != 1 ||
+		e.FieldViolations[0].Field != "tags[1]" ||
+		!strings.Contains(e.FieldViolations[0].Description, badTag) {
+		t.Fatalf("err = %v, want INVALID_ARGUMENT naming tags[1]", e)
+	}
+}
+
+func TestBulkGetCollectsTheStreamInInputOrder(t *testing.T) {
+	client := dial(t, "BRIDGE_ADDRESS")
+	var accounts []string
+	for i := 0; i < 2500; i++ {
+		accounts = append(accounts, fmt.Sprintf("user%d", i))
+	}
+	accounts = append(accounts, "nobody", "user7")
+	profiles, err := client.BulkGet(context.Background(), accounts, []string{nick}, 1000)
+	if err != nil || len(profiles) != len(accounts) {
+		t.Fatalf("err=%v results=%d", err, len(profiles))
+	}
+	for i, profile := range profiles {
+		if profile.Account != accounts[i] {
+			t.Fatalf("result %d is %q, want %q", i, profile.Account, accounts[i])
+		}
+		if profile.OK() != (profile.Account != "nobody") {
+			t.Errorf("%s: %v", profile.Account, profile.Err)
+		}
+	}
+	if e := profiles[2500].Err; e == nil || e.ErrorInfo == nil || e.ErrorInfo.Reason != "TENCENT_40003" {
+		t.Errorf("nobody error = %v", e)
+	}
+}
+
 func TestBidiStreamTypedValuesAndPartialFailure(t *testing.T) {
 	client := dial(t, "BRIDGE_ADDRESS")
 	var batches []Batch
@@ -47,9 +118,9 @@ func TestBidiStreamTypedValuesAndPartialFailure(t *testing.T) {
 		t.Fatalf("stream failed: %v", err)
 	}
 	byAccount := map[string]AccountProfile{}
-	complete := map[uint64]int{}
+	complete := map[uint32]int{}
 	for _, batch := range batches {
-		want := map[uint64]string{0: "first", 1: "second"}[batch.RequestIndex]
+		want := map[uint32]string{0: "first", 1: "second"}[batch.RequestIndex]
 		if batch.RequestID != want {
 			t.Errorf("request %d has id %q, want %q", batch.RequestIndex, batch.RequestID, want)
 		}
@@ -71,8 +142,8 @@ func TestBidiStreamTypedValuesAndPartialFailure(t *testing.T) {
 	if name, ok := alice.Fields[nick].(string); !ok || name == "" {
 		t.Errorf("alice nick = %#v, want a non-empty string", alice.Fields[nick])
 	}
-	if day, ok := alice.Fields[birthDay].(uint64); !ok || day == 0 { // an integer field, typed as one
-		t.Errorf("alice birthday = %#v, want a non-zero uint64", alice.Fields[birthDay])
+	if day, ok := alice.Fields[birthDay].(uint32); !ok || day == 0 { // an integer field, typed as one
+		t.Errorf("alice birthday = %#v, want a non-zero uint32", alice.Fields[birthDay])
 	}
 	if bob := byAccount["bob"]; !bob.OK() || len(bob.Fields) != 1 {
 		t.Errorf("bob = %+v", bob)
@@ -103,7 +174,7 @@ func TestInvalidLookupFailsWithBadRequest(t *testing.T) {
 		{[]string{"alice"}, nil, "requests[0].tags"},
 		{[]string{strings.Repeat("a", 33)}, []string{nick}, "requests[0].accounts[0]"},
 	} {
-		_, err := client.Get(context.Background(), c.accounts, c.tags)
+		_, err := client.BulkGet(context.Background(), c.accounts, c.tags, 0)
 		var e *Error
 		if !errors.As(err, &e) {
 			t.Fatalf("err = %v, want *Error", err)
@@ -119,7 +190,7 @@ func TestInvalidLookupFailsWithBadRequest(t *testing.T) {
 
 func TestInvalidRequestIsRefusedInBandAndStreamGoesOn(t *testing.T) {
 	client := dial(t, "BRIDGE_ADDRESS")
-	byRequest := map[uint64][]Batch{}
+	byRequest := map[uint32][]Batch{}
 	err := client.GetProfiles(context.Background(), []Lookup{
 		{RequestID: "first", Accounts: []string{"alice"}, Tags: []string{nick}},
 		{RequestID: "bad", Accounts: []string{"bob"}},
@@ -144,7 +215,7 @@ func TestInvalidRequestIsRefusedInBandAndStreamGoesOn(t *testing.T) {
 		t.Errorf("refusal text = %q", refused.Err.Error())
 	}
 
-	for index, account := range map[uint64]string{0: "alice", 2: "bob"} { // the requests around it are answered
+	for index, account := range map[uint32]string{0: "alice", 2: "bob"} { // the requests around it are answered
 		var results []AccountProfile
 		complete := false
 		for _, batch := range byRequest[index] {
@@ -162,7 +233,7 @@ func TestInvalidRequestIsRefusedInBandAndStreamGoesOn(t *testing.T) {
 
 func TestWrongSecretKeyIsMappedStreamError(t *testing.T) {
 	client := dial(t, "BAD_KEY_BRIDGE_ADDRESS")
-	_, err := client.Get(context.Background(), []string{"alice"}, []string{nick})
+	_, err := client.BulkGet(context.Background(), []string{"alice"}, []string{nick}, 0)
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatalf("err = %v, want *Error", err)
@@ -203,7 +274,7 @@ func TestDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	_, err = client.Get(context.Background(), []string{"alice"}, []string{nick})
+	_, err = client.BatchGet(context.Background(), []string{"alice"}, []string{nick})
 	var e *Error
 	if !errors.As(err, &e) || e.Code != codes.DeadlineExceeded {
 		t.Fatalf("err = %v, want DEADLINE_EXCEEDED", err)

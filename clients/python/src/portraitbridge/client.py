@@ -1,20 +1,20 @@
-"""A small Python client for Portrait Bridge (portraitbridge.profile.v1.ProfileService).
+"""What the generated stubs (portraitbridge.profile.v1) do not do: decode google.rpc error details into typed
+objects, and collect the GetProfiles stream for bulk lookups::
 
-Uses the stubs that ``clients/python/generate.sh`` writes (put that directory on ``sys.path`` / ``PYTHONPATH``)
-with Debian's python3-grpcio and python3-protobuf::
-
-    from portrait_client import ProfileClient, Lookup, PortraitError
+    from portraitbridge import ProfileClient
 
     with ProfileClient("127.0.0.1:50051", timeout=10) as client:
-        for profile in client.get(["alice", "nobody"], ["Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"]):
+        for profile in client.batch_get(["alice", "nobody"], ["Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"]):
             if profile.ok:
                 print(profile.account, profile.fields)        # {'Tag_Profile_IM_Nick': 'Alice', ...: 19950315}
             else:
                 print(profile.account, profile.error)         # NOT_FOUND: ... [reason=TENCENT_40003 ...]
 
-A failure of the whole stream raises :class:`PortraitError`, with the google.rpc details decoded. A request the
-bridge refuses as invalid is answered in-band: :meth:`ProfileClient.stream` yields its :class:`Batch` with ``error``
-set (INVALID_ARGUMENT with ``field_violations``) and goes on; :meth:`ProfileClient.get` raises that error.
+:meth:`ProfileClient.batch_get` is the unary BatchGetProfiles (one result per account, in request order); a failure
+of the call (INVALID_ARGUMENT with ``field_violations`` for a bad account or tag, ...) raises :class:`PortraitError`.
+:meth:`ProfileClient.stream` is the GetProfiles stream for bulk export and pipelining: a request the bridge refuses
+as invalid is answered in-band (a :class:`Batch` with ``error`` set) and the stream goes on;
+:meth:`ProfileClient.bulk_get` collects it for any number of accounts.
 """
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 
 import grpc
 
-from google.rpc import error_details_pb2, status_pb2
 from portraitbridge.profile.v1 import profile_pb2, profile_pb2_grpc
+
+try:  # the same choice as the generated stubs make (setup.py): googleapis-common-protos if installed, else our copy
+    from google.rpc import error_details_pb2, status_pb2
+except ImportError:
+    from portraitbridge._googleapis.google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
     "AccountProfile",
@@ -65,7 +69,8 @@ class FieldViolation:
 class PortraitError(Exception):
     """A non-OK gRPC status with its google.rpc.Status details decoded.
 
-    Raised when a GetProfiles stream fails as a whole, or by :meth:`ProfileClient.get` for a refused request; also
+    Raised when a call fails as a whole (BatchGetProfiles, or a GetProfiles stream), or by
+    :meth:`ProfileClient.bulk_get` for a refused request; also
     the type of :attr:`Batch.error` for a request refused in-band and of :attr:`AccountProfile.error` for a
     per-account failure.
     """
@@ -223,7 +228,7 @@ class ProfileClient:
 
     Args:
         target: "host:port" or any gRPC target.
-        timeout: deadline, in seconds, for each stream from start to its last response.
+        timeout: deadline, in seconds, of each call (a BatchGetProfiles, or a stream to its last response).
         tls: use TLS (implied by any of the PEM arguments).
         root_certificates, private_key, certificate_chain: PEM bytes (roots to trust; client key and chain for mTLS).
         server_name: expect this name in the server certificate (grpc.ssl_target_name_override).
@@ -269,16 +274,44 @@ class ProfileClient:
         finally:
             call.cancel()  # a no-op once the call has ended; stops it if the caller left early
 
-    def get(self, accounts: Sequence[str], tags: Sequence[str]) -> List[AccountProfile]:
-        """One lookup, collected.
+    def batch_get(self, accounts: Sequence[str], tags: Sequence[str]) -> List[AccountProfile]:
+        """BatchGetProfiles: one result per entry of ``accounts``, in the same order.
 
-        Raises PortraitError if the stream fails, or if the bridge refuses the request (INVALID_ARGUMENT with its
+        Per-account failures are in ``AccountProfile.error``. Raises PortraitError when the call fails as a whole:
+        INVALID_ARGUMENT with ``field_violations`` (``tags``, ``accounts[0]``) for a bad request, and the others the
+        proto documents.
+        """
+        request = profile_pb2.BatchGetProfilesRequest(accounts=list(accounts), tags=list(tags))
+        try:
+            response = self._stub.BatchGetProfiles(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise _error_from_rpc(error) from None
+        return [AccountProfile.from_proto(result) for result in response.results]
+
+    def bulk_get(self, accounts: Iterable[str], tags: Sequence[str], chunk: int = 1000) -> List[AccountProfile]:
+        """Any number of accounts over one GetProfiles stream (requests of ``chunk`` accounts), collected into one
+        result per account in input order.
+
+        Raises PortraitError if the stream fails, or if the bridge refuses a request (INVALID_ARGUMENT with its
         ``field_violations``, e.g. ``requests[0].tags`` for an empty tag list).
         """
-        profiles: List[AccountProfile] = []
-        with contextlib.closing(self.stream([Lookup(accounts, tags)])) as batches:
+        accounts = list(accounts)
+        lookups = (Lookup(accounts[start:start + chunk], tags) for start in range(0, len(accounts), chunk))
+        # Results arrive per upstream call, in completion order: put them back in request order. Within a request
+        # the bridge answers each entry once, so results of one account keep their relative order.
+        by_request: Dict[int, Dict[str, List[AccountProfile]]] = {}
+        with contextlib.closing(self.stream(lookups)) as batches:
             for batch in batches:
                 if batch.error is not None:
                     raise batch.error
-                profiles.extend(batch.results)
+                pending = by_request.setdefault(batch.request_index, {})
+                for profile in batch.results:
+                    pending.setdefault(profile.account, []).append(profile)
+        profiles: List[AccountProfile] = []
+        for index, start in enumerate(range(0, len(accounts), chunk)):
+            pending = by_request.get(index, {})
+            for account in accounts[start:start + chunk]:
+                if not pending.get(account):
+                    raise RuntimeError(f"the bridge answered no result for {account!r} in request {index}")
+                profiles.append(pending[account].pop(0))
         return profiles
