@@ -86,6 +86,7 @@ TEST_F(ConfigTest, DefaultsWhenOnlyRequiredSettingsAreGiven) {
   EXPECT_EQ(config->attempt_timeout, absl::Seconds(5));
   EXPECT_EQ(config->max_accounts_per_call, 100);
   EXPECT_EQ(config->max_accounts_per_stream, 100000);
+  EXPECT_EQ(config->max_accounts_per_batch_get, 1000);
   EXPECT_EQ(config->max_inflight_accounts_per_stream, 1000);
   EXPECT_TRUE(config->bytes_tags.empty());
   EXPECT_EQ(config->upstream_calls_per_second, 200);
@@ -174,6 +175,8 @@ TEST_F(ConfigTest, ImpossibleValuesAreRejectedNamingTheKey) {
   ExpectInvalid(LoadConfig({"--sdkappid=4294967296"}, env.Getenv()), "sdkappid");
   ExpectInvalid(LoadConfig({"--max_accounts_per_call=101"}, env.Getenv()), "max_accounts_per_call");
   ExpectInvalid(LoadConfig({"--max_accounts_per_call=0"}, env.Getenv()), "max_accounts_per_call");
+  ExpectInvalid(LoadConfig({"--max_accounts_per_batch_get=0"}, env.Getenv()), "max_accounts_per_batch_get");
+  ExpectInvalid(LoadConfig({"--max_accounts_per_batch_get=100001"}, env.Getenv()), "max_accounts_per_batch_get");
   ExpectInvalid(LoadConfig({"--region=atlantis"}, env.Getenv()), "region");
   ExpectInvalid(LoadConfig({"--log_level=loud"}, env.Getenv()), "log_level");
   ExpectInvalid(LoadConfig({"--listen_address=nohost"}, env.Getenv()), "listen_address");
