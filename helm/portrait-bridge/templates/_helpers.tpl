@@ -119,7 +119,11 @@ name), without repeats. Renders nothing when both are empty.
 {{- $global := list }}
 {{- with .Values.global }}{{ $global = .imagePullSecrets | default list }}{{ end }}
 {{- range concat (.Values.imagePullSecrets | default list) $global }}
-{{- $names = append $names (ternary .name . (kindIs "map" .)) }}
+{{- if kindIs "map" . }}
+{{- $names = append $names .name }}
+{{- else }}
+{{- $names = append $names . }}
+{{- end }}
 {{- end }}
 {{- range uniq $names }}
 - name: {{ . }}
