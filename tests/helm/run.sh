@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Helm chart tests for helm/portrait-bridge: lint, render, Kubernetes-schema validation, values-schema
 # rejections, and the contract with the bridge (ports, health service names, drain timing, budget split,
-# the Redis budget and cache with the bundled Redis, config checksum). Works from any cwd; needs npm (helm comes from .ci/helm-tools, node packages from
+# the Redis budget and cache with the bundled Redis, config checksum), the extension points (global, common
+# labels and annotations, extra volumes, sidecars, init containers, LoadBalancer source ranges), appProtocol
+# under TLS, the image by digest, the PrometheusRule (against bridge/service/metrics.cc), the helm test pod, and
+# the chart as a file:// subchart of an umbrella chart. Works from any cwd; needs npm (helm comes from .ci/helm-tools, node packages from
 # `npm ci` here when node_modules is missing). Prints "N passed, N failed" last; non-zero on any failure.
 set -uo pipefail
 
@@ -63,8 +66,9 @@ fi
 
 # ---- render + validate against Kubernetes schemas ----
 if render "${required[@]}" >"$work/default.yaml" 2>"$work/err"; then pass "helm template (defaults + required values)"; else cat "$work/err"; fail "helm template (defaults)"; finish; fi
-if render -f "$all_features" --api-versions monitoring.coreos.com/v1/ServiceMonitor >"$work/all.yaml" 2>"$work/err"; then
-  pass "helm template (all features, ServiceMonitor CRD served)"
+crds=(--api-versions monitoring.coreos.com/v1/ServiceMonitor --api-versions monitoring.coreos.com/v1/PrometheusRule)
+if render -f "$all_features" "${crds[@]}" >"$work/all.yaml" 2>"$work/err"; then
+  pass "helm template (all features, ServiceMonitor and PrometheusRule CRDs served)"
 else cat "$work/err"; fail "helm template (all features)"; finish; fi
 for f in default all; do
   if node "$here/validate.mjs" "$work/$f.yaml" >"$work/validate-$f.log" 2>&1; then
@@ -77,11 +81,12 @@ done
 expect_eq "default render kinds" "$(q "$work/default.yaml" 'docs.map(o => o.kind).sort().join(",")')" \
   "ConfigMap,Deployment,Pod,PodDisruptionBudget,Service,ServiceAccount"
 expect_eq "all-features render kinds (the bundled Redis adds a Deployment, a Service and a NetworkPolicy)" "$(q "$work/all.yaml" 'docs.map(o => o.kind).sort().join(",")')" \
-  "AuthorizationPolicy,ConfigMap,Deployment,Deployment,HorizontalPodAutoscaler,NetworkPolicy,NetworkPolicy,PeerAuthentication,Pod,PodDisruptionBudget,Secret,Service,Service,ServiceAccount,ServiceMonitor"
+  "AuthorizationPolicy,ConfigMap,Deployment,Deployment,HorizontalPodAutoscaler,NetworkPolicy,NetworkPolicy,PeerAuthentication,Pod,PodDisruptionBudget,PrometheusRule,Secret,Service,Service,ServiceAccount,ServiceMonitor"
 
 # ---- ServiceMonitor gate: enabled AND the CRD is served ----
 render -f "$all_features" >"$work/all-nocrd.yaml" 2>/dev/null
 expect_eq "no ServiceMonitor without monitoring.coreos.com/v1 in the cluster" "$(q "$work/all-nocrd.yaml" 'kinds("ServiceMonitor").length')" "0"
+expect_eq "no PrometheusRule without monitoring.coreos.com/v1 in the cluster" "$(q "$work/all-nocrd.yaml" 'kinds("PrometheusRule").length')" "0"
 expect_eq "ServiceMonitor scrapes the metrics port" "$(q "$work/all.yaml" 'kind("ServiceMonitor").spec.endpoints[0].port')" "metrics"
 
 # ---- the contract with the bridge ----
@@ -109,6 +114,159 @@ expect_eq "all-features memory limit sized for its cache" "$(q "$work/all.yaml" 
 expect_eq "sdkappid renders as an integer" "$(q "$work/default.yaml" 'config().sdkappid')" "1400000000"
 expect_eq "helm test pod checks both health services" "$(q "$work/default.yaml" 'kind("Pod").spec.initContainers.concat(kind("Pod").spec.containers).map(c => c.args.filter(a => a.startsWith("-service=")).join("") || "-service=(overall)").join(" ")')" "-service=(overall) -service=portraitbridge.profile.v1.ProfileService"
 expect_eq "helm test pod targets the Service's gRPC port" "$(q "$work/default.yaml" 'kind("Pod").spec.containers[0].args[0]')" "-addr=pb-portrait-bridge.profiles.svc:50051"
+
+# ---- helm test: the pod calls the chart's own Service ----
+# The address every container of the test pod dials is the rendered Service's name, namespace and gRPC port (so
+# a renamed release, fullnameOverride or subchart still tests its own Service), and the pod is a test hook.
+test_pod_targets_service='(s => (addr => kind("Pod").spec.initContainers.concat(kind("Pod").spec.containers).every(c => c.args.includes(addr)) ? addr : "mismatch")("-addr=" + s.metadata.name + "." + s.metadata.namespace + ".svc:" + s.spec.ports.find(p => p.name === "grpc").port))(kinds("Service").find(s => s.spec.ports.some(p => p.name === "grpc")))'
+test_pod_hook='kind("Pod").metadata.annotations["helm.sh/hook"]'
+for f in default all; do
+  expect_eq "$f: both helm test containers dial the rendered Service" "$(q "$work/$f.yaml" "$test_pod_targets_service")" \
+    "-addr=pb-portrait-bridge.profiles.svc:50051"
+  expect_eq "$f: the test pod is a helm test hook" "$(q "$work/$f.yaml" "$test_pod_hook")" "test"
+done
+expect_eq "with tls.enabled the test pod speaks TLS (and presents the client certificate for mTLS)" \
+  "$(q "$work/all.yaml" 'kind("Pod").spec.containers[0].args.filter(a => a.startsWith("-tls")).map(a => a.split("=")[0]).join(" ")')" "-tls -tls-no-verify -tls-client-cert -tls-client-key"
+render "${required[@]}" --set fullnameOverride=profiles-api --set service.grpcPort=443 >"$work/renamed.yaml" 2>/dev/null
+expect_eq "fullnameOverride and service.grpcPort: the test pod follows the Service" "$(q "$work/renamed.yaml" "$test_pod_targets_service")" "-addr=profiles-api.profiles.svc:443"
+expect_eq "tests.enabled=false: no test pod" "$(render "${required[@]}" --set tests.enabled=false 2>/dev/null | q - 'kinds("Pod").length')" "0"
+
+# ---- appProtocol matches the wire ----
+expect_eq "plaintext: Service grpc port appProtocol grpc (h2c)" "$(q "$work/default.yaml" 'kind("Service").spec.ports.find(p => p.name === "grpc").appProtocol')" "grpc"
+expect_eq "tls.enabled: appProtocol https (TLS the pod terminates; a sidecar passes it through)" \
+  "$(q "$work/all.yaml" 'kind("Service", "pb-portrait-bridge").spec.ports.find(p => p.name === "grpc").appProtocol')" "https"
+expect_eq "tls.enabled without clientAuth: appProtocol https too" \
+  "$(render "${required[@]}" --set tls.enabled=true --set tls.existingSecret=t 2>/dev/null | q - 'kind("Service").spec.ports.find(p => p.name === "grpc").appProtocol')" "https"
+
+# ---- image: tag, digest, global.imageRegistry; version label and OCI annotations ----
+PT='kind("Deployment", "pb-portrait-bridge").spec.template'
+expect_eq "default image: repository:appVersion" "$(q "$work/default.yaml" "$C.image")" "portrait-bridge:0.1.0"
+expect_eq "image.digest: repository@digest (the tag is ignored)" "$(q "$work/all.yaml" "$C.image")" \
+  "registry.example.com/platform/portrait-bridge@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+render "${required[@]}" --set image.tag=1.4.2 >"$work/tag.yaml" 2>/dev/null
+expect_eq "image.tag without digest: repository:tag" "$(q "$work/tag.yaml" "$C.image")" "portrait-bridge:1.4.2"
+expect_eq "app.kubernetes.io/version follows image.tag (objects and pods)" \
+  "$(q "$work/tag.yaml" "[kind('Service').metadata.labels['app.kubernetes.io/version'], $PT.metadata.labels['app.kubernetes.io/version']].join(' ')")" "1.4.2 1.4.2"
+expect_eq "app.kubernetes.io/version is the appVersion by default" "$(q "$work/default.yaml" "$PT.metadata.labels['app.kubernetes.io/version']")" "0.1.0"
+expect_eq "a tag outside label syntax becomes a valid label value" \
+  "$(render "${required[@]}" --set image.tag=1.4.2+build.7 2>/dev/null | q - "$PT.metadata.labels['app.kubernetes.io/version']")" "1.4.2_build.7"
+expect_eq "OCI annotations on the pod template: title, version" \
+  "$(q "$work/tag.yaml" "['title', 'version'].map(k => $PT.metadata.annotations['org.opencontainers.image.' + k]).join(' ')")" "portrait-bridge 1.4.2"
+render "${required[@]}" --set global.imageRegistry=mirror.example.com:5000 --set redis.enabled=true \
+  --set 'global.imagePullSecrets[0]=mirror-pull' --set 'global.imagePullSecrets[1].name=other-pull' --set 'imagePullSecrets[0].name=mirror-pull' \
+  --set global.anotherChartsValue=1 >"$work/global.yaml" 2>"$work/err" && pass "helm template with global values (imageRegistry, imagePullSecrets, another chart's global)" \
+  || { cat "$work/err"; fail "helm template with global values"; }
+expect_eq "global.imageRegistry prefixes a repository without a registry (bridge, Redis)" \
+  "$(q "$work/global.yaml" "[$C.image, kind('Deployment', 'pb-portrait-bridge-redis').spec.template.spec.containers[0].image].join(' ')")" \
+  "mirror.example.com:5000/portrait-bridge:0.1.0 mirror.example.com:5000/redis:7"
+expect_eq "global.imageRegistry replaces the registry host of a repository that has one (test image)" \
+  "$(q "$work/global.yaml" 'kind("Pod").spec.containers[0].image')" "mirror.example.com:5000/grpc-ecosystem/grpc-health-probe:v0.4.40"
+expect_eq "global.imageRegistry with a digest" \
+  "$(render "${required[@]}" --set global.imageRegistry=mirror.example.com --set image.repository=registry.example.com/platform/portrait-bridge --set image.digest=sha256:$(printf 'a%.0s' $(seq 64)) 2>/dev/null | q - "$C.image")" \
+  "mirror.example.com/platform/portrait-bridge@sha256:$(printf 'a%.0s' $(seq 64))"
+expect_eq "imagePullSecrets + global.imagePullSecrets, without repeats, on every pod" \
+  "$(q "$work/global.yaml" 'docs.filter(o => o.kind === "Deployment" || o.kind === "Pod").map(o => (o.spec.template || o).spec.imagePullSecrets.map(s => s.name).join("+")).join(" ")')" \
+  "mirror-pull+other-pull mirror-pull+other-pull mirror-pull+other-pull"
+expect_eq "no imagePullSecrets by default" "$(q "$work/default.yaml" "String($D.imagePullSecrets)")" "undefined"
+
+# ---- commonLabels, commonAnnotations: on every object ----
+expect_eq "all features: commonLabels on every object" \
+  "$(q "$work/all.yaml" 'docs.filter(o => o.metadata.labels["example.com/cost-center"] !== "profiles-42").map(o => o.kind + "/" + o.metadata.name).join(",") || "all"')" "all"
+expect_eq "all features: commonAnnotations on every object" \
+  "$(q "$work/all.yaml" 'docs.filter(o => (o.metadata.annotations || {})["example.com/contact"] !== "platform-oncall").map(o => o.kind + "/" + o.metadata.name).join(",") || "all"')" "all"
+expect_eq "all features: commonLabels on both pod templates" \
+  "$(q "$work/all.yaml" 'kinds("Deployment").map(d => d.spec.template.metadata.labels["example.com/cost-center"]).join(" ")')" "profiles-42 profiles-42"
+expect_eq "an object's own annotation wins over commonAnnotations (Service)" \
+  "$(q "$work/all.yaml" 'kind("Service", "pb-portrait-bridge").metadata.annotations["example.com/owner"]')" "platform"
+expect_eq "the chart's own annotations stay next to commonAnnotations (HPA share, test hook)" \
+  "$(q "$work/all.yaml" '[kind("HorizontalPodAutoscaler").metadata.annotations["portrait-bridge.io/upstream-fallback-calls-per-replica"], kind("Pod").metadata.annotations["helm.sh/hook"]].join(" ")')" "50 test"
+expect_eq "selectors carry no commonLabels (they are immutable)" \
+  "$(q "$work/all.yaml" '[kind("Deployment", "pb-portrait-bridge").spec.selector.matchLabels, kind("Service", "pb-portrait-bridge").spec.selector, kind("PodDisruptionBudget").spec.selector.matchLabels].some(s => "example.com/cost-center" in s)')" "false"
+expect_eq "podLabels win over commonLabels on the pod template" \
+  "$(render "${required[@]}" --set commonLabels.team=a --set podLabels.team=b 2>/dev/null | q - "[kind('Service').metadata.labels.team, $PT.metadata.labels.team].join(' ')")" "a b"
+expect_eq "default: no annotations on any object but the helm test hook" \
+  "$(q "$work/default.yaml" 'docs.filter(o => o.metadata.annotations).map(o => o.kind).join(",")')" "Pod"
+expect_eq "default: only the chart's own labels" \
+  "$(q "$work/default.yaml" '[...new Set(docs.flatMap(o => Object.keys(o.metadata.labels)))].sort().join(",")')" \
+  "app.kubernetes.io/component,app.kubernetes.io/instance,app.kubernetes.io/managed-by,app.kubernetes.io/name,app.kubernetes.io/part-of,app.kubernetes.io/version,helm.sh/chart"
+
+# ---- extraVolumes, extraVolumeMounts, sidecars, initContainers ----
+expect_eq "all features: extraVolumes appended to the pod's volumes" "$(q "$work/all.yaml" "$D.volumes.slice(-1).map(v => v.name + ' ' + v.emptyDir.sizeLimit).join()")" "shared-tmp 16Mi"
+expect_eq "all features: extraVolumeMounts appended to the bridge's mounts" "$(q "$work/all.yaml" "$C.volumeMounts.slice(-1).map(m => [m.name, m.mountPath, m.readOnly].join(' ')).join()")" "shared-tmp /var/run/portrait-bridge-extra true"
+expect_eq "all features: the bridge first, then the sidecars" "$(q "$work/all.yaml" "$D.containers.map(c => c.name).join(',')")" "portrait-bridge,log-shipper"
+expect_eq "all features: initContainers" "$(q "$work/all.yaml" "$D.initContainers.map(c => c.name + '=' + c.image).join(',')")" "wait-for-proxy=registry.example.com/mirror/busybox:1.36"
+expect_eq "all features: every volume a container mounts exists" \
+  "$(q "$work/all.yaml" "$D.containers.concat($D.initContainers).flatMap(c => (c.volumeMounts || []).map(m => m.name)).filter(n => !$D.volumes.some(v => v.name === n)).join(',') || 'all exist'")" "all exist"
+expect_eq "default: no initContainers, one container, the chart's two volumes" \
+  "$(q "$work/default.yaml" "[String($D.initContainers), $D.containers.length, $D.volumes.map(v => v.name).join('+'), $C.volumeMounts.length].join(' ')")" "undefined 1 config+secret-key 2"
+expect_eq "extraEnv rendered into the bridge's env" "$(q "$work/all.yaml" "$C.env.map(e => e.name).join(',')")" "HTTPS_PROXY,NO_PROXY"
+expect_eq "default: no env" "$(q "$work/default.yaml" "String($C.env)")" "undefined"
+
+# ---- service.loadBalancerSourceRanges ----
+expect_eq "all features: LoadBalancer with loadBalancerSourceRanges" \
+  "$(q "$work/all.yaml" '(s => s.spec.type + " " + s.spec.loadBalancerSourceRanges.join(","))(kind("Service", "pb-portrait-bridge"))')" "LoadBalancer 203.0.113.0/24,2001:db8::/32"
+expect_eq "default: ClusterIP, no loadBalancerSourceRanges" "$(q "$work/default.yaml" '(s => s.spec.type + " " + String(s.spec.loadBalancerSourceRanges))(kind("Service"))')" "ClusterIP undefined"
+expect_eq "LoadBalancer without ranges: none rendered" \
+  "$(render "${required[@]}" --set service.type=LoadBalancer 2>/dev/null | q - 'String(kind("Service").spec.loadBalancerSourceRanges)')" "undefined"
+
+# ---- PrometheusRule ----
+PR='kind("PrometheusRule")'
+expect_eq "PrometheusRule: labels for the Prometheus selector, group interval" \
+  "$(q "$work/all.yaml" "[$PR.metadata.labels.release, $PR.spec.groups[0].interval].join(' ')")" "kube-prometheus-stack 1m"
+expect_eq "PrometheusRule: the four alerts, then extraRules" \
+  "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.map(r => r.alert).join(',')")" \
+  "PortraitBridgeBudgetRefusals,PortraitBridgeUpstreamThrottled,PortraitBridgeUpstreamErrors,PortraitBridgeMisconfigured,PortraitBridgeNoStreams"
+expect_eq "PrometheusRule: severities, alertLabels, for" \
+  "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).map(r => r.labels.severity + '/' + r.labels.team + '/' + r.for).join(' ')")" \
+  "warning/profiles/15m warning/profiles/5m warning/profiles/10m critical/profiles/5m"
+expect_eq "PrometheusRule: thresholds and the rate window from the values" \
+  "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).map(r => r.expr.match(/> ([0-9.]+)\s*$/)[1] + '@' + [...new Set(r.expr.match(/\[[0-9a-z]+\]/g))].join()).join(' ')")" \
+  "2@[10m] 0@[10m] 0.1@[10m] 0@[10m]"
+expect_eq "PrometheusRule: every series selected by the release's namespace and job (the Service name)" \
+  "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).every(r => r.expr.match(/portrait_bridge_\w+\{[^}]*\}/g).every(m => m.includes('namespace=\"profiles\", job=\"pb-portrait-bridge\"')))")" "true"
+# The expressions use only series and labels the bridge exports: metric names from bridge/service/metrics.cc's
+# .Name("...") and, per metric, the label names its member is Add()ed with there; label values from the code that
+# produces them (StatusCodeName for rpcs_total's code; the upstream client's observe() for upstream_calls_total's).
+metrics_cc="$repo/bridge/service/metrics.cc"
+if [ -f "$metrics_cc" ]; then
+  q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).map(r => r.expr).join('\n')" >"$work/exprs.txt"
+  series_check="$(cd "$here" && node --input-type=module -e '
+    import fs from "node:fs";
+    const [cc, exprs] = [fs.readFileSync(process.argv[1], "utf8"), fs.readFileSync(process.argv[2], "utf8")];
+    // member_(prometheus::BuildX().Name("series") ... up to the next member: series -> member and inline labels.
+    const defs = [...cc.matchAll(/(\w+_)\(prometheus::Build\w+\(\)\s*\.Name\("(\w+)"\)/g)];
+    const labels = new Map();
+    defs.forEach((d, i) => {
+      const body = cc.slice(d.index, i + 1 < defs.length ? defs[i + 1].index : cc.indexOf("{\n", d.index));
+      const own = new Set([...body.matchAll(/\{"(\w+)",/g)].map(m => m[1]));
+      for (const m of cc.matchAll(new RegExp(`\\b${d[1]}\\.Add\\(\\{([^;]*)\\)`, "g"))) for (const l of m[1].matchAll(/\{"(\w+)",/g)) own.add(l[1]);
+      labels.set(d[2], own);
+    });
+    const problems = [];
+    let n = 0;
+    for (const m of exprs.matchAll(/(portrait_bridge_\w+)\{([^}]*)\}/g)) {
+      n++;
+      if (!labels.has(m[1])) { problems.push(`${m[1]}: not a series of metrics.cc`); continue; }
+      for (const l of m[2].matchAll(/(\w+)\s*(?:=~|!~|!=|=)\s*"/g))
+        if (!["namespace", "job"].includes(l[1]) && !labels.get(m[1]).has(l[1])) problems.push(`${m[1]}: no label ${l[1]} in metrics.cc`);
+    }
+    console.log(problems.length ? problems.join("; ") : `${n} selectors, all known series and labels`);
+  ' "$metrics_cc" "$work/exprs.txt" 2>&1)"
+  expect_eq "PrometheusRule series and labels are the bridge's (metrics.cc)" "$series_check" "6 selectors, all known series and labels"
+  grep -q 'return "FAILED_PRECONDITION"' "$repo/bridge/service/profile_service.cc" \
+    && grep -q 'code="FAILED_PRECONDITION"' "$work/exprs.txt" && pass "rpcs_total code=\"FAILED_PRECONDITION\" is a value StatusCodeName produces" \
+    || fail "rpcs_total code=\"FAILED_PRECONDITION\" not produced by StatusCodeName (or not in the rule)"
+  grep -q 'observe("cancelled")' "$repo/bridge/service/upstream_client.cc" && grep -q 'observe(absl::StrCat(answer->error_code))' "$repo/bridge/service/upstream_client.cc" \
+    && pass "upstream_calls_total code values \"cancelled\" and \"0\" (ErrorCode) are what the upstream client observes" \
+    || fail "upstream_calls_total: the upstream client no longer observes \"cancelled\" / the ErrorCode as code"
+fi
+expect_eq "a disabled alert is not rendered" \
+  "$(render "${required[@]}" "${crds[@]}" --set prometheusRule.enabled=true --set prometheusRule.alerts.throttled.enabled=false 2>/dev/null | q - "$PR.spec.groups[0].rules.map(r => r.alert).join(',')")" \
+  "PortraitBridgeBudgetRefusals,PortraitBridgeUpstreamErrors,PortraitBridgeMisconfigured"
+expect_eq "prometheusRule.seriesSelector replaces the default matchers" \
+  "$(render "${required[@]}" "${crds[@]}" --set prometheusRule.enabled=true --set 'prometheusRule.seriesSelector=service="pb"' 2>/dev/null | q - "$PR.spec.groups[0].rules[1].expr")" \
+  'sum by (namespace, job) (rate(portrait_bridge_upstream_throttled_total{service="pb"}[5m])) > 0'
+expect_eq "default: no PrometheusRule, even with the CRD served" "$(render "${required[@]}" "${crds[@]}" 2>/dev/null | q - 'kinds("PrometheusRule").length')" "0"
 
 # ---- security ----
 expect_eq "pod securityContext" "$(q "$work/default.yaml" "JSON.stringify($D.securityContext)")" '{"runAsNonRoot":true,"runAsUser":10001,"runAsGroup":10001,"fsGroup":10001,"seccompProfile":{"type":"RuntimeDefault"}}'
@@ -293,6 +451,20 @@ reject "terminationGracePeriodSeconds not above the drain" "must be greater than
 reject "no secret source" "the Tencent secret key is required" --set config.sdkappid=1
 reject "both secret sources" "not both" "${required[@]}" --set secret.create=true --set secret.secretKey=x
 reject "PDB minAvailable and maxUnavailable" "not both" "${required[@]}" --set podDisruptionBudget.minAvailable=1 --set podDisruptionBudget.maxUnavailable=1
+reject "commonLabels overriding a chart label" "invalid propertyName 'app.kubernetes.io/name'" "${required[@]}" --set 'commonLabels.app\.kubernetes\.io/name=x'
+reject "commonAnnotations with a helm.sh/ key" "invalid propertyName 'helm.sh/hook'" "${required[@]}" --set 'commonAnnotations.helm\.sh/hook=test'
+reject "loadBalancerSourceRanges on a ClusterIP Service" "applies only to service.type=LoadBalancer" "${required[@]}" --set 'service.loadBalancerSourceRanges={10.0.0.0/8}'
+reject "loadBalancerSourceRanges entry that is not a CIDR" "/service/loadBalancerSourceRanges" "${required[@]}" --set service.type=LoadBalancer --set 'service.loadBalancerSourceRanges={office}'
+reject "an extraVolume named like a chart volume" "/extraVolumes/0/name" "${required[@]}" --set 'extraVolumes[0].name=config' --set 'extraVolumes[0].emptyDir.medium=Memory'
+reject "an extraVolumeMount with a relative path" "/extraVolumeMounts/0/mountPath" "${required[@]}" --set 'extraVolumeMounts[0].name=x' --set 'extraVolumeMounts[0].mountPath=data'
+reject "a sidecar named like the bridge" "/sidecars/0/name" "${required[@]}" --set 'sidecars[0].name=portrait-bridge' --set 'sidecars[0].image=x'
+reject "an initContainer without an image" "/initContainers/0" "${required[@]}" --set 'initContainers[0].name=init'
+reject "global.imageRegistry with a scheme" "/global/imageRegistry" "${required[@]}" --set global.imageRegistry=https://mirror
+reject "prometheusRule without metrics" "prometheusRule.enabled needs metrics.enabled" "${required[@]}" --set prometheusRule.enabled=true --set metrics.enabled=false
+reject "prometheusRule ratio above 1" "/prometheusRule/alerts/upstreamErrors/ratio" "${required[@]}" --set prometheusRule.alerts.upstreamErrors.ratio=5
+reject "prometheusRule for that is not a duration" "/prometheusRule/alerts/throttled/for" "${required[@]}" --set prometheusRule.alerts.throttled.for=soon
+reject "unknown prometheusRule alert" "additional properties 'latency' not allowed" "${required[@]}" --set prometheusRule.alerts.latency.enabled=true
+reject "alertLabels overriding severity" "invalid propertyName 'severity'" "${required[@]}" --set prometheusRule.alertLabels.severity=page
 reject "tls without a Secret" "tls.existingSecret" "${required[@]}" --set tls.enabled=true
 reject "Redis URL with another scheme" "/budget/redis/url" "${required[@]}" --set budget.redis.url=http://redis:6379
 reject "rediss:// (the bridge has no TLS to Redis)" "/budget/redis/url" "${required[@]}" --set budget.redis.url=rediss://redis:6380
@@ -390,6 +562,89 @@ if [ -x "$bridge" ]; then
   done
 else
   echo "skip: no bridge binary at $bridge (set PORTRAIT_BRIDGE_BINARY); config acceptance not checked"
+fi
+
+# ---- umbrella chart: this chart as a file:// dependency of a parent chart ----
+# Helm hands every subchart `global` (empty or not) and the parent's values under the subchart's name; the schema
+# must allow the first and the templates must honour both. Offline: `helm dependency build` only packs the
+# file:// chart into charts/. Helm's config, cache and data go to the temp dir.
+umbrella="$work/umbrella/platform"
+mkdir -p "$umbrella/templates"
+chart_version="$(sed -n 's/^version: *//p' "$chart/Chart.yaml")"
+cat >"$umbrella/Chart.yaml" <<EOF
+apiVersion: v2
+name: platform
+description: An umbrella chart made by tests/helm/run.sh, with portrait-bridge as a subchart.
+type: application
+version: 1.0.0
+dependencies:
+  - name: portrait-bridge
+    version: "$chart_version"
+    repository: "file://$chart"
+EOF
+# The parent's own object, so the umbrella is a chart of its own and not only a wrapper.
+cat >"$umbrella/templates/configmap.yaml" <<'EOF'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-platform
+  namespace: {{ .Release.Namespace }}
+data:
+  owner: platform-team
+EOF
+# The parent's values: no `global` at all (Helm still passes an empty one), the subchart's values under its name.
+cat >"$umbrella/values.yaml" <<'EOF'
+portrait-bridge:
+  config:
+    sdkappid: 1400000001
+  secret:
+    existingSecret: umbrella-key
+  replicaCount: 3
+EOF
+cat >"$work/umbrella/globals.yaml" <<'EOF'
+global:
+  imageRegistry: mirror.example.com
+  imagePullSecrets: [mirror-pull]
+  # Another subchart's global: allowed.
+  storageClass: fast
+portrait-bridge:
+  commonLabels:
+    example.com/stack: platform
+  prometheusRule:
+    enabled: true
+EOF
+hu() { HELM_CONFIG_HOME="$work/umbrella/.config" HELM_CACHE_HOME="$work/umbrella/.cache" HELM_DATA_HOME="$work/umbrella/.data" "$helm" "$@"; }
+if out="$(hu dependency build "$umbrella" --skip-refresh 2>&1)" && [ -f "$umbrella/charts/portrait-bridge-$chart_version.tgz" ]; then
+  pass "umbrella: helm dependency build (file://, offline)"
+  for variant in "no globals" "globals"; do
+    extra=()
+    [ "$variant" = globals ] && extra=(-f "$work/umbrella/globals.yaml")
+    tag="${variant// /-}"
+    if out="$(hu lint --strict "$umbrella" "${extra[@]}" 2>&1)"; then pass "umbrella ($variant): helm lint --strict"; else echo "$out"; fail "umbrella ($variant): helm lint --strict"; fi
+    if hu template plat "$umbrella" --namespace apps "${crds[@]}" "${extra[@]}" >"$work/umbrella-$tag.yaml" 2>"$work/err"; then
+      pass "umbrella ($variant): helm template"
+      if node "$here/validate.mjs" "$work/umbrella-$tag.yaml" >"$work/validate-umbrella-$tag.log" 2>&1; then
+        pass "umbrella ($variant): kubernetes-models validation: $(tail -n1 "$work/validate-umbrella-$tag.log")"
+      else cat "$work/validate-umbrella-$tag.log"; fail "umbrella ($variant): kubernetes-models validation"; fi
+    else cat "$work/err"; fail "umbrella ($variant): helm template"; fi
+  done
+  U='kind("Deployment", "plat-portrait-bridge")'
+  expect_eq "umbrella: the parent's object and the subchart's" "$(q "$work/umbrella-no-globals.yaml" 'docs.map(o => o.kind + "/" + o.metadata.name).sort().join(",")')" \
+    "ConfigMap/plat-platform,ConfigMap/plat-portrait-bridge,Deployment/plat-portrait-bridge,Pod/plat-portrait-bridge-test-health,PodDisruptionBudget/plat-portrait-bridge,Service/plat-portrait-bridge,ServiceAccount/plat-portrait-bridge"
+  expect_eq "umbrella: values under the subchart's name reach it (sdkappid, replicas, budget split)" \
+    "$(q "$work/umbrella-no-globals.yaml" "[JSON.parse(kind('ConfigMap', 'plat-portrait-bridge').data['config.json']).sdkappid, $U.spec.replicas, JSON.parse(kind('ConfigMap', 'plat-portrait-bridge').data['config.json']).upstream_calls_per_second].join(' ')")" "1400000001 3 66"
+  expect_eq "umbrella, no globals: images as given" "$(q "$work/umbrella-no-globals.yaml" "$U.spec.template.spec.containers[0].image")" "portrait-bridge:0.1.0"
+  expect_eq "umbrella: the helm test pod dials the subchart's Service" "$(q "$work/umbrella-no-globals.yaml" "$test_pod_targets_service")" "-addr=plat-portrait-bridge.apps.svc:50051"
+  expect_eq "umbrella, globals: global.imageRegistry on the bridge and test images" \
+    "$(q "$work/umbrella-globals.yaml" "[$U.spec.template.spec.containers[0].image, kind('Pod').spec.containers[0].image].join(' ')")" \
+    "mirror.example.com/portrait-bridge:0.1.0 mirror.example.com/grpc-ecosystem/grpc-health-probe:v0.4.40"
+  expect_eq "umbrella, globals: global.imagePullSecrets" "$(q "$work/umbrella-globals.yaml" "$U.spec.template.spec.imagePullSecrets.map(s => s.name).join()")" "mirror-pull"
+  expect_eq "umbrella, globals: the subchart's commonLabels on its objects only" \
+    "$(q "$work/umbrella-globals.yaml" 'docs.filter(o => o.metadata.labels && o.metadata.labels["example.com/stack"] === "platform").length + "/" + docs.length')" "7/8"
+  expect_eq "umbrella, globals: the subchart's PrometheusRule selects its own Service's series" \
+    "$(q "$work/umbrella-globals.yaml" 'kind("PrometheusRule").spec.groups[0].rules[0].expr.includes("namespace=\"apps\", job=\"plat-portrait-bridge\"")')" "true"
+else
+  echo "$out"; fail "umbrella: helm dependency build"
 fi
 
 # ---- every value is documented in the chart README ----

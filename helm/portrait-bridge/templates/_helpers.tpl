@@ -27,12 +27,57 @@ app.kubernetes.io/name: {{ include "portrait-bridge.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{- define "portrait-bridge.labels" -}}
+{{/*
+The chart's own labels of the bridge's objects, without commonLabels. app.kubernetes.io/version is the version
+that runs: image.tag when set (in label syntax), else the chart's appVersion.
+*/}}
+{{- define "portrait-bridge.baseLabels" -}}
 helm.sh/chart: {{ include "portrait-bridge.chart" . }}
 {{ include "portrait-bridge.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ include "portrait-bridge.version" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: portrait-bridge
+{{- end }}
+
+{{- define "portrait-bridge.version" -}}
+{{- regexReplaceAll "[^A-Za-z0-9._-]" (default .Chart.AppVersion .Values.image.tag) "_" | trunc 63 | trimAll "_.-" }}
+{{- end }}
+
+{{/*
+Labels of every object the chart renders (metadata.labels): the chart's own plus commonLabels (the schema keeps
+commonLabels off the chart's own keys, so none is written twice).
+*/}}
+{{- define "portrait-bridge.labels" -}}
+{{ include "portrait-bridge.baseLabels" . }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Pod template labels: the chart's own, the component, then commonLabels and podLabels merged (podLabels wins).
+(list root component)
+*/}}
+{{- define "portrait-bridge.podLabels" -}}
+{{- $root := index . 0 }}
+{{ include "portrait-bridge.baseLabels" $root }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- with merge (deepCopy ($root.Values.podLabels | default dict)) ($root.Values.commonLabels | default dict) }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+metadata.annotations of an object: its own annotations (list root own-dict) merged over commonAnnotations;
+renders nothing when both are empty.
+*/}}
+{{- define "portrait-bridge.annotations" -}}
+{{- $root := index . 0 }}
+{{- $all := merge (deepCopy (index . 1 | default dict)) ($root.Values.commonAnnotations | default dict) }}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{- define "portrait-bridge.serviceAccountName" -}}
@@ -43,13 +88,73 @@ app.kubernetes.io/part-of: portrait-bridge
 {{- end }}
 {{- end }}
 
-{{- define "portrait-bridge.image" -}}
-{{- $tag := default .Chart.AppVersion .Values.image.tag }}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository $tag }}
+{{/*
+An image repository under global.imageRegistry (list root repository): when the global is set, it replaces the
+repository's registry host (a first path part with "." or ":", or "localhost"), or prefixes a repository that
+names none (Docker Hub's). Unset, the repository as given.
+*/}}
+{{- define "portrait-bridge.repository" -}}
+{{- $root := index . 0 }}
+{{- $repo := index . 1 }}
+{{- $registry := "" }}
+{{- with $root.Values.global }}{{ $registry = .imageRegistry | default "" | trimSuffix "/" }}{{ end }}
+{{- if $registry }}
+{{- $parts := splitList "/" $repo }}
+{{- $first := first $parts }}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $repo = rest $parts | join "/" }}
 {{- end }}
+{{- printf "%s/%s" $registry $repo }}
+{{- else }}
+{{- $repo }}
+{{- end }}
+{{- end }}
+
+{{/*
+imagePullSecrets of every pod: imagePullSecrets, then global.imagePullSecrets (each a {name: ...} or a plain
+name), without repeats. Renders nothing when both are empty.
+*/}}
+{{- define "portrait-bridge.imagePullSecrets" -}}
+{{- $names := list }}
+{{- $global := list }}
+{{- with .Values.global }}{{ $global = .imagePullSecrets | default list }}{{ end }}
+{{- range concat (.Values.imagePullSecrets | default list) $global }}
+{{- if kindIs "map" . }}
+{{- $names = append $names .name }}
+{{- else }}
+{{- $names = append $names . }}
+{{- end }}
+{{- end }}
+{{- range uniq $names }}
+- name: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The bridge's image: repository@digest when image.digest is set (the tag is then ignored: a digest names one
+image, a tag can move), else repository:tag (tag default: the chart's appVersion).
+*/}}
+{{- define "portrait-bridge.image" -}}
+{{- $repo := include "portrait-bridge.repository" (list . .Values.image.repository) }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Service's appProtocol for the gRPC port, which tells meshes and gateways what is on the wire:
+- plaintext: gRPC over cleartext HTTP/2 (h2c). Istio and Linkerd read "grpc" as HTTP/2 and balance per request.
+- tls.enabled: the pod terminates TLS itself, so the bytes a sidecar or gateway sees are TLS records, not h2c.
+  "grpc" would make Istio's sidecar treat them as plaintext HTTP/2 and fail every call. "https" (an IANA service
+  name, as Kubernetes asks of unprefixed appProtocol values) is what Istio documents for TLS the sidecar does not
+  decrypt: the same as "tls", opaque TLS passed through (routed by SNI), while a gateway reads it as HTTP (1.1 or
+  2) over TLS, which gRPC over TLS is. kubernetes.io/h2c would be wrong for the same reason as grpc.
+  (istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection; Kubernetes ServicePort.appProtocol)
+*/}}
+{{- define "portrait-bridge.grpcAppProtocol" -}}
+{{- ternary "https" "grpc" (and .Values.tls.enabled true) }}
 {{- end }}
 
 {{/*
@@ -120,6 +225,9 @@ app.kubernetes.io/version: {{ .Values.redis.image.tag | trunc 63 | trimSuffix "-
 app.kubernetes.io/component: redis
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: portrait-bridge
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "portrait-bridge.redis.url" -}}
@@ -253,6 +361,12 @@ Cross-field checks that JSON Schema (draft-07) cannot express. Included by the D
 {{- end }}
 {{- if and .Values.redis.enabled $br.url (not $cr.useBundled) }}
 {{- fail "redis.enabled deploys a Redis that nothing would use: budget.redis.url points at another Redis and cache.redis.useBundled is false" }}
+{{- end }}
+{{- if and .Values.service.loadBalancerSourceRanges (ne .Values.service.type "LoadBalancer") }}
+{{- fail (printf "service.loadBalancerSourceRanges applies only to service.type=LoadBalancer (it is %s): the ranges would restrict nothing" .Values.service.type) }}
+{{- end }}
+{{- if and .Values.prometheusRule.enabled (not .Values.metrics.enabled) }}
+{{- fail "prometheusRule.enabled needs metrics.enabled: its alerts read the bridge's /metrics series" }}
 {{- end }}
 {{- end }}
 
