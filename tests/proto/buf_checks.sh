@@ -3,7 +3,7 @@
 #   1. buf lint: STANDARD and COMMENTS rules (buf.yaml at the repository root; proto/google/ is not linted).
 #   2. buf breaking: proto/ as it is now against proto/ in the previous commit (HEAD~1: on main after a merge, main
 #      before the merge), FILE rules (buf.yaml). Skipped, saying why, when there is nothing to compare with: no git
-#      history (a source tarball, a shallow clone of depth 1, the first commit) or a previous commit without
+#      history (a source tree without .git, a shallow clone of depth 1, the first commit) or a previous commit without
 #      proto/portraitbridge (the package did not exist yet: the one-time rename from tencentcloud.chat.profile.v1).
 #      It fails only when buf finds a break.
 #   tests/proto/buf_checks.sh [REPO_DIR]     (REPO_DIR defaults to this checkout; BUF=path overrides buf)
@@ -27,8 +27,12 @@ else
 fi
 
 echo "=== buf breaking against the previous commit"
-if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+if [ ! -e .git ]; then
   echo "skipped: $repo is not a git checkout, there is no previous commit to compare with"
+elif ! command -v git >/dev/null || ! git_error=$(git rev-parse --is-inside-work-tree 2>&1 >/dev/null); then
+  # A checkout that git cannot read (git missing, "dubious ownership") must not pass as one without history.
+  echo "FAIL: $repo is a git checkout but git cannot read it: ${git_error:-git is not installed}" >&2
+  failures=$((failures + 1))
 elif ! previous=$(git rev-parse --verify --quiet 'HEAD~1^{commit}'); then
   if [ "$(git rev-parse --is-shallow-repository)" = true ]; then
     echo "skipped: shallow clone without the previous commit (git fetch --deepen=1 to compare)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CTest entry (proto_buf_checks_selftest, label proto): buf_checks.sh can fail. Runs it on scratch git
-# repositories holding this checkout's buf.yaml and proto/: a first commit and a shallow clone (skipped, pass), a
-# previous commit without proto/portraitbridge (skipped, pass), a compatible change (pass), a renumbered field and a
-# deleted message (buf breaking fails), an uncommented field (buf lint fails).
+# repositories holding this checkout's buf.yaml and proto/: a first commit, a shallow clone and a tree without .git
+# (skipped, pass), a previous commit without proto/portraitbridge (skipped, pass), a compatible change (pass), a
+# renumbered field and a deleted message (buf breaking fails), an uncommented field (buf lint fails), a .git that git
+# cannot read (fails).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source_repo=$(cd "$here/../.." && pwd)
@@ -75,6 +76,13 @@ cp "$source_repo/buf.yaml" "$renamed/"
 cp -r "$source_repo/proto" "$renamed/"
 commit "$renamed" "new package"
 check package-rename 0 "no earlier version of this package to compare with" "$renamed"
+
+# No .git: nothing to compare with. A .git that git cannot read is a failure, not a pass without history.
+mkdir -p "$scratch/tree"
+cp -r "$source_repo/buf.yaml" "$source_repo/proto" "$scratch/tree/"
+check no-git 0 "is not a git checkout" "$scratch/tree"
+mkdir "$scratch/tree/.git"
+check unreadable-git 1 "git cannot read it" "$scratch/tree"
 
 if ((failures)); then
   echo "$failures check(s) failed" >&2
