@@ -57,7 +57,7 @@ contains() { grep -qF -- "$2" <<<"$1"; }
 run list-services
 expect list-services "exit 0" test "$rc" -eq 0
 for service in portraitbridge.profile.v1.ProfileService grpc.health.v1.Health \
-               grpc.reflection.v1alpha.ServerReflection; do
+               grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection; do
   expect list-services "lists $service" contains "$out" "$service"
 done
 
@@ -163,6 +163,20 @@ for symbol in google.rpc.BadRequest google.rpc.ErrorInfo google.rpc.RetryInfo; d
     "http://$BRIDGE_ADDRESS/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
   expect reflection "$symbol resolves" test "$(jq -r 'has("fileDescriptorResponse")' <<<"$reply")" = true
 done
+
+# What grpcurl describe shows comes from the FileDescriptorProto reflection answers with: it carries the proto
+# comments (source info). Asked through v1, which grpcurl and buf curl try first.
+echo "=== reflection serves the proto comments (grpcurl describe portraitbridge.profile.v1.BatchGetProfilesRequest)"
+reply=$(buf curl --protocol grpc --http2-prior-knowledge \
+  -d '{"file_containing_symbol": "portraitbridge.profile.v1.BatchGetProfilesRequest"}' \
+  "http://$BRIDGE_ADDRESS/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+described=$(jq -r '.fileDescriptorResponse.fileDescriptorProto[0]' <<<"$reply" | base64 -d |
+            protoc --decode=google.protobuf.FileDescriptorProto google/protobuf/descriptor.proto 2>&1 || true)
+{ grep -A3 -F 'leading_comments: " One batch lookup' <<<"$described" || true; } | sed 's/^/  > /'
+expect describe "profile.proto answered" contains "$described" 'name: "portraitbridge/profile/v1/profile.proto"'
+expect describe "BatchGetProfilesRequest's comment" \
+  contains "$described" 'leading_comments: " One batch lookup: the same tags for every account.\n"'
+expect describe "its accounts field's comment" contains "$described" 'leading_comments: " Tencent UserIDs: each non-empty'
 
 if ((failures)); then
   echo "$failures check(s) failed" >&2
