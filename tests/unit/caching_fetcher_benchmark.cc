@@ -23,8 +23,8 @@ constexpr int kHotSet = 10'000;
 constexpr int kChunk = 100;
 
 const std::vector<std::string>& Tags() {
-  static const auto* const tags = new std::vector<std::string>{
-      "Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender", "Tag_Profile_IM_Level", "Tag_Profile_Custom_Score"};
+  static const auto* const tags = new std::vector<std::string>{"Tag_Profile_IM_Nick", "Tag_Profile_IM_Gender",
+                                                               "Tag_Profile_IM_Level", "Tag_Profile_Custom_Score"};
   return *tags;
 }
 
@@ -51,8 +51,8 @@ std::vector<ProfileItem> ItemsFor(const std::string& account) {
 // Answers every Fetch inline: only the warm-up reaches it.
 class InlineFetcher final : public ProfileFetcher {
  public:
-  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags,
-                                absl::Time deadline, Done done) override {
+  std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags, absl::Time deadline,
+                                Done done) override {
     FetchResult result;
     for (std::string& account : accounts) {
       AccountOutcome& outcome = result.outcomes.emplace_back();

@@ -37,8 +37,7 @@ inline portraitbridge::profile::v1::ProfileItem UintItem(const std::string& tag,
   return item;
 }
 
-inline AccountOutcome Success(const std::string& account,
-                              std::vector<portraitbridge::profile::v1::ProfileItem> items) {
+inline AccountOutcome Success(const std::string& account, std::vector<portraitbridge::profile::v1::ProfileItem> items) {
   AccountOutcome outcome;
   outcome.account = account;
   outcome.items = std::move(items);
