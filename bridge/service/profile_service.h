@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <string>
+
 #include "bridge/service/profile_fetcher.h"
 #include "bridge/service/profile_requests.h"
 #include "portraitbridge/profile/v1/profile.grpc.pb.h"
@@ -10,7 +12,7 @@
 namespace portrait_bridge {
 
 /// The canonical name of a gRPC status code ("OK", "NOT_FOUND", ...), for logs and metric labels.
-const char* StatusCodeName(grpc::StatusCode code);
+std::string StatusCodeName(grpc::StatusCode code);
 
 /// portraitbridge.profile.v1.ProfileService on the gRPC callback API: each call is a reactor that never blocks,
 /// around a ProfileRequests that holds the request logic. A GetProfiles stream writes one response per upstream
