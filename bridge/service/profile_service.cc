@@ -39,19 +39,104 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   return wire;
 }
 
+// What both reactors share: the lock, the request logic, and the upstream calls made for it. A reactor takes the
+// calls to make under the lock (TakeCallsLocked), makes them after releasing it (Launch), and hears of each answer
+// through OnCallDone, which applies it under the lock (ApplyAnswerLocked).
+class UpstreamCallsReactor {
+ public:
+  UpstreamCallsReactor(const UpstreamCallsReactor&) = delete;
+  UpstreamCallsReactor& operator=(const UpstreamCallsReactor&) = delete;
+
+ protected:
+  UpstreamCallsReactor(ProfileFetcher& fetcher, const StreamLimits& limits, ServerQuotas& quotas,
+                       StreamObserver* observer, absl::Time deadline)
+      : fetcher_(fetcher), limits_(limits), deadline_(deadline), requests_(limits, quotas, observer) {}
+  virtual ~UpstreamCallsReactor() = default;
+
+  // An upstream call was answered (or cancelled); called on the fetcher's thread, with no lock held.
+  virtual void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) = 0;
+
+  // Takes the calls the requests have ready while they fit within max_inflight_accounts (a single call may go
+  // over it), for Launch once the lock is released.
+  void TakeCallsLocked(std::vector<std::pair<uint64_t, ProfileRequests::Call>>& launch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    while (!requests_.ended() && requests_.has_pending_call() &&
+           (inflight_accounts_ == 0 ||
+            inflight_accounts_ + static_cast<int64_t>(requests_.next_call_size()) <= limits_.max_inflight_accounts)) {
+      const uint64_t id = next_call_id_++;
+      ProfileRequests::Call call = requests_.TakeNextCall();
+      inflight_accounts_ += static_cast<int64_t>(call.accounts.size());
+      calls_[id] = nullptr;  // Filled in once Fetch returns.
+      launch.emplace_back(id, std::move(call));
+    }
+  }
+
+  // Makes call `id`; outside the lock, since the fetcher may answer at once.
+  void Launch(uint64_t id, ProfileRequests::Call call) {
+    std::vector<std::string> tags;
+    {
+      absl::MutexLock lock(&mutex_);
+      tags = requests_.TagsOf(call.request_index);
+    }
+    // The answer carries the accounts; what the completion needs besides is the request and the count.
+    const uint64_t request_index = call.request_index;
+    const int64_t account_count = static_cast<int64_t>(call.accounts.size());
+    std::shared_ptr<ProfileFetcher::Ticket> ticket =
+        fetcher_.Fetch(std::move(call.accounts), std::move(tags), deadline_,
+                       [this, id, request_index, account_count](FetchResult result) {
+                         OnCallDone(id, request_index, account_count, std::move(result));
+                       });
+    bool cancel_now = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (auto it = calls_.find(id); it != calls_.end()) {
+        it->second = ticket;
+        cancel_now = requests_.ended();
+      }
+    }
+    if (cancel_now) ticket->Cancel();
+  }
+
+  // Forgets answered call `id` and hands its answer to the requests; returns the status to end the call with when
+  // the answer says the bridge is misconfigured.
+  std::optional<grpc::Status> ApplyAnswerLocked(uint64_t id, uint64_t request_index, int64_t account_count,
+                                                FetchResult result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    calls_.erase(id);
+    inflight_accounts_ -= account_count;
+    if (result.cancelled) return std::nullopt;
+    return requests_.OnAnswer(request_index, std::move(result.outcomes));
+  }
+
+  // Asks for every call in flight to be cancelled, by whoever takes `to_cancel_` next, outside the lock.
+  void CancelCallsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    for (auto& [id, call] : calls_) {
+      if (call != nullptr) to_cancel_.push_back(call);
+    }
+  }
+
+  ProfileFetcher& fetcher_;
+  const StreamLimits& limits_;
+  const absl::Time deadline_;
+
+  absl::Mutex mutex_;
+  ProfileRequests requests_ ABSL_GUARDED_BY(mutex_);
+  int64_t inflight_accounts_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t next_call_id_ ABSL_GUARDED_BY(mutex_) = 1;
+  std::map<uint64_t, std::shared_ptr<ProfileFetcher::Ticket>> calls_ ABSL_GUARDED_BY(mutex_);  // In flight.
+  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> to_cancel_ ABSL_GUARDED_BY(mutex_);
+};
+
 // The gRPC lifecycle of one GetProfiles stream: reads, writes, upstream calls, cancellation and backpressure. What
 // the requests mean and which responses answer them is ProfileRequests' part.
-class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                                 private UpstreamCallsReactor {
  public:
   GetProfilesReactor(grpc::CallbackServerContext* context, ProfileFetcher& fetcher, const StreamLimits& limits,
                      ServerQuotas& quotas, StreamObserver* observer)
-      : fetcher_(fetcher),
-        limits_(limits),
+      : UpstreamCallsReactor(fetcher, limits, quotas, observer, DeadlineOf(context)),
         quotas_(quotas),
         observer_(observer),
-        started_(absl::Now()),
-        deadline_(DeadlineOf(context)),
-        requests_(limits, quotas, observer) {
+        started_(absl::Now()) {
     if (observer_ != nullptr) observer_->OnStreamStarted();
     Step();
   }
@@ -106,9 +191,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       auto first_dropped = std::next(responses_.begin(), writing_ ? 1 : 0);
       while (first_dropped != responses_.end()) first_dropped = DropResponseLocked(first_dropped);
     }
-    for (auto& [id, call] : calls_) {
-      if (call != nullptr) to_cancel_.push_back(call);
-    }
+    CancelCallsLocked();
   }
 
   // Applies `event` to the state and decides what to do next, in one hold of the lock; then does it outside the
@@ -134,17 +217,8 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
         if (finished_) return;
         cancel.swap(to_cancel_);
         FillResponsesLocked();
-        while (!requests_.ended() && requests_.has_pending_call() && !requests_.has_unbuilt_results() &&
-               unread_bytes_ < limits_.max_unread_bytes &&
-               (inflight_accounts_ == 0 || inflight_accounts_ + static_cast<int64_t>(requests_.next_call_size()) <=
-                                               limits_.max_inflight_accounts)) {
-          const uint64_t id = next_call_id_++;
-          ProfileRequests::Call call = requests_.TakeNextCall();
-          inflight_accounts_ += static_cast<int64_t>(call.accounts.size());
-          ++outstanding_calls_;
-          calls_[id] = nullptr;  // Filled in once Fetch returns.
-          launch.emplace_back(id, std::move(call));
-        }
+        // No more upstream calls while answers wait to be built into responses, or the reader lags.
+        if (!requests_.has_unbuilt_results() && unread_bytes_ < limits_.max_unread_bytes) TakeCallsLocked(launch);
         // Read the next request only when the work already read is under way (backpressure).
         if (!reading_ && !reads_done_ && !requests_.stop_reading() && !requests_.work_left() &&
             inflight_accounts_ < limits_.max_inflight_accounts && unread_bytes_ < limits_.max_unread_bytes) {
@@ -155,7 +229,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
           writing_ = true;
           write = &responses_.front().buffer;
         }
-        const bool work_left = requests_.work_left() || outstanding_calls_ > 0 || !launch.empty();
+        const bool work_left = requests_.work_left() || !calls_.empty();
         const bool input_done = reads_done_ || requests_.stop_reading();
         // Reads, launches and cancellations decided here happen after the lock is released; Finish must wait for
         // them (a StartRead after Finish, or a Launch touching a deleted reactor, would be wrong).
@@ -197,38 +271,9 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
          {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(duration))}});
   }
 
-  void Launch(uint64_t id, ProfileRequests::Call call) {
-    std::vector<std::string> tags;
-    {
-      absl::MutexLock lock(&mutex_);
-      tags = requests_.TagsOf(call.request_index);
-    }
-    // The answer carries the accounts; what the completion needs besides is the request and the count.
-    const uint64_t request_index = call.request_index;
-    const int64_t account_count = static_cast<int64_t>(call.accounts.size());
-    std::shared_ptr<ProfileFetcher::Ticket> ticket =
-        fetcher_.Fetch(std::move(call.accounts), std::move(tags), deadline_,
-                       [this, id, request_index, account_count](FetchResult result) {
-                         OnCallDone(id, request_index, account_count, std::move(result));
-                       });
-    bool cancel_now = false;
-    {
-      absl::MutexLock lock(&mutex_);
-      if (auto it = calls_.find(id); it != calls_.end()) {
-        it->second = ticket;
-        cancel_now = requests_.ended();
-      }
-    }
-    if (cancel_now) ticket->Cancel();
-  }
-
-  void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) {
+  void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-      calls_.erase(id);
-      --outstanding_calls_;
-      inflight_accounts_ -= account_count;
-      if (result.cancelled) return;
-      if (std::optional<grpc::Status> fatal = requests_.OnAnswer(request_index, std::move(result.outcomes))) {
+      if (std::optional<grpc::Status> fatal = ApplyAnswerLocked(id, request_index, account_count, std::move(result))) {
         EndStreamLocked(std::move(*fatal));
       }
     });
@@ -270,44 +315,31 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     return responses_.erase(response);
   }
 
-  ProfileFetcher& fetcher_;
-  const StreamLimits& limits_;
   ServerQuotas& quotas_;
   StreamObserver* const observer_;
   const absl::Time started_;
-  const absl::Time deadline_;
   grpc::ByteBuffer request_;  // Filled by the pending read; touched only in OnReadDone.
 
-  absl::Mutex mutex_;
-  ProfileRequests requests_ ABSL_GUARDED_BY(mutex_);
   bool reading_ ABSL_GUARDED_BY(mutex_) = false;
   int acting_ ABSL_GUARDED_BY(mutex_) = 0;  // Threads doing what Step decided (reads, launches, cancels).
   bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   bool finished_ ABSL_GUARDED_BY(mutex_) = false;
-  int64_t inflight_accounts_ ABSL_GUARDED_BY(mutex_) = 0;
-  int64_t outstanding_calls_ ABSL_GUARDED_BY(mutex_) = 0;
-  uint64_t next_call_id_ ABSL_GUARDED_BY(mutex_) = 1;
-  std::map<uint64_t, std::shared_ptr<ProfileFetcher::Ticket>> calls_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> to_cancel_ ABSL_GUARDED_BY(mutex_);
   std::list<QueuedResponse> responses_ ABSL_GUARDED_BY(mutex_);  // Serialized; the front is being written.
   int64_t unread_bytes_ ABSL_GUARDED_BY(mutex_) = 0;             // Of responses_, taken from quotas_.unread_bytes.
 };
 
 // The gRPC lifecycle of one BatchGetProfiles call: its upstream calls (at most max_inflight_accounts at once),
 // cancellation, and the one response. ProfileRequests accepts the request and assembles the response.
-class BatchGetReactor final : public grpc::ServerUnaryReactor {
+class BatchGetReactor final : public grpc::ServerUnaryReactor, private UpstreamCallsReactor {
  public:
   BatchGetReactor(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
                   ProfileFetcher& fetcher, const StreamLimits& limits, ServerQuotas& quotas, StreamObserver* observer)
-      : fetcher_(fetcher),
+      : UpstreamCallsReactor(fetcher, limits, quotas, observer, DeadlineOf(context)),
         quotas_(quotas),
-        limits_(limits),
         observer_(observer),
         response_(response),
-        started_(absl::Now()),
-        deadline_(DeadlineOf(context)),
-        requests_(limits, quotas, observer) {
+        started_(absl::Now()) {
     const std::string wire = Flatten(request);
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       if (grpc::Status accepted = requests_.AcceptBatchGet(wire); !accepted.ok()) requests_.End(std::move(accepted));
@@ -330,9 +362,7 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor {
  private:
   void EndLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     requests_.End(std::move(status));
-    for (auto& [id, call] : calls_) {
-      if (call != nullptr) to_cancel_.push_back(call);
-    }
+    CancelCallsLocked();
   }
 
   // As GetProfilesReactor::Step: decides under the lock, acts outside it, holding `acting_` while it does.
@@ -352,15 +382,7 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor {
         }
         if (finished_) return;
         cancel.swap(to_cancel_);
-        while (!requests_.ended() && requests_.has_pending_call() &&
-               (inflight_accounts_ == 0 || inflight_accounts_ + static_cast<int64_t>(requests_.next_call_size()) <=
-                                               limits_.max_inflight_accounts)) {
-          const uint64_t id = next_call_id_++;
-          ProfileRequests::Call call = requests_.TakeNextCall();
-          inflight_accounts_ += static_cast<int64_t>(call.accounts.size());
-          calls_[id] = nullptr;  // Filled in once Fetch returns.
-          launch.emplace_back(id, std::move(call));
-        }
+        TakeCallsLocked(launch);
         if (!requests_.ended() && response_bytes_ == 0 && calls_.empty() && launch.empty() &&
             requests_.batch_answered()) {
           BuildResponseLocked();
@@ -416,58 +438,22 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor {
          {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(duration))}});
   }
 
-  void Launch(uint64_t id, ProfileRequests::Call call) {
-    std::vector<std::string> tags;
-    {
-      absl::MutexLock lock(&mutex_);
-      tags = requests_.TagsOf(call.request_index);
-    }
-    const uint64_t request_index = call.request_index;
-    const int64_t account_count = static_cast<int64_t>(call.accounts.size());
-    std::shared_ptr<ProfileFetcher::Ticket> ticket =
-        fetcher_.Fetch(std::move(call.accounts), std::move(tags), deadline_,
-                       [this, id, request_index, account_count](FetchResult result) {
-                         OnCallDone(id, request_index, account_count, std::move(result));
-                       });
-    bool cancel_now = false;
-    {
-      absl::MutexLock lock(&mutex_);
-      if (auto it = calls_.find(id); it != calls_.end()) {
-        it->second = ticket;
-        cancel_now = requests_.ended();
-      }
-    }
-    if (cancel_now) ticket->Cancel();
-  }
-
-  void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) {
+  void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) override {
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-      calls_.erase(id);
-      inflight_accounts_ -= account_count;
-      if (result.cancelled) return;
-      if (std::optional<grpc::Status> fatal = requests_.OnAnswer(request_index, std::move(result.outcomes))) {
+      if (std::optional<grpc::Status> fatal = ApplyAnswerLocked(id, request_index, account_count, std::move(result))) {
         EndLocked(std::move(*fatal));
       }
     });
   }
 
-  ProfileFetcher& fetcher_;
   ServerQuotas& quotas_;
-  const StreamLimits& limits_;
   StreamObserver* const observer_;
   grpc::ByteBuffer* const response_;
   const absl::Time started_;
-  const absl::Time deadline_;
 
-  absl::Mutex mutex_;
-  ProfileRequests requests_ ABSL_GUARDED_BY(mutex_);
   int acting_ ABSL_GUARDED_BY(mutex_) = 0;
   bool finished_ ABSL_GUARDED_BY(mutex_) = false;
-  int64_t inflight_accounts_ ABSL_GUARDED_BY(mutex_) = 0;
   int64_t response_bytes_ ABSL_GUARDED_BY(mutex_) = 0;  // Taken from quotas_.unread_bytes.
-  uint64_t next_call_id_ ABSL_GUARDED_BY(mutex_) = 1;
-  std::map<uint64_t, std::shared_ptr<ProfileFetcher::Ticket>> calls_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> to_cancel_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace
