@@ -226,7 +226,7 @@ expect_eq "PrometheusRule: every series selected by the release's namespace and 
   "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).every(r => r.expr.match(/portrait_bridge_\w+\{[^}]*\}/g).every(m => m.includes('namespace=\"profiles\", job=\"pb-portrait-bridge\"')))")" "true"
 # The expressions use only series and labels the bridge exports: metric names from bridge/service/metrics.cc's
 # .Name("...") and, per metric, the label names its member is Add()ed with there; label values from the code that
-# produces them (StatusCodeName for rpcs_total's code; the upstream client's observe() for upstream_calls_total's).
+# produces them (StatusCodeName, Abseil's canonical code names, for rpcs_total's code; the upstream client's observe() for upstream_calls_total's).
 metrics_cc="$repo/bridge/service/metrics.cc"
 if [ -f "$metrics_cc" ]; then
   q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).map(r => r.expr).join('\n')" >"$work/exprs.txt"
@@ -253,7 +253,8 @@ if [ -f "$metrics_cc" ]; then
     console.log(problems.length ? problems.join("; ") : `${n} selectors, all known series and labels`);
   ' "$metrics_cc" "$work/exprs.txt" 2>&1)"
   expect_eq "PrometheusRule series and labels are the bridge's (metrics.cc)" "$series_check" "6 selectors, all known series and labels"
-  grep -q 'return "FAILED_PRECONDITION"' "$repo/bridge/service/profile_service.cc" \
+  # StatusCodeName spells codes through absl::StatusCodeToString, whose names are gRPC's canonical ones.
+  grep -q 'absl::StatusCodeToString' "$repo/bridge/service/profile_service.cc" \
     && grep -q 'code="FAILED_PRECONDITION"' "$work/exprs.txt" && pass "rpcs_total code=\"FAILED_PRECONDITION\" is a value StatusCodeName produces" \
     || fail "rpcs_total code=\"FAILED_PRECONDITION\" not produced by StatusCodeName (or not in the rule)"
   grep -q 'observe("cancelled")' "$repo/bridge/service/upstream_client.cc" && grep -q 'observe(absl::StrCat(answer->error_code))' "$repo/bridge/service/upstream_client.cc" \
