@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -92,17 +93,18 @@ ProfileItem ExpectedItem(const std::string& tag, const Json& value) {
   item.set_tag(tag);
   if (value.is_null()) return item;
   switch (Types().TypeOf(tag)) {
-    case ValueType::kUint: {
-      if (value.is_number_unsigned()) {
-        item.set_uint_value(value.get<uint64_t>());
+    case ValueType::kUint: {  // uint_value is 32 bits: a larger number keeps its text.
+      constexpr uint64_t kLargest = std::numeric_limits<uint32_t>::max();
+      if (value.is_number_unsigned() && value.get<uint64_t>() <= kLargest) {
+        item.set_uint_value(static_cast<uint32_t>(value.get<uint64_t>()));
         return item;
       }
       if (value.is_string()) {  // A decimal string, all of it.
         const std::string& text = value.get_ref<const std::string&>();
         uint64_t parsed = 0;
         const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-        if (!text.empty() && error == std::errc() && end == text.data() + text.size()) {
-          item.set_uint_value(parsed);
+        if (!text.empty() && error == std::errc() && end == text.data() + text.size() && parsed <= kLargest) {
+          item.set_uint_value(static_cast<uint32_t>(parsed));
           return item;
         }
       }
