@@ -3,7 +3,6 @@
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/empty.pb.h>
 #include <google/protobuf/unknown_field_set.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -229,41 +228,13 @@ std::vector<std::string> FieldsNumbered(const std::string& message, int number) 
 // grpcurl and buf curl find the method through reflection (grpc.reflection.v1alpha, spoken here without its
 // generated code, which Debian does not ship): the service's file descriptor lists it.
 TEST_F(BatchGetTest, ReflectionListsTheMethod) {
-  grpc::GenericStub stub(channel_);
-  grpc::CompletionQueue queue;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
-      stub.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
-  int next_tag = 0;
-  auto complete = [&](auto&& start) {
-    void* const expected = reinterpret_cast<void*>(static_cast<intptr_t>(++next_tag));
-    start(expected);
-    void* tag = nullptr;
-    bool ok = false;
-    EXPECT_TRUE(queue.Next(&tag, &ok));
-    EXPECT_EQ(tag, expected);
-    return ok;
-  };
-  ASSERT_TRUE(complete([&](void* tag) { call->StartCall(tag); }));
   // ServerReflectionRequest{file_containing_symbol (4): the service}.
   const std::string symbol = "portraitbridge.profile.v1.ProfileService";
-  grpc::Slice request_slice(std::string("\x22") + static_cast<char>(symbol.size()) + symbol);
-  const grpc::ByteBuffer request(&request_slice, 1);
-  ASSERT_TRUE(complete([&](void* tag) { call->Write(request, tag); }));
-  complete([&](void* tag) { call->WritesDone(tag); });
-  std::vector<std::string> responses;
-  grpc::ByteBuffer buffer;
-  while (complete([&](void* tag) { call->Read(&buffer, tag); })) {
-    std::vector<grpc::Slice> slices;
-    ASSERT_TRUE(buffer.Dump(&slices).ok());
-    std::string& bytes = responses.emplace_back();
-    for (const grpc::Slice& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
-  grpc::Status status;
-  complete([&](void* tag) { call->Finish(&status, tag); });
-  queue.Shutdown();
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  const RawStreamOutcome outcome =
+      RunRawStream(channel_, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                   {std::string("\x22") + static_cast<char>(symbol.size()) + symbol});
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  const std::vector<std::string>& responses = outcome.responses;
   ASSERT_EQ(responses.size(), 1u);
   // ServerReflectionResponse{file_descriptor_response (4): {file_descriptor_proto (1): the files}}.
   std::vector<std::string> methods;

@@ -1,5 +1,6 @@
 #include "tests/integration/stack.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -172,6 +173,46 @@ double MetricSample(const std::string& metrics, const std::string& series) {
   }
   ADD_FAILURE() << "no series " << series << " in:\n" << metrics;
   return -1;
+}
+
+RawStreamOutcome RunRawStream(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                              const std::vector<std::string>& messages) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = stub.PrepareCall(&context, method, &queue);
+  // Runs one operation to completion; whether it succeeded.
+  int next_tag = 0;
+  auto complete = [&](auto&& start) {
+    void* const expected = reinterpret_cast<void*>(static_cast<intptr_t>(++next_tag));
+    start(expected);
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    EXPECT_EQ(tag, expected);
+    return ok;
+  };
+  RawStreamOutcome outcome;
+  if (complete([&](void* tag) { call->StartCall(tag); })) {
+    for (const std::string& message : messages) {
+      grpc::Slice slice(message);
+      const grpc::ByteBuffer buffer(&slice, 1);
+      if (!complete([&](void* tag) { call->Write(buffer, tag); })) break;
+      ++outcome.messages_written;
+    }
+    complete([&](void* tag) { call->WritesDone(tag); });
+    grpc::ByteBuffer buffer;
+    while (complete([&](void* tag) { call->Read(&buffer, tag); })) {
+      std::vector<grpc::Slice> slices;
+      EXPECT_TRUE(buffer.Dump(&slices).ok());
+      std::string& bytes = outcome.responses.emplace_back();
+      for (const grpc::Slice& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  complete([&](void* tag) { call->Finish(&outcome.status, tag); });
+  queue.Shutdown();
+  return outcome;
 }
 
 google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status) {

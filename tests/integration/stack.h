@@ -100,6 +100,19 @@ std::string ScrapeMetrics(int port);
 /// test (and returns -1) when there is none.
 double MetricSample(const std::string& metrics, const std::string& series);
 
+/// What a stream of raw messages got back: for tests that speak a method without its generated code, or send bytes
+/// that are no valid message.
+struct RawStreamOutcome {
+  size_t messages_written = 0;  ///< Writes stop at the first one the server no longer takes.
+  std::vector<std::string> responses;
+  grpc::Status status;
+};
+
+/// Opens `method` ("/package.Service/Method") through the generic stub, writes `messages` until one fails,
+/// half-closes, reads every response and finishes.
+RawStreamOutcome RunRawStream(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                              const std::vector<std::string>& messages);
+
 /// The ErrorInfo in a google.rpc.Status's details; fails the test when there is none.
 google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status);
 
