@@ -21,9 +21,10 @@ const OptionSpec* FindSpec(const std::vector<OptionSpec>& specs, absl::string_vi
   return nullptr;
 }
 
-// Whole numbers without a fraction or exponent (1000000, not 1e+06).
+// Whole numbers (up to 2^53, where doubles stop being exact) without a fraction or exponent: 1000000, not 1e+06.
 std::string FormatBound(double value) {
-  if (std::floor(value) == value && std::fabs(value) < 1e15) return absl::StrCat(static_cast<int64_t>(value));
+  if (std::floor(value) == value && std::fabs(value) <= 9007199254740992.0)
+    return absl::StrCat(static_cast<int64_t>(value));
   return absl::StrCat(value);
 }
 
