@@ -25,6 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/grpc_load.h"
 #include "bench/measure.h"
@@ -32,37 +33,10 @@
 #include "bench/redis.h"
 #include "bench/rest_load.h"
 #include "bench/stack.h"
+#include "bridge/core/options.h"
 
 namespace portrait_bridge::bench {
 namespace {
-
-constexpr char kUsage[] = R"(portrait-bench: load generator for portrait-bridge (see bench/README.md)
-
-  --scenario=N          run scenario N only (1, 1b, 2, 3, 4 or 5); default: all, in that order
-  --quick               smoke mode: 1 s warm-up, 3 s measurement (1b too), 1 s low-load runs, 2,000 idle streams
-  --warmup_s=S          warm-up before each measurement (default 2)
-  --duration_s=S        measurement window (default 10)
-  --low_load_s=S        each low-load run of scenario 2 (default 3)
-  --s1_callers=N        scenario 1 callers (default 500)
-  --s2_callers=N        scenario 2 callers (default 50)
-  --s3_callers=N        scenario 3 callers (default 50)
-  --s4_streams=N        scenario 4 idle streams (default 10000)
-  --s5_callers=N        scenario 5 callers, 80% on the first of its three bridges (default 500)
-  --s1b_rates=R,R       scenario 1b open-loop lookup rates per second, one window each (default 500,10000,18000)
-  --s1b_duration_s=S    scenario 1b window per rate (default 15)
-  --s1b_streams=N       scenario 1b long-lived GetProfiles streams the lookups are spread over (default 64)
-  --s1b_channels=N      scenario 1b gRPC connections the streams are spread over (default 1)
-  --s1b_rest_connections=N   scenario 1b direct REST connection pool (default 128)
-  --seed=N              seed of the open-loop arrivals and accounts (default 1)
-  --channels=N          gRPC connections for the callers (default 8)
-  --rest_threads=N      curl multi threads of the REST baseline (default 2)
-  --tags=T,T            tags asked (default Nick,Gender,BirthDay,Level)
-  --bridge_flag=--k=v   extra bridge flag for every scenario (repeatable)
-  --bridge_binary=PATH, --sandbox_binary=PATH   (default: the ones built beside this binary)
-  --redis_binary=PATH   redis-server for scenario 5 (default: redis-server from PATH)
-  --json_out=PATH       also write a JSON summary
-  --plots_dir=PATH      latency percentile plots (default: build/bench/plots; empty: none)
-)";
 
 // In the order a full run takes them; --scenario names one.
 constexpr std::array<const char*, 6> kScenarioNames = {"1", "1b", "2", "3", "4", "5"};
@@ -115,108 +89,120 @@ struct Options {
   std::string plots_dir = BENCH_PLOTS_DIR;
 };
 
+using B = OptionBuilder<Options>;
+
+// A count of callers, streams or connections.
+Option<Options> Count(std::string name, int64_t min, int64_t max, std::string help, int Options::*field) {
+  return B::Integer(std::move(name), "", min, max, std::move(help), Field(field));
+}
+
+// A length of time in seconds (fractions allowed); only a warm-up may be zero.
+Option<Options> Seconds(std::string name, bool zero_allowed, std::string help, double Options::*field) {
+  return B::Number(std::move(name), "", 0, 86400, /*min_exclusive=*/!zero_allowed, std::move(help), Field(field));
+}
+
+// The flags, one line each; the defaults are Options' initial values (--help prints them).
+const OptionTable<Options>& BenchTable() {
+  static const auto* table = new OptionTable<Options>(
+      OptionSources{/*env_prefix=*/"", /*config_file=*/false, /*defaults_from_target=*/true, /*error_prefix=*/""},
+      {
+          B::String("scenario", "", "run scenario N only (1, 1b, 2, 3, 4 or 5); default: all, in that order",
+                    Field(&Options::scenario),
+                    [](absl::string_view name) {
+                      return name.empty() || std::find(kScenarioNames.begin(), kScenarioNames.end(), name) !=
+                                                 kScenarioNames.end()
+                                 ? absl::OkStatus()
+                                 : absl::InvalidArgumentError("must be one of 1, 1b, 2, 3, 4, 5");
+                    }),
+          B::Bool("quick", "",
+                  "smoke mode: 1 s warm-up, 3 s measurement (1b too), 1 s low-load runs, 2,000 idle streams (each "
+                  "unless given)",
+                  Field(&Options::quick)),
+          Seconds("warmup_s", /*zero_allowed=*/true, "warm-up before each measurement, seconds", &Options::warmup_s),
+          Seconds("duration_s", /*zero_allowed=*/false, "measurement window, seconds", &Options::duration_s),
+          Seconds("low_load_s", /*zero_allowed=*/false, "each low-load run of scenario 2, seconds",
+                  &Options::low_load_s),
+          Count("s1_callers", 1, 1000000, "scenario 1 callers", &Options::s1_callers),
+          Count("s2_callers", 1, 1000000, "scenario 2 callers", &Options::s2_callers),
+          Count("s3_callers", 1, 1000000, "scenario 3 callers", &Options::s3_callers),
+          Count("s4_streams", 1, 10000000, "scenario 4 idle streams", &Options::s4_streams),
+          Count("s5_callers", kS5Bridges, 1000000, "scenario 5 callers, 80% on the first of its three bridges",
+                &Options::s5_callers),
+          B::List(
+              "s1b_rates", "", "scenario 1b open-loop lookup rates per second, one window each",
+              [](std::vector<std::string> texts, Options& options) {
+                if (texts.empty()) return absl::InvalidArgumentError("needs at least one rate");
+                options.s1b_rates.clear();
+                for (const std::string& text : texts) {
+                  absl::StatusOr<double> rate = ParseNumberOption(text, 0, 1e7, /*min_exclusive=*/true);
+                  if (!rate.ok()) return rate.status();
+                  options.s1b_rates.push_back(*rate);
+                }
+                return absl::OkStatus();
+              },
+              [](const Options& options) { return absl::StrJoin(options.s1b_rates, ","); }),
+          Seconds("s1b_duration_s", /*zero_allowed=*/false, "scenario 1b window per rate, seconds",
+                  &Options::s1b_duration_s),
+          Count("s1b_streams", 1, 100000, "scenario 1b long-lived GetProfiles streams the lookups are spread over",
+                &Options::s1b_streams),
+          Count("s1b_channels", 1, 10000, "scenario 1b gRPC connections the streams are spread over",
+                &Options::s1b_channels),
+          Count("s1b_rest_connections", 1, 100000, "scenario 1b direct REST connection pool (at least --rest_threads)",
+                &Options::s1b_rest_connections),
+          B::Integer("seed", "", 0, (int64_t{1} << 53) - 1, "seed of the open-loop arrivals and accounts",
+                     Field(&Options::seed)),
+          Count("channels", 1, 10000, "gRPC connections for the callers", &Options::channels),
+          Count("rest_threads", 1, 1024, "curl multi threads of the REST baseline", &Options::rest_threads),
+          B::List(
+              "tags", "", "tags asked",
+              [](std::vector<std::string> tags, Options& options) {
+                options.tags = std::move(tags);
+                return absl::OkStatus();
+              },
+              [](const Options& options) { return absl::StrJoin(options.tags, ","); }),
+          [] {
+            Option<Options> flag = B::Custom(
+                B::Spec("bridge_flag", "", OptionKind::kString, "extra bridge flag for every scenario, e.g. --k=v"),
+                [](absl::string_view text, Options& options) {
+                  options.bridge_flags.emplace_back(text);
+                  return absl::OkStatus();
+                });
+            flag.spec.repeatable = true;
+            return flag;
+          }(),
+          B::String("bridge_binary", "", "the bridge to run", Field(&Options::bridge_binary)),
+          B::String("sandbox_binary", "", "the sandbox to run", Field(&Options::sandbox_binary)),
+          B::String("redis_binary", "", "redis-server for scenario 5 (default: redis-server from PATH)",
+                    Field(&Options::redis_binary)),
+          B::String("json_out", "", "also write a JSON summary here", Field(&Options::json_out)),
+          B::String("plots_dir", "", "latency percentile plots (empty: none)", Field(&Options::plots_dir)),
+      });
+  return *table;
+}
+
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options options;
-  bool warmup_set = false, duration_set = false, low_set = false, streams_set = false, s1b_duration_set = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string name = arg, value;
-    const size_t equals = arg.find('=');
-    if (equals != std::string::npos) {
-      name = arg.substr(0, equals);
-      value = arg.substr(equals + 1);
-    } else if (arg != "--quick" && arg != "--help" && i + 1 < argc) {
-      value = argv[++i];  // "--scenario 2"
-    }
-    try {
-      if (name == "--help" || name == "-h") {
-        std::fputs(kUsage, stdout);
-        std::exit(0);
-      } else if (name == "--quick") {
-        options.quick = true;
-      } else if (name == "--scenario") {
-        options.scenario = value;
-      } else if (name == "--warmup_s") {
-        options.warmup_s = std::stod(value), warmup_set = true;
-      } else if (name == "--duration_s") {
-        options.duration_s = std::stod(value), duration_set = true;
-      } else if (name == "--low_load_s") {
-        options.low_load_s = std::stod(value), low_set = true;
-      } else if (name == "--s1_callers") {
-        options.s1_callers = std::stoi(value);
-      } else if (name == "--s2_callers") {
-        options.s2_callers = std::stoi(value);
-      } else if (name == "--s3_callers") {
-        options.s3_callers = std::stoi(value);
-      } else if (name == "--s4_streams") {
-        options.s4_streams = std::stoi(value), streams_set = true;
-      } else if (name == "--s5_callers") {
-        options.s5_callers = std::stoi(value);
-      } else if (name == "--s1b_rates") {
-        options.s1b_rates.clear();
-        for (absl::string_view rate : absl::StrSplit(value, ',', absl::SkipEmpty())) {
-          options.s1b_rates.push_back(std::stod(std::string(rate)));
-          if (options.s1b_rates.back() <= 0) throw std::invalid_argument("rate");
-        }
-        if (options.s1b_rates.empty()) throw std::invalid_argument("rates");
-      } else if (name == "--s1b_duration_s") {
-        options.s1b_duration_s = std::stod(value), s1b_duration_set = true;
-      } else if (name == "--s1b_streams") {
-        options.s1b_streams = std::stoi(value);
-      } else if (name == "--s1b_channels") {
-        options.s1b_channels = std::stoi(value);
-      } else if (name == "--s1b_rest_connections") {
-        options.s1b_rest_connections = std::stoi(value);
-      } else if (name == "--seed") {
-        options.seed = std::stoull(value);
-      } else if (name == "--plots_dir") {
-        options.plots_dir = value;
-      } else if (name == "--channels") {
-        options.channels = std::stoi(value);
-      } else if (name == "--rest_threads") {
-        options.rest_threads = std::stoi(value);
-      } else if (name == "--tags") {
-        options.tags = absl::StrSplit(value, ',', absl::SkipEmpty());
-      } else if (name == "--bridge_flag") {
-        options.bridge_flags.push_back(value);
-      } else if (name == "--bridge_binary") {
-        options.bridge_binary = value;
-      } else if (name == "--sandbox_binary") {
-        options.sandbox_binary = value;
-      } else if (name == "--redis_binary") {
-        options.redis_binary = value;
-      } else if (name == "--json_out") {
-        options.json_out = value;
-      } else {
-        std::fprintf(stderr, "portrait-bench: unknown flag %s\n%s", arg.c_str(), kUsage);
-        return std::nullopt;
-      }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "portrait-bench: bad value for %s\n", name.c_str());
-      return std::nullopt;
-    }
-  }
-  if (!options.scenario.empty() &&
-      std::find(kScenarioNames.begin(), kScenarioNames.end(), options.scenario) == kScenarioNames.end()) {
-    std::fprintf(stderr, "portrait-bench: --scenario must be one of 1, 1b, 2, 3, 4, 5\n");
+  absl::StatusOr<ParsedOptions> parsed = BenchTable().Parse(
+      std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, options);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "portrait-bench: %s (see --help)\n", std::string(parsed.status().message()).c_str());
     return std::nullopt;
   }
-  if (options.s1b_streams < 1 || options.s1b_channels < 1 || options.s1b_rest_connections < options.rest_threads) {
-    std::fprintf(stderr,
-                 "portrait-bench: --s1b_streams and --s1b_channels must be at least 1, "
-                 "--s1b_rest_connections at least --rest_threads\n");
-    return std::nullopt;
+  if (parsed->help()) {
+    std::printf("portrait-bench: load generator for portrait-bridge (see bench/README.md)\n\n%s",
+                BenchTable().Help().c_str());
+    std::exit(0);
   }
-  if (options.s5_callers < kS5Bridges) {
-    std::fprintf(stderr, "portrait-bench: --s5_callers must be at least %d\n", kS5Bridges);
+  if (options.s1b_rest_connections < options.rest_threads) {
+    std::fprintf(stderr, "portrait-bench: --s1b_rest_connections must be at least --rest_threads\n");
     return std::nullopt;
   }
   if (options.quick) {
-    if (!warmup_set) options.warmup_s = 1;
-    if (!duration_set) options.duration_s = 3;
-    if (!low_set) options.low_load_s = 1;
-    if (!streams_set) options.s4_streams = 2000;
-    if (!s1b_duration_set) options.s1b_duration_s = 3;
+    if (!parsed->IsSet("warmup_s")) options.warmup_s = 1;
+    if (!parsed->IsSet("duration_s")) options.duration_s = 3;
+    if (!parsed->IsSet("low_load_s")) options.low_load_s = 1;
+    if (!parsed->IsSet("s4_streams")) options.s4_streams = 2000;
+    if (!parsed->IsSet("s1b_duration_s")) options.s1b_duration_s = 3;
   }
   return options;
 }

@@ -16,10 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bridge/config/config.h"
 #include "bridge/core/admin_usersig.h"
 #include "bridge/core/budget.h"
 #include "bridge/core/clock.h"
-#include "bridge/core/config.h"
 #include "bridge/core/log.h"
 #include "bridge/reflection/descriptor_index.h"
 #include "bridge/reflection/reflection_service.h"
@@ -71,20 +71,9 @@ bool WritePortFile(const std::string& path, int port) {
 std::unique_ptr<Budget> MakeBudget(const Config& config, const Clock& clock, BudgetObserver& observer) {
   observer.OnBudgetShared(false);
   if (config.budget_redis_url.empty()) {
-    return std::make_unique<LocalBudget>(config.upstream_calls_per_second, config.upstream_burst, clock);
+    return std::make_unique<LocalBudget>(config.budget.calls_per_second, config.budget.burst, clock);
   }
-  RedisOptions redis;
-  redis.address = *ParseRedisUrl(config.budget_redis_url);  // Validated with the configuration.
-  redis.password = config.budget_redis_password;
-  redis.timeout = config.redis_timeout;
-  // A timeout drops the connection; every ask meanwhile goes to the fallback, so reconnect soon.
-  redis.reconnect_interval = absl::Milliseconds(100);
-  SharedBudgetOptions options;
-  options.sdkappid = config.sdkappid;
-  options.calls_per_second = config.upstream_calls_per_second;
-  options.burst = config.upstream_burst;
-  options.fallback_calls_per_second = config.budget_fallback_calls_per_second;
-  return std::make_unique<SharedBudget>(std::move(redis), clock, options, &observer);
+  return std::make_unique<SharedBudget>(config.budget_redis, clock, config.budget, &observer);
 }
 
 int Run(int argc, char** argv) {
@@ -133,34 +122,17 @@ int Run(int argc, char** argv) {
   }
 
   SystemClock clock;
-  CurlTransport transport({.ca_bundle = config.ca_bundle});
+  CurlTransport transport(config.transport);
   TimerQueue timers(clock);
-  AdminUserSig usersig(config.secret_key, config.admin_identifier, config.sdkappid, config.usersig_validity, clock);
+  AdminUserSig usersig(config.secret_key, config.upstream.identifier, config.upstream.sdkappid, config.usersig_validity,
+                       clock);
   std::unique_ptr<Budget> budget = MakeBudget(config, clock, metrics);
-  UpstreamOptions upstream_options;
-  upstream_options.base_url = config.base_url;
-  upstream_options.sdkappid = config.sdkappid;
-  upstream_options.identifier = config.admin_identifier;
-  upstream_options.attempt_timeout = config.attempt_timeout;
-  upstream_options.tag_types = TagTypes(config.bytes_tags);
-  upstream_options.retry_max_attempts = static_cast<int>(config.retry_max_attempts);
-  upstream_options.retry_initial_backoff = config.retry_initial_backoff;
-  upstream_options.retry_max_backoff = config.retry_max_backoff;
-  upstream_options.retry_budget_ratio = config.retry_budget_ratio;
-  UpstreamClient upstream(transport, usersig, *budget, timers, clock, std::move(upstream_options), &metrics);
+  UpstreamClient upstream(transport, usersig, *budget, timers, clock, config.upstream, &metrics);
 
-  StreamLimits limits;
-  limits.max_accounts_per_stream = config.max_accounts_per_stream;
-  limits.max_accounts_per_batch_get = config.max_accounts_per_batch_get;
-  limits.max_inflight_accounts = config.max_inflight_accounts_per_stream;
-  limits.max_accounts_per_call = config.max_accounts_per_call;
   // Asks flow: the streams' reactors -> [cache, when cache_ttl_ms > 0] -> [shared cache in Redis, when
   // cache_redis_url is set] -> coalescer -> one upstream call per batch.
   DirectFetcher direct(upstream);
-  CoalescerOptions coalescer_options;
-  coalescer_options.wait = config.coalesce_wait;
-  coalescer_options.max_accounts_per_call = static_cast<size_t>(config.max_accounts_per_call);
-  coalescer_options.max_pending_accounts = config.max_pending_accounts;
+  CoalescerOptions coalescer_options = config.coalescer;
   coalescer_options.budget_wait = [&budget = *budget] { return budget.EstimatedWait(); };
   coalescer_options.spare_wait = [&budget = *budget] { return budget.SpareWait(); };
   Coalescer coalescer(direct, timers, clock, std::move(coalescer_options));
@@ -169,28 +141,17 @@ int Run(int argc, char** argv) {
   std::unique_ptr<RedisKeyValueStore> cache_store;
   std::unique_ptr<SharedCacheFetcher> shared_cache;
   if (!config.cache_redis_url.empty()) {
-    RedisOptions redis;
-    redis.address = *ParseRedisUrl(config.cache_redis_url);  // Validated with the configuration.
-    redis.password = config.cache_redis_password;
-    redis.timeout = config.redis_timeout;
-    cache_redis = std::make_unique<RedisClient>(std::move(redis));
+    cache_redis = std::make_unique<RedisClient>(config.cache_redis);
     cache_store = std::make_unique<RedisKeyValueStore>(*cache_redis, &metrics);
-    shared_cache = std::make_unique<SharedCacheFetcher>(
-        coalescer, *cache_store,
-        SharedCacheFetcherOptions{config.sdkappid, config.cache_ttl, config.cache_negative_ttl}, &metrics);
+    shared_cache = std::make_unique<SharedCacheFetcher>(coalescer, *cache_store, config.shared_cache, &metrics);
   }
   ProfileFetcher& behind_cache = shared_cache != nullptr ? static_cast<ProfileFetcher&>(*shared_cache) : coalescer;
   std::unique_ptr<CachingFetcher> cache;
-  if (config.cache_ttl > absl::ZeroDuration()) {
-    cache = std::make_unique<CachingFetcher>(
-        behind_cache, clock,
-        CachingFetcherOptions{config.cache_ttl, config.cache_max_entries, config.cache_negative_ttl});
+  if (config.cache.ttl > absl::ZeroDuration()) {
+    cache = std::make_unique<CachingFetcher>(behind_cache, clock, config.cache);
   }
   ProfileFetcher& fetcher = cache != nullptr ? static_cast<ProfileFetcher&>(*cache) : coalescer;
-  ServerLimits server_limits;
-  server_limits.max_unread_bytes = config.unread_responses_bytes;
-  server_limits.max_accepted_accounts = config.max_accepted_accounts;
-  ProfileService service(fetcher, limits, server_limits, &metrics);
+  ProfileService service(fetcher, config.stream_limits, config.server_limits, &metrics);
 
   // Reflection from the descriptors compiled in with their comments (bridge/reflection/), so that grpcurl
   // describe and buf curl show the schema's documentation; gRPC's own reflection plugin would serve them bare.

@@ -6,9 +6,10 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
-#include "bridge/core/config.h"
 
 namespace portrait_bridge {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 /// Sets the minimum level and the format (JSON lines or text) of Log. Call once at start.
 void ConfigureLog(LogLevel level, bool json);

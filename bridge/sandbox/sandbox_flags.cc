@@ -10,8 +10,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "bridge/core/options.h"
 
 namespace portrait_bridge::sandbox {
 namespace {
@@ -19,138 +21,38 @@ namespace {
 constexpr char kSecretKeyEnv[] = "PORTRAIT_SANDBOX_SECRET_KEY";
 constexpr size_t kMaxAdmins = 10;  // Upstream's limit per app.
 
-struct FlagSpec {
-  const char* name;
-  const char* value_hint;    // nullptr for booleans.
-  const char* default_text;  // nullptr: an integer flag whose default is its field's initial value (kIntFields).
-  const char* help;
+// The flags' own state while parsing: the options, and what becomes them only once every flag is read.
+struct SandboxFlags {
+  SandboxOptions options;
+  std::string admin_identifier = "administrator";
+  std::vector<std::string> extra_admins;
+  std::string secret_key_file;
+  nlohmann::json faults = nlohmann::json::object();  // Parsed by ParseFaults, as POST /sandbox/faults is.
 };
 
-// One table drives parsing, the unknown-flag check and --help, so they cannot drift apart.
-constexpr FlagSpec kFlags[] = {
-    {"listen", "HOST:PORT", "127.0.0.1:0", "Address to serve on; port 0 picks a free port."},
-    {"port_file", "PATH", "", "After binding, write the port and '\\n' here (atomically, via rename)."},
-    {"sdkappid", "N", "1400000000", "The SDKAppID this sandbox emulates."},
-    {"admin_identifier", "ID", "administrator", "The app admin allowed to call."},
-    {"extra_admins", "ID,ID", "", "More admin identifiers (at most 10 admins in all)."},
-    {"secret_key_file", "PATH", "", "File holding the app secret key (else $PORTRAIT_SANDBOX_SECRET_KEY)."},
-    {"tls_cert_file", "PATH", "", "PEM certificate: serve HTTPS (needs --tls_key_file)."},
-    {"tls_key_file", "PATH", "", "PEM private key for --tls_cert_file."},
-    {"pool_size", "N", nullptr, "Accounts user0 .. user<N-1> exist (plus alice, bob, carol)."},
-    {"custom_tags", "TAG,TAG", "Tag_Profile_Custom_Test,Tag_Profile_Custom_Blob",
-     "Configured custom profile tags; others give 40009."},
-    {"calls_per_second", "N", nullptr,
-     "Rate limit: admitted calls in any --rate_window_ms over all calls; 0 = unlimited (else 60007)."},
-    {"rate_window_ms", "MS", nullptr, "The rate limit's sliding window on arrival time, (t - MS, t]."},
-    {"max_accounts_per_call", "N", nullptr, "To_Account limit per call (40001 above it)."},
-    {"invalidate_sigs_before", "UNIX", nullptr, "UserSigs with TLS.time before this get 70052; 0 = off."},
-    {"threads", "N", nullptr,
-     "HTTP worker threads (slow answers and idle keep-alive connections hold one; the bridge keeps up to 64 "
-     "connections)."},
-    {"keep_alive_timeout_s", "N", nullptr, "Close idle keep-alive connections after N seconds."},
-    {"access_log", nullptr, "false", "Log one line per portrait_get call (never the UserSig)."},
-    {"throttle_for_ms", "MS", "0", "Fault: every call in the first MS ms after start gets 60007, as if throttled."},
-    {"latency_ms", "N", "0", "Fault: delay every portrait_get answer."},
-    {"fail_accounts", "ID=CODE,...", "", "Fault: these accounts fail with that per-user ResultCode."},
-    {"error_code", "N", "0", "Fault: request-level ErrorCode (ActionStatus FAIL); 0 = off."},
-    {"error_count", "N", "0", "Fault: how many calls get --error_code; 0 or -1 = every call."},
-    {"http_502_count", "N", "0", "Fault: next N calls get HTTP 502 with HTML; -1 = always."},
-    {"non_json_count", "N", "0", "Fault: next N calls get HTTP 200 with an HTML body; -1 = always."},
-    {"truncated_count", "N", "0", "Fault: next N calls get JSON cut in the middle; -1 = always."},
-    {"drop_connection_count", "N", "0", "Fault: next N calls get the connection closed, no response; -1 = always."},
-    {"usersig_expired_count", "N", "0", "Fault: next N calls get 70001 (UserSig expired); -1 = always."},
-    {"expire_all_sigs", nullptr, "false", "Fault: every call gets 70001."},
-    {"help", nullptr, "", "Print this help and exit."},
-};
-
-// Integer flags bound to their field. The field's initial value (in sandbox.h or sandbox_flags.h) is the
-// default: parsing leaves an absent flag's field alone and --help prints it, so each default is written once.
-struct IntField {
-  const char* name;
-  int64_t min;
-  int64_t max;
-  int64_t (*get)(const SandboxOptions&);
-  void (*set)(SandboxOptions&, int64_t);
-};
-
-constexpr IntField kIntFields[] = {
-    {"pool_size", 0, int64_t{1} << 40, [](const SandboxOptions& o) -> int64_t { return o.config.pool_size; },
-     [](SandboxOptions& o, int64_t v) { o.config.pool_size = v; }},
-    {"calls_per_second", 0, 1000000, [](const SandboxOptions& o) -> int64_t { return o.config.calls_per_second; },
-     [](SandboxOptions& o, int64_t v) { o.config.calls_per_second = static_cast<int>(v); }},
-    {"rate_window_ms", 1, 3600000, [](const SandboxOptions& o) -> int64_t { return o.config.rate_window_ms; },
-     [](SandboxOptions& o, int64_t v) { o.config.rate_window_ms = v; }},
-    {"max_accounts_per_call", 1, 100000,
-     [](const SandboxOptions& o) -> int64_t { return o.config.max_accounts_per_call; },
-     [](SandboxOptions& o, int64_t v) { o.config.max_accounts_per_call = static_cast<int>(v); }},
-    {"invalidate_sigs_before", 0, int64_t{1} << 40,
-     [](const SandboxOptions& o) -> int64_t { return o.config.invalidate_sigs_before; },
-     [](SandboxOptions& o, int64_t v) { o.config.invalidate_sigs_before = v; }},
-    {"threads", 1, 1024, [](const SandboxOptions& o) -> int64_t { return o.threads; },
-     [](SandboxOptions& o, int64_t v) { o.threads = static_cast<int>(v); }},
-    {"keep_alive_timeout_s", 1, 3600, [](const SandboxOptions& o) -> int64_t { return o.keep_alive_timeout_s; },
-     [](SandboxOptions& o, int64_t v) { o.keep_alive_timeout_s = static_cast<int>(v); }},
-};
-
-const IntField* FindIntField(absl::string_view name) {
-  for (const IntField& field : kIntFields) {
-    if (name == field.name) return &field;
-  }
-  return nullptr;
-}
-
-const FlagSpec* FindFlag(absl::string_view name) {
-  for (const FlagSpec& spec : kFlags) {
-    if (name == spec.name) return &spec;
-  }
-  return nullptr;
-}
+using F = OptionBuilder<SandboxFlags>;
 
 absl::Status FlagError(absl::string_view name, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", problem));
 }
 
-absl::StatusOr<int64_t> IntFlag(const std::map<std::string, std::string>& raw, const char* name, int64_t fallback,
-                                int64_t min, int64_t max) {
-  auto it = raw.find(name);
-  if (it == raw.end()) return fallback;
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(it->second, &value) || value < min || value > max) {
-    return FlagError(name, absl::StrCat("want an integer in ", min, "..", max, ", got \"", it->second, "\""));
-  }
-  return value;
-}
-
-absl::StatusOr<bool> BoolFlag(const std::map<std::string, std::string>& raw, const char* name) {
-  auto it = raw.find(name);
-  if (it == raw.end()) return false;
-  bool value = false;
-  if (!absl::SimpleAtob(it->second, &value)) return FlagError(name, "want true or false");
-  return value;
-}
-
-std::string FlagOr(const std::map<std::string, std::string>& raw, const char* name, std::string fallback) {
-  auto it = raw.find(name);
-  return it == raw.end() ? fallback : it->second;
-}
-
-absl::Status ParseListen(const std::string& text, SandboxOptions& options) {
+absl::Status ParseListen(absl::string_view text, SandboxOptions& options) {
   std::string host;
   std::string port_text;
   if (absl::StartsWith(text, "[")) {  // [v6]:port
     const size_t close = text.find("]:");
-    if (close == std::string::npos) return FlagError("listen", "want [HOST]:PORT");
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
+    if (close == absl::string_view::npos) return absl::InvalidArgumentError("want [HOST]:PORT");
+    host = std::string(text.substr(1, close - 1));
+    port_text = std::string(text.substr(close + 2));
   } else {
     const size_t colon = text.rfind(':');
-    if (colon == std::string::npos) return FlagError("listen", "want HOST:PORT, e.g. 127.0.0.1:0");
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
+    if (colon == absl::string_view::npos) return absl::InvalidArgumentError("want HOST:PORT, e.g. 127.0.0.1:0");
+    host = std::string(text.substr(0, colon));
+    port_text = std::string(text.substr(colon + 1));
   }
   int port = 0;
   if (host.empty() || !absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
-    return FlagError("listen", absl::StrCat("want HOST:PORT with PORT in 0..65535, got \"", text, "\""));
+    return absl::InvalidArgumentError("want HOST:PORT with PORT in 0..65535");
   }
   options.listen_host = host;
   options.listen_port = port;
@@ -165,16 +67,18 @@ absl::Status CheckCustomTag(absl::string_view tag) {
                      std::all_of(keyword.begin(), keyword.end(),
                                  [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; });
   if (!valid) {
-    return FlagError("custom_tags", absl::StrCat("\"", tag, "\" is not Tag_Profile_Custom_<1-16 of A-Za-z0-9_>"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("lists \"", tag, "\", which is not Tag_Profile_Custom_<1-16 of A-Za-z0-9_>"));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadSecretKey(const std::map<std::string, std::string>& raw, const EnvLookup& env) {
+// The file named by --secret_key_file, else PORTRAIT_SANDBOX_SECRET_KEY; trailing CR/LF trimmed.
+absl::StatusOr<std::string> ReadSecretKey(const std::string& path, const EnvLookup& env) {
   std::string key;
-  if (auto it = raw.find("secret_key_file"); it != raw.end()) {
-    std::ifstream in(it->second, std::ios::binary);
-    if (!in) return FlagError("secret_key_file", absl::StrCat("cannot read ", it->second));
+  if (!path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return FlagError("secret_key_file", absl::StrCat("cannot read ", path));
     std::stringstream buffer;
     buffer << in.rdbuf();
     key = buffer.str();
@@ -189,124 +93,154 @@ absl::StatusOr<std::string> ReadSecretKey(const std::map<std::string, std::strin
   return key;
 }
 
+// A fault flag: an integer kept for ParseFaults, which checks it as POST /sandbox/faults does (its bounds are
+// ParseFaults', so none are shown here).
+Option<SandboxFlags> FaultCount(std::string name, std::string help) {
+  OptionSpec spec = F::Spec(name, "0", OptionKind::kInteger, std::move(help));
+  return F::Custom(std::move(spec), [name](absl::string_view text, SandboxFlags& flags) {
+    absl::StatusOr<int64_t> value = ParseIntegerOption(text, -1, int64_t{1} << 40);
+    if (!value.ok()) return value.status();
+    flags.faults[name] = *value;
+    return absl::OkStatus();
+  });
+}
+
+// One line per flag; the defaults are the fields' initial values (in sandbox.h and above), so each is written once.
+const OptionTable<SandboxFlags>& SandboxTable() {
+  static const auto* table = new OptionTable<SandboxFlags>(
+      OptionSources{/*env_prefix=*/"", /*config_file=*/false, /*defaults_from_target=*/true, /*error_prefix=*/""},
+      {
+          F::Custom(
+              F::Spec("listen", "", OptionKind::kString, "Address to serve on; port 0 picks a free port."),
+              [](absl::string_view text, SandboxFlags& flags) { return ParseListen(text, flags.options); },
+              [](const SandboxFlags& flags) {
+                const std::string& host = flags.options.listen_host;
+                return absl::StrCat(absl::StrContains(host, ':') ? "[" + host + "]" : host, ":",
+                                    flags.options.listen_port);
+              }),
+          F::String("port_file", "", "After binding, write the port and '\\n' here (atomically, via rename).",
+                    Field(&SandboxFlags::options, &SandboxOptions::port_file)),
+          F::Integer("sdkappid", "", 1, 0xFFFFFFFFLL, "The SDKAppID this sandbox emulates.",
+                     Field(&SandboxFlags::options, &SandboxOptions::config, &SandboxConfig::sdkappid)),
+          F::String("admin_identifier", "", "The app admin allowed to call.", Field(&SandboxFlags::admin_identifier),
+                    [](absl::string_view admin) {
+                      return admin.empty() ? absl::InvalidArgumentError("must not be empty") : absl::OkStatus();
+                    }),
+          F::List(
+              "extra_admins", "", "More admin identifiers (at most 10 admins in all).",
+              [](std::vector<std::string> admins, SandboxFlags& flags) {
+                flags.extra_admins = std::move(admins);
+                return absl::OkStatus();
+              },
+              [](const SandboxFlags& flags) { return absl::StrJoin(flags.extra_admins, ","); }),
+          F::String("secret_key_file", "", "File holding the app secret key (else $PORTRAIT_SANDBOX_SECRET_KEY).",
+                    Field(&SandboxFlags::secret_key_file)),
+          F::String("tls_cert_file", "", "PEM certificate: serve HTTPS (needs --tls_key_file).",
+                    Field(&SandboxFlags::options, &SandboxOptions::tls_cert_file)),
+          F::String("tls_key_file", "", "PEM private key for --tls_cert_file.",
+                    Field(&SandboxFlags::options, &SandboxOptions::tls_key_file)),
+          F::Integer("pool_size", "", 0, int64_t{1} << 40,
+                     "Accounts user0 .. user<N-1> exist (plus alice, bob, carol).",
+                     Field(&SandboxFlags::options, &SandboxOptions::config, &SandboxConfig::pool_size)),
+          F::List(
+              "custom_tags", "", "Configured custom profile tags; others give 40009.",
+              [](std::vector<std::string> tags, SandboxFlags& flags) {
+                for (const std::string& tag : tags) {
+                  if (absl::Status status = CheckCustomTag(tag); !status.ok()) return status;
+                }
+                flags.options.config.custom_tags = std::move(tags);
+                return absl::OkStatus();
+              },
+              [](const SandboxFlags& flags) { return absl::StrJoin(flags.options.config.custom_tags, ","); }),
+          F::Integer("calls_per_second", "", 0, 1000000,
+                     "Rate limit: admitted calls in any --rate_window_ms over all calls; 0 = unlimited (else 60007).",
+                     Field(&SandboxFlags::options, &SandboxOptions::config, &SandboxConfig::calls_per_second)),
+          F::Integer("rate_window_ms", "", 1, 3600000, "The rate limit's sliding window on arrival time, (t - MS, t].",
+                     Field(&SandboxFlags::options, &SandboxOptions::config, &SandboxConfig::rate_window_ms)),
+          F::Integer("max_accounts_per_call", "", 1, 100000, "To_Account limit per call (40001 above it).",
+                     Field(&SandboxFlags::options, &SandboxOptions::config, &SandboxConfig::max_accounts_per_call)),
+          F::Integer("invalidate_sigs_before", "", 0, int64_t{1} << 40,
+                     "UserSigs with TLS.time before this (Unix seconds) get 70052; 0 = off.",
+                     Field(&SandboxFlags::options, &SandboxOptions::config, &SandboxConfig::invalidate_sigs_before)),
+          F::Integer("threads", "", 1, 1024,
+                     "HTTP worker threads (slow answers and idle keep-alive connections hold one; the bridge keeps up "
+                     "to 64 connections).",
+                     Field(&SandboxFlags::options, &SandboxOptions::threads)),
+          F::Integer("keep_alive_timeout_s", "", 1, 3600, "Close idle keep-alive connections after N seconds.",
+                     Field(&SandboxFlags::options, &SandboxOptions::keep_alive_timeout_s)),
+          F::Bool("access_log", "", "Log one line per portrait_get call (never the UserSig).",
+                  Field(&SandboxFlags::options, &SandboxOptions::access_log)),
+          FaultCount("throttle_for_ms",
+                     "Fault: every call in the first MS ms after start gets 60007, as if throttled."),
+          FaultCount("latency_ms", "Fault: delay every portrait_get answer."),
+          F::Custom(F::Spec("fail_accounts", "", OptionKind::kString,
+                            "Fault: these accounts fail with that per-user ResultCode (ID=CODE,...)."),
+                    [](absl::string_view text, SandboxFlags& flags) {
+                      absl::StatusOr<std::map<std::string, int64_t>> fail_accounts =
+                          ParseFailAccountsFlag(std::string(text));
+                      if (!fail_accounts.ok()) return fail_accounts.status();
+                      flags.faults["fail_accounts"] = *fail_accounts;
+                      return absl::OkStatus();
+                    }),
+          FaultCount("error_code", "Fault: request-level ErrorCode (ActionStatus FAIL); 0 = off."),
+          FaultCount("error_count", "Fault: how many calls get --error_code; 0 or -1 = every call."),
+          FaultCount("http_502_count", "Fault: next N calls get HTTP 502 with HTML; -1 = always."),
+          FaultCount("non_json_count", "Fault: next N calls get HTTP 200 with an HTML body; -1 = always."),
+          FaultCount("truncated_count", "Fault: next N calls get JSON cut in the middle; -1 = always."),
+          FaultCount("drop_connection_count",
+                     "Fault: next N calls get the connection closed, no response; -1 = always."),
+          FaultCount("usersig_expired_count", "Fault: next N calls get 70001 (UserSig expired); -1 = always."),
+          F::Custom(F::Spec("expire_all_sigs", "false", OptionKind::kBool, "Fault: every call gets 70001."),
+                    [](absl::string_view text, SandboxFlags& flags) {
+                      absl::StatusOr<bool> value = ParseBoolOption(text);
+                      if (!value.ok()) return value.status();
+                      flags.faults["expire_all_sigs"] = *value;
+                      return absl::OkStatus();
+                    }),
+      });
+  return *table;
+}
+
 }  // namespace
 
 absl::StatusOr<SandboxOptions> ParseSandboxFlags(const std::vector<std::string>& args, const EnvLookup& env) {
-  std::map<std::string, std::string> raw;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\" (flags are --name=value)"));
-    }
-    const size_t equals = arg.find('=');
-    const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
-    const FlagSpec* spec = FindFlag(name);
-    if (spec == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
-    if (equals != std::string::npos) {
-      raw[name] = arg.substr(equals + 1);
-    } else if (spec->value_hint == nullptr) {
-      raw[name] = "true";
-    } else if (i + 1 < args.size()) {
-      raw[name] = args[++i];
-    } else {
-      return FlagError(name, absl::StrCat("needs a value (", spec->value_hint, ")"));
-    }
-  }
-
-  SandboxOptions options;
-  absl::StatusOr<bool> help = BoolFlag(raw, "help");
-  if (!help.ok()) return help.status();
-  if (*help) {
+  SandboxFlags flags;
+  absl::StatusOr<ParsedOptions> parsed = SandboxTable().Parse(args, env, flags);
+  if (!parsed.ok()) return parsed.status();
+  SandboxOptions& options = flags.options;
+  if (parsed->help()) {
     options.help = true;
     return options;
   }
 
-  if (absl::Status s = ParseListen(FlagOr(raw, "listen", "127.0.0.1:0"), options); !s.ok()) return s;
-  options.port_file = FlagOr(raw, "port_file", "");
-  options.tls_cert_file = FlagOr(raw, "tls_cert_file", "");
-  options.tls_key_file = FlagOr(raw, "tls_key_file", "");
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
   }
-
   SandboxConfig& config = options.config;
-  absl::StatusOr<int64_t> sdkappid = IntFlag(raw, "sdkappid", 1400000000, 1, 0xFFFFFFFFLL);
-  if (!sdkappid.ok()) return sdkappid.status();
-  config.sdkappid = static_cast<uint64_t>(*sdkappid);
-
-  config.admins = {FlagOr(raw, "admin_identifier", "administrator")};
-  if (config.admins[0].empty()) return FlagError("admin_identifier", "must not be empty");
-  for (absl::string_view admin : absl::StrSplit(FlagOr(raw, "extra_admins", ""), ',', absl::SkipEmpty())) {
-    config.admins.emplace_back(admin);
-  }
+  config.admins = {flags.admin_identifier};
+  config.admins.insert(config.admins.end(), flags.extra_admins.begin(), flags.extra_admins.end());
   if (config.admins.size() > kMaxAdmins) return FlagError("extra_admins", "an app has at most 10 admins");
 
-  absl::StatusOr<std::string> key = ReadSecretKey(raw, env);
+  absl::StatusOr<std::string> key = ReadSecretKey(flags.secret_key_file, env);
   if (!key.ok()) return key.status();
   config.secret_key = *std::move(key);
 
-  config.custom_tags.clear();
-  for (absl::string_view tag : absl::StrSplit(
-           FlagOr(raw, "custom_tags", "Tag_Profile_Custom_Test,Tag_Profile_Custom_Blob"), ',', absl::SkipEmpty())) {
-    if (absl::Status s = CheckCustomTag(tag); !s.ok()) return s;
-    config.custom_tags.emplace_back(tag);
-  }
-
-  for (const IntField& field : kIntFields) {
-    absl::StatusOr<int64_t> value = IntFlag(raw, field.name, field.get(options), field.min, field.max);
-    if (!value.ok()) return value.status();
-    field.set(options, *value);
-  }
-  absl::StatusOr<bool> access_log = BoolFlag(raw, "access_log");
-  if (!access_log.ok()) return access_log.status();
-  options.access_log = *access_log;
-
   // Fault flags go through the same parser as POST /sandbox/faults, so both accept the same values.
-  nlohmann::json faults = nlohmann::json::object();
-  for (const char* name : {"throttle_for_ms", "latency_ms", "error_code", "error_count", "http_502_count",
-                           "non_json_count", "truncated_count", "drop_connection_count", "usersig_expired_count"}) {
-    absl::StatusOr<int64_t> value = IntFlag(raw, name, 0, -1, int64_t{1} << 40);
-    if (!value.ok()) return value.status();
-    if (raw.count(name) > 0) faults[name] = *value;
-  }
-  absl::StatusOr<bool> expire_all = BoolFlag(raw, "expire_all_sigs");
-  if (!expire_all.ok()) return expire_all.status();
-  faults["expire_all_sigs"] = *expire_all;
-  if (auto it = raw.find("fail_accounts"); it != raw.end()) {
-    absl::StatusOr<std::map<std::string, int64_t>> fail_accounts = ParseFailAccountsFlag(it->second);
-    if (!fail_accounts.ok()) return fail_accounts.status();
-    faults["fail_accounts"] = *fail_accounts;
-  }
-  absl::StatusOr<Faults> parsed_faults = ParseFaults(faults);
+  absl::StatusOr<Faults> parsed_faults = ParseFaults(flags.faults);
   if (!parsed_faults.ok()) return absl::InvalidArgumentError(absl::StrCat("--", parsed_faults.status().message()));
   options.faults = *std::move(parsed_faults);
   return options;
 }
 
 std::string SandboxUsage() {
-  const SandboxOptions defaults;
-  std::string out =
+  return absl::StrCat(
       "portrait-sandbox: a local stand-in for Tencent Cloud Chat's POST /v4/profile/portrait_get.\n"
-      "Usage: portrait-sandbox [--flag=value ...]\n\nFlags:\n";
-  for (const FlagSpec& spec : kFlags) {
-    std::string left = absl::StrCat("  --", spec.name);
-    if (spec.value_hint != nullptr) absl::StrAppend(&left, "=", spec.value_hint);
-    if (left.size() < 34) left.resize(34, ' ');
-    absl::StrAppend(&out, left, " ", spec.help);
-    std::string default_text;
-    if (spec.default_text != nullptr) {
-      default_text = spec.default_text;
-    } else if (const IntField* field = FindIntField(spec.name); field != nullptr) {
-      default_text = absl::StrCat(field->get(defaults));
-    }
-    if (!default_text.empty()) absl::StrAppend(&out, " (default ", default_text, ")");
-    absl::StrAppend(&out, "\n");
-  }
-  absl::StrAppend(&out, "\nControl endpoints: POST /sandbox/faults, GET /sandbox/faults, GET /sandbox/stats,\n",
-                  "POST /sandbox/stats/reset, GET /sandbox/arrivals?windows_ms=MS,MS&include_times=1,\n",
-                  "GET /sandbox/usersig?identifier=ID&expire=SECONDS, GET /sandbox/health.\n",
-                  "See bridge/sandbox/README.md.\n");
-  return out;
+      "Usage: portrait-sandbox [--flag=value ...]   (--help or -h: this text)\n\nFlags:\n",
+      SandboxTable().Help(),
+      "\nControl endpoints: POST /sandbox/faults, GET /sandbox/faults, GET /sandbox/stats,\n"
+      "POST /sandbox/stats/reset, GET /sandbox/arrivals?windows_ms=MS,MS&include_times=1,\n"
+      "GET /sandbox/usersig?identifier=ID&expire=SECONDS, GET /sandbox/health.\n"
+      "See bridge/sandbox/README.md.\n");
 }
 
 }  // namespace portrait_bridge::sandbox

@@ -35,7 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "bridge/core/config.h"
+#include "bridge/config/config.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
 #include "bridge/core/redis_url.h"
@@ -94,49 +94,48 @@ void CheckRanges(const Config& c, const std::string& input) {
 
   FUZZ_CHECK(HostPort(c.listen_address), where("listen_address " + Quote(c.listen_address)));
   FUZZ_CHECK(c.metrics_address.empty() || HostPort(c.metrics_address), where("metrics_address"));
-  FUZZ_RANGE(c.sdkappid, 1u, 0xFFFFFFFFu);
-  FUZZ_RANGE(c.admin_identifier.size(), 1u, 32u);
-  for (char ch : c.admin_identifier) {
+  FUZZ_RANGE(c.upstream.sdkappid, 1u, 0xFFFFFFFFu);
+  FUZZ_RANGE(c.upstream.identifier.size(), 1u, 32u);
+  for (char ch : c.upstream.identifier) {
     FUZZ_CHECK(absl::ascii_isalnum(ch) || ch == '_' || ch == '-' || ch == '@' || ch == '.',
-               where("admin_identifier " + Quote(c.admin_identifier)));
+               where("admin_identifier " + Quote(c.upstream.identifier)));
   }
   FUZZ_CHECK(!c.secret_key.empty(), where("secret_key is empty"));
-  FUZZ_CHECK(absl::StartsWith(c.base_url, "http://") || absl::StartsWith(c.base_url, "https://"),
-             where("base_url " + Quote(c.base_url)));
-  FUZZ_CHECK(c.ca_bundle.empty() || Readable(c.ca_bundle), where("ca_bundle"));
+  FUZZ_CHECK(absl::StartsWith(c.upstream.base_url, "http://") || absl::StartsWith(c.upstream.base_url, "https://"),
+             where("base_url " + Quote(c.upstream.base_url)));
+  FUZZ_CHECK(c.transport.ca_bundle.empty() || Readable(c.transport.ca_bundle), where("ca_bundle"));
   FUZZ_RANGE(absl::ToInt64Seconds(c.usersig_validity), 300, 180 * 86400);
-  FUZZ_RANGE(ms(c.attempt_timeout), 1, 600000);
-  FUZZ_RANGE(c.max_accounts_per_stream, 1, 100000000);
-  FUZZ_RANGE(c.max_accounts_per_batch_get, 1, 100000);
-  FUZZ_RANGE(c.max_inflight_accounts_per_stream, 1, 1000000);
-  FUZZ_RANGE(c.max_accounts_per_call, 1, static_cast<int64_t>(portrait_bridge::kMaxAccountsPerCall));
+  FUZZ_RANGE(ms(c.upstream.attempt_timeout), 1, 600000);
+  FUZZ_RANGE(c.stream_limits.max_accounts_per_stream, 1, 100000000);
+  FUZZ_RANGE(c.stream_limits.max_accounts_per_batch_get, 1, 100000);
+  FUZZ_RANGE(c.stream_limits.max_inflight_accounts, 1, 1000000);
+  FUZZ_RANGE(c.stream_limits.max_accounts_per_call, 1, static_cast<int64_t>(portrait_bridge::kMaxAccountsPerCall));
   for (const std::string& tag : c.bytes_tags) {
     FUZZ_CHECK(absl::StartsWith(tag, "Tag_Profile_Custom_") && portrait_bridge::ValidateTag(tag).ok(),
                where("bytes_tags " + Quote(tag)));
   }
-  FUZZ_CHECK(c.upstream_calls_per_second > 0 && c.upstream_calls_per_second <= 1e6,
-             where(absl::StrCat("upstream_calls_per_second = ", c.upstream_calls_per_second)));
-  FUZZ_RANGE(c.upstream_burst, 1, 1000000);
-  FUZZ_RANGE(ms(c.coalesce_wait), 0, 1000);
-  FUZZ_RANGE(c.max_pending_accounts, 100, 100000000);
-  FUZZ_RANGE(c.retry_max_attempts, 1, 10);
-  FUZZ_RANGE(ms(c.retry_initial_backoff), 1, 60000);
-  FUZZ_RANGE(ms(c.retry_max_backoff), ms(c.retry_initial_backoff), 600000);
-  FUZZ_CHECK(c.retry_budget_ratio >= 0 && c.retry_budget_ratio <= 10,
-             where(absl::StrCat("retry_budget_ratio = ", c.retry_budget_ratio)));
-  FUZZ_RANGE(ms(c.cache_ttl), 0, 7LL * 86400 * 1000);
-  FUZZ_RANGE(c.cache_max_entries, 1, 1000000000);
-  FUZZ_RANGE(ms(c.cache_negative_ttl), 0, 3600 * 1000);
+  FUZZ_CHECK(c.budget.calls_per_second > 0 && c.budget.calls_per_second <= 1e6,
+             where(absl::StrCat("upstream_calls_per_second = ", c.budget.calls_per_second)));
+  FUZZ_RANGE(c.budget.burst, 1, 1000000);
+  FUZZ_RANGE(ms(c.coalescer.wait), 0, 1000);
+  FUZZ_RANGE(c.coalescer.max_pending_accounts, 100, 100000000);
+  FUZZ_RANGE(c.upstream.retry_max_attempts, 1, 10);
+  FUZZ_RANGE(ms(c.upstream.retry_initial_backoff), 1, 60000);
+  FUZZ_RANGE(ms(c.upstream.retry_max_backoff), ms(c.upstream.retry_initial_backoff), 600000);
+  FUZZ_CHECK(c.upstream.retry_budget_ratio >= 0 && c.upstream.retry_budget_ratio <= 10,
+             where(absl::StrCat("retry_budget_ratio = ", c.upstream.retry_budget_ratio)));
+  FUZZ_RANGE(ms(c.cache.ttl), 0, 7LL * 86400 * 1000);
+  FUZZ_RANGE(c.cache.max_entries, 1, 1000000000);
+  FUZZ_RANGE(ms(c.cache.negative_ttl), 0, 3600 * 1000);
   FUZZ_CHECK(c.budget_redis_url.empty() || portrait_bridge::ParseRedisUrl(c.budget_redis_url).ok(),
              where("budget_redis_url " + Quote(c.budget_redis_url)));
   FUZZ_CHECK(c.cache_redis_url.empty() || portrait_bridge::ParseRedisUrl(c.cache_redis_url).ok(),
              where("cache_redis_url " + Quote(c.cache_redis_url)));
-  FUZZ_CHECK(c.cache_redis_url.empty() || c.cache_ttl > absl::ZeroDuration(), where("cache_redis_url without a TTL"));
-  FUZZ_CHECK(
-      c.budget_fallback_calls_per_second > 0 && c.budget_fallback_calls_per_second <= c.upstream_calls_per_second,
-      where(absl::StrCat("budget_fallback_calls_per_second = ", c.budget_fallback_calls_per_second,
-                         " with upstream_calls_per_second = ", c.upstream_calls_per_second)));
-  FUZZ_RANGE(ms(c.redis_timeout), 1, 10000);
+  FUZZ_CHECK(c.cache_redis_url.empty() || c.cache.ttl > absl::ZeroDuration(), where("cache_redis_url without a TTL"));
+  FUZZ_CHECK(c.budget.fallback_calls_per_second > 0 && c.budget.fallback_calls_per_second <= c.budget.calls_per_second,
+             where(absl::StrCat("budget_fallback_calls_per_second = ", c.budget.fallback_calls_per_second,
+                                " with upstream_calls_per_second = ", c.budget.calls_per_second)));
+  FUZZ_RANGE(ms(c.budget_redis.timeout), 1, 10000);
   FUZZ_RANGE(absl::ToInt64Seconds(c.shutdown_grace), 0, 3600);
   FUZZ_RANGE(ms(c.shutdown_drain_delay), 0, 600000);
   FUZZ_RANGE(ms(c.keepalive_min_ping_interval), 1000, 3600000);
@@ -155,8 +154,9 @@ void CheckRanges(const Config& c, const std::string& input) {
   // Describe() must not depend on any secret.
   Config other = c;
   other.secret_key = c.secret_key + "-other";
-  other.budget_redis_password = c.budget_redis_password + "-other";
-  other.cache_redis_password = c.cache_redis_password + "-other";
+  // Another password of the same emptiness: Describe shows whether one is set, never what it is.
+  if (!c.budget_redis.password.empty()) other.budget_redis.password = c.budget_redis.password + "-other";
+  if (!c.cache_redis.password.empty()) other.cache_redis.password = c.cache_redis.password + "-other";
   FUZZ_CHECK(other.Describe() == c.Describe(), where("Describe() shows a secret: " + c.Describe()));
 }
 

@@ -157,5 +157,16 @@ TEST(SandboxFlagsTest, HelpShowsTheFieldDefaults) {
   EXPECT_NE(line_of("rate_window_ms").find("(default 1000)"), std::string::npos);
 }
 
+// The shared parser names the flag, the value given and the bounds.
+TEST(SandboxFlagsTest, ErrorsNameTheFlagAndItsBounds) {
+  const auto pool = ParseSandboxFlags({"--pool_size=many"}, kKeyInEnv);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.status().message(), "pool_size=\"many\" (from flag --pool_size) is not an integer");
+  const auto window = ParseSandboxFlags({"--rate_window_ms", "0"}, kKeyInEnv);
+  ASSERT_FALSE(window.ok());
+  EXPECT_NE(window.status().message().find("must be between 1 and 3600000"), absl::string_view::npos);
+  EXPECT_NE(SandboxUsage().find("  --rate_window_ms=N  (default 1000)  [1..3600000]"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace portrait_bridge::sandbox

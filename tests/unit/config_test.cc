@@ -1,4 +1,4 @@
-#include "bridge/core/config.h"
+#include "bridge/config/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,6 +9,9 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace portrait_bridge {
 namespace {
@@ -75,22 +78,22 @@ TEST_F(ConfigTest, DefaultsWhenOnlyRequiredSettingsAreGiven) {
   const FakeEnv env = MinimalEnv();
   const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->sdkappid, 1400000000u);
+  EXPECT_EQ(config->upstream.sdkappid, 1400000000u);
   EXPECT_EQ(config->secret_key, kSecret);
   EXPECT_EQ(config->listen_address, "0.0.0.0:50051");
   EXPECT_EQ(config->metrics_address, "0.0.0.0:9464");
-  EXPECT_EQ(config->admin_identifier, "administrator");
+  EXPECT_EQ(config->upstream.identifier, "administrator");
   EXPECT_EQ(config->region, "singapore");
-  EXPECT_EQ(config->base_url, "https://adminapisgp.im.qcloud.com");
+  EXPECT_EQ(config->upstream.base_url, "https://adminapisgp.im.qcloud.com");
   EXPECT_EQ(config->usersig_validity, absl::Hours(24));
-  EXPECT_EQ(config->attempt_timeout, absl::Seconds(5));
-  EXPECT_EQ(config->max_accounts_per_call, 100);
-  EXPECT_EQ(config->max_accounts_per_stream, 100000);
-  EXPECT_EQ(config->max_accounts_per_batch_get, 1000);
-  EXPECT_EQ(config->max_inflight_accounts_per_stream, 1000);
+  EXPECT_EQ(config->upstream.attempt_timeout, absl::Seconds(5));
+  EXPECT_EQ(config->stream_limits.max_accounts_per_call, 100);
+  EXPECT_EQ(config->stream_limits.max_accounts_per_stream, 100000);
+  EXPECT_EQ(config->stream_limits.max_accounts_per_batch_get, 1000);
+  EXPECT_EQ(config->stream_limits.max_inflight_accounts, 1000);
   EXPECT_TRUE(config->bytes_tags.empty());
-  EXPECT_EQ(config->upstream_calls_per_second, 200);
-  EXPECT_EQ(config->upstream_burst, 10);  // Defaults to a twentieth of the calls per second.
+  EXPECT_EQ(config->budget.calls_per_second, 200);
+  EXPECT_EQ(config->budget.burst, 10);  // Defaults to a twentieth of the calls per second.
   EXPECT_EQ(config->shutdown_grace, absl::Seconds(10));
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
   EXPECT_TRUE(config->log_json);
@@ -121,23 +124,23 @@ TEST_F(ConfigTest, PrecedenceIsFlagThenEnvironmentThenFileThenDefault) {
   // Default only.
   absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(5000));
+  EXPECT_EQ(config->upstream.attempt_timeout, absl::Milliseconds(5000));
   // File over default.
   config = LoadConfig({config_flag}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(3000));
+  EXPECT_EQ(config->upstream.attempt_timeout, absl::Milliseconds(3000));
   // Environment over file.
   env.values()["PORTRAIT_BRIDGE_ATTEMPT_TIMEOUT_MS"] = "2000";
   config = LoadConfig({config_flag}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(2000));
+  EXPECT_EQ(config->upstream.attempt_timeout, absl::Milliseconds(2000));
   // Flag over environment, in both flag spellings.
   config = LoadConfig({config_flag, "--attempt_timeout_ms=1000"}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(1000));
+  EXPECT_EQ(config->upstream.attempt_timeout, absl::Milliseconds(1000));
   config = LoadConfig({"--attempt_timeout_ms", "1500", config_flag}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->attempt_timeout, absl::Milliseconds(1500));
+  EXPECT_EQ(config->upstream.attempt_timeout, absl::Milliseconds(1500));
 }
 
 TEST_F(ConfigTest, ConfigFileCanComeFromTheEnvironment) {
@@ -146,7 +149,7 @@ TEST_F(ConfigTest, ConfigFileCanComeFromTheEnvironment) {
   env.values()["PORTRAIT_BRIDGE_CONFIG"] = file;
   const absl::StatusOr<Config> config = LoadConfig({}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->admin_identifier, "ops_admin");
+  EXPECT_EQ(config->upstream.identifier, "ops_admin");
 }
 
 TEST_F(ConfigTest, UnknownFlagIsRejectedByName) {
@@ -248,8 +251,8 @@ TEST_F(ConfigTest, SharedBudgetAndCacheSettings) {
   const absl::StatusOr<Config> local = LoadConfig({}, env.Getenv());
   ASSERT_TRUE(local.ok()) << local.status();
   EXPECT_TRUE(local->budget_redis_url.empty());
-  EXPECT_EQ(local->budget_fallback_calls_per_second, 20);  // A tenth of upstream_calls_per_second.
-  EXPECT_EQ(local->redis_timeout, absl::Milliseconds(10));
+  EXPECT_EQ(local->budget.fallback_calls_per_second, 20);  // A tenth of upstream_calls_per_second.
+  EXPECT_EQ(local->budget_redis.timeout, absl::Milliseconds(10));
 
   const absl::StatusOr<Config> shared =
       LoadConfig({"--budget_redis_url=redis://redis.example:6380/2", "--budget_redis_password_file=" + password_file,
@@ -258,9 +261,9 @@ TEST_F(ConfigTest, SharedBudgetAndCacheSettings) {
                  env.Getenv());
   ASSERT_TRUE(shared.ok()) << shared.status();
   EXPECT_EQ(shared->budget_redis_url, "redis://redis.example:6380/2");
-  EXPECT_EQ(shared->budget_redis_password, "redis-s3cret");
-  EXPECT_EQ(shared->budget_fallback_calls_per_second, 66);
-  EXPECT_EQ(shared->redis_timeout, absl::Milliseconds(25));
+  EXPECT_EQ(shared->budget_redis.password, "redis-s3cret");
+  EXPECT_EQ(shared->budget.fallback_calls_per_second, 66);
+  EXPECT_EQ(shared->budget_redis.timeout, absl::Milliseconds(25));
   EXPECT_EQ(shared->cache_redis_url, "unix:///run/redis.sock");
   EXPECT_THAT(shared->Describe(), Not(HasSubstr("redis-s3cret")));
 
@@ -283,11 +286,11 @@ TEST_F(ConfigTest, RegionResolvesToItsBaseUrlAndBaseUrlOverridesIt) {
   const FakeEnv env = MinimalEnv();
   absl::StatusOr<Config> config = LoadConfig({"--region=frankfurt"}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->base_url, "https://adminapiger.im.qcloud.com");
+  EXPECT_EQ(config->upstream.base_url, "https://adminapiger.im.qcloud.com");
 
   config = LoadConfig({"--region=frankfurt", "--base_url=http://127.0.0.1:8080"}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->base_url, "http://127.0.0.1:8080");
+  EXPECT_EQ(config->upstream.base_url, "http://127.0.0.1:8080");
 }
 
 TEST_F(ConfigTest, BytesTagsFromFlagAndFileArray) {
@@ -308,6 +311,117 @@ TEST_F(ConfigTest, BytesTagsRejectStandardAndMalformedTags) {
   const FakeEnv env = MinimalEnv();
   ExpectInvalid(LoadConfig({"--bytes_tags=Tag_Profile_IM_Nick"}, env.Getenv()), "bytes_tags");
   ExpectInvalid(LoadConfig({"--bytes_tags=Tag_Profile_Custom_bad-char"}, env.Getenv()), "bytes_tags");
+}
+
+// Each kind of option, from each source, lands in the field of its component's own struct.
+TEST_F(ConfigTest, EachKindLandsInItsComponentsStruct) {
+  FakeEnv env = MinimalEnv();
+  env.values()["PORTRAIT_BRIDGE_USERSIG_VALIDITY_SECONDS"] = "600";
+  const std::string file = WriteFile("kinds.json", R"({"unread_responses_mib": 3, "log_format": "text"})");
+  const absl::StatusOr<Config> config = LoadConfig(
+      {"--config=" + file, "--max_accounts_per_call=40", "--coalesce_wait_ms=7", "--retry_budget_ratio=0.5",
+       "--cache_ttl_ms=60000", "--cache_negative_ttl_ms=250", "--bytes_tags=Tag_Profile_Custom_Blob",
+       "--log_level=debug", "--redis_timeout_ms=30", "--ca_bundle=" + file, "--admin_identifier=ops@example"},
+      env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->usersig_validity, absl::Minutes(10));               // Seconds, from the environment.
+  EXPECT_EQ(config->server_limits.max_unread_bytes, int64_t{3} << 20);  // MiB, from the file.
+  EXPECT_FALSE(config->log_json);                                       // An enum, from the file.
+  EXPECT_EQ(config->log_level, LogLevel::kDebug);                       // An enum, from a flag.
+  EXPECT_EQ(config->stream_limits.max_accounts_per_call, 40);           // An integer...
+  EXPECT_EQ(config->coalescer.max_accounts_per_call, 40u);              // ...which the coalescer shares.
+  EXPECT_EQ(config->coalescer.wait, absl::Milliseconds(7));             // Milliseconds.
+  EXPECT_EQ(config->upstream.retry_budget_ratio, 0.5);                  // A number.
+  EXPECT_EQ(config->cache.ttl, absl::Minutes(1));
+  EXPECT_EQ(config->shared_cache.ttl, absl::Minutes(1));  // The shared cache keeps the same TTLs...
+  EXPECT_EQ(config->shared_cache.negative_ttl, absl::Milliseconds(250));
+  EXPECT_EQ(config->shared_cache.sdkappid, 1400000000u);            // ...and names keys by the SDKAppID,
+  EXPECT_EQ(config->budget.sdkappid, 1400000000u);                  // as the shared budget does.
+  EXPECT_EQ(config->budget_redis.timeout, absl::Milliseconds(30));  // One timeout for both Redis clients.
+  EXPECT_EQ(config->cache_redis.timeout, absl::Milliseconds(30));
+  EXPECT_EQ(config->upstream.tag_types.TypeOf("Tag_Profile_Custom_Blob"), ValueType::kBytes);  // A list.
+  EXPECT_EQ(config->upstream.tag_types.TypeOf("Tag_Profile_Custom_Text"), ValueType::kString);
+  EXPECT_EQ(config->transport.ca_bundle, file);  // A string.
+  EXPECT_EQ(config->upstream.identifier, "ops@example");
+}
+
+TEST_F(ConfigTest, BoundsAreCheckedAtBothEndsWithTheirLimitsInTheMessage) {
+  const FakeEnv env = MinimalEnv();
+  for (const OptionSpec& spec : ConfigTable().specs()) {
+    if (spec.kind != OptionKind::kInteger || spec.name == "sdkappid") continue;
+    const auto low = static_cast<int64_t>(*spec.min);
+    const auto high = static_cast<int64_t>(*spec.max);
+    for (const int64_t value : {low, high}) {
+      std::vector<std::string> args = {absl::StrCat("--", spec.name, "=", value)};
+      if (spec.name == "retry_max_backoff_ms") args.push_back("--retry_initial_backoff_ms=1");
+      if (spec.name == "retry_initial_backoff_ms") args.push_back("--retry_max_backoff_ms=600000");
+      EXPECT_TRUE(LoadConfig(args, env.Getenv()).ok()) << args[0] << ": " << LoadConfig(args, env.Getenv()).status();
+    }
+    for (const int64_t value : {low - 1, high + 1}) {
+      const absl::StatusOr<Config> config = LoadConfig({absl::StrCat("--", spec.name, "=", value)}, env.Getenv());
+      ExpectInvalid(config, spec.name);
+      EXPECT_THAT(std::string(config.status().message()), HasSubstr(absl::StrCat("between ", low, " and ", high)));
+      EXPECT_THAT(std::string(config.status().message()), HasSubstr("(from flag --" + spec.name + ")"));
+    }
+  }
+}
+
+TEST_F(ConfigTest, CrossFieldRules) {
+  const FakeEnv env = MinimalEnv();
+  ExpectInvalid(LoadConfig({"--retry_initial_backoff_ms=500", "--retry_max_backoff_ms=400"}, env.Getenv()),
+                "retry_max_backoff_ms");
+  const std::string pem = WriteFile("cert.pem", "not really a certificate");
+  ExpectInvalid(LoadConfig({"--tls_cert_file=" + pem}, env.Getenv()), "tls_key_file");
+  ExpectInvalid(LoadConfig({"--tls_client_ca_file=" + pem}, env.Getenv()), "tls_client_ca_file");
+  ExpectInvalid(LoadConfig({"--tls_cert_file=" + dir_ + "/missing.pem", "--tls_key_file=" + pem}, env.Getenv()),
+                "tls_cert_file");
+  // Computed defaults follow the option they are computed from.
+  const absl::StatusOr<Config> config = LoadConfig({"--upstream_calls_per_second=1000"}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->budget.burst, 50);
+  EXPECT_EQ(config->budget.fallback_calls_per_second, 100);
+}
+
+TEST_F(ConfigTest, BadValueFromTheFileNamesTheFile) {
+  const std::string file = WriteFile("bad.json", R"({"retry_max_attempts": 11})");
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> config = LoadConfig({"--config=" + file}, env.Getenv());
+  ExpectInvalid(config, "retry_max_attempts");
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("config file " + file));
+}
+
+TEST_F(ConfigTest, HelpListsEveryOptionWithItsEnvironmentVariableDefaultAndBounds) {
+  const std::string help = ConfigHelp();
+  for (const OptionSpec& spec : ConfigTable().specs()) {
+    const size_t start = help.find("  --" + spec.name + "=");
+    ASSERT_NE(start, std::string::npos) << spec.name;
+    const std::string line = help.substr(start, help.find('\n', start) - start);
+    EXPECT_THAT(line, HasSubstr("$PORTRAIT_BRIDGE_" + absl::AsciiStrToUpper(spec.name)));
+    if (!spec.default_value.empty()) EXPECT_THAT(line, HasSubstr("(default " + spec.default_value + ")"));
+    if (!BoundsText(spec).empty()) EXPECT_THAT(line, HasSubstr("[" + BoundsText(spec) + "]"));
+  }
+  EXPECT_THAT(help, HasSubstr("[1..600000 ms]"));
+  EXPECT_THAT(help, HasSubstr("[debug, info, warning, error]"));
+  EXPECT_THAT(help, HasSubstr("[> 0, <= 1000000]"));
+}
+
+TEST_F(ConfigTest, DescribeShowsEveryOptionAndOnlyWhetherSecretsAreSet) {
+  const std::string password_file = WriteFile("pw", "redis-s3cret\n");
+  const FakeEnv env = MinimalEnv();
+  const absl::StatusOr<Config> config = LoadConfig(
+      {"--budget_redis_url=redis://redis:6379", "--budget_redis_password_file=" + password_file}, env.Getenv());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string description = config->Describe();
+  for (const OptionSpec& spec : ConfigTable().specs()) {
+    EXPECT_THAT(" " + description, HasSubstr(" " + spec.name + "=")) << spec.name;
+  }
+  EXPECT_THAT(description, HasSubstr("budget_redis_password_file=set"));
+  EXPECT_THAT(description, HasSubstr("cache_redis_password_file=unset"));
+  EXPECT_THAT(description, HasSubstr("attempt_timeout_ms=5000"));
+  EXPECT_THAT(description, HasSubstr("base_url=https://adminapisgp.im.qcloud.com"));
+  EXPECT_THAT(description, HasSubstr("upstream_burst=10"));
+  EXPECT_THAT(description, Not(HasSubstr("redis-s3cret")));
+  EXPECT_THAT(description, Not(HasSubstr(kSecret)));
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "bridge/core/config.h"
+#include "bridge/config/config.h"
 #include "bridge/core/error_table.h"
 
 namespace portrait_bridge {
@@ -24,21 +24,22 @@ TEST(ReadmeTest, ErrorTableMatchesTheCode) {
   const std::string readme = Readme();
   ASSERT_FALSE(readme.empty()) << "cannot read " << README_PATH;
   for (const TencentCodeRow& row : TencentCodeTable()) {
-    const std::string line =
-        absl::StrCat("| ", row.code, " | ", absl::StatusCodeToString(row.rule.grpc_code), " | ",
-                     row.rule.retryable ? "yes" : "no", " | ", row.rule.ends_stream ? "stream" : "accounts", " | ",
-                     row.rule.meaning, " |\n");
+    const std::string line = absl::StrCat(
+        "| ", row.code, " | ", absl::StatusCodeToString(row.rule.grpc_code), " | ", row.rule.retryable ? "yes" : "no",
+        " | ", row.rule.ends_stream ? "stream" : "accounts", " | ", row.rule.meaning, " |\n");
     EXPECT_NE(readme.find(line), std::string::npos) << "README lacks the row:\n" << line;
   }
 }
 
-TEST(ReadmeTest, ConfigurationTableListsEveryOptionWithItsDefault) {
+// Every option's row, as the option table has it: name, environment variable, default, bounds and help.
+TEST(ReadmeTest, ConfigurationTableIsTheOptionTable) {
   const std::string readme = Readme();
-  for (const OptionDoc& option : ConfigOptions()) {
-    const std::string prefix = absl::StrCat("| `", option.name, "` | `PORTRAIT_BRIDGE_", absl::AsciiStrToUpper(option.name),
-                                            "` | ", option.default_value.empty() ? "—" : "`" + option.default_value + "`",
-                                            " | ");
-    EXPECT_NE(readme.find(prefix), std::string::npos) << "README lacks or misstates the option row:\n" << prefix;
+  for (const OptionSpec& option : ConfigTable().specs()) {
+    const std::string bounds = BoundsText(option);
+    const std::string row = absl::StrCat("| `", option.name, "` | `", option.env, "` | ",
+                                         option.default_value.empty() ? "—" : "`" + option.default_value + "`", " | ",
+                                         bounds.empty() ? "—" : bounds, " | ", option.help, " |\n");
+    EXPECT_NE(readme.find(row), std::string::npos) << "README lacks or misstates the option row:\n" << row;
   }
 }
 
