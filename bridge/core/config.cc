@@ -108,6 +108,9 @@ const std::vector<OptionDoc>& Options() {
       {"tls_cert_file", "", "serve gRPC over TLS with this certificate chain (PEM)"},
       {"tls_key_file", "", "private key (PEM) for tls_cert_file"},
       {"tls_client_ca_file", "", "require client certificates signed by this CA (mTLS)"},
+      {"tls_reload_interval_seconds", "60",
+       "how often the TLS files are reread, 1 to 3600; new connections get a renewed certificate or client CA "
+       "without a restart"},
   };
   return *options;
 }
@@ -486,6 +489,10 @@ absl::StatusOr<Config> LoadConfig(const std::vector<std::string>& args,
   for (const char* key : {"tls_cert_file", "tls_key_file", "tls_client_ca_file"}) {
     if (!text(key).empty() && !std::ifstream(text(key))) return Invalid(key, values.at(key), "cannot be read");
   }
+  absl::StatusOr<int64_t> tls_reload =
+      ParseInt("tls_reload_interval_seconds", values.at("tls_reload_interval_seconds"), 1, 3600);
+  if (!tls_reload.ok()) return tls_reload.status();
+  config.tls_reload_interval = absl::Seconds(*tls_reload);
   return config;
 }
 

@@ -67,6 +67,7 @@ struct Config {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  absl::Duration tls_reload_interval;  ///< How often the TLS files are reread.
 
   /// The effective settings as "key=value" lines, the secret key shown only as set or not.
   std::string Describe() const;
