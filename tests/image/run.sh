@@ -91,10 +91,13 @@ revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
 if [ "$revision" != unknown ] && ! git -C "$repo" diff --quiet HEAD; then revision="$revision-dirty"; fi
 log "building $IMAGE from $BASE_IMAGE (version $version, revision $revision)"
 # --network host: the RUN steps reach the Debian mirror as the host does. --pull=never: the bases are local.
+# The labels go as --label too: buildah 1.28 (Debian 12's podman) reuses a cached LABEL step whose ARG values
+# changed, so a rebuild that reproduces the same binary would keep the previous revision (seen here).
 build_started=$SECONDS
 nice podman --runtime runc build "${limits[@]}" --network host --pull=never \
   --build-arg BUILD_BASE="$BASE_IMAGE" --build-arg RUNTIME_BASE="$BASE_IMAGE" \
   --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+  --label org.opencontainers.image.version="$version" --label org.opencontainers.image.revision="$revision" \
   -t "$IMAGE" -f "$repo/Dockerfile" "$repo"
 log "built in $((SECONDS - build_started)) s"
 
