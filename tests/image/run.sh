@@ -176,7 +176,8 @@ import json, sys
 row = json.loads(sys.stdin.read())
 assert row["account"] == "alice" and row["ok"] and row["fields"]["Tag_Profile_IM_Nick"] == "Alice", row
 ' <<<"$answer" || die "unexpected answer: $answer"
-curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -q '^portrait_bridge_' || die "no portrait_bridge_ series on the metrics port"
+metrics="$(curl -fsS "http://127.0.0.1:$metrics_port/metrics")" || die "the metrics port does not answer"
+grep -q '^portrait_bridge_' <<<"$metrics" || die "no portrait_bridge_ series on the metrics port"
 
 # SIGTERM (the image's STOPSIGNAL) through podman stop: the bridge drains and exits 0 before the stop timeout.
 log "podman stop (SIGTERM, then SIGKILL after $STOP_TIMEOUT_SECONDS s)"
