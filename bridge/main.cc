@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <prometheus/exposer.h>
 #include <signal.h>
 
@@ -21,6 +23,7 @@
 #include "bridge/core/budget.h"
 #include "bridge/core/clock.h"
 #include "bridge/core/log.h"
+#include "bridge/core/tls_files.h"
 #include "bridge/reflection/descriptor_index.h"
 #include "bridge/reflection/reflection_service.h"
 #include "bridge/reflection/served_descriptor_set.h"
@@ -42,19 +45,27 @@ namespace {
 // stays SERVING until the process exits, so liveness probes do not kill a draining pod.
 constexpr char kReadinessService[] = "portraitbridge.profile.v1.ProfileService";
 
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const Config& config) {
+// The gRPC port's credentials. With TLS, gRPC's file-watcher provider rereads the files every
+// tls_reload_interval_seconds and serves each new connection with what it last read: a renewed certificate, key or
+// client CA (a Kubernetes Secret updated in place) takes effect without a restart, and connections already open keep
+// the certificate they were made with. The provider only logs files it cannot use, so they are checked here first:
+// the bridge does not start without a usable certificate.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const Config& config) {
   if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions options(config.tls_client_ca_file.empty()
-                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.pem_key_cert_pairs.push_back({ReadFileOrEmpty(config.tls_key_file), ReadFileOrEmpty(config.tls_cert_file)});
-  if (!config.tls_client_ca_file.empty()) options.pem_root_certs = ReadFileOrEmpty(config.tls_client_ca_file);
-  return grpc::SslServerCredentials(options);
+  if (absl::Status files = CheckServerTlsFiles(config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file);
+      !files.ok()) {
+    return files;
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      config.tls_key_file, config.tls_cert_file, config.tls_client_ca_file,
+      static_cast<unsigned int>(absl::ToInt64Seconds(config.tls_reload_interval)));
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!config.tls_client_ca_file.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
 }
 
 bool WritePortFile(const std::string& path, int port) {
@@ -170,7 +181,12 @@ int Run(int argc, char** argv) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen_address, ServerCredentials(config), &port);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ServerCredentials(config);
+  if (!credentials.ok()) {
+    Log(LogLevel::kError, "cannot serve TLS", {{"error", std::string(credentials.status().message())}});
+    return 2;
+  }
+  builder.AddListeningPort(config.listen_address, *credentials, &port);
   builder.RegisterService(&service);
   builder.RegisterService(&reflection);
   builder.RegisterService(&reflection_v1alpha);

@@ -275,6 +275,10 @@ OptionTable<Config>* MakeTable() {
           O::String("tls_key_file", "", "private key (PEM) for tls_cert_file", Field(&Config::tls_key_file), Readable),
           O::String("tls_client_ca_file", "", "require client certificates signed by this CA (mTLS)",
                     Field(&Config::tls_client_ca_file), Readable),
+          O::Duration("tls_reload_interval_seconds", "60", 1, 3600, kSeconds,
+                      "how often the TLS files are reread; new connections get a renewed certificate or client CA "
+                      "without a restart",
+                      Field(&Config::tls_reload_interval)),
       });
 }
 

@@ -39,6 +39,7 @@ struct Config {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  absl::Duration tls_reload_interval;  ///< How often the TLS files are reread.
   LogLevel log_level = LogLevel::kInfo;
   bool log_json = true;
 

@@ -149,6 +149,7 @@ void CheckRanges(const Config& c, const std::string& input) {
   for (const std::string* file : {&c.tls_cert_file, &c.tls_key_file, &c.tls_client_ca_file}) {
     FUZZ_CHECK(file->empty() || Readable(*file), where("TLS file " + Quote(*file)));
   }
+  FUZZ_RANGE(absl::ToInt64Seconds(c.tls_reload_interval), 1, 3600);
 #undef FUZZ_RANGE
 
   // Describe() must not depend on any secret.

@@ -13,8 +13,9 @@
 # Fails when
 #   - a needed library is not found, or comes from neither a Debian package nor the build tree;
 #   - a needed package is missing from RUNTIME_PACKAGES (base-image packages excepted: libc6,
-#     libstdc++6 and libgcc-s1 are Essential or priority-required in debian:12-slim, which the
-#     runtime stage starts from, so listing them would only pin what is already there);
+#     libstdc++6 and libgcc-s1 are Essential or priority-required in every minbase Debian: debian:12-slim,
+#     the default runtime base, and the base tests/image/run.sh bootstraps; listing them would only pin
+#     what is already there);
 #   - RUNTIME_PACKAGES lists a package that provides none of the needed libraries (ca-certificates
 #     excepted: it is data for the HTTPS upstream, not a library).
 # Prints "N passed, N failed" last.
@@ -66,10 +67,24 @@ if [ -z "$runtime_line" ] || [ "$(grep -cE '^ARG RUNTIME_PACKAGES=' "$dockerfile
 fi
 read -r -a listed <<<"$(sed -E 's/^ARG RUNTIME_PACKAGES="([^"]*)".*/\1/' <<<"$runtime_line")"
 echo "Dockerfile RUNTIME_PACKAGES: ${listed[*]}"
-if grep -qE '\$\{?RUNTIME_PACKAGES\}?' <(sed -n '/^FROM debian:12-slim/,$p' "$dockerfile"); then
-  pass "the runtime stage (FROM debian:12-slim) installs \${RUNTIME_PACKAGES}"
+if grep -qE '\$\{?RUNTIME_PACKAGES\}?' <(sed -n '/^FROM \${RUNTIME_BASE}/,$p' "$dockerfile"); then
+  pass "the runtime stage (FROM \${RUNTIME_BASE}) installs \${RUNTIME_PACKAGES}"
 else
-  fail "the debian:12-slim stage does not install \${RUNTIME_PACKAGES}"
+  fail "the runtime stage (FROM \${RUNTIME_BASE}) does not install \${RUNTIME_PACKAGES}"
+fi
+# Reproducible and air-gapped builds: every base defaults to a digest, and no "# syntax=" line (BuildKit would
+# pull a frontend image for it).
+for base in BUILD_BASE RUNTIME_BASE; do
+  if grep -qE "^ARG $base=[^ ]+@sha256:[0-9a-f]{64}\$" "$dockerfile"; then
+    pass "$base defaults to an image pinned by digest"
+  else
+    fail "$base is not an 'ARG $base=image@sha256:<64 hex>' line"
+  fi
+done
+if grep -qiE '^# *syntax *=' "$dockerfile"; then
+  fail "the Dockerfile has a '# syntax=' line (BuildKit pulls a frontend image for it)"
+else
+  pass "no '# syntax=' line"
 fi
 
 # --- resolve the needed libraries ---

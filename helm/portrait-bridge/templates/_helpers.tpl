@@ -461,6 +461,7 @@ The bridge's config.json. Numbers go through int64 so large values (sdkappid) ne
 {{- if .Values.tls.enabled }}
 {{- $_ := set $cfg "tls_cert_file" (printf "%s/tls.crt" (include "portrait-bridge.tlsDir" .)) }}
 {{- $_ := set $cfg "tls_key_file" (printf "%s/tls.key" (include "portrait-bridge.tlsDir" .)) }}
+{{- $_ := set $cfg "tls_reload_interval_seconds" (int64 .Values.tls.reloadIntervalSeconds) }}
 {{- if .Values.tls.clientAuth }}
 {{- $_ := set $cfg "tls_client_ca_file" (printf "%s/ca.crt" (include "portrait-bridge.tlsDir" .)) }}
 {{- end }}
