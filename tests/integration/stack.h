@@ -100,6 +100,10 @@ std::string ScrapeMetrics(int port);
 /// test (and returns -1) when there is none.
 double MetricSample(const std::string& metrics, const std::string& series);
 
+/// The sum of every sample of metric `name` over all its label sets ("name{...} v" and "name v" lines); 0 when it has
+/// none.
+double MetricSum(const std::string& metrics, const std::string& name);
+
 /// The ErrorInfo in a google.rpc.Status's details; fails the test when there is none.
 google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status);
 
