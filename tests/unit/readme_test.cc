@@ -29,10 +29,9 @@ TEST(ReadmeTest, ErrorTableMatchesTheCode) {
   const std::string readme = Readme();
   ASSERT_FALSE(readme.empty()) << "cannot read " << README_PATH;
   for (const TencentCodeRow& row : TencentCodeTable()) {
-    const std::string line =
-        absl::StrCat("| ", row.code, " | ", absl::StatusCodeToString(row.rule.grpc_code), " | ",
-                     row.rule.retryable ? "yes" : "no", " | ", row.rule.ends_stream ? "stream" : "accounts", " | ",
-                     row.rule.meaning, " |\n");
+    const std::string line = absl::StrCat(
+        "| ", row.code, " | ", absl::StatusCodeToString(row.rule.grpc_code), " | ", row.rule.retryable ? "yes" : "no",
+        " | ", row.rule.ends_stream ? "stream" : "accounts", " | ", row.rule.meaning, " |\n");
     EXPECT_NE(readme.find(line), std::string::npos) << "README lacks the row:\n" << line;
   }
 }
@@ -40,9 +39,9 @@ TEST(ReadmeTest, ErrorTableMatchesTheCode) {
 TEST(ReadmeTest, ConfigurationTableListsEveryOptionWithItsDefault) {
   const std::string readme = Readme();
   for (const OptionDoc& option : ConfigOptions()) {
-    const std::string prefix = absl::StrCat("| `", option.name, "` | `PORTRAIT_BRIDGE_", absl::AsciiStrToUpper(option.name),
-                                            "` | ", option.default_value.empty() ? "—" : "`" + option.default_value + "`",
-                                            " | ");
+    const std::string prefix =
+        absl::StrCat("| `", option.name, "` | `PORTRAIT_BRIDGE_", absl::AsciiStrToUpper(option.name), "` | ",
+                     option.default_value.empty() ? "—" : "`" + option.default_value + "`", " | ");
     EXPECT_NE(readme.find(prefix), std::string::npos) << "README lacks or misstates the option row:\n" << prefix;
   }
 }
