@@ -118,13 +118,14 @@ TEST(ExactlyOnceUnderFaultsTest, EveryEntryIsAnsweredOnceThroughEveryUpstreamFau
   // Slow answers within the attempt timeout: answered late, not failed.
   {
     auto slow_calls = [&] {
-      double slow = 0;  // Every outcome's attempts over 0.25 s.
+      const std::string metrics = ScrapeMetrics(metrics_port);
+      double slow = 0;  // Every outcome's attempts over 0.25 s (prometheus-cpp prints le last).
       for (const std::string outcome :
            {"ok", "tencent_error", "http_error", "transport_error", "malformed_body", "cancelled"}) {
+        const std::string labels = "{outcome=\"" + outcome + "\"";
         slow +=
-            Sample(metrics_port, "portrait_bridge_upstream_call_duration_seconds_count{outcome=\"" + outcome + "\"}") -
-            Sample(metrics_port,
-                   "portrait_bridge_upstream_call_duration_seconds_bucket{le=\"0.25\",outcome=\"" + outcome + "\"}");
+            MetricSample(metrics, "portrait_bridge_upstream_call_duration_seconds_count" + labels + "}") -
+            MetricSample(metrics, "portrait_bridge_upstream_call_duration_seconds_bucket" + labels + ",le=\"0.25\"}");
       }
       return slow;
     };

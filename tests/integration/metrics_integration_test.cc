@@ -152,5 +152,39 @@ TEST(MetricsEndpointTest, StandardGrpcSeriesEngineSeriesAndNothingElse) {
   EXPECT_TRUE(build_info) << metrics;
 }
 
+// A stream the caller cancels while its lookup waits upstream is still counted, once, as Canceled, and its
+// handling time observed: started and handled agree.
+TEST(MetricsEndpointTest, ACancelledStreamIsHandledCanceled) {
+  Sandbox sandbox;
+  TempDir dir;
+  Bridge bridge(sandbox.base_url(),
+                {"--metrics_address=127.0.0.1:0", "--metrics_port_file=" + dir.Path("metrics.port")});
+  const int metrics_port = bridge.process().WaitForPortFile(dir.Path("metrics.port"));
+  sandbox.SetFaults({{"latency_ms", 3000}});
+  auto stub = v1::ProfileService::NewStub(bridge.NewChannel());
+  grpc::ClientContext context;
+  auto stream = stub->GetProfiles(&context);
+  ASSERT_TRUE(stream->Write(MakeRequest({"user1"}, kTags)));
+  ASSERT_TRUE(WaitUntil([&] {
+    return MetricSample(ScrapeMetrics(metrics_port), "portrait_bridge_upstream_calls_in_flight") == 1;
+  })) << "the lookup never reached the upstream";
+  context.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  const std::string canceled =
+      GrpcSeries("grpc_server_handled_total", kProfileService, "GetProfiles", "bidi_stream", "Canceled");
+  ASSERT_TRUE(WaitUntil([&] { return MetricSample(ScrapeMetrics(metrics_port), canceled) == 1; }))
+      << ScrapeMetrics(metrics_port);
+  const std::string metrics = ScrapeMetrics(metrics_port);
+  EXPECT_EQ(
+      MetricSample(metrics, GrpcSeries("grpc_server_started_total", kProfileService, "GetProfiles", "bidi_stream")), 1);
+  EXPECT_EQ(MetricSum(metrics, "grpc_server_handled_total"), MetricSum(metrics, "grpc_server_started_total"));
+  EXPECT_EQ(MetricSample(metrics, GrpcSeries("grpc_server_handling_seconds_count", kProfileService, "GetProfiles",
+                                             "bidi_stream")),
+            1);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_lookup_duration_seconds_count{method="GetProfiles"})"), 0);
+  EXPECT_EQ(MetricSample(metrics, "portrait_bridge_streams_in_flight"), 0);
+}
+
 }  // namespace
 }  // namespace portrait_bridge::testing
