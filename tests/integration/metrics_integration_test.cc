@@ -116,6 +116,12 @@ TEST(MetricsEndpointTest, StandardGrpcSeriesEngineSeriesAndNothingElse) {
   EXPECT_EQ(sample(GrpcSeries("grpc_server_handled_total", "grpc.health.v1.Health", "Check", "unary", "OK")), 1);
   EXPECT_EQ(sample(GrpcSeries("grpc_server_handled_total", "grpc.health.v1.Health", "Watch", "server_stream", "OK")),
             0);
+  EXPECT_EQ(sample(GrpcSeries("grpc_server_started_total", "grpc.reflection.v1.ServerReflection",
+                              "ServerReflectionInfo", "bidi_stream")),
+            0);
+  EXPECT_EQ(sample(GrpcSeries("grpc_server_started_total", "grpc.reflection.v1alpha.ServerReflection",
+                              "ServerReflectionInfo", "bidi_stream")),
+            0);
   EXPECT_EQ(sample(GrpcSeries("grpc_server_handled_total", "unknown", "unknown", "bidi_stream", "Unimplemented")), 1);
   EXPECT_FALSE(absl::StrContains(metrics, "NoSuchMethod"));
 
