@@ -62,7 +62,9 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
 
   const GrpcServerMetrics::MethodSeries& series_;
   const std::chrono::steady_clock::time_point started_;
-  bool handled_ = false;  // gRPC runs one call's interceptions one at a time.
+  // A stream's read and write hooks may run at once on two threads, but they only touch atomic counters; this
+  // is set by the status hook (once per call) and read after it, by the destructor.
+  bool handled_ = false;
 };
 
 class MetricsInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {

@@ -16,7 +16,8 @@ namespace portrait_bridge {
 namespace {
 
 constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
-// Scrapes are rare and small: one thread answers them, as Exposer's one did.
+// Scrapes are rare and small: one thread answers them, as Exposer's one did, one request per connection so that a
+// scraper keeping its connection alive never holds the thread while another waits (Prometheus pairs scrape too).
 constexpr size_t kThreads = 1;
 
 }  // namespace
@@ -34,6 +35,7 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(const st
 
   auto server = std::make_unique<httplib::Server>();
   server->new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
+  server->set_keep_alive_max_count(1);
   server->Get("/metrics", [registry = std::move(registry), before_scrape = std::move(before_scrape)](
                               const httplib::Request& /*request*/, httplib::Response& response) {
     if (before_scrape) before_scrape();

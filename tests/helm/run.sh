@@ -3,7 +3,8 @@
 # rejections, and the contract with the bridge (ports, health service names, drain timing, budget split,
 # the Redis budget and cache with the bundled Redis, config checksum), the extension points (global, common
 # labels and annotations, extra volumes, sidecars, init containers, LoadBalancer source ranges), appProtocol
-# under TLS, the image by digest, the PrometheusRule (against bridge/service/metrics.cc), the helm test pod, and
+# under TLS, the image by digest, the PrometheusRule and the Grafana dashboard (their series checked against
+# bridge/service/metrics.cc and grpc_server_metrics.cc by check_series.mjs), the helm test pod, and
 # the chart as a file:// subchart of an umbrella chart. Works from any cwd; needs npm (helm comes from .ci/helm-tools, node packages from
 # `npm ci` here when node_modules is missing). Prints "N passed, N failed" last; non-zero on any failure.
 set -uo pipefail
