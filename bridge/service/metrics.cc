@@ -139,12 +139,14 @@ BridgeMetrics::BridgeMetrics(const std::string& version, const std::string& grpc
                                .Help("Shared-cache Redis failures and timeouts: lookup, one per failed MGET (its "
                                      "accounts went upstream); write, one per dropped entry")
                                .Register(*registry_)),
-      budget_calls_per_second_(prometheus::BuildGauge()
-                                   .Name("portrait_bridge_budget_calls_per_second")
-                                   .Help("Upstream calls per second the budget allows now: this bridge's share of "
-                                         "the shared budget, or the local (or fallback) rate, less after throttling")
-                                   .Register(*registry_)
-                                   .Add({})),
+      budget_calls_per_second_(
+          prometheus::BuildGauge()
+              .Name("portrait_bridge_budget_calls_per_second")
+              .Help("Upstream calls per second the budget allows now, less after throttling: the whole app's rate "
+                    "while the budget is shared through Redis (the same on every bridge), else "
+                    "this bridge's own (its split of the total, or the fallback rate)")
+              .Register(*registry_)
+              .Add({})),
       pending_accounts_(prometheus::BuildGauge()
                             .Name("portrait_bridge_pending_accounts")
                             .Help("Accounts waiting in the coalescer for an upstream call (filling, or held for a "
