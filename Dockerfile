@@ -36,7 +36,7 @@ FROM ${RUNTIME_BASE}
 # Runtime library packages, one per directly linked library family (apt brings their own dependencies).
 # libc6, libstdc++6 and libgcc-s1 are in every minbase Debian (apt needs them), so in debian:12-slim and in
 # the bootstrapped base alike; ca-certificates is for the HTTPS upstream.
-ARG RUNTIME_PACKAGES="ca-certificates libabsl20220623 libcurl4 libgrpc++1.51 libgrpc29 libhiredis0.14 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprotobuf32 libssl3 zlib1g"
+ARG RUNTIME_PACKAGES="ca-certificates libabsl20220623 libcpp-httplib0.11 libcurl4 libgrpc++1.51 libgrpc29 libhiredis0.14 libprometheus-cpp-core1.0 libprotobuf32 libssl3 zlib1g"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${RUNTIME_PACKAGES} \
  && rm -rf /var/lib/apt/lists/* \

@@ -1,11 +1,11 @@
 // portrait-bridge: wires configuration, the curl transport, the upstream client and the gRPC server, then waits
 // for SIGTERM/SIGINT and drains.
 
+#include <google/protobuf/stubs/common.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <prometheus/exposer.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -29,7 +30,9 @@
 #include "bridge/reflection/served_descriptor_set.h"
 #include "bridge/service/caching_fetcher.h"
 #include "bridge/service/coalescer.h"
+#include "bridge/service/grpc_server_metrics.h"
 #include "bridge/service/metrics.h"
+#include "bridge/service/metrics_endpoint.h"
 #include "bridge/service/profile_service.h"
 #include "bridge/service/shared_budget.h"
 #include "bridge/service/shared_cache_fetcher.h"
@@ -115,18 +118,19 @@ int Run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  BridgeMetrics metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  BridgeMetrics metrics(PORTRAIT_BRIDGE_VERSION, grpc::Version(),
+                        google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION));
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
   if (!config.metrics_address.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(config.metrics_address, /*num_threads=*/1);
-    } catch (const std::exception& e) {
-      Log(LogLevel::kError, "cannot serve metrics", {{"metrics_address", config.metrics_address}, {"error", e.what()}});
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> started =
+        MetricsEndpoint::Start(config.metrics_address, metrics.registry(), [&metrics] { metrics.RefreshSampled(); });
+    if (!started.ok()) {
+      Log(LogLevel::kError, "cannot serve metrics",
+          {{"metrics_address", config.metrics_address}, {"error", std::string(started.status().message())}});
       return 1;
     }
-    exposer->RegisterCollectable(metrics.registry());
-    const std::vector<int> ports = exposer->GetListeningPorts();
-    if (!config.metrics_port_file.empty() && (ports.empty() || !WritePortFile(config.metrics_port_file, ports[0]))) {
+    metrics_endpoint = *std::move(started);
+    if (!config.metrics_port_file.empty() && !WritePortFile(config.metrics_port_file, metrics_endpoint->port())) {
       Log(LogLevel::kError, "cannot write metrics_port_file", {{"metrics_port_file", config.metrics_port_file}});
       return 1;
     }
@@ -146,6 +150,7 @@ int Run(int argc, char** argv) {
   CoalescerOptions coalescer_options = config.coalescer;
   coalescer_options.budget_wait = [&budget = *budget] { return budget.EstimatedWait(); };
   coalescer_options.spare_wait = [&budget = *budget] { return budget.SpareWait(); };
+  coalescer_options.observer = &metrics;
   Coalescer coalescer(direct, timers, clock, std::move(coalescer_options));
   // Declared after the coalescer: the Redis client's last replies (failed at its destruction) still ask it.
   std::unique_ptr<RedisClient> cache_redis;
@@ -163,14 +168,21 @@ int Run(int argc, char** argv) {
   }
   ProfileFetcher& fetcher = cache != nullptr ? static_cast<ProfileFetcher&>(*cache) : coalescer;
   ProfileService service(fetcher, config.stream_limits, config.server_limits, &metrics);
+  metrics.SetSampledSources(
+      {[&budget = *budget] { return budget.EffectiveCallsPerSecond(); },
+       [&coalescer] { return coalescer.PendingAccounts(); },
+       cache == nullptr ? std::function<ProfileCache::Stats()>() : [&cache = *cache] { return cache.cache_stats(); }});
+  // Declared after what they read, so scrapes stop reading them before those are destroyed.
+  absl::Cleanup stop_sampling = [&metrics] { metrics.SetSampledSources({}); };
 
   // Reflection from the descriptors compiled in with their comments (bridge/reflection/), so that grpcurl
   // describe and buf curl show the schema's documentation; gRPC's own reflection plugin would serve them bare.
-  absl::StatusOr<std::unique_ptr<DescriptorIndex>> descriptors = DescriptorIndex::Create(
-      ServedDescriptorSet(),
-      {portraitbridge::profile::v1::ProfileService::service_full_name(), grpc::health::v1::Health::service_full_name(),
-       grpc::reflection::v1::ServerReflection::service_full_name(),
-       grpc::reflection::v1alpha::ServerReflection::service_full_name()});
+  const std::vector<std::string> served_services = {portraitbridge::profile::v1::ProfileService::service_full_name(),
+                                                    grpc::health::v1::Health::service_full_name(),
+                                                    grpc::reflection::v1::ServerReflection::service_full_name(),
+                                                    grpc::reflection::v1alpha::ServerReflection::service_full_name()};
+  absl::StatusOr<std::unique_ptr<DescriptorIndex>> descriptors =
+      DescriptorIndex::Create(ServedDescriptorSet(), served_services);
   if (!descriptors.ok()) {  // A build defect (the set is made at build time): no test would pass.
     Log(LogLevel::kError, "cannot serve reflection", {{"error", std::string(descriptors.status().message())}});
     return 1;
@@ -190,6 +202,10 @@ int Run(int argc, char** argv) {
   builder.RegisterService(&service);
   builder.RegisterService(&reflection);
   builder.RegisterService(&reflection_v1alpha);
+  GrpcServerMetrics grpc_metrics(*metrics.registry(), served_services);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(grpc_metrics.CreateInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // The bridge never compresses what it sends (no default compression algorithm, none set per call), so the
   // send-side compression filter would only pass messages through; leaving it out of the server's filter stack
   // saves its per-call state, about 0.2 KiB per open stream (scenario 4). Compressed requests are still accepted:

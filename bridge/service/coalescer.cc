@@ -378,6 +378,7 @@ void Coalescer::Core::Prepare(uint64_t call_id, absl::Time now, absl::Duration b
   if (!late.empty()) {
     const Failure failure = BudgetExhaustedFailure(budget_wait);
     for (Waiter* waiter : late) {
+      if (options_.observer != nullptr) options_.observer->OnBudgetExhausted();
       Detach(*waiter, actions);
       FetchResult result;
       result.outcomes = std::move(waiter->outcomes);
@@ -527,6 +528,7 @@ void Coalescer::Core::OnCallDone(uint64_t call_id, FetchResult result) {
 
 void Coalescer::Core::Send(Dispatch dispatch) {
   const uint64_t call_id = dispatch.call_id;
+  if (options_.observer != nullptr) options_.observer->OnCallSent(static_cast<int64_t>(dispatch.accounts.size()));
   std::shared_ptr<Ticket> ticket =
       upstream_.Fetch(std::move(dispatch.accounts), std::move(dispatch.tags), dispatch.deadline,
                       [weak = weak_from_this(), call_id](FetchResult result) {

@@ -15,6 +15,17 @@
 
 namespace portrait_bridge {
 
+/// Observes a Coalescer, for metrics. Implementations are thread-safe and must not block (they may be called
+/// under the coalescer's lock).
+class CoalescerObserver {
+ public:
+  virtual ~CoalescerObserver() = default;
+  /// A call of `accounts` accounts went to the inner fetcher (one upstream call, its retries not counted again).
+  virtual void OnCallSent(int64_t accounts) = 0;
+  /// A caller failed at once with UPSTREAM_BUDGET_EXHAUSTED: its call could not start before its deadline.
+  virtual void OnBudgetExhausted() = 0;
+};
+
 /// How a Coalescer packs asks into upstream calls.
 struct CoalescerOptions {
   /// How long the first account of a batch may wait for more (config coalesce_wait_ms). Zero: send at the end of
@@ -35,6 +46,8 @@ struct CoalescerOptions {
   /// How long a batch that is not full may wait for a spare slot, past `wait`; then it goes out and queues for
   /// the budget like a full call (a tag list with few asks is not starved by busy ones).
   absl::Duration max_spare_hold = absl::Milliseconds(50);
+  /// May be null; must outlive the coalescer.
+  CoalescerObserver* observer = nullptr;
 };
 
 /// A ProfileFetcher that packs the asks of all concurrent callers into as few calls of another fetcher as it

@@ -2,26 +2,42 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
+
 namespace portrait_bridge {
 namespace {
 
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                  0.25,  0.5,    1,     2.5,  5,     10};
+// Accounts per upstream call: 1 to kUpstreamMaxAccounts (100).
+const prometheus::Histogram::BucketBoundaries kCallAccountsBuckets = {1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
+
+// The methods whose lookups are timed (a label).
+constexpr const char* kLookupMethods[] = {"GetProfiles", "BatchGetProfiles"};
+// An upstream attempt's outcome (a label), from the code UpstreamObserver::OnAttempt reports: a bounded set where
+// the code (a Tencent ErrorCode, http_<status>) is not.
+constexpr const char* kUpstreamOutcomes[] = {
+    "ok", "tencent_error", "http_error", "transport_error", "malformed_body", "cancelled"};
+
+const char* UpstreamOutcome(const std::string& code) {
+  if (code == "0") return "ok";
+  if (code == "cancelled") return "cancelled";
+  if (code == "transport_error") return "transport_error";
+  if (code == "malformed_body") return "malformed_body";
+  if (absl::StartsWith(code, "http_")) return "http_error";
+  return "tencent_error";
+}
 
 }  // namespace
 
-BridgeMetrics::BridgeMetrics()
+BridgeMetrics::BridgeMetrics(const std::string& version, const std::string& grpc_version,
+                             const std::string& protobuf_version)
     : registry_(std::make_shared<prometheus::Registry>()),
-      rpcs_(prometheus::BuildCounter()
-                .Name("portrait_bridge_rpcs_total")
-                .Help("Finished RPCs by method and gRPC status code")
-                .Register(*registry_)),
-      rpc_seconds_family_(prometheus::BuildHistogram()
-                              .Name("portrait_bridge_rpc_duration_seconds")
-                              .Help("Duration of RPCs by method (GetProfiles streams, BatchGetProfiles calls)")
-                              .Register(*registry_)),
-      rpc_seconds_(rpc_seconds_family_.Add({{"method", "GetProfiles"}}, kLatencyBuckets)),
-      batch_get_seconds_(rpc_seconds_family_.Add({{"method", "BatchGetProfiles"}}, kLatencyBuckets)),
+      lookup_seconds_(prometheus::BuildHistogram()
+                          .Name("portrait_bridge_lookup_duration_seconds")
+                          .Help("Time from a lookup's arrival (a GetProfilesRequest on a stream, or a "
+                                "BatchGetProfiles call) to its last result handed to gRPC, by method")
+                          .Register(*registry_)),
       streams_in_flight_(prometheus::BuildGauge()
                              .Name("portrait_bridge_streams_in_flight")
                              .Help("Open GetProfiles streams")
@@ -50,14 +66,20 @@ BridgeMetrics::BridgeMetrics()
                           .Register(*registry_)),
       upstream_seconds_(prometheus::BuildHistogram()
                             .Name("portrait_bridge_upstream_call_duration_seconds")
-                            .Help("Duration of upstream portrait_get attempts")
-                            .Register(*registry_)
-                            .Add({}, kLatencyBuckets)),
+                            .Help("Duration of upstream portrait_get attempts, by outcome: ok, tencent_error, "
+                                  "http_error, transport_error, malformed_body, cancelled")
+                            .Register(*registry_)),
       upstream_in_flight_(prometheus::BuildGauge()
                               .Name("portrait_bridge_upstream_calls_in_flight")
                               .Help("Upstream portrait_get attempts in flight")
                               .Register(*registry_)
                               .Add({})),
+      upstream_call_accounts_(prometheus::BuildHistogram()
+                                  .Name("portrait_bridge_upstream_call_accounts")
+                                  .Help("Accounts per upstream call the coalescer sends (batch fill; at most 100, "
+                                        "retries not counted again)")
+                                  .Register(*registry_)
+                                  .Add({}, kCallAccountsBuckets)),
       usersig_renewals_(prometheus::BuildCounter()
                             .Name("portrait_bridge_usersig_renewals_total")
                             .Help("Admin UserSig renewals after Tencent rejected one (70001, 70052)")
@@ -65,21 +87,21 @@ BridgeMetrics::BridgeMetrics()
                             .Add({})),
       retries_(prometheus::BuildCounter()
                    .Name("portrait_bridge_upstream_retries_total")
-                   .Help("Upstream calls retried after a transient failure (within the retry budget)")
-                   .Register(*registry_)
-                   .Add({})),
+                   .Help("Upstream calls retried after a transient failure (within the retry budget), by reason: "
+                         "throttled, tencent_error, http_error, transport_error, malformed_body")
+                   .Register(*registry_)),
       throttled_(prometheus::BuildCounter()
                      .Name("portrait_bridge_upstream_throttled_total")
                      .Help("Upstream answers that throttled the bridge (60007, 60011, 60018, 60019, HTTP 429)")
                      .Register(*registry_)
                      .Add({})),
       budget_waits_(prometheus::BuildCounter()
-                        .Name("portrait_bridge_rate_limiter_waits_total")
+                        .Name("portrait_bridge_budget_waits_total")
                         .Help("Upstream calls that waited for rate budget")
                         .Register(*registry_)
                         .Add({})),
       budget_wait_seconds_(prometheus::BuildHistogram()
-                               .Name("portrait_bridge_rate_limiter_wait_seconds")
+                               .Name("portrait_bridge_budget_wait_seconds")
                                .Help("Time upstream calls waited for rate budget")
                                .Register(*registry_)
                                .Add({}, kLatencyBuckets)),
@@ -89,6 +111,12 @@ BridgeMetrics::BridgeMetrics()
                                      "writing (full send window, or a stale shared claim); each asked again")
                                .Register(*registry_)
                                .Add({})),
+      budget_exhausted_(prometheus::BuildCounter()
+                            .Name("portrait_bridge_budget_exhausted_total")
+                            .Help("Callers failed RESOURCE_EXHAUSTED (UPSTREAM_BUDGET_EXHAUSTED) because the budget "
+                                  "had no slot before their deadline: by the coalescer, or by an upstream call")
+                            .Register(*registry_)
+                            .Add({})),
       budget_shared_(prometheus::BuildGauge()
                          .Name("portrait_bridge_budget_shared")
                          .Help("1 while the upstream budget is shared through Redis (budget_redis_url), 0 while "
@@ -110,10 +138,80 @@ BridgeMetrics::BridgeMetrics()
                                .Name("portrait_bridge_shared_cache_errors_total")
                                .Help("Shared-cache Redis failures and timeouts: lookup, one per failed MGET (its "
                                      "accounts went upstream); write, one per dropped entry")
-                               .Register(*registry_)) {
+                               .Register(*registry_)),
+      budget_calls_per_second_(
+          prometheus::BuildGauge()
+              .Name("portrait_bridge_budget_calls_per_second")
+              .Help("Upstream calls per second the budget allows now, less after throttling: the whole app's rate "
+                    "while the budget is shared through Redis (the same on every bridge), else "
+                    "this bridge's own (its split of the total, or the fallback rate)")
+              .Register(*registry_)
+              .Add({})),
+      pending_accounts_(prometheus::BuildGauge()
+                            .Name("portrait_bridge_pending_accounts")
+                            .Help("Accounts waiting in the coalescer for an upstream call (filling, or held for a "
+                                  "spare budget slot); bounded by max_pending_accounts")
+                            .Register(*registry_)
+                            .Add({})),
+      local_cache_accounts_(prometheus::BuildCounter()
+                                .Name("portrait_bridge_cache_accounts_total")
+                                .Help("Accounts looked up in the local profile cache (cache_ttl_ms > 0): hit, "
+                                      "answered from it; miss, asked behind it")
+                                .Register(*registry_)),
+      local_cache_evictions_(prometheus::BuildCounter()
+                                 .Name("portrait_bridge_cache_evictions_total")
+                                 .Help("Local profile cache entries evicted to stay within cache_max_entries")
+                                 .Register(*registry_)
+                                 .Add({})),
+      local_cache_entries_(prometheus::BuildGauge()
+                               .Name("portrait_bridge_cache_entries")
+                               .Help("Entries in the local profile cache (one per account and tag, stale ones "
+                                     "included until dropped)")
+                               .Register(*registry_)
+                               .Add({})) {
   // Zero from the start, so that rates work before the first event.
   for (const char* result : {"hit", "miss"}) shared_cache_accounts_.Add({{"result", result}});
   for (const char* operation : {"lookup", "write"}) shared_cache_errors_.Add({{"operation", operation}});
+  for (const char* result : {"hit", "miss"}) local_cache_accounts_.Add({{"result", result}});
+  for (const char* method : kLookupMethods) lookup_seconds_.Add({{"method", method}}, kLatencyBuckets);
+  for (const char* outcome : kUpstreamOutcomes) upstream_seconds_.Add({{"outcome", outcome}}, kLatencyBuckets);
+  for (const char* reason : kRetryReasons) retries_.Add({{"reason", reason}});
+  prometheus::BuildGauge()
+      .Name("portrait_bridge_build_info")
+      .Help("Always 1: the labels say which build runs")
+      .Register(*registry_)
+      .Add({{"version", version}, {"grpc_version", grpc_version}, {"protobuf_version", protobuf_version}})
+      .Set(1);
+}
+
+void BridgeMetrics::SetSampledSources(SampledSources sources) {
+  absl::MutexLock lock(&sampled_mutex_);
+  sampled_ = std::move(sources);
+}
+
+void BridgeMetrics::RefreshSampled() {
+  absl::MutexLock lock(&sampled_mutex_);
+  if (sampled_.budget_calls_per_second) budget_calls_per_second_.Set(sampled_.budget_calls_per_second());
+  if (sampled_.pending_accounts) pending_accounts_.Set(static_cast<double>(sampled_.pending_accounts()));
+  if (sampled_.local_cache) {
+    // The cache counts since its start; the counters get what is new since the last scrape.
+    const ProfileCache::Stats stats = sampled_.local_cache();
+    local_cache_accounts_.Add({{"result", "hit"}}).Increment(static_cast<double>(stats.hits - cache_counted_.hits));
+    local_cache_accounts_.Add({{"result", "miss"}})
+        .Increment(static_cast<double>(stats.misses - cache_counted_.misses));
+    local_cache_evictions_.Increment(static_cast<double>(stats.evictions - cache_counted_.evictions));
+    local_cache_entries_.Set(static_cast<double>(stats.entries));
+    cache_counted_ = stats;
+  }
+}
+
+void BridgeMetrics::OnCallSent(int64_t accounts) { upstream_call_accounts_.Observe(static_cast<double>(accounts)); }
+
+void BridgeMetrics::OnBudgetExhausted() { budget_exhausted_.Increment(); }
+
+void BridgeMetrics::OnLookupAnswered(const char* method, absl::Duration latency) {
+  // The method comes from the service's own code (kLookupMethods), never from the caller.
+  lookup_seconds_.Add({{"method", method}}, kLatencyBuckets).Observe(absl::ToDoubleSeconds(latency));
 }
 
 void BridgeMetrics::OnAttemptStarted() { upstream_in_flight_.Increment(); }
@@ -141,7 +239,7 @@ void BridgeMetrics::OnSharedCacheWritesFailed(int64_t entries) {
 void BridgeMetrics::OnAttempt(const std::string& code, absl::Duration latency) {
   upstream_in_flight_.Decrement();
   upstream_calls_.Add({{"code", code}}).Increment();
-  upstream_seconds_.Observe(absl::ToDoubleSeconds(latency));
+  upstream_seconds_.Add({{"outcome", UpstreamOutcome(code)}}, kLatencyBuckets).Observe(absl::ToDoubleSeconds(latency));
 }
 
 void BridgeMetrics::OnBudgetWait(absl::Duration wait) {
@@ -151,7 +249,9 @@ void BridgeMetrics::OnBudgetWait(absl::Duration wait) {
 
 void BridgeMetrics::OnUserSigRenewal() { usersig_renewals_.Increment(); }
 
-void BridgeMetrics::OnRetry(absl::Duration /*backoff*/) { retries_.Increment(); }
+void BridgeMetrics::OnRetry(const char* reason, absl::Duration /*backoff*/) {
+  retries_.Add({{"reason", reason}}).Increment();
+}
 
 void BridgeMetrics::OnThrottled() { throttled_.Increment(); }
 
@@ -165,17 +265,13 @@ void BridgeMetrics::OnInvalidRequest() { invalid_requests_.Increment(); }
 
 void BridgeMetrics::OnUnreadBytes(int64_t delta) { unread_bytes_.Increment(static_cast<double>(delta)); }
 
-void BridgeMetrics::OnStreamFinished(grpc::StatusCode code, int64_t /*accounts*/, int64_t /*failed_accounts*/,
-                                     absl::Duration duration) {
+// Calls by method and code, and their durations, are the standard grpc_server_* series (GrpcServerMetrics).
+void BridgeMetrics::OnStreamFinished(grpc::StatusCode /*code*/, int64_t /*accounts*/, int64_t /*failed_accounts*/,
+                                     absl::Duration /*duration*/) {
   streams_in_flight_.Decrement();
-  rpcs_.Add({{"method", "GetProfiles"}, {"code", StatusCodeName(code)}}).Increment();
-  rpc_seconds_.Observe(absl::ToDoubleSeconds(duration));
 }
 
-void BridgeMetrics::OnBatchGetFinished(grpc::StatusCode code, int64_t /*accounts*/, int64_t /*failed_accounts*/,
-                                       absl::Duration duration) {
-  rpcs_.Add({{"method", "BatchGetProfiles"}, {"code", StatusCodeName(code)}}).Increment();
-  batch_get_seconds_.Observe(absl::ToDoubleSeconds(duration));
-}
+void BridgeMetrics::OnBatchGetFinished(grpc::StatusCode /*code*/, int64_t /*accounts*/, int64_t /*failed_accounts*/,
+                                       absl::Duration /*duration*/) {}
 
 }  // namespace portrait_bridge

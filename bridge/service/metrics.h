@@ -7,33 +7,59 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
 
+#include "absl/synchronization/mutex.h"
+#include "bridge/core/profile_cache.h"
+#include "bridge/service/coalescer.h"
 #include "bridge/service/profile_service.h"
 #include "bridge/service/shared_cache_fetcher.h"
 #include "bridge/service/upstream_client.h"
 
 namespace portrait_bridge {
 
-/// The bridge's Prometheus metrics, fed by the service and the upstream client. Labels never carry accounts,
-/// keys or UserSigs. Thread-safe and non-blocking (prometheus-cpp metrics are atomic).
+/// The bridge's own Prometheus series (portrait_bridge_*; the standard grpc_server_* ones are GrpcServerMetrics'),
+/// fed by the service, the coalescer, the upstream client, the budget and the shared cache, plus state sampled at
+/// each scrape (RefreshSampled). Labels never carry accounts, request ids, keys or UserSigs, and every label value
+/// comes from a small fixed set. Thread-safe; the observer hooks are non-blocking (prometheus-cpp metrics are
+/// atomic).
 class BridgeMetrics final : public UpstreamObserver,
                             public StreamObserver,
                             public BudgetObserver,
-                            public SharedCacheObserver {
+                            public SharedCacheObserver,
+                            public CoalescerObserver {
  public:
-  BridgeMetrics();
+  /// State read at each scrape rather than hooked on a hot path; each may be empty (that part is not running).
+  struct SampledSources {
+    std::function<double()> budget_calls_per_second;   ///< Budget::EffectiveCallsPerSecond.
+    std::function<int64_t()> pending_accounts;         ///< Coalescer::PendingAccounts.
+    std::function<ProfileCache::Stats()> local_cache;  ///< CachingFetcher::cache_stats.
+  };
+
+  /// `version`, `grpc_version` and `protobuf_version` label portrait_bridge_build_info.
+  BridgeMetrics(const std::string& version = "", const std::string& grpc_version = "",
+                const std::string& protobuf_version = "");
 
   /// What the /metrics endpoint serves.
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  /// Sets what RefreshSampled reads (once the parts exist; scrapes before that sample nothing).
+  void SetSampledSources(SampledSources sources);
+  /// Brings the sampled series up to date; the metrics endpoint calls it before each scrape.
+  void RefreshSampled();
 
   void OnAttemptStarted() override;
   void OnRefusedBeforeSend() override;
   void OnAttempt(const std::string& code, absl::Duration latency) override;
   void OnBudgetWait(absl::Duration wait) override;
   void OnUserSigRenewal() override;
-  void OnRetry(absl::Duration backoff) override;
+  void OnRetry(const char* reason, absl::Duration backoff) override;
   void OnThrottled() override;
+  /// Both the upstream client's and the coalescer's (one per caller failed UPSTREAM_BUDGET_EXHAUSTED).
+  void OnBudgetExhausted() override;
+
+  void OnCallSent(int64_t accounts) override;
 
   void OnBudgetShared(bool shared) override;
   void OnBudgetFallback() override;
@@ -50,30 +76,39 @@ class BridgeMetrics final : public UpstreamObserver,
                         absl::Duration duration) override;
   void OnBatchGetFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
                           absl::Duration duration) override;
+  void OnLookupAnswered(const char* method, absl::Duration latency) override;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>& rpcs_;
-  prometheus::Family<prometheus::Histogram>& rpc_seconds_family_;
-  prometheus::Histogram& rpc_seconds_;
-  prometheus::Histogram& batch_get_seconds_;
+  prometheus::Family<prometheus::Histogram>& lookup_seconds_;
   prometheus::Gauge& streams_in_flight_;
   prometheus::Family<prometheus::Counter>& accounts_;
   prometheus::Counter& invalid_requests_;
   prometheus::Gauge& unread_bytes_;
   prometheus::Family<prometheus::Counter>& upstream_calls_;
-  prometheus::Histogram& upstream_seconds_;
+  prometheus::Family<prometheus::Histogram>& upstream_seconds_;
   prometheus::Gauge& upstream_in_flight_;
+  prometheus::Histogram& upstream_call_accounts_;
   prometheus::Counter& usersig_renewals_;
-  prometheus::Counter& retries_;
+  prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Counter& throttled_;
   prometheus::Counter& budget_waits_;
   prometheus::Histogram& budget_wait_seconds_;
   prometheus::Counter& refused_before_send_;
+  prometheus::Counter& budget_exhausted_;
   prometheus::Gauge& budget_shared_;
   prometheus::Counter& budget_fallbacks_;
   prometheus::Family<prometheus::Counter>& shared_cache_accounts_;
   prometheus::Family<prometheus::Counter>& shared_cache_errors_;
+  prometheus::Gauge& budget_calls_per_second_;
+  prometheus::Gauge& pending_accounts_;
+  prometheus::Family<prometheus::Counter>& local_cache_accounts_;
+  prometheus::Counter& local_cache_evictions_;
+  prometheus::Gauge& local_cache_entries_;
+
+  absl::Mutex sampled_mutex_;  // Scrapes only; never taken by a hook.
+  SampledSources sampled_ ABSL_GUARDED_BY(sampled_mutex_);
+  ProfileCache::Stats cache_counted_ ABSL_GUARDED_BY(sampled_mutex_);  // Added to the counters so far.
 };
 
 }  // namespace portrait_bridge

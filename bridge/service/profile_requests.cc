@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
 #include "bridge/core/request_validation.h"
@@ -173,6 +174,7 @@ std::optional<google::rpc::Status> ProfileRequests::AcceptLookup(
   state.request_id = std::move(request_id);
   state.tags.assign(tags.begin(), tags.end());
   state.unanswered_entries = accounts.size();
+  state.accepted_at = absl::Now();
   requests_.emplace(index, std::move(state));
   for (auto& call : SplitIntoCalls(std::move(unique), static_cast<size_t>(limits_.max_accounts_per_call))) {
     pending_calls_.push_back({index, std::move(call)});
@@ -252,7 +254,7 @@ void ProfileRequests::End(grpc::Status status) {
   unsent_.clear();  // Results not yet in a response: the call's status speaks for them.
 }
 
-std::optional<ResponseEncoder> ProfileRequests::NextResponse() {
+std::optional<ResponseEncoder> ProfileRequests::NextResponse(absl::Time* completes) {
   if (end_status_.has_value() || unsent_.empty()) return std::nullopt;
   // The room for results: request_complete (two bytes) may still follow.
   constexpr size_t kResultsRoom = kMaxResponseBytes - 2;
@@ -294,6 +296,7 @@ std::optional<ResponseEncoder> ProfileRequests::NextResponse() {
   if (from.next == from.results.size()) unsent_.pop_front();
   if (state.unanswered_entries == 0) {
     response.SetComplete();
+    if (completes != nullptr) *completes = state.accepted_at;
     ForgetRequest(request_index);
   }
   return response;

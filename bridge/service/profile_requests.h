@@ -107,6 +107,9 @@ class StreamObserver {
   /// A BatchGetProfiles call ended with `code`, with `accounts` results, `failed_accounts` of them non-OK.
   virtual void OnBatchGetFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
                                   absl::Duration duration) = 0;
+  /// A lookup was answered: a GetProfiles request accepted on the stream, or a BatchGetProfiles call answered OK
+  /// (`method` is the gRPC method's name), `latency` after it arrived, as its last result went to gRPC.
+  virtual void OnLookupAnswered(const char* /*method*/, absl::Duration /*latency*/) {}
 };
 
 /// The request logic of one call, a GetProfiles stream or one BatchGetProfiles call, without its gRPC lifecycle:
@@ -162,8 +165,9 @@ class ProfileRequests {
   /// Stream: true when answers wait to be built into responses.
   bool has_unbuilt_results() const { return !unsent_.empty(); }
   /// Stream: the next response from the answers so far (at most kMaxResponseBytes unless one result alone is
-  /// larger), or nothing when there is none to build.
-  std::optional<ResponseEncoder> NextResponse();
+  /// larger), or nothing when there is none to build. When the response completes a request, `*completes` (if
+  /// given) is set to the time that request was accepted; otherwise it is left alone.
+  std::optional<ResponseEncoder> NextResponse(absl::Time* completes = nullptr);
 
   /// BatchGetProfiles: true once every entry has its result.
   bool batch_answered() const;
@@ -188,7 +192,8 @@ class ProfileRequests {
     std::vector<std::string> tags;
     absl::flat_hash_map<std::string, int> occurrences;  // Each entry of the request gets its own result.
     int64_t unanswered_entries = 0;                     // Entries whose result is not in a built response yet.
-    int64_t cost = 0;  // Its distinct accounts, taken from quotas_.accepted_accounts until it is answered.
+    int64_t cost = 0;        // Its distinct accounts, taken from quotas_.accepted_accounts until it is answered.
+    absl::Time accepted_at;  // For the lookup latency.
   };
   // The results of one upstream call, each encoded once, waiting to go into responses. Copies of a result (an
   // account listed more than once) are written only as responses are built, and responses are built only while

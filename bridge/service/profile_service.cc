@@ -179,6 +179,9 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   struct QueuedResponse {
     grpc::ByteBuffer buffer;
     int64_t bytes = 0;
+    // When the request this response completes was accepted (InfinitePast: it completes none), for the lookup
+    // latency observed as it is handed to gRPC.
+    absl::Time completes_lookup_from = absl::InfinitePast();
   };
 
   // Ends the stream early: no more reads or upstream calls; what is in flight is cancelled.
@@ -205,6 +208,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       std::vector<std::shared_ptr<ProfileFetcher::Ticket>> cancel;
       bool start_read = false;
       const grpc::ByteBuffer* write = nullptr;
+      absl::Time lookup_from = absl::InfinitePast();
       std::optional<grpc::Status> finish;
       bool acts = false;
       {
@@ -228,6 +232,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
         if (!writing_ && !responses_.empty()) {
           writing_ = true;
           write = &responses_.front().buffer;
+          lookup_from = std::exchange(responses_.front().completes_lookup_from, absl::InfinitePast());
         }
         const bool work_left = requests_.work_left() || !calls_.empty();
         const bool input_done = reads_done_ || requests_.stop_reading();
@@ -243,7 +248,12 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       for (auto& call : cancel) call->Cancel();
       for (auto& [id, call] : launch) Launch(id, std::move(call));
       if (start_read) StartRead(&request_);
-      if (write != nullptr) StartWrite(write);
+      if (write != nullptr) {
+        if (observer_ != nullptr && lookup_from != absl::InfinitePast()) {
+          observer_->OnLookupAnswered("GetProfiles", absl::Now() - lookup_from);
+        }
+        StartWrite(write);
+      }
       if (finish.has_value()) {
         ReportFinish(*finish);
         Finish(*finish);
@@ -283,14 +293,16 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   // over).
   void FillResponsesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     while (unread_bytes_ < limits_.max_unread_bytes) {
-      std::optional<ResponseEncoder> response = requests_.NextResponse();
-      if (!response.has_value() || !QueueResponseLocked(std::move(*response))) return;
+      absl::Time completes_lookup_from = absl::InfinitePast();
+      std::optional<ResponseEncoder> response = requests_.NextResponse(&completes_lookup_from);
+      if (!response.has_value() || !QueueResponseLocked(std::move(*response), completes_lookup_from)) return;
     }
   }
 
   // Queues a response for writing, within the server-wide bound on unread responses; past it, ends the stream
   // with RESOURCE_EXHAUSTED.
-  bool QueueResponseLocked(ResponseEncoder response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+  bool QueueResponseLocked(ResponseEncoder response, absl::Time completes_lookup_from = absl::InfinitePast())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     const int64_t bytes = static_cast<int64_t>(response.size());
     if (!quotas_.unread_bytes.TryTake(bytes)) {
       EndStreamLocked(ToGrpcStatus(ToRpcStatus(BridgeOverQuotaFailure(absl::StrCat(
@@ -302,7 +314,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
     }
     unread_bytes_ += bytes;
     if (observer_ != nullptr) observer_->OnUnreadBytes(bytes);
-    responses_.push_back({std::move(response).Finish(), bytes});
+    responses_.push_back({std::move(response).Finish(), bytes, completes_lookup_from});
     return true;
   }
 
@@ -429,6 +441,8 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor, private UpstreamC
     if (observer_ != nullptr) {
       observer_->OnBatchGetFinished(status.error_code(), requests_.accounts_answered(), requests_.accounts_failed(),
                                     duration);
+      // Answered with its results (not refused, nor ended early): a lookup.
+      if (status.ok()) observer_->OnLookupAnswered("BatchGetProfiles", duration);
     }
     Log(status.ok() ? LogLevel::kDebug : LogLevel::kInfo, "BatchGetProfiles finished",
         {{"grpc_code", StatusCodeName(status.error_code())},

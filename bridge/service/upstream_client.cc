@@ -35,6 +35,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
       return;
     }
     if (!answer.grant.has_value()) {
+      if (client_.observer_ != nullptr) client_.observer_->OnBudgetExhausted();
       Finish(UnlessRetrying(OutcomeOf(BudgetExhaustedFailure(answer.estimated_wait))));
       return;
     }
@@ -131,9 +132,11 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
   }
 
   // An attempt failed as a whole: retries it after a backoff when the policy allows, or delivers the failure.
-  void RetryOrFail(Failure failure) {
+  // `reason` (one of kRetryReasons) says why, should it be retried; throttling overrides it.
+  void RetryOrFail(Failure failure, const char* reason) {
     const UpstreamOptions& options = client_.options_;
     if (IsThrottling(failure)) {
+      reason = "throttled";
       client_.budget_.OnThrottled();
       if (client_.observer_ != nullptr) client_.observer_->OnThrottled();
     }
@@ -153,7 +156,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
     }
     ++retries_;
     last_failure_ = std::move(failure);
-    if (client_.observer_ != nullptr) client_.observer_->OnRetry(backoff);
+    if (client_.observer_ != nullptr) client_.observer_->OnRetry(reason, backoff);
     RunAfter(backoff, &CallImpl::Start);  // Through the budget again: a retry is a call like any other.
   }
 
@@ -230,7 +233,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
       Failure failure;
       failure.rule = RuleForTransportFailure(*result.failure);
       failure.message = absl::StrCat(failure.rule.meaning, ": ", result.failure_detail);
-      RetryOrFail(std::move(failure));
+      RetryOrFail(std::move(failure), "transport_error");
       return;
     }
     if (result.status != 200) {
@@ -240,7 +243,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
       failure.http_status = result.status;
       failure.message = absl::StrCat("upstream answered HTTP ", result.status, ": ", failure.rule.meaning);
       if (failure.rule.retryable) failure.retry_delay = absl::Seconds(1);
-      RetryOrFail(std::move(failure));
+      RetryOrFail(std::move(failure), "http_error");
       return;
     }
     absl::StatusOr<PortraitGetAnswer> answer = ParsePortraitGetBody(result.body, client_.options_.tag_types);
@@ -249,7 +252,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
       Failure failure;
       failure.rule = RuleForMalformedBody();
       failure.message = absl::StrCat(failure.rule.meaning, ": ", answer.status().message());
-      RetryOrFail(std::move(failure));
+      RetryOrFail(std::move(failure), "malformed_body");
       return;
     }
     observe(absl::StrCat(answer->error_code));
@@ -261,7 +264,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
         Start();
         return;
       }
-      RetryOrFail(TencentFailure(answer->error_code, answer->error_info));
+      RetryOrFail(TencentFailure(answer->error_code, answer->error_info), "tencent_error");
       return;
     }
     CallOutcome outcome;

@@ -51,6 +51,12 @@ struct CallOutcome {
   std::vector<UserProfileEntry> users;
 };
 
+/// Why an upstream attempt is retried, a bounded set (a metric label): Tencent throttled it (60007, 60011, 60018,
+/// 60019, HTTP 429), another transient Tencent ErrorCode, an HTTP status other than 200, a transport failure, or
+/// a body that does not parse.
+inline constexpr const char* kRetryReasons[] = {"throttled", "tencent_error", "http_error", "transport_error",
+                                                "malformed_body"};
+
 /// Observes upstream calls, for metrics. Implementations are thread-safe and must not block.
 class UpstreamObserver {
  public:
@@ -66,8 +72,10 @@ class UpstreamObserver {
   virtual void OnBudgetWait(absl::Duration wait) = 0;
   /// The admin UserSig was renewed after Tencent rejected it.
   virtual void OnUserSigRenewal() = 0;
-  /// A transient failure will be retried after `backoff` (the jittered draw).
-  virtual void OnRetry(absl::Duration /*backoff*/) {}
+  /// A transient failure will be retried after `backoff` (the jittered draw). `reason` is one of kRetryReasons.
+  virtual void OnRetry(const char* /*reason*/, absl::Duration /*backoff*/) {}
+  /// A call got no budget slot before its deadline and failed RESOURCE_EXHAUSTED (UPSTREAM_BUDGET_EXHAUSTED).
+  virtual void OnBudgetExhausted() {}
   /// Upstream throttled a call (60007, 60011, 60018, 60019, HTTP 429); the budget was slowed down.
   virtual void OnThrottled() {}
 };

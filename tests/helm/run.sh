@@ -3,7 +3,8 @@
 # rejections, and the contract with the bridge (ports, health service names, drain timing, budget split,
 # the Redis budget and cache with the bundled Redis, config checksum), the extension points (global, common
 # labels and annotations, extra volumes, sidecars, init containers, LoadBalancer source ranges), appProtocol
-# under TLS, the image by digest, the PrometheusRule (against bridge/service/metrics.cc), the helm test pod, and
+# under TLS, the image by digest, the PrometheusRule and the Grafana dashboard (their series checked against
+# bridge/service/metrics.cc and grpc_server_metrics.cc by check_series.mjs), the helm test pod, and
 # the chart as a file:// subchart of an umbrella chart. Works from any cwd; needs npm (helm comes from .ci/helm-tools, node packages from
 # `npm ci` here when node_modules is missing). Prints "N passed, N failed" last; non-zero on any failure.
 set -uo pipefail
@@ -230,43 +231,32 @@ expect_eq "PrometheusRule: thresholds and the rate window from the values" \
   "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).map(r => r.expr.match(/> ([0-9.]+)\s*$/)[1] + '@' + [...new Set(r.expr.match(/\[[0-9a-z]+\]/g))].join()).join(' ')")" \
   "2@[10m] 0@[10m] 0.1@[10m] 0@[10m]"
 expect_eq "PrometheusRule: every series selected by the release's namespace and job (the Service name)" \
-  "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).every(r => r.expr.match(/portrait_bridge_\w+\{[^}]*\}/g).every(m => m.includes('namespace=\"profiles\", job=\"pb-portrait-bridge\"')))")" "true"
-# The expressions use only series and labels the bridge exports: metric names from bridge/service/metrics.cc's
-# .Name("...") and, per metric, the label names its member is Add()ed with there; label values from the code that
-# produces them (StatusCodeName, Abseil's canonical code names, for rpcs_total's code; the upstream client's observe() for upstream_calls_total's).
-metrics_cc="$repo/bridge/service/metrics.cc"
-if [ -f "$metrics_cc" ]; then
+  "$(q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).every(r => r.expr.match(/(portrait_bridge|grpc_server)_\w+\{[^}]*\}/g).every(m => m.includes('namespace=\"profiles\", job=\"pb-portrait-bridge\"')))")" "true"
+# The expressions use only series and labels the bridge exports (check_series.mjs: metric names and label names
+# from bridge/service/metrics.cc and grpc_server_metrics.cc); label values from the code that produces them
+# (GrpcCodeLabel, Go's spelling, for grpc_code; the proto's package and service for grpc_service; the upstream
+# client's observe() for upstream_calls_total's code).
+metrics_sources=("$repo/bridge/service/metrics.cc" "$repo/bridge/service/grpc_server_metrics.cc")
+if [ -f "${metrics_sources[0]}" ]; then
   q "$work/all.yaml" "$PR.spec.groups[0].rules.slice(0, 4).map(r => r.expr).join('\n')" >"$work/exprs.txt"
-  series_check="$(cd "$here" && node --input-type=module -e '
-    import fs from "node:fs";
-    const [cc, exprs] = [fs.readFileSync(process.argv[1], "utf8"), fs.readFileSync(process.argv[2], "utf8")];
-    // member_(prometheus::BuildX().Name("series") ... up to the next member: series -> member and inline labels.
-    const defs = [...cc.matchAll(/(\w+_)\(prometheus::Build\w+\(\)\s*\.Name\("(\w+)"\)/g)];
-    const labels = new Map();
-    defs.forEach((d, i) => {
-      const body = cc.slice(d.index, i + 1 < defs.length ? defs[i + 1].index : cc.indexOf("{\n", d.index));
-      const own = new Set([...body.matchAll(/\{"(\w+)",/g)].map(m => m[1]));
-      for (const m of cc.matchAll(new RegExp(`\\b${d[1]}\\.Add\\(\\{([^;]*)\\)`, "g"))) for (const l of m[1].matchAll(/\{"(\w+)",/g)) own.add(l[1]);
-      labels.set(d[2], own);
-    });
-    const problems = [];
-    let n = 0;
-    for (const m of exprs.matchAll(/(portrait_bridge_\w+)\{([^}]*)\}/g)) {
-      n++;
-      if (!labels.has(m[1])) { problems.push(`${m[1]}: not a series of metrics.cc`); continue; }
-      for (const l of m[2].matchAll(/(\w+)\s*(?:=~|!~|!=|=)\s*"/g))
-        if (!["namespace", "job"].includes(l[1]) && !labels.get(m[1]).has(l[1])) problems.push(`${m[1]}: no label ${l[1]} in metrics.cc`);
-    }
-    console.log(problems.length ? problems.join("; ") : `${n} selectors, all known series and labels`);
-  ' "$metrics_cc" "$work/exprs.txt" 2>&1)"
-  expect_eq "PrometheusRule series and labels are the bridge's (metrics.cc)" "$series_check" "6 selectors, all known series and labels"
-  # StatusCodeName spells codes through absl::StatusCodeToString, whose names are gRPC's canonical ones.
-  grep -q 'absl::StatusCodeToString' "$repo/bridge/service/profile_service.cc" \
-    && grep -q 'code="FAILED_PRECONDITION"' "$work/exprs.txt" && pass "rpcs_total code=\"FAILED_PRECONDITION\" is a value StatusCodeName produces" \
-    || fail "rpcs_total code=\"FAILED_PRECONDITION\" not produced by StatusCodeName (or not in the rule)"
+  series_check="$(node "$here/check_series.mjs" "$work/exprs.txt" "${metrics_sources[@]}" 2>&1)"
+  expect_eq "PrometheusRule series and labels are the bridge's (metrics.cc, grpc_server_metrics.cc)" "$series_check" "6 selectors, all known series and labels"
+  grep -q 'return "FailedPrecondition";' "$repo/bridge/service/grpc_server_metrics.cc" \
+    && grep -q 'grpc_code="FailedPrecondition"' "$work/exprs.txt" && pass "grpc_code=\"FailedPrecondition\" is a value GrpcCodeLabel produces" \
+    || fail "grpc_code=\"FailedPrecondition\" not produced by GrpcCodeLabel (or not in the rule)"
+  grep -q '^package portraitbridge.profile.v1;' "$repo/proto/portraitbridge/profile/v1/profile.proto" \
+    && grep -q '^service ProfileService ' "$repo/proto/portraitbridge/profile/v1/profile.proto" \
+    && grep -q 'grpc_service="portraitbridge.profile.v1.ProfileService"' "$work/exprs.txt" \
+    && pass "grpc_service=\"portraitbridge.profile.v1.ProfileService\" is the proto's service" \
+    || fail "grpc_service in the rule is not the proto's portraitbridge.profile.v1.ProfileService"
   grep -q 'observe("cancelled")' "$repo/bridge/service/upstream_client.cc" && grep -q 'observe(absl::StrCat(answer->error_code))' "$repo/bridge/service/upstream_client.cc" \
     && pass "upstream_calls_total code values \"cancelled\" and \"0\" (ErrorCode) are what the upstream client observes" \
     || fail "upstream_calls_total: the upstream client no longer observes \"cancelled\" / the ErrorCode as code"
+  # The check itself can fail: an unknown series and an unknown label are reported.
+  printf '%s\n' 'rate(portrait_bridge_no_such_total{job="x"}[5m])' 'rate(grpc_server_handled_total{grpc_codes="OK"}[5m])' >"$work/bad-exprs.txt"
+  expect_eq "the series check reports an unknown series and an unknown label" \
+    "$(node "$here/check_series.mjs" "$work/bad-exprs.txt" "${metrics_sources[@]}" 2>&1)" \
+    "portrait_bridge_no_such_total: not a series of the bridge; grpc_server_handled_total: no label grpc_codes"
 fi
 expect_eq "a disabled alert is not rendered" \
   "$(render "${required[@]}" "${crds[@]}" --set prometheusRule.enabled=true --set prometheusRule.alerts.throttled.enabled=false 2>/dev/null | q - "$PR.spec.groups[0].rules.map(r => r.alert).join(',')")" \
@@ -275,6 +265,28 @@ expect_eq "prometheusRule.seriesSelector replaces the default matchers" \
   "$(render "${required[@]}" "${crds[@]}" --set prometheusRule.enabled=true --set 'prometheusRule.seriesSelector=service="pb"' 2>/dev/null | q - "$PR.spec.groups[0].rules[1].expr")" \
   'sum by (namespace, job) (rate(portrait_bridge_upstream_throttled_total{service="pb"}[5m])) > 0'
 expect_eq "default: no PrometheusRule, even with the CRD served" "$(render "${required[@]}" "${crds[@]}" 2>/dev/null | q - 'kinds("PrometheusRule").length')" "0"
+
+# ---- Grafana dashboard ----
+expect_eq "default: no dashboard ConfigMap" "$(q "$work/default.yaml" 'kinds("ConfigMap").filter(o => o.metadata.name.endsWith("-dashboard")).length')" "0"
+if render "${required[@]}" --set grafanaDashboard.enabled=true --set grafanaDashboard.annotations.grafana_folder=Profiles \
+  --set grafanaDashboard.labels.team=profiles >"$work/dashboard.yaml" 2>"$work/err"; then
+  pass "helm template with grafanaDashboard.enabled"
+  if node "$here/validate.mjs" "$work/dashboard.yaml" >"$work/validate-dashboard.log" 2>&1; then pass "dashboard render: Kubernetes schemas"; else cat "$work/validate-dashboard.log"; fail "dashboard render: Kubernetes schemas"; fi
+  GD='kind("ConfigMap", "pb-portrait-bridge-dashboard")'
+  expect_eq "dashboard ConfigMap: sidecar label, extra label, folder annotation, namespace" \
+    "$(q "$work/dashboard.yaml" "[$GD.metadata.labels.grafana_dashboard, $GD.metadata.labels.team, $GD.metadata.annotations.grafana_folder, $GD.metadata.namespace].join(' ')")" "1 profiles Profiles profiles"
+  expect_eq "dashboard JSON parses: title, uid, panels" \
+    "$(q "$work/dashboard.yaml" "(d => [d.title, d.uid, d.panels.filter(p => p.type !== 'row').length].join(' '))(JSON.parse($GD.data['portrait-bridge.json']))")" "Portrait Bridge portrait-bridge 16"
+  q "$work/dashboard.yaml" "(d => [...d.panels.flatMap(p => (p.targets || []).map(t => t.expr)), ...d.templating.list.map(v => v.definition || '')].join('\n'))(JSON.parse($GD.data['portrait-bridge.json']))" >"$work/dashboard-exprs.txt"
+  expect_eq "dashboard queries use only the bridge's series and labels (metrics.cc, grpc_server_metrics.cc)" \
+    "$(node "$here/check_series.mjs" "$work/dashboard-exprs.txt" "${metrics_sources[@]}" 2>&1)" "36 selectors, all known series and labels"
+  expect_eq "dashboard: the issue's panels (request rate, error ratio, handling time, lookup latency, upstream, batch fill, pending, budget, cache hit ratio, retries)" \
+    "$(for s in grpc_server_handled_total grpc_server_handling_seconds_bucket portrait_bridge_lookup_duration_seconds_bucket portrait_bridge_upstream_call_duration_seconds_count portrait_bridge_upstream_call_accounts_sum portrait_bridge_pending_accounts portrait_bridge_budget_calls_per_second portrait_bridge_budget_waits_total portrait_bridge_budget_exhausted_total portrait_bridge_cache_accounts_total portrait_bridge_upstream_retries_total; do grep -q "$s" "$work/dashboard-exprs.txt" || echo "missing $s"; done)" ""
+else
+  cat "$work/err"; fail "helm template with grafanaDashboard.enabled"
+fi
+expect_eq "grafanaDashboard.namespace places the ConfigMap" \
+  "$(render "${required[@]}" --set grafanaDashboard.enabled=true --set grafanaDashboard.namespace=monitoring 2>/dev/null | q - 'kind("ConfigMap", "pb-portrait-bridge-dashboard").metadata.namespace')" "monitoring"
 
 # ---- security ----
 expect_eq "pod securityContext" "$(q "$work/default.yaml" "JSON.stringify($D.securityContext)")" '{"runAsNonRoot":true,"runAsUser":10001,"runAsGroup":10001,"fsGroup":10001,"seccompProfile":{"type":"RuntimeDefault"}}'
@@ -468,6 +480,8 @@ reject "an extraVolumeMount with a relative path" "/extraVolumeMounts/0/mountPat
 reject "a sidecar named like the bridge" "/sidecars/0/name" "${required[@]}" --set 'sidecars[0].name=portrait-bridge' --set 'sidecars[0].image=x'
 reject "an initContainer without an image" "/initContainers/0" "${required[@]}" --set 'initContainers[0].name=init'
 reject "global.imageRegistry with a scheme" "/global/imageRegistry" "${required[@]}" --set global.imageRegistry=https://mirror
+reject "unknown grafanaDashboard key" "additional properties 'folder' not allowed" "${required[@]}" --set grafanaDashboard.folder=x
+reject "grafanaDashboard label that is not a string" "/grafanaDashboard/labels/x" "${required[@]}" --set grafanaDashboard.labels.x=1
 reject "prometheusRule without metrics" "prometheusRule.enabled needs metrics.enabled" "${required[@]}" --set prometheusRule.enabled=true --set metrics.enabled=false
 reject "prometheusRule ratio above 1" "/prometheusRule/alerts/upstreamErrors/ratio" "${required[@]}" --set prometheusRule.alerts.upstreamErrors.ratio=5
 reject "prometheusRule for that is not a duration" "/prometheusRule/alerts/throttled/for" "${required[@]}" --set prometheusRule.alerts.throttled.for=soon

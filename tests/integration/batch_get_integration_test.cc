@@ -22,7 +22,8 @@ namespace {
 using ::grpc::StatusCode;
 
 const std::vector<std::string> kTags = {"Tag_Profile_IM_Nick", "Tag_Profile_IM_BirthDay"};
-constexpr char kBatchGetOk[] = R"(portrait_bridge_rpcs_total{code="OK",method="BatchGetProfiles"})";
+constexpr char kBatchGetOk[] = R"(grpc_server_handled_total{grpc_code="OK",grpc_method="BatchGetProfiles",)"
+                               R"(grpc_service="portraitbridge.profile.v1.ProfileService",grpc_type="unary"})";
 
 struct BatchOutcome {
   grpc::Status status;

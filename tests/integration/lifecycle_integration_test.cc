@@ -259,7 +259,10 @@ TEST(MetricsTest, ScrapedSeriesCountWhatHappened) {
   ASSERT_TRUE(RunStream(*channel, {MakeRequest({}, kTags)}).status.ok());  // Refused in-band; the stream goes on.
 
   const std::string metrics = ScrapeMetrics(metrics_port);
-  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_rpcs_total{code="OK",method="GetProfiles"})"), 4);
+  EXPECT_EQ(
+      MetricSample(metrics, R"(grpc_server_handled_total{grpc_code="OK",grpc_method="GetProfiles",)"
+                            R"(grpc_service="portraitbridge.profile.v1.ProfileService",grpc_type="bidi_stream"})"),
+      4);
   EXPECT_EQ(MetricSample(metrics, "portrait_bridge_invalid_requests_total"), 1);
   EXPECT_EQ(MetricSample(metrics, "portrait_bridge_unread_response_bytes"), 0);
   EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_accounts_total{result="OK"})"), 3);
@@ -269,8 +272,14 @@ TEST(MetricsTest, ScrapedSeriesCountWhatHappened) {
   EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_calls_total{code="http_502"})"), 1);
   EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_calls_total{code="70001"})"), 1);
   EXPECT_EQ(MetricSample(metrics, "portrait_bridge_usersig_renewals_total"), 1);
-  EXPECT_EQ(MetricSample(metrics, "portrait_bridge_upstream_call_duration_seconds_count"), 4);
-  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_rpc_duration_seconds_count{method="GetProfiles"})"), 4);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_call_duration_seconds_count{outcome="ok"})"), 2);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_call_duration_seconds_count{outcome="http_error"})"), 1);
+  EXPECT_EQ(MetricSample(metrics, R"(portrait_bridge_upstream_call_duration_seconds_count{outcome="tencent_error"})"),
+            1);
+  EXPECT_EQ(
+      MetricSample(metrics, R"(grpc_server_handling_seconds_count{grpc_method="GetProfiles",)"
+                            R"(grpc_service="portraitbridge.profile.v1.ProfileService",grpc_type="bidi_stream"})"),
+      4);
   EXPECT_EQ(MetricSample(metrics, "portrait_bridge_streams_in_flight"), 0);
   EXPECT_EQ(MetricSample(metrics, "portrait_bridge_upstream_calls_in_flight"), 0);
   EXPECT_EQ(metrics.find(kSecretKey), std::string::npos);

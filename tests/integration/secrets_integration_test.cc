@@ -148,8 +148,8 @@ TEST_P(SecretsTest, NoSecretReachesTheOutputOrTheMetrics) {
   EXPECT_NE(outcome.status.error_message().find("70009"), std::string::npos) << outcome.status.error_message();
   error_messages += outcome.status.error_message() + "\n" + outcome.details.DebugString();
 
-  good.Metric("portrait_bridge_upstream_retries_total");
-  bad_key.Metric("portrait_bridge_upstream_retries_total");
+  good.Metric(R"(portrait_bridge_upstream_retries_total{reason="http_error"})");
+  bad_key.Metric(R"(portrait_bridge_upstream_retries_total{reason="http_error"})");
   const int64_t last_second = absl::ToUnixSeconds(absl::Now()) + 1;
   ASSERT_EQ(good.bridge->process().SignalAndWait(SIGTERM), 0);
   ASSERT_EQ(bad_key.bridge->process().SignalAndWait(SIGTERM), 0);

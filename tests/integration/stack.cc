@@ -215,6 +215,18 @@ RawStreamOutcome RunRawStream(const std::shared_ptr<grpc::Channel>& channel, con
   return outcome;
 }
 
+double MetricSum(const std::string& metrics, const std::string& name) {
+  double sum = 0;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    const char next = line[name.size()];
+    if (next != '{' && next != ' ') continue;  // Another metric that starts with the same name.
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
 google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status) {
   for (const auto& detail : status.details()) {
     google::rpc::ErrorInfo info;

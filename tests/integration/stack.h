@@ -113,6 +113,10 @@ struct RawStreamOutcome {
 RawStreamOutcome RunRawStream(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
                               const std::vector<std::string>& messages);
 
+/// The sum of every sample of metric `name` over all its label sets ("name{...} v" and "name v" lines); 0 when it has
+/// none.
+double MetricSum(const std::string& metrics, const std::string& name);
+
 /// The ErrorInfo in a google.rpc.Status's details; fails the test when there is none.
 google::rpc::ErrorInfo ErrorInfoOf(const google::rpc::Status& status);
 

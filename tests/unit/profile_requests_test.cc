@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "portraitbridge/profile/v1/profile.pb.h"
@@ -124,6 +125,27 @@ TEST_F(ProfileRequestsTest, SplitsARequestIntoCallsOfAtMostMaxAccountsPerCall) {
   std::vector<size_t> sizes;
   while (requests.has_pending_call()) sizes.push_back(requests.TakeNextCall().accounts.size());
   EXPECT_EQ(sizes, (std::vector<size_t>{2, 2, 1}));
+}
+
+// The lookup latency runs from a request's acceptance to the response that completes it: only that response
+// says when the request was accepted.
+TEST_F(ProfileRequestsTest, OnlyTheResponseCompletingARequestCarriesItsAcceptanceTime) {
+  limits_.max_accounts_per_call = 1;
+  ProfileRequests requests(limits_, quotas_, nullptr);
+  const absl::Time before = absl::Now();
+  requests.AcceptStreamRequest(StreamRequest({"a", "b"}, {kNick}));
+  const absl::Time after = absl::Now();
+  ProfileRequests::Call first = requests.TakeNextCall();
+  ASSERT_FALSE(requests.OnAnswer(0, {Success(first.accounts[0], {StringItem(kNick, "A")})}).has_value());
+  absl::Time completes = absl::InfinitePast();
+  ASSERT_TRUE(requests.NextResponse(&completes).has_value());
+  EXPECT_EQ(completes, absl::InfinitePast());  // One of two accounts: the request is not complete.
+  AnswerAll(requests);
+  std::optional<ResponseEncoder> last = requests.NextResponse(&completes);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_TRUE(Decode(*last).request_complete());
+  EXPECT_GE(completes, before);
+  EXPECT_LE(completes, after);
 }
 
 TEST_F(ProfileRequestsTest, RefusesAnInvalidRequestInBandAndGoesOn) {

@@ -234,12 +234,17 @@ class RecordingObserver final : public UpstreamObserver {
   }
   void OnBudgetWait(absl::Duration) override { budget_waits_++; }
   void OnUserSigRenewal() override { renewals_++; }
-  void OnRetry(absl::Duration backoff) override {
+  void OnRetry(const char* reason, absl::Duration backoff) override {
     absl::MutexLock lock(&mutex_);
+    reasons_.push_back(reason);
     backoffs_.push_back(backoff);
     retries_++;
   }
   void OnThrottled() override { throttled_++; }
+  std::vector<std::string> reasons() const {
+    absl::MutexLock lock(&mutex_);
+    return reasons_;
+  }
   std::vector<std::string> attempts() const {
     absl::MutexLock lock(&mutex_);
     return attempts_;
@@ -257,6 +262,7 @@ class RecordingObserver final : public UpstreamObserver {
  private:
   mutable absl::Mutex mutex_;
   std::vector<std::string> attempts_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::string> reasons_ ABSL_GUARDED_BY(mutex_);
   std::vector<absl::Duration> backoffs_ ABSL_GUARDED_BY(mutex_);
 };
 
@@ -731,6 +737,7 @@ TEST_F(UpstreamClientRetryTest, TransientFailureThenSuccessTakesTwoAttemptsAndFi
   EXPECT_NE(ParseUrl(requests[1].url).query["random"], ParseUrl(requests[0].url).query["random"]);
   EXPECT_EQ(observer_.attempts(), (std::vector<std::string>{"http_502", "0"}));
   EXPECT_EQ(observer_.retries_.load(), 1);
+  EXPECT_EQ(observer_.reasons(), (std::vector<std::string>{"http_error"}));
   EXPECT_EQ(observer_.throttled_.load(), 0);
 }
 
@@ -1055,6 +1062,7 @@ TEST_F(UpstreamClientRetryTest, AThrottledCallIsRetriedAfterSlowingDown) {
   Answer(1, TencentError(60007));
   EXPECT_EQ(observer_.throttled_.load(), 1);
   EXPECT_EQ(observer_.retries_.load(), 1);
+  EXPECT_EQ(observer_.reasons(), (std::vector<std::string>{"throttled"}));  // Not the generic tencent_error.
   // The backoff, then the slowed-down budget's pacing (about 20 us at 50,000 calls/s).
   clock_.Advance(observer_.backoffs().back() + absl::Milliseconds(1));
   Answer(2, Ok());
