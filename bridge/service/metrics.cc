@@ -178,4 +178,22 @@ void BridgeMetrics::OnBatchGetFinished(grpc::StatusCode code, int64_t /*accounts
   batch_get_seconds_.Observe(absl::ToDoubleSeconds(duration));
 }
 
+// Misconfiguration (UpstreamHealth): every reason present from the start, at 0, so an alert needs no absent().
+prometheus::Family<prometheus::Gauge>& BridgeMetrics::MisconfiguredFamily(prometheus::Registry& registry) {
+  auto& family = prometheus::BuildGauge()
+                     .Name("portrait_bridge_misconfigured")
+                     .Help(
+                         "1 while upstream says the bridge is misconfigured, for this reason (the error table's, "
+                         "e.g. TENCENT_70009: wrong secret key); readiness is NOT_SERVING meanwhile")
+                     .Register(registry);
+  for (absl::string_view reason : MisconfigurationReasons()) family.Add({{"reason", std::string(reason)}});
+  return family;
+}
+
+void BridgeMetrics::SetMisconfigured(absl::string_view reason) {
+  for (absl::string_view known : MisconfigurationReasons()) {
+    misconfigured_.Add({{"reason", std::string(known)}}).Set(known == reason ? 1 : 0);
+  }
+}
+
 }  // namespace portrait_bridge

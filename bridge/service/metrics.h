@@ -74,6 +74,15 @@ class BridgeMetrics final : public UpstreamObserver,
   prometheus::Counter& budget_fallbacks_;
   prometheus::Family<prometheus::Counter>& shared_cache_accounts_;
   prometheus::Family<prometheus::Counter>& shared_cache_errors_;
+
+  // Misconfiguration (UpstreamHealth): portrait_bridge_misconfigured{reason}.
+ public:
+  /// 1 for `reason` (an error-table reason, MisconfigurationReasons()), 0 for every other; "" sets all to 0.
+  void SetMisconfigured(absl::string_view reason);
+
+ private:
+  static prometheus::Family<prometheus::Gauge>& MisconfiguredFamily(prometheus::Registry& registry);
+  prometheus::Family<prometheus::Gauge>& misconfigured_ = MisconfiguredFamily(*registry_);
 };
 
 }  // namespace portrait_bridge

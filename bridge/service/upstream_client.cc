@@ -133,6 +133,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
   // An attempt failed as a whole: retries it after a backoff when the policy allows, or delivers the failure.
   void RetryOrFail(Failure failure) {
     const UpstreamOptions& options = client_.options_;
+    if (client_.health_ != nullptr) client_.health_->OnAttemptFailed(failure);
     if (IsThrottling(failure)) {
       client_.budget_.OnThrottled();
       if (client_.observer_ != nullptr) client_.observer_->OnThrottled();
@@ -264,6 +265,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
       RetryOrFail(TencentFailure(answer->error_code, answer->error_info));
       return;
     }
+    if (client_.health_ != nullptr) client_.health_->OnAttemptAnswered();
     CallOutcome outcome;
     outcome.users = std::move(answer->users);
     Finish(std::move(outcome));
@@ -301,7 +303,8 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
 };
 
 UpstreamClient::UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, Budget& budget, TimerQueue& timers,
-                               const Clock& clock, UpstreamOptions options, UpstreamObserver* observer)
+                               const Clock& clock, UpstreamOptions options, UpstreamObserver* observer,
+                               UpstreamHealth* health)
     : transport_(transport),
       usersig_(usersig),
       budget_(budget),
@@ -309,6 +312,7 @@ UpstreamClient::UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, 
       clock_(clock),
       options_(std::move(options)),
       observer_(observer),
+      health_(health),
       retry_budget_(options_.retry_budget_ratio),
       random_(std::random_device{}()) {}
 
