@@ -11,7 +11,7 @@
 
 namespace portrait_bridge {
 
-struct UpstreamHealth::State {
+struct UpstreamHealth::State : std::enable_shared_from_this<UpstreamHealth::State> {
   State(TimerQueue& timers, const Clock& clock, absl::Duration probe_interval, OnChange on_change)
       : timers(timers), clock(clock), probe_interval(probe_interval), on_change(std::move(on_change)) {}
 
@@ -59,13 +59,10 @@ struct UpstreamHealth::State {
     if (probe) probe();
   }
 
-  std::weak_ptr<State> weak_from_this() { return self; }
-
   TimerQueue& timers;
   const Clock& clock;
   const absl::Duration probe_interval;
   const OnChange on_change;
-  std::weak_ptr<State> self;
   absl::Mutex probe_mutex;  // Never held with `mutex`.
   absl::AnyInvocable<void()> probe ABSL_GUARDED_BY(probe_mutex);
   std::atomic<bool> misconfigured{false};
@@ -77,12 +74,8 @@ struct UpstreamHealth::State {
 UpstreamHealth::UpstreamHealth(TimerQueue& timers, const Clock& clock, UpstreamHealthOptions options,
                                OnChange on_change)
     : timers_(timers),
-      clock_(clock),
-      options_(options),
       failures_(timers, clock, options.log_interval, "upstream failures left out of the log"),
-      state_(std::make_shared<State>(timers, clock, options.probe_interval, std::move(on_change))) {
-  state_->self = state_;
-}
+      state_(std::make_shared<State>(timers, clock, options.probe_interval, std::move(on_change))) {}
 
 UpstreamHealth::~UpstreamHealth() {
   absl::MutexLock lock(&state_->mutex);

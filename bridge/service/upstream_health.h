@@ -64,8 +64,6 @@ class UpstreamHealth {
   struct State;
 
   TimerQueue& timers_;
-  const Clock& clock_;
-  const UpstreamHealthOptions options_;
   LogLimiter failures_;
   // Shared with the probe timer, which holds it weakly.
   std::shared_ptr<State> state_;
