@@ -34,18 +34,21 @@
 #include "bridge/service/metrics.h"
 #include "bridge/service/metrics_endpoint.h"
 #include "bridge/service/profile_service.h"
+#include "bridge/service/readiness.h"
 #include "bridge/service/shared_budget.h"
 #include "bridge/service/shared_cache_fetcher.h"
 #include "bridge/service/timer_queue.h"
 #include "bridge/service/upstream_client.h"
+#include "bridge/service/upstream_health.h"
 #include "bridge/transport/curl_transport.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace portrait_bridge {
 namespace {
 
-// The health service name that readiness probes watch: NOT_SERVING while draining. The overall service ("")
-// stays SERVING until the process exits, so liveness probes do not kill a draining pod.
+// The health service name that readiness probes watch: NOT_SERVING while draining, and while upstream says the
+// bridge is misconfigured. The overall service ("") stays SERVING until the process exits, so liveness probes do
+// not kill a draining or misconfigured pod (a restart would not fix its configuration).
 constexpr char kReadinessService[] = "portraitbridge.profile.v1.ProfileService";
 
 // The gRPC port's credentials. With TLS, gRPC's file-watcher provider rereads the files every
@@ -142,7 +145,18 @@ int Run(int argc, char** argv) {
   AdminUserSig usersig(config.secret_key, config.upstream.identifier, config.upstream.sdkappid, config.usersig_validity,
                        clock);
   std::unique_ptr<Budget> budget = MakeBudget(config, clock, metrics);
-  UpstreamClient upstream(transport, usersig, *budget, timers, clock, config.upstream, &metrics);
+  // Upstream failures in the log; a misconfiguration (wrong key, region, admin...) also takes readiness away until
+  // upstream answers a call again, which a probe call (the admin's own profile) checks every 30 s meanwhile.
+  Readiness readiness(kReadinessService);
+  UpstreamHealth health(timers, clock, UpstreamHealthOptions{}, [&](absl::string_view reason) {
+    metrics.SetMisconfigured(reason);
+    readiness.SetMisconfigured(!reason.empty());
+  });
+  UpstreamClient upstream(transport, usersig, *budget, timers, clock, config.upstream, &metrics, &health);
+  health.SetProbe([&upstream, &clock, &config] {
+    upstream.Fetch({config.upstream.identifier}, {"Tag_Profile_IM_Nick"}, clock.Now() + config.upstream.attempt_timeout,
+                   [](CallOutcome) {});
+  });
 
   // Asks flow: the streams' reactors -> [cache, when cache_ttl_ms > 0] -> [shared cache in Redis, when
   // cache_redis_url is set] -> coalescer -> one upstream call per batch.
@@ -234,26 +248,27 @@ int Run(int argc, char** argv) {
     Log(LogLevel::kError, "cannot listen", {{"listen_address", config.listen_address}});
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus(kReadinessService, true);
+  readiness.Attach(server->GetHealthCheckService());
   if (!config.port_file.empty() && !WritePortFile(config.port_file, port)) {
     Log(LogLevel::kError, "cannot write port_file", {{"port_file", config.port_file}});
     return 1;
   }
-  Log(LogLevel::kInfo, "portrait-bridge serving", {{"port", absl::StrCat(port)}, {"config", config.Describe()}});
+  Log(LogLevel::kInfo, "portrait-bridge serving", {{"port", port}, {"config", config.Describe()}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   Log(LogLevel::kInfo, "draining",
-      {{"signal", absl::StrCat(signal_number)},
-       {"drain_delay_ms", absl::StrCat(absl::ToInt64Milliseconds(config.shutdown_drain_delay))},
-       {"grace_seconds", absl::StrCat(absl::ToInt64Seconds(config.shutdown_grace))}});
+      {{"signal", signal_number},
+       {"drain_delay_ms", absl::ToInt64Milliseconds(config.shutdown_drain_delay)},
+       {"grace_seconds", absl::ToInt64Seconds(config.shutdown_grace)}});
   // Readiness first, while calls are still accepted: health checks see NOT_SERVING (not a refused connection) and
   // the pod leaves the load balancers before the server stops accepting.
-  server->GetHealthCheckService()->SetServingStatus(kReadinessService, false);
+  readiness.SetDraining();
   absl::SleepFor(config.shutdown_drain_delay);
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(config.shutdown_grace)));
   server->Wait();
+  health.SetProbe(nullptr);  // The probe calls `upstream`, which goes first.
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -16,12 +16,12 @@ constexpr TencentCodeRow kTencentCodes[] = {
     {40001, {Code::kInvalidArgument, false, false, "TENCENT_40001", "a request parameter is wrong"}},
     {40002, {Code::kInvalidArgument, false, false, "TENCENT_40002", "To_Account is missing"}},
     {40003, {Code::kNotFound, false, false, "TENCENT_40003", "the account does not exist (not imported)"}},
-    {40004, {Code::kFailedPrecondition, false, true, "TENCENT_40004",
-             "the configured identifier is not an app admin"}},
+    {40004, {Code::kFailedPrecondition, false, true, "TENCENT_40004", "the configured identifier is not an app admin"}},
     {40006, {Code::kUnavailable, true, false, "TENCENT_40006", "Tencent internal error; retry later"}},
     {40007, {Code::kPermissionDenied, false, false, "TENCENT_40007", "no permission to read a requested field"}},
-    {40009, {Code::kInvalidArgument, false, false, "TENCENT_40009",
-             "a requested tag does not exist in this app (configure the custom field first)"}},
+    {40009,
+     {Code::kInvalidArgument, false, false, "TENCENT_40009",
+      "a requested tag does not exist in this app (configure the custom field first)"}},
     // Public REST codes.
     {60002, {Code::kInternal, false, false, "TENCENT_60002", "Tencent could not parse the HTTP request"}},
     {60003, {Code::kInternal, false, false, "TENCENT_60003", "Tencent could not parse the request JSON"}},
@@ -31,10 +31,8 @@ constexpr TencentCodeRow kTencentCodes[] = {
     {60007, {Code::kResourceExhausted, true, false, "TENCENT_60007", "call frequency over the limit"}},
     {60008, {Code::kUnavailable, true, false, "TENCENT_60008", "Tencent service timeout; retry"}},
     {60009, {Code::kInternal, false, false, "TENCENT_60009", "wrong service or command in the URL"}},
-    {60010, {Code::kFailedPrecondition, false, true, "TENCENT_60010",
-             "the configured identifier is not an app admin"}},
-    {60011, {Code::kResourceExhausted, true, false, "TENCENT_60011",
-             "SDKAppID-level call frequency over the limit"}},
+    {60010, {Code::kFailedPrecondition, false, true, "TENCENT_60010", "the configured identifier is not an app admin"}},
+    {60011, {Code::kResourceExhausted, true, false, "TENCENT_60011", "SDKAppID-level call frequency over the limit"}},
     {60012, {Code::kFailedPrecondition, false, true, "TENCENT_60012", "sdkappid is missing"}},
     {60013, {Code::kUnavailable, true, false, "TENCENT_60013", "Tencent internal response error; retry"}},
     {60014, {Code::kUnavailable, true, false, "TENCENT_60014", "Tencent account swap timeout; retry"}},
@@ -44,34 +42,36 @@ constexpr TencentCodeRow kTencentCodes[] = {
     {60018, {Code::kResourceExhausted, true, false, "TENCENT_60018", "too many requests"}},
     {60019, {Code::kResourceExhausted, true, false, "TENCENT_60019", "too many requests"}},
     {60020, {Code::kFailedPrecondition, false, true, "TENCENT_60020", "the app's plan expired or is not active"}},
-    {60021, {Code::kPermissionDenied, false, true, "TENCENT_60021",
-             "the bridge's IP address is not allowed by the app"}},
+    {60021,
+     {Code::kPermissionDenied, false, true, "TENCENT_60021", "the bridge's IP address is not allowed by the app"}},
     // UserSig and account codes.
-    {70001, {Code::kFailedPrecondition, true, true, "TENCENT_70001",
-             "UserSig expired even after renewal: check the bridge's clock (NTP)"}},
+    {70001,
+     {Code::kFailedPrecondition, true, true, "TENCENT_70001",
+      "UserSig expired even after renewal: check the bridge's clock (NTP)"}},
     {70002, {Code::kFailedPrecondition, false, true, "TENCENT_70002", "UserSig is empty"}},
     {70003, {Code::kFailedPrecondition, false, true, "TENCENT_70003", "UserSig is invalid"}},
     {70005, {Code::kFailedPrecondition, false, true, "TENCENT_70005", "UserSig is invalid"}},
-    {70009, {Code::kFailedPrecondition, false, true, "TENCENT_70009",
-             "UserSig verification failed: wrong secret key or SDKAppID"}},
+    {70009,
+     {Code::kFailedPrecondition, false, true, "TENCENT_70009",
+      "UserSig verification failed: wrong secret key or SDKAppID"}},
     {70013, {Code::kFailedPrecondition, false, true, "TENCENT_70013", "identifier does not match the UserSig"}},
     {70014, {Code::kFailedPrecondition, false, true, "TENCENT_70014", "SDKAppID does not match the UserSig"}},
-    {70016, {Code::kFailedPrecondition, false, true, "TENCENT_70016",
-             "SDKAppID unknown in this region: configure the app's region"}},
-    {70020, {Code::kFailedPrecondition, false, true, "TENCENT_70020",
-             "SDKAppID unknown in this region: configure the app's region"}},
-    {70050, {Code::kUnavailable, true, true, "TENCENT_70050",
-             "too many failed UserSig verifications; retry after 60 s"}},
+    {70016,
+     {Code::kFailedPrecondition, false, true, "TENCENT_70016",
+      "SDKAppID unknown in this region: configure the app's region"}},
+    {70020,
+     {Code::kFailedPrecondition, false, true, "TENCENT_70020",
+      "SDKAppID unknown in this region: configure the app's region"}},
+    {70050,
+     {Code::kUnavailable, true, true, "TENCENT_70050", "too many failed UserSig verifications; retry after 60 s"}},
     {70051, {Code::kPermissionDenied, false, false, "TENCENT_70051", "the account is blocklisted"}},
-    {70052, {Code::kFailedPrecondition, true, true, "TENCENT_70052",
-             "UserSig invalidated even after renewal"}},
+    {70052, {Code::kFailedPrecondition, true, true, "TENCENT_70052", "UserSig invalidated even after renewal"}},
     {70107, {Code::kNotFound, false, false, "TENCENT_70107", "the account does not exist"}},
     {70169, {Code::kUnavailable, true, false, "TENCENT_70169", "Tencent internal timeout; retry"}},
     {70202, {Code::kUnavailable, true, false, "TENCENT_70202", "Tencent internal timeout; retry"}},
     {70398, {Code::kFailedPrecondition, false, true, "TENCENT_70398", "account count over the free plan"}},
     {70402, {Code::kInvalidArgument, false, false, "TENCENT_70402", "invalid parameter"}},
-    {70403, {Code::kFailedPrecondition, false, true, "TENCENT_70403",
-             "the configured identifier is not an app admin"}},
+    {70403, {Code::kFailedPrecondition, false, true, "TENCENT_70403", "the configured identifier is not an app admin"}},
     {70500, {Code::kUnavailable, true, false, "TENCENT_70500", "Tencent internal error; retry"}},
 };
 
@@ -92,11 +92,9 @@ ErrorRule RuleForHttpStatus(int http_status) {
     return {Code::kResourceExhausted, true, false, "UPSTREAM_HTTP_429", "upstream throttled the call (HTTP 429)"};
   }
   if (http_status == 408 || (http_status >= 500 && http_status <= 599)) {
-    return {Code::kUnavailable, true, false, "UPSTREAM_HTTP_5XX",
-            "upstream or a proxy failed (HTTP 408/5xx); retry"};
+    return {Code::kUnavailable, true, false, "UPSTREAM_HTTP_5XX", "upstream or a proxy failed (HTTP 408/5xx); retry"};
   }
-  return {Code::kInternal, false, false, "UPSTREAM_HTTP_STATUS",
-          "upstream answered with an unexpected HTTP status"};
+  return {Code::kInternal, false, false, "UPSTREAM_HTTP_STATUS", "upstream answered with an unexpected HTTP status"};
 }
 
 ErrorRule RuleForMalformedBody() {
@@ -123,6 +121,22 @@ ErrorRule RuleForTransportFailure(TransportFailure failure) {
       break;
   }
   return {Code::kUnavailable, true, false, "UPSTREAM_TRANSPORT_FAILED", "the upstream call failed"};
+}
+
+std::vector<absl::string_view> MisconfigurationReasons() {
+  std::vector<absl::string_view> reasons;
+  auto add = [&reasons](const ErrorRule& rule) {
+    if (rule.ends_stream && std::find(reasons.begin(), reasons.end(), rule.reason) == reasons.end()) {
+      reasons.push_back(rule.reason);
+    }
+  };
+  for (const TencentCodeRow& row : kTencentCodes) add(row.rule);
+  for (TransportFailure failure :
+       {TransportFailure::kTimeout, TransportFailure::kConnect, TransportFailure::kConnectionLost,
+        TransportFailure::kTlsVerification, TransportFailure::kBadConfiguration, TransportFailure::kOther}) {
+    add(RuleForTransportFailure(failure));
+  }
+  return reasons;
 }
 
 bool IsUserSigRenewalCode(int64_t code) { return code == 70001 || code == 70052; }

@@ -2,9 +2,10 @@
 #define PORTRAIT_BRIDGE_CORE_ERROR_TABLE_H_
 
 #include <cstdint>
-#include "absl/strings/string_view.h"
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
@@ -17,8 +18,8 @@ namespace portrait_bridge {
 ///   whole stream ends with this status.
 struct ErrorRule {
   absl::StatusCode grpc_code;
-  bool retryable;       ///< Whether trying the same call again later can succeed.
-  bool ends_stream;     ///< A bridge misconfiguration (key, region, admin, plan): fatal to the stream.
+  bool retryable;             ///< Whether trying the same call again later can succeed.
+  bool ends_stream;           ///< A bridge misconfiguration (key, region, admin, plan): fatal to the stream.
   absl::string_view reason;   ///< ErrorInfo.reason, UPPER_SNAKE_CASE.
   absl::string_view meaning;  ///< One line a person can act on.
 };
@@ -44,16 +45,20 @@ ErrorRule RuleForMalformedBody();
 
 /// Transport failures, as the curl adapter classifies them (no curl types in the core).
 enum class TransportFailure {
-  kTimeout,          ///< The per-attempt timeout passed before the answer was complete.
-  kConnect,          ///< DNS, TCP connect or proxy failure.
-  kConnectionLost,   ///< The connection closed or reset before a complete answer.
-  kTlsVerification,  ///< The peer's certificate could not be verified (wrong CA bundle, wrong host).
-  kBadConfiguration, ///< The URL or a TLS setting cannot be used at all.
+  kTimeout,           ///< The per-attempt timeout passed before the answer was complete.
+  kConnect,           ///< DNS, TCP connect or proxy failure.
+  kConnectionLost,    ///< The connection closed or reset before a complete answer.
+  kTlsVerification,   ///< The peer's certificate could not be verified (wrong CA bundle, wrong host).
+  kBadConfiguration,  ///< The URL or a TLS setting cannot be used at all.
   kOther,
 };
 
 /// The rule for a transport failure.
 ErrorRule RuleForTransportFailure(TransportFailure failure);
+
+/// Every reason of a rule that says the bridge is misconfigured (ends_stream): the Tencent codes' and the
+/// transport's. The bounded label set of portrait_bridge_misconfigured{reason}.
+std::vector<absl::string_view> MisconfigurationReasons();
 
 /// Whether a Tencent code means the admin UserSig must be renewed (70001 expired, 70052 invalidated).
 bool IsUserSigRenewalCode(int64_t code);

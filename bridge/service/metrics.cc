@@ -168,7 +168,12 @@ BridgeMetrics::BridgeMetrics(const std::string& version, const std::string& grpc
                                .Help("Entries in the local profile cache (one per account and tag, stale ones "
                                      "included until dropped)")
                                .Register(*registry_)
-                               .Add({})) {
+                               .Add({})),
+      misconfigured_(prometheus::BuildGauge()
+                         .Name("portrait_bridge_misconfigured")
+                         .Help("1 while upstream says the bridge is misconfigured, for this reason (the error table's, "
+                               "e.g. TENCENT_70009: wrong secret key); readiness is NOT_SERVING meanwhile")
+                         .Register(*registry_)) {
   // Zero from the start, so that rates work before the first event.
   for (const char* result : {"hit", "miss"}) shared_cache_accounts_.Add({{"result", result}});
   for (const char* operation : {"lookup", "write"}) shared_cache_errors_.Add({{"operation", operation}});
@@ -176,6 +181,7 @@ BridgeMetrics::BridgeMetrics(const std::string& version, const std::string& grpc
   for (const char* method : kLookupMethods) lookup_seconds_.Add({{"method", method}}, kLatencyBuckets);
   for (const char* outcome : kUpstreamOutcomes) upstream_seconds_.Add({{"outcome", outcome}}, kLatencyBuckets);
   for (const char* reason : kRetryReasons) retries_.Add({{"reason", reason}});
+  SetMisconfigured("");  // Every reason at 0, so an alert needs no absent().
   prometheus::BuildGauge()
       .Name("portrait_bridge_build_info")
       .Help("Always 1: the labels say which build runs")
@@ -273,5 +279,11 @@ void BridgeMetrics::OnStreamFinished(grpc::StatusCode /*code*/, int64_t /*accoun
 
 void BridgeMetrics::OnBatchGetFinished(grpc::StatusCode /*code*/, int64_t /*accounts*/, int64_t /*failed_accounts*/,
                                        absl::Duration /*duration*/) {}
+
+void BridgeMetrics::SetMisconfigured(absl::string_view reason) {
+  for (absl::string_view known : MisconfigurationReasons()) {
+    misconfigured_.Add({{"reason", std::string(known)}}).Set(known == reason ? 1 : 0);
+  }
+}
 
 }  // namespace portrait_bridge

@@ -78,6 +78,10 @@ class BridgeMetrics final : public UpstreamObserver,
                           absl::Duration duration) override;
   void OnLookupAnswered(const char* method, absl::Duration latency) override;
 
+  /// portrait_bridge_misconfigured{reason} (from UpstreamHealth): 1 for `reason` (an error-table reason,
+  /// MisconfigurationReasons()), 0 for every other; "" sets all to 0.
+  void SetMisconfigured(absl::string_view reason);
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Histogram>& lookup_seconds_;
@@ -109,6 +113,8 @@ class BridgeMetrics final : public UpstreamObserver,
   absl::Mutex sampled_mutex_;  // Scrapes only; never taken by a hook.
   SampledSources sampled_ ABSL_GUARDED_BY(sampled_mutex_);
   ProfileCache::Stats cache_counted_ ABSL_GUARDED_BY(sampled_mutex_);  // Added to the counters so far.
+
+  prometheus::Family<prometheus::Gauge>& misconfigured_;
 };
 
 }  // namespace portrait_bridge

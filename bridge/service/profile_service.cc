@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bridge/core/call_ids.h"
 #include "bridge/core/log.h"
 #include "bridge/service/profile_requests.h"
 #include "bridge/service/response_encoder.h"
@@ -29,6 +30,19 @@ absl::Time DeadlineOf(grpc::CallbackServerContext* context) {
   return gpr_time_cmp(deadline, gpr_inf_future(GPR_CLOCK_REALTIME)) == 0
              ? absl::InfiniteFuture()
              : absl::FromUnixNanos(static_cast<int64_t>(deadline.tv_sec) * 1000000000 + deadline.tv_nsec);
+}
+
+// The first value of a metadata key, if the caller sent it.
+std::optional<absl::string_view> MetadataValue(const grpc::CallbackServerContext* context, const char* key) {
+  const auto& metadata = context->client_metadata();
+  const auto it = metadata.find(key);
+  if (it == metadata.end()) return std::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+// The request and trace ids the caller sent, validated, for every line logged about the call.
+CallIds CallIdsOf(const grpc::CallbackServerContext* context) {
+  return ParseCallIds(MetadataValue(context, "x-request-id"), MetadataValue(context, "traceparent"));
 }
 
 std::string Flatten(const grpc::ByteBuffer& buffer) {
@@ -48,9 +62,13 @@ class UpstreamCallsReactor {
   UpstreamCallsReactor& operator=(const UpstreamCallsReactor&) = delete;
 
  protected:
-  UpstreamCallsReactor(ProfileFetcher& fetcher, const StreamLimits& limits, ServerQuotas& quotas,
-                       StreamObserver* observer, absl::Time deadline)
-      : fetcher_(fetcher), limits_(limits), deadline_(deadline), requests_(limits, quotas, observer) {}
+  UpstreamCallsReactor(grpc::CallbackServerContext* context, ProfileFetcher& fetcher, const StreamLimits& limits,
+                       ServerQuotas& quotas, StreamObserver* observer)
+      : fetcher_(fetcher),
+        limits_(limits),
+        deadline_(DeadlineOf(context)),
+        call_ids_(CallIdsOf(context)),
+        requests_(limits, quotas, observer) {}
   virtual ~UpstreamCallsReactor() = default;
 
   // An upstream call was answered (or cancelled); called on the fetcher's thread, with no lock held.
@@ -114,9 +132,21 @@ class UpstreamCallsReactor {
     }
   }
 
+  // Writes the call's last log line, with the caller's request and trace ids.
+  void LogFinished(const grpc::Status& status, absl::string_view message, std::vector<LogField> fields) {
+    // Failed calls are worth a line at info; the status message never holds a key, a UserSig or a URL.
+    const LogLevel level = status.ok() ? LogLevel::kDebug : LogLevel::kInfo;
+    if (!LogEnabled(level)) return;
+    fields.insert(fields.begin(), {{"grpc_code", StatusCodeName(status.error_code())}});
+    if (!status.ok()) fields.emplace_back("error", status.error_message());
+    AppendCallIdFields(call_ids_, fields);
+    Log(level, message, fields);
+  }
+
   ProfileFetcher& fetcher_;
   const StreamLimits& limits_;
   const absl::Time deadline_;
+  const CallIds call_ids_;
 
   absl::Mutex mutex_;
   ProfileRequests requests_ ABSL_GUARDED_BY(mutex_);
@@ -133,7 +163,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
  public:
   GetProfilesReactor(grpc::CallbackServerContext* context, ProfileFetcher& fetcher, const StreamLimits& limits,
                      ServerQuotas& quotas, StreamObserver* observer)
-      : UpstreamCallsReactor(fetcher, limits, quotas, observer, DeadlineOf(context)),
+      : UpstreamCallsReactor(context, fetcher, limits, quotas, observer),
         quotas_(quotas),
         observer_(observer),
         started_(absl::Now()) {
@@ -270,15 +300,12 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
       observer_->OnStreamFinished(status.error_code(), requests_.accounts_answered(), requests_.accounts_failed(),
                                   duration);
     }
-    // Stream errors are worth a line at info; the message never holds a key, a UserSig or a URL.
-    Log(status.ok() ? LogLevel::kDebug : LogLevel::kInfo, "GetProfiles stream finished",
-        {{"grpc_code", StatusCodeName(status.error_code())},
-         {"message", status.error_message()},
-         {"requests", absl::StrCat(requests_.requests())},
-         {"invalid_requests", absl::StrCat(requests_.invalid_requests())},
-         {"accounts", absl::StrCat(requests_.accounts_answered())},
-         {"failed_accounts", absl::StrCat(requests_.accounts_failed())},
-         {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(duration))}});
+    LogFinished(status, "GetProfiles stream finished",
+                {{"requests", requests_.requests()},
+                 {"invalid_requests", requests_.invalid_requests()},
+                 {"accounts", requests_.accounts_answered()},
+                 {"failed_accounts", requests_.accounts_failed()},
+                 {"duration_ms", absl::ToInt64Milliseconds(duration)}});
   }
 
   void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) override {
@@ -347,7 +374,7 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor, private UpstreamC
  public:
   BatchGetReactor(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
                   ProfileFetcher& fetcher, const StreamLimits& limits, ServerQuotas& quotas, StreamObserver* observer)
-      : UpstreamCallsReactor(fetcher, limits, quotas, observer, DeadlineOf(context)),
+      : UpstreamCallsReactor(context, fetcher, limits, quotas, observer),
         quotas_(quotas),
         observer_(observer),
         response_(response),
@@ -444,12 +471,10 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor, private UpstreamC
       // Answered with its results (not refused, nor ended early): a lookup.
       if (status.ok()) observer_->OnLookupAnswered("BatchGetProfiles", duration);
     }
-    Log(status.ok() ? LogLevel::kDebug : LogLevel::kInfo, "BatchGetProfiles finished",
-        {{"grpc_code", StatusCodeName(status.error_code())},
-         {"message", status.error_message()},
-         {"accounts", absl::StrCat(requests_.accounts_answered())},
-         {"failed_accounts", absl::StrCat(requests_.accounts_failed())},
-         {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(duration))}});
+    LogFinished(status, "BatchGetProfiles finished",
+                {{"accounts", requests_.accounts_answered()},
+                 {"failed_accounts", requests_.accounts_failed()},
+                 {"duration_ms", absl::ToInt64Milliseconds(duration)}});
   }
 
   void OnCallDone(uint64_t id, uint64_t request_index, int64_t account_count, FetchResult result) override {

@@ -228,12 +228,10 @@ void SharedBudget::SetShared(bool shared, const absl::Status& why) {
   }
   if (observer_ != nullptr) observer_->OnBudgetShared(shared);
   if (shared) {
-    Log(LogLevel::kInfo, "upstream budget shared through Redis",
-        {{"calls_per_second", absl::StrCat(options_.calls_per_second)}});
+    Log(LogLevel::kInfo, "upstream budget shared through Redis", {{"calls_per_second", options_.calls_per_second}});
   } else {
     Log(LogLevel::kWarning, "Redis unreachable: upstream budget on the local fallback until it answers again",
-        {{"fallback_calls_per_second", absl::StrCat(options_.fallback_calls_per_second)},
-         {"error", std::string(why.message())}});
+        {{"fallback_calls_per_second", options_.fallback_calls_per_second}, {"error", std::string(why.message())}});
   }
 }
 

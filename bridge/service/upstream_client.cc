@@ -135,6 +135,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
   // `reason` (one of kRetryReasons) says why, should it be retried; throttling overrides it.
   void RetryOrFail(Failure failure, const char* reason) {
     const UpstreamOptions& options = client_.options_;
+    if (client_.health_ != nullptr) client_.health_->OnAttemptFailed(failure);
     if (IsThrottling(failure)) {
       reason = "throttled";
       client_.budget_.OnThrottled();
@@ -267,6 +268,7 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
       RetryOrFail(TencentFailure(answer->error_code, answer->error_info), "tencent_error");
       return;
     }
+    if (client_.health_ != nullptr) client_.health_->OnAttemptAnswered();
     CallOutcome outcome;
     outcome.users = std::move(answer->users);
     Finish(std::move(outcome));
@@ -304,7 +306,8 @@ class UpstreamClient::CallImpl final : public UpstreamClient::Call, public std::
 };
 
 UpstreamClient::UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, Budget& budget, TimerQueue& timers,
-                               const Clock& clock, UpstreamOptions options, UpstreamObserver* observer)
+                               const Clock& clock, UpstreamOptions options, UpstreamObserver* observer,
+                               UpstreamHealth* health)
     : transport_(transport),
       usersig_(usersig),
       budget_(budget),
@@ -312,6 +315,7 @@ UpstreamClient::UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, 
       clock_(clock),
       options_(std::move(options)),
       observer_(observer),
+      health_(health),
       retry_budget_(options_.retry_budget_ratio),
       random_(std::random_device{}()) {}
 

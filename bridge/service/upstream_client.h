@@ -18,6 +18,7 @@
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/retry_policy.h"
 #include "bridge/service/timer_queue.h"
+#include "bridge/service/upstream_health.h"
 #include "bridge/transport/http_transport.h"
 
 namespace portrait_bridge {
@@ -89,7 +90,8 @@ class UpstreamObserver {
 /// on the timer queue, through the budget again, only while the retry budget shared by all calls has a token and
 /// only when the backoff ends before the caller's deadline; otherwise the failure is delivered at once. When
 /// retries give up, the last upstream failure is delivered. A throttling answer (60007, 60011, 60018, 60019,
-/// HTTP 429) also slows the budget down (Budget::OnThrottled). Thread-safe; every dependency must outlive it, and
+/// HTTP 429) also slows the budget down (Budget::OnThrottled). Each attempt's outcome goes to `health` (logs,
+/// misconfiguration), when given. Thread-safe; every dependency must outlive it, and
 /// `timers` must run on `clock` (the budget's grants and the backoffs are times on it).
 class UpstreamClient {
  public:
@@ -104,7 +106,8 @@ class UpstreamClient {
   };
 
   UpstreamClient(HttpTransport& transport, AdminUserSig& usersig, Budget& budget, TimerQueue& timers,
-                 const Clock& clock, UpstreamOptions options, UpstreamObserver* observer = nullptr);
+                 const Clock& clock, UpstreamOptions options, UpstreamObserver* observer = nullptr,
+                 UpstreamHealth* health = nullptr);
 
   /// Fetches `tags` for at most 100 `accounts`, finishing by `deadline`. `done` runs exactly once, on a
   /// transport or timer thread, or inline when the budget cannot be had in time.
@@ -124,6 +127,7 @@ class UpstreamClient {
   const Clock& clock_;
   const UpstreamOptions options_;
   UpstreamObserver* const observer_;
+  UpstreamHealth* const health_;
   RetryBudget retry_budget_;
 
   absl::Mutex random_mutex_;

@@ -555,7 +555,7 @@ void RedisClient::Loop::ContextGone() {
     Log(LogLevel::kWarning, "Redis cannot connect; retrying",
         {{"redis", address_},
          {"error", reason},
-         {"retry_every", absl::FormatDuration(absl::FromChrono(reconnect_interval_))}});
+         {"retry_every_ms", absl::ToInt64Milliseconds(absl::FromChrono(reconnect_interval_))}});
   }
 }
 

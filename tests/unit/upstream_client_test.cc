@@ -24,6 +24,7 @@
 #include "bridge/core/rate_limiter.h"
 #include "bridge/core/usersig.h"
 #include "tests/unit/fake_clock.h"
+#include "tests/unit/log_capture.h"
 
 namespace portrait_bridge {
 namespace {
@@ -1068,6 +1069,49 @@ TEST_F(UpstreamClientRetryTest, AThrottledCallIsRetriedAfterSlowingDown) {
   Answer(2, Ok());
   ASSERT_EQ(done.runs(), 1);
   EXPECT_FALSE(done.outcome().failure.has_value());
+}
+
+// Each attempt's outcome reaches UpstreamHealth: a failed one is logged (never with the UserSig) and a
+// misconfiguration marked; an answered one clears it. A first 70001, renewed and retried, is no failure.
+TEST(UpstreamClientHealthTest, AttemptsReportToTheHealthTracker) {
+  LogCapture log;
+  FakeClock clock;
+  FakeTransport transport(clock);
+  AdminUserSig usersig(kKey, kAdmin, kSdkAppId, absl::Hours(24), clock);
+  CountingBudget budget(100000, 100000, clock);
+  TimerQueue timers(clock);
+  std::vector<std::string> changes;
+  UpstreamHealth health(timers, clock, UpstreamHealthOptions{},
+                        [&changes](absl::string_view reason) { changes.emplace_back(reason); });
+  UpstreamOptions options;
+  options.base_url = kBaseUrl;
+  options.sdkappid = kSdkAppId;
+  options.identifier = kAdmin;
+  options.retry_max_attempts = 1;
+  UpstreamClient client(transport, usersig, budget, timers, clock, std::move(options), nullptr, &health);
+  auto fetch = [&](DoneRecorder& done) {
+    client.Fetch({"id1"}, {"Tag_Profile_IM_Nick"}, clock.Now() + absl::Seconds(30), done.Callback());
+  };
+
+  DoneRecorder wrong_key;
+  fetch(wrong_key);
+  ASSERT_TRUE(transport.CompleteNext(200, R"({"ActionStatus":"FAIL","ErrorCode":70009,"ErrorInfo":"verify failed"})"));
+  EXPECT_EQ(changes, std::vector<std::string>{"TENCENT_70009"});
+  ASSERT_EQ(log.records().size(), 1u);
+  EXPECT_EQ(log.records()[0]["level"], "error");
+  EXPECT_EQ(log.records()[0]["code"], 70009);
+
+  DoneRecorder renewed;
+  fetch(renewed);
+  ASSERT_TRUE(transport.CompleteNext(200, kExpiredBody));
+  ASSERT_TRUE(transport.CompleteNext(200, kOkBody));
+  EXPECT_EQ(changes, (std::vector<std::string>{"TENCENT_70009", ""}));
+  for (const nlohmann::json& record : log.records()) {
+    EXPECT_NE(record.value("code", 0), 70001) << "a renewal is not a failure: " << record;
+    for (const HttpRequest& request : transport.requests()) {
+      EXPECT_THAT(record.dump(), Not(HasSubstr(ParseUrl(request.url).query["usersig"])));
+    }
+  }
 }
 
 }  // namespace
