@@ -71,6 +71,7 @@ const std::vector<ChartValue>& ChartValues() {
       {"memory.unreadResponsesMib", "unread_responses_mib"},
       {"memory.grpcQuotaMib", "grpc_memory_quota_mib"},
       {"memory.maxAcceptedAccounts", "max_accepted_accounts"},
+      {"tls.reloadIntervalSeconds", "tls_reload_interval_seconds"},
   };
   return *values;
 }

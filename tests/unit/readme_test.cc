@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -61,7 +62,8 @@ TEST(ReadmeTest, MetricsTablesListExactlyTheSeriesTheBridgeExports) {
   const std::string readme = Readme();
   const size_t begin = readme.find("\n### Metrics\n");
   ASSERT_NE(begin, std::string::npos) << "README has no Metrics section";
-  const std::string section = readme.substr(begin, readme.find("\n## ", begin + 1) - begin);
+  const size_t end = std::min(readme.find("\n## ", begin + 1), readme.find("\n### ", begin + 1));
+  const std::string section = readme.substr(begin, end - begin);
   std::set<std::string> in_readme;
   const std::regex row(R"re(\n\| `(\w+)` \|)re");
   for (std::sregex_iterator it(section.begin(), section.end(), row), end; it != end; ++it) in_readme.insert((*it)[1]);
