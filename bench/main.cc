@@ -185,7 +185,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
   absl::StatusOr<ParsedOptions> parsed = BenchTable().Parse(
       std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, options);
   if (!parsed.ok()) {
-    std::fprintf(stderr, "portrait-bench: %s (see --help)\n", std::string(parsed.status().message()).c_str());
+    std::fprintf(stderr, "portrait-bench: %s\n", std::string(parsed.status().message()).c_str());
     return std::nullopt;
   }
   if (parsed->help()) {

@@ -28,28 +28,16 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/measure.h"
 #include "bench/stack.h"
+#include "bridge/core/options.h"
 #include "tests/support/exactly_once_load.h"
 #include "tests/support/subprocess.h"
 
 namespace portrait_bridge::bench {
 namespace {
-
-constexpr char kUsage[] = R"(portrait-soak: a million account entries through the bridge under random upstream faults
-
-  --accounts=N            account entries to push through in all (default 1000000)
-  --streams=N             concurrent GetProfiles streams (default 8); each ends after --entries_per_stream and a
-                          new one starts
-  --entries_per_stream=N  (default 20000)
-  --outstanding=N         entries asked and not yet answered, per stream (default 2000)
-  --fault_every_ms=A,B    pause before each fault, uniform in [A, B] ms (default 500,2500)
-  --attempt_timeout_ms=N  the bridge's upstream attempt timeout; the slowest fault exceeds it (default 1000)
-  --seed=N                of the faults and of the accounts (default 1)
-  --bridge_flag=--k=v     extra bridge flag (repeatable)
-  --bridge_binary=PATH, --sandbox_binary=PATH   (default: the ones built beside this binary)
-)";
 
 // The fault classes, drawn uniformly.
 enum class Fault { kStop, kKill, kHttp502, kDrop, kTruncated, kNonJson, kSlow, kTimeout };
@@ -91,52 +79,68 @@ struct Options {
   std::string sandbox_binary = BENCH_SANDBOX_BINARY;
 };
 
+using B = OptionBuilder<Options>;
+
+// The flags, one line each (the shared option parser, bridge/core/options.h); the defaults are Options' initial
+// values.
+const OptionTable<Options>& SoakTable() {
+  static const auto* table = new OptionTable<Options>(
+      OptionSources{/*env_prefix=*/"", /*config_file=*/false, /*defaults_from_target=*/true, /*error_prefix=*/""},
+      {
+          B::Integer("accounts", "", 1, int64_t{1} << 40, "account entries to push through in all",
+                     Field(&Options::accounts)),
+          B::Integer("streams", "", 1, 10000,
+                     "concurrent GetProfiles streams; each ends after --entries_per_stream and a new one starts",
+                     Field(&Options::streams)),
+          B::Integer("entries_per_stream", "", 1, int64_t{1} << 40, "account entries per stream",
+                     Field(&Options::entries_per_stream)),
+          B::Integer("outstanding", "", 1, 1000000, "entries asked and not yet answered, per stream",
+                     Field(&Options::outstanding)),
+          B::List(
+              "fault_every_ms", "", "pause before each fault, uniform in [A, B] ms (A,B; or A alone)",
+              [](std::vector<std::string> texts, Options& options) {
+                if (texts.empty() || texts.size() > 2) return absl::InvalidArgumentError("must be A,B or A");
+                absl::StatusOr<int64_t> low = ParseIntegerOption(texts[0], 0, 3600000);
+                if (!low.ok()) return low.status();
+                absl::StatusOr<int64_t> high = ParseIntegerOption(texts.back(), *low, 3600000);
+                if (!high.ok()) return high.status();
+                options.fault_min_ms = static_cast<int>(*low);
+                options.fault_max_ms = static_cast<int>(*high);
+                return absl::OkStatus();
+              },
+              [](const Options& options) { return absl::StrCat(options.fault_min_ms, ",", options.fault_max_ms); }),
+          B::Integer("attempt_timeout_ms", "", 1, 600000,
+                     "the bridge's upstream attempt timeout; the slowest fault exceeds it",
+                     Field(&Options::attempt_timeout_ms)),
+          B::Integer("seed", "", 0, (int64_t{1} << 53) - 1, "of the faults and of the accounts", Field(&Options::seed)),
+          [] {
+            Option<Options> flag =
+                B::Custom(B::Spec("bridge_flag", "", OptionKind::kString, "extra bridge flag, e.g. --k=v"),
+                          [](absl::string_view text, Options& options) {
+                            options.bridge_flags.emplace_back(text);
+                            return absl::OkStatus();
+                          });
+            flag.spec.repeatable = true;
+            return flag;
+          }(),
+          B::String("bridge_binary", "", "the bridge to run", Field(&Options::bridge_binary)),
+          B::String("sandbox_binary", "", "the sandbox to run", Field(&Options::sandbox_binary)),
+      });
+  return *table;
+}
+
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const size_t eq = arg.find('=');
-    const std::string name = arg.substr(0, eq);
-    const std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
-    try {
-      if (name == "--accounts") {
-        options.accounts = std::stoll(value);
-      } else if (name == "--streams") {
-        options.streams = std::stoi(value);
-      } else if (name == "--entries_per_stream") {
-        options.entries_per_stream = std::stoll(value);
-      } else if (name == "--outstanding") {
-        options.outstanding = std::stoi(value);
-      } else if (name == "--fault_every_ms") {
-        const size_t comma = value.find(',');
-        options.fault_min_ms = std::stoi(value.substr(0, comma));
-        options.fault_max_ms = comma == std::string::npos ? options.fault_min_ms : std::stoi(value.substr(comma + 1));
-      } else if (name == "--attempt_timeout_ms") {
-        options.attempt_timeout_ms = std::stoi(value);
-      } else if (name == "--seed") {
-        options.seed = std::stoull(value);
-      } else if (name == "--bridge_flag") {
-        options.bridge_flags.push_back(value);
-      } else if (name == "--bridge_binary") {
-        options.bridge_binary = value;
-      } else if (name == "--sandbox_binary") {
-        options.sandbox_binary = value;
-      } else if (name == "--help" || name == "-h") {
-        std::cout << kUsage;
-        std::exit(0);
-      } else {
-        std::cerr << "unknown flag " << arg << "\n" << kUsage;
-        return std::nullopt;
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value in " << arg << "\n";
-      return std::nullopt;
-    }
-  }
-  if (options.accounts <= 0 || options.streams <= 0 || options.entries_per_stream <= 0 || options.outstanding <= 0 ||
-      options.fault_min_ms < 0 || options.fault_max_ms < options.fault_min_ms || options.attempt_timeout_ms <= 0) {
-    std::cerr << "impossible value\n" << kUsage;
+  absl::StatusOr<ParsedOptions> parsed = SoakTable().Parse(
+      std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, options);
+  if (!parsed.ok()) {
+    std::cerr << "portrait-soak: " << parsed.status().message() << "\n";
     return std::nullopt;
+  }
+  if (parsed->help()) {
+    std::cout << "portrait-soak: a million account entries through the bridge under random upstream faults\n\n"
+              << SoakTable().Help();
+    std::exit(0);
   }
   return options;
 }
