@@ -299,7 +299,8 @@ class OptionTable {
  public:
   OptionTable(OptionSources sources, std::vector<Option<Target>> options)
       : sources_(std::move(sources)), options_(std::move(options)) {
-    const Target initial{};
+    // Value-initialized: clang refuses Target{} (aggregate init) when a member's default constructor is explicit.
+    const Target initial = Target();
     for (Option<Target>& option : options_) {
       if (option.spec.env.empty() && !sources_.env_prefix.empty()) {
         option.spec.env = OptionEnvName(sources_.env_prefix, option.spec.name);
