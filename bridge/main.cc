@@ -157,6 +157,8 @@ int Run(int argc, char** argv) {
     upstream.Fetch({config.upstream.identifier}, {"Tag_Profile_IM_Nick"}, clock.Now() + config.upstream.attempt_timeout,
                    [](CallOutcome) {});
   });
+  // Declared after `upstream`, so the probe stops before `upstream` goes, on every return.
+  absl::Cleanup stop_probing = [&health] { health.SetProbe(nullptr); };
 
   // Asks flow: the streams' reactors -> [cache, when cache_ttl_ms > 0] -> [shared cache in Redis, when
   // cache_redis_url is set] -> coalescer -> one upstream call per batch.
@@ -268,7 +270,6 @@ int Run(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(config.shutdown_grace)));
   server->Wait();
-  health.SetProbe(nullptr);  // The probe calls `upstream`, which goes first.
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }
