@@ -160,16 +160,7 @@ const OptionTable<Options>& BenchTable() {
                 return absl::OkStatus();
               },
               [](const Options& options) { return absl::StrJoin(options.tags, ","); }),
-          [] {
-            Option<Options> flag = B::Custom(
-                B::Spec("bridge_flag", "", OptionKind::kString, "extra bridge flag for every scenario, e.g. --k=v"),
-                [](absl::string_view text, Options& options) {
-                  options.bridge_flags.emplace_back(text);
-                  return absl::OkStatus();
-                });
-            flag.spec.repeatable = true;
-            return flag;
-          }(),
+          B::Repeated("bridge_flag", "extra bridge flag for every scenario, e.g. --k=v", Field(&Options::bridge_flags)),
           B::String("bridge_binary", "", "the bridge to run", Field(&Options::bridge_binary)),
           B::String("sandbox_binary", "", "the sandbox to run", Field(&Options::sandbox_binary)),
           B::String("redis_binary", "", "redis-server for scenario 5 (default: redis-server from PATH)",

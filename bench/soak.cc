@@ -113,16 +113,7 @@ const OptionTable<Options>& SoakTable() {
                      "the bridge's upstream attempt timeout; the slowest fault exceeds it",
                      Field(&Options::attempt_timeout_ms)),
           B::Integer("seed", "", 0, (int64_t{1} << 53) - 1, "of the faults and of the accounts", Field(&Options::seed)),
-          [] {
-            Option<Options> flag =
-                B::Custom(B::Spec("bridge_flag", "", OptionKind::kString, "extra bridge flag, e.g. --k=v"),
-                          [](absl::string_view text, Options& options) {
-                            options.bridge_flags.emplace_back(text);
-                            return absl::OkStatus();
-                          });
-            flag.spec.repeatable = true;
-            return flag;
-          }(),
+          B::Repeated("bridge_flag", "extra bridge flag, e.g. --k=v", Field(&Options::bridge_flags)),
           B::String("bridge_binary", "", "the bridge to run", Field(&Options::bridge_binary)),
           B::String("sandbox_binary", "", "the sandbox to run", Field(&Options::sandbox_binary)),
       });

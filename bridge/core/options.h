@@ -267,6 +267,18 @@ struct OptionBuilder {
     return option;
   }
 
+  /// A flag that may be given several times, each value appended to a vector<string> field (not printed back).
+  template <typename F>
+  static Option<Target> Repeated(std::string name, std::string help, F field) {
+    Option<Target> option{Spec(std::move(name), "", OptionKind::kString, std::move(help))};
+    option.spec.repeatable = true;
+    option.apply = [field](absl::string_view text, Target& target) {
+      field(target).emplace_back(text);
+      return absl::OkStatus();
+    };
+    return option;
+  }
+
   /// Anything else: the spec, the parser and the read-back written out.
   static Option<Target> Custom(OptionSpec spec, std::function<absl::Status(absl::string_view, Target&)> apply,
                                std::function<std::string(const Target&)> show = nullptr) {

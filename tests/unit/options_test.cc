@@ -51,15 +51,7 @@ std::vector<Option<Settings>> Options() {
             return absl::OkStatus();
           },
           [](const Settings& settings) { return absl::StrJoin(settings.tags, ","); }),
-      [] {
-        Option<Settings> extra = B::Custom(B::Spec("extra", "", OptionKind::kString, "repeatable"),
-                                           [](absl::string_view text, Settings& settings) {
-                                             settings.extras.emplace_back(text);
-                                             return absl::OkStatus();
-                                           });
-        extra.spec.repeatable = true;
-        return extra;
-      }(),
+      B::Repeated("extra", "repeatable", Field(&Settings::extras)),
   };
 }
 
