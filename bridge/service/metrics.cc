@@ -272,13 +272,7 @@ void BridgeMetrics::OnInvalidRequest() { invalid_requests_.Increment(); }
 void BridgeMetrics::OnUnreadBytes(int64_t delta) { unread_bytes_.Increment(static_cast<double>(delta)); }
 
 // Calls by method and code, and their durations, are the standard grpc_server_* series (GrpcServerMetrics).
-void BridgeMetrics::OnStreamFinished(grpc::StatusCode /*code*/, int64_t /*accounts*/, int64_t /*failed_accounts*/,
-                                     absl::Duration /*duration*/) {
-  streams_in_flight_.Decrement();
-}
-
-void BridgeMetrics::OnBatchGetFinished(grpc::StatusCode /*code*/, int64_t /*accounts*/, int64_t /*failed_accounts*/,
-                                       absl::Duration /*duration*/) {}
+void BridgeMetrics::OnStreamFinished() { streams_in_flight_.Decrement(); }
 
 void BridgeMetrics::SetMisconfigured(absl::string_view reason) {
   for (absl::string_view known : MisconfigurationReasons()) {

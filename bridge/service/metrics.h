@@ -72,10 +72,7 @@ class BridgeMetrics final : public UpstreamObserver,
   void OnAccountsAnswered(grpc::StatusCode code, int64_t count) override;
   void OnInvalidRequest() override;
   void OnUnreadBytes(int64_t delta) override;
-  void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
-                        absl::Duration duration) override;
-  void OnBatchGetFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
-                          absl::Duration duration) override;
+  void OnStreamFinished() override;
   void OnLookupAnswered(const char* method, absl::Duration latency) override;
 
   /// portrait_bridge_misconfigured{reason} (from UpstreamHealth): 1 for `reason` (an error-table reason,

@@ -101,12 +101,8 @@ class StreamObserver {
   virtual void OnInvalidRequest() = 0;
   /// The bytes of responses held for readers that have not taken them changed by `delta`.
   virtual void OnUnreadBytes(int64_t delta) = 0;
-  /// A stream ended with `code`; `accounts` results were written, `failed_accounts` of them non-OK.
-  virtual void OnStreamFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
-                                absl::Duration duration) = 0;
-  /// A BatchGetProfiles call ended with `code`, with `accounts` results, `failed_accounts` of them non-OK.
-  virtual void OnBatchGetFinished(grpc::StatusCode code, int64_t accounts, int64_t failed_accounts,
-                                  absl::Duration duration) = 0;
+  /// A stream ended (how, and what it answered, is in the grpc_server_* series and the accounts counts).
+  virtual void OnStreamFinished() = 0;
   /// A lookup was answered: a GetProfiles request accepted on the stream, or a BatchGetProfiles call answered OK
   /// (`method` is the gRPC method's name), `latency` after it arrived, as its last result went to gRPC.
   virtual void OnLookupAnswered(const char* /*method*/, absl::Duration /*latency*/) {}

@@ -296,10 +296,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   void ReportFinish(const grpc::Status& status) {
     absl::MutexLock lock(&mutex_);
     const absl::Duration duration = absl::Now() - started_;
-    if (observer_ != nullptr) {
-      observer_->OnStreamFinished(status.error_code(), requests_.accounts_answered(), requests_.accounts_failed(),
-                                  duration);
-    }
+    if (observer_ != nullptr) observer_->OnStreamFinished();
     LogFinished(status, "GetProfiles stream finished",
                 {{"requests", requests_.requests()},
                  {"invalid_requests", requests_.invalid_requests()},
@@ -465,12 +462,8 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor, private UpstreamC
   void ReportFinish(const grpc::Status& status) {
     absl::MutexLock lock(&mutex_);
     const absl::Duration duration = absl::Now() - started_;
-    if (observer_ != nullptr) {
-      observer_->OnBatchGetFinished(status.error_code(), requests_.accounts_answered(), requests_.accounts_failed(),
-                                    duration);
-      // Answered with its results (not refused, nor ended early): a lookup.
-      if (status.ok()) observer_->OnLookupAnswered("BatchGetProfiles", duration);
-    }
+    // Answered with its results (not refused, nor ended early): a lookup.
+    if (observer_ != nullptr && status.ok()) observer_->OnLookupAnswered("BatchGetProfiles", duration);
     LogFinished(status, "BatchGetProfiles finished",
                 {{"accounts", requests_.accounts_answered()},
                  {"failed_accounts", requests_.accounts_failed()},
