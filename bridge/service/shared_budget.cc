@@ -220,9 +220,11 @@ void SharedBudget::SetShared(bool shared, const absl::Status& why) {
     if (!shared) rejoining_since_ = absl::InfinitePast();  // A rejoin that failed starts over when Redis is back.
     if (mode_ == mode) return;
     if (mode_ == 1) {
-      // Shared sends already planned by any bridge go out until latest_planned_anywhere_ (plus their lateness):
-      // the fallback's first send comes a whole window after them.
-      fallback_.HoldUntil(latest_planned_anywhere_ + kPlanWindow);
+      // No shared slot goes on the wire once a bridge's Redis connection is down (ClaimAtSocket), and every bridge
+      // of a Redis that went away loses its connection with it: the fallback's first send comes a window after now.
+      // (What this bridge last heard of the others' plans is no bound: a busy bridge keeps planning, seconds ahead,
+      // after a quiet one's last answer.)
+      fallback_.HoldUntil(clock_.Now() + kPlanWindow);
     }
     mode_ = mode;
   }
@@ -237,6 +239,9 @@ void SharedBudget::SetShared(bool shared, const absl::Status& why) {
 
 std::optional<absl::Duration> SharedBudget::ClaimAtSocket(const BudgetGrant& grant) {
   if (!grant.shared) return fallback_.ClaimAtSocket(grant);
+  // Redis is gone (or this bridge was cut off from it): a fallback may start a window after it noticed, so slots
+  // planned before are not used; the call asks again, and the fallback answers.
+  if (!redis_->connected()) return absl::ZeroDuration();
   if (!Expired(grant)) return std::nullopt;
   // Too late for its place in the shared window: sending now could crowd the sends planned after it. The slot
   // stays counted (it cannot be handed back safely); ask for a new one at once.

@@ -46,10 +46,12 @@ struct SharedBudgetOptions {
 /// wait). The change of mode is logged once per transition and reported to the observer; the shared budget is used
 /// again as soon as Redis answers (the client reconnects by itself). No call waits for Redis beyond its timeout.
 /// The hand-overs keep the promise as long as every bridge loses and regains Redis within a reconnect interval of
-/// the others (Redis itself going away or restarting): the fallback starts a window after the last shared send
-/// planned by any bridge, promises slots at most kFallbackHorizon ahead, and a bridge back on Redis plans its first
-/// shared send kFallbackHorizon plus a window after it came back. A bridge cut off from a Redis the others still
-/// reach adds its fallback rate to the shared budget until it is back: the fallback share is the price of that.
+/// the others (Redis itself going away or restarting): a shared slot is used only while the bridge's Redis
+/// connection is up (ClaimAtSocket refuses it otherwise, and the call asks again), so the fallback starts a window
+/// after the bridge found Redis gone; the fallback promises slots at most kFallbackHorizon ahead, and a bridge back
+/// on Redis plans its first shared send kFallbackHorizon plus a window after it came back. A bridge cut off from a
+/// Redis the others still reach adds its fallback rate to the shared budget until it is back: the fallback share is the
+/// price of that.
 ///
 /// Thread-safe. It owns its Redis connection, so that Redis answers still on their way when it is destroyed are
 /// delivered (as failures, answered by the fallback) while it is still whole. `clock` and `observer` must outlive
