@@ -4,12 +4,11 @@
 #include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
-#include <list>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/synchronization/mutex.h"
 
@@ -40,92 +39,149 @@ std::vector<ProfileItem> DecodeItems(absl::string_view encoded) {
 
 namespace {
 
-// The tag of an account's failure entry. Never a real tag: request validation rejects empty tags.
-constexpr absl::string_view kFailureTag = "";
-
-// One remembered fact. List nodes never move, so the account's index record points at them.
-struct Entry {
-  std::string account;
-  std::string tag;
-  absl::Time expiry;
-  bool present = false;              // The field was set: `encoded_item` holds it.
-  std::string encoded_item;          // When present: AppendEncodedItem's bytes for the field.
-  std::unique_ptr<Failure> failure;  // Only on the failure entry (rare, so kept out of line).
+// The account with its hash, computed once per call: the hash picks the shard and is the shard index's hash too.
+struct HashedAccount {
+  absl::string_view account;
+  size_t hash;
 };
 
-using EntryList = std::list<Entry>;
+HashedAccount Hashed(absl::string_view account) { return {account, absl::Hash<absl::string_view>()(account)}; }
 
-// An account's entries: its fields and its failure entry. A handful per account, so a linear scan finds a tag.
-using AccountEntries = absl::InlinedVector<EntryList::iterator, 4>;
+struct AccountHash {
+  using is_transparent = void;
+  size_t operator()(absl::string_view account) const { return absl::Hash<absl::string_view>()(account); }
+  size_t operator()(const HashedAccount& key) const { return key.hash; }
+};
+
+struct AccountEq {
+  using is_transparent = void;
+  bool operator()(absl::string_view a, absl::string_view b) const { return a == b; }
+  bool operator()(absl::string_view a, const HashedAccount& b) const { return a == b.account; }
+  bool operator()(const HashedAccount& a, absl::string_view b) const { return a.account == b; }
+};
+
+struct RememberedFailure {
+  Failure failure;
+  absl::Time expiry;
+};
+
+// One (account, tag) entry. Its item (AppendEncodedItem's bytes; none when the field is unset, while a set one
+// always has some: the field header) and its tag lie in a buffer, the record's `bytes`. 32-bit offsets: the buffer
+// holds one account's answer, far below 4 GiB.
+struct Field {
+  absl::Time expiry;
+  uint32_t item_offset = 0;
+  uint32_t item_size = 0;
+  uint32_t tag_offset = 0;
+  uint32_t tag_size = 0;
+};
+
+using Fields = absl::InlinedVector<Field, 4>;
+
+absl::string_view TagOf(const Field& field, const std::string& bytes) {
+  return {bytes.data() + field.tag_offset, field.tag_size};
+}
+
+// A field and the buffer it lies in, while a record's buffer is being rebuilt.
+struct PackedField {
+  const Field* field;
+  const std::string* bytes;
+};
+
+// Copies the fields into `fields` and `bytes` (both empty): every item in order, then every tag. So fields asked for in
+// the order they were stored in have their items back to back, and a hit copies them at once.
+void Pack(absl::Span<const PackedField> sources, Fields& fields, std::string& bytes) {
+  size_t size = 0;
+  for (const PackedField& source : sources) size += source.field->item_size + source.field->tag_size;
+  bytes.reserve(size);
+  for (const PackedField& source : sources) {
+    Field& field = fields.emplace_back(*source.field);
+    field.item_offset = static_cast<uint32_t>(bytes.size());
+    bytes.append(source.bytes->data() + source.field->item_offset, source.field->item_size);
+  }
+  for (size_t i = 0; i < sources.size(); ++i) {
+    fields[i].tag_offset = static_cast<uint32_t>(bytes.size());
+    bytes.append(sources[i].bytes->data() + sources[i].field->tag_offset, sources[i].field->tag_size);
+  }
+}
+
+// An account's entries: its failure and its fields. Records are nodes of the shard's index, which never move, so
+// they link into the recency list themselves.
+struct Record {
+  int64_t entries() const { return static_cast<int64_t>(fields.size()) + (failure != nullptr ? 1 : 0); }
+
+  // The field for `wanted`; `hint` is where it is when the fields are asked for in the order they were stored in.
+  const Field* Find(absl::string_view wanted, size_t hint) const {
+    if (hint < fields.size() && TagOf(fields[hint], bytes) == wanted) return &fields[hint];
+    for (const Field& field : fields) {
+      if (TagOf(field, bytes) == wanted) return &field;
+    }
+    return nullptr;
+  }
+
+  absl::string_view account;  // The index's key.
+  Record* newer = nullptr;    // Neighbours in the shard's recency list; null at its ends.
+  Record* older = nullptr;
+  std::unique_ptr<RememberedFailure> failure;  // Rare, so kept out of line.
+  Fields fields;
+  // Laid out by Pack. Dropped fields' bytes stay until the next PutProfile of the account packs the buffer again.
+  std::string bytes;
+};
+
+using Index = absl::node_hash_map<std::string, Record, AccountHash, AccountEq>;
 
 }  // namespace
 
-// Entries in least-recently-used order (front: most recent) and an index over them by account. Aligned so that
+// An index of the shard's accounts and a list of them from most to least recently used. Aligned so that
 // neighbouring shards' locks do not share a cache line.
 struct alignas(64) ProfileCache::Shard {
   explicit Shard(int64_t capacity) : capacity(capacity) {}
 
-  // The entry for `tag` among the account's, if any.
-  static AccountEntries::iterator FindTag(AccountEntries& entries, absl::string_view tag) {
-    return std::find_if(entries.begin(), entries.end(), [tag](EntryList::iterator entry) { return entry->tag == tag; });
+  // The account's record, new (and empty, not yet in the recency list) if there was none.
+  Record& FindOrAdd(const HashedAccount& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    if (const auto it = index.find(key); it != index.end()) return it->second;
+    const auto it = index.try_emplace(std::string(key.account)).first;
+    it->second.account = it->first;
+    return it->second;
   }
 
-  // The entry of the account (at `record`) for `tag`, if fresh at `now`: moved to the front. A stale one is dropped
-  // (the record may then be left empty: the caller drops it with DropIfEmpty).
-  const Entry* FindFresh(AccountEntries& entries, absl::string_view tag, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
-    const auto it = FindTag(entries, tag);
-    if (it == entries.end()) return nullptr;
-    const EntryList::iterator entry = *it;
-    if (now >= entry->expiry) {
-      entries.erase(it);
-      lru.erase(entry);
-      return nullptr;
+  void Unlink(Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    (record.newer != nullptr ? record.newer->older : newest) = record.older;
+    (record.older != nullptr ? record.older->newer : oldest) = record.newer;
+    record.newer = record.older = nullptr;
+  }
+
+  // Makes the record the most recently used; `linked` says whether it is in the list already.
+  void MoveToFront(Record& record, bool linked) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    if (newest == &record) return;
+    if (linked) Unlink(record);
+    record.older = newest;
+    (newest != nullptr ? newest->newer : oldest) = &record;
+    newest = &record;
+  }
+
+  // Drops an account whose entries are already out of `entries`.
+  void Erase(Index::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    Unlink(it->second);
+    index.erase(it);
+  }
+
+  // Evicts least recently used accounts, whole, while the shard holds more than its capacity.
+  void EvictToFit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
+    while (entries > capacity) {
+      Record& victim = *oldest;
+      entries -= victim.entries();
+      evictions += victim.entries();
+      Erase(index.find(victim.account));
     }
-    lru.splice(lru.begin(), lru, entry);
-    return &*entry;
-  }
-
-  void DropIfEmpty(absl::string_view account) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
-    if (auto it = index.find(account); it != index.end() && it->second.empty()) index.erase(it);
-  }
-
-  void Erase(absl::string_view account, absl::string_view tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
-    auto record = index.find(account);
-    if (record == index.end()) return;
-    const auto it = FindTag(record->second, tag);
-    if (it == record->second.end()) return;
-    const EntryList::iterator entry = *it;
-    record->second.erase(it);
-    if (record->second.empty()) index.erase(record);
-    lru.erase(entry);  // Last: `account` and `tag` may point into it (eviction passes the victim's own strings).
-  }
-
-  // The entry for (account, tag), new or reused, at the front; evicts the least recently used one when full.
-  Entry& Upsert(absl::string_view account, absl::string_view tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex) {
-    if (auto record = index.find(account); record != index.end()) {
-      if (const auto it = FindTag(record->second, tag); it != record->second.end()) {
-        lru.splice(lru.begin(), lru, *it);
-        return **it;
-      }
-    }
-    // Evict before taking the account's record: the victim may be the record's last entry.
-    if (static_cast<int64_t>(lru.size()) >= capacity) {
-      const Entry& victim = lru.back();
-      Erase(victim.account, victim.tag);
-      ++evictions;
-    }
-    Entry& entry = lru.emplace_front();
-    entry.account = std::string(account);
-    entry.tag = std::string(tag);
-    index[account].push_back(lru.begin());
-    return entry;
   }
 
   const int64_t capacity;
   mutable absl::Mutex mutex;
-  EntryList lru ABSL_GUARDED_BY(mutex);
-  absl::flat_hash_map<std::string, AccountEntries> index ABSL_GUARDED_BY(mutex);
+  Index index ABSL_GUARDED_BY(mutex);
+  Record* newest ABSL_GUARDED_BY(mutex) = nullptr;
+  Record* oldest ABSL_GUARDED_BY(mutex) = nullptr;
+  int64_t entries ABSL_GUARDED_BY(mutex) = 0;  // Over all records: fields plus failures.
   int64_t hits ABSL_GUARDED_BY(mutex) = 0;
   int64_t misses ABSL_GUARDED_BY(mutex) = 0;
   int64_t evictions ABSL_GUARDED_BY(mutex) = 0;
@@ -142,71 +198,138 @@ ProfileCache::ProfileCache(const ProfileCacheOptions& options, const Clock& cloc
 
 ProfileCache::~ProfileCache() = default;
 
-ProfileCache::Shard& ProfileCache::ShardFor(absl::string_view account) const {
-  // The high half of the hash: a shard's index hashes the account with the same function and takes its control
-  // bits from the low bits, which would otherwise be the same for every account of the shard.
-  return *shards_[(absl::Hash<absl::string_view>()(account) >> 32) % shards_.size()];
+ProfileCache::Shard& ProfileCache::ShardFor(size_t account_hash) const {
+  // The high half of the hash: the shard's index uses the same hash, and takes its control bits from the low bits,
+  // which would otherwise be the same for every account of the shard.
+  return *shards_[(account_hash >> 32) % shards_.size()];
 }
 
 std::optional<ProfileCache::Hit> ProfileCache::Lookup(absl::string_view account, absl::Span<const std::string> tags) {
   const absl::Time now = clock_.Now();
-  Shard& shard = ShardFor(account);
-  Hit hit;
+  const HashedAccount key = Hashed(account);
+  Shard& shard = ShardFor(key.hash);
+  std::optional<Hit> hit;
   absl::MutexLock lock(&shard.mutex);
-  const auto record = shard.index.find(account);
-  if (record == shard.index.end()) {
+  const auto it = shard.index.find(key);
+  if (it == shard.index.end()) {
     ++shard.misses;
     return std::nullopt;
   }
-  AccountEntries& entries = record->second;
-  if (const Entry* failed = shard.FindFresh(entries, kFailureTag, now); failed != nullptr) {
-    hit.failure = *failed->failure;
-    ++shard.hits;
-    return hit;
+  Record& record = it->second;
+  if (record.failure != nullptr) {
+    if (now < record.failure->expiry) {
+      hit.emplace().failure = record.failure->failure;
+      ++shard.hits;
+      shard.MoveToFront(record, /*linked=*/true);
+      return hit;
+    }
+    record.failure.reset();
+    --shard.entries;
   }
-  for (const std::string& tag : tags) {
-    const Entry* entry = shard.FindFresh(entries, tag, now);
-    if (entry == nullptr) {
+  // Every asked field must be there and fresh. Their items are usually back to back (see Pack): then one copy.
+  size_t begin = 0;
+  size_t size = 0;
+  bool adjacent = true;
+  for (size_t i = 0; i < tags.size(); ++i) {
+    const Field* field = record.Find(tags[i], i);
+    if (field == nullptr || now >= field->expiry) {
+      if (field != nullptr) {
+        record.fields.erase(record.fields.begin() + (field - record.fields.data()));
+        --shard.entries;
+      }
+      if (record.entries() == 0) shard.Erase(it);
       ++shard.misses;
-      if (entries.empty()) shard.index.erase(record);
       return std::nullopt;
     }
-    if (entry->present) hit.encoded_items.append(entry->encoded_item);
+    if (i == 0) begin = field->item_offset;
+    adjacent = adjacent && field->item_offset == begin + size;
+    size += field->item_size;
   }
-  if (entries.empty()) shard.index.erase(record);  // Every tag stale: only possible with no tags asked.
   ++shard.hits;
+  std::string& out = hit.emplace().encoded_items;
+  if (adjacent) {
+    out = std::string(record.bytes.data() + begin, size);  // Cheaper than assign(), which allows overlap.
+  } else {
+    out.reserve(size);
+    for (size_t i = 0; i < tags.size(); ++i) {
+      const Field& field = *record.Find(tags[i], i);
+      out.append(record.bytes.data() + field.item_offset, field.item_size);
+    }
+  }
+  if (record.entries() == 0) {
+    shard.Erase(it);  // Only a stale failure, and no tags asked.
+  } else {
+    shard.MoveToFront(record, /*linked=*/true);
+  }
   return hit;
 }
 
 void ProfileCache::PutProfile(absl::string_view account, absl::Span<const std::string> tags,
                               absl::Span<const ProfileItem> items) {
   if (ttl_ <= absl::ZeroDuration() || tags.empty()) return;
-  const absl::Time expiry = clock_.Now() + ttl_;
-  Shard& shard = ShardFor(account);
+  const HashedAccount key = Hashed(account);
+  Shard& shard = ShardFor(key.hash);
   if (shard.capacity == 0) return;
-  absl::MutexLock lock(&shard.mutex);
-  shard.Erase(account, kFailureTag);
-  for (const std::string& tag : tags) {
+  // The new fields, encoded before taking the lock.
+  const absl::Time expiry = clock_.Now() + ttl_;
+  std::string fresh_bytes;
+  Fields fresh;
+  for (size_t i = 0; i < tags.size(); ++i) {
+    const std::string& tag = tags[i];
+    if (std::find(tags.begin(), tags.begin() + i, tag) != tags.begin() + i) continue;  // Stored once.
+    Field& field = fresh.emplace_back();
+    field.expiry = expiry;
+    field.tag_offset = static_cast<uint32_t>(fresh_bytes.size());
+    field.tag_size = static_cast<uint32_t>(tag.size());
+    fresh_bytes.append(tag);
+    field.item_offset = static_cast<uint32_t>(fresh_bytes.size());
     // A handful of items per account: a linear scan beats building an index.
     const auto item = std::find_if(items.begin(), items.end(),
                                    [&tag](const ProfileItem& candidate) { return candidate.tag() == tag; });
-    Entry& entry = shard.Upsert(account, tag);
-    entry.expiry = expiry;
-    entry.present = item != items.end();
-    entry.encoded_item.clear();
-    if (entry.present) AppendEncodedItem(*item, entry.encoded_item);
+    if (item == items.end()) continue;
+    AppendEncodedItem(*item, fresh_bytes);
+    field.item_size = static_cast<uint32_t>(fresh_bytes.size() - field.item_offset);
   }
+
+  // Declared before the lock so that what they end up holding (the record's old fields, bytes and failure) is freed
+  // after it is released.
+  Fields fields;
+  std::string bytes;
+  std::unique_ptr<RememberedFailure> failure;
+  absl::InlinedVector<PackedField, 8> sources;
+  absl::MutexLock lock(&shard.mutex);
+  Record& record = shard.FindOrAdd(key);
+  const int64_t before = record.entries();
+  const bool linked = before > 0;
+  failure.swap(record.failure);
+  // The account's other fields keep their items and expiry, ahead of the new ones.
+  for (const Field& kept : record.fields) {
+    if (std::find(tags.begin(), tags.end(), TagOf(kept, record.bytes)) == tags.end()) {
+      sources.push_back({&kept, &record.bytes});
+    }
+  }
+  for (const Field& field : fresh) sources.push_back({&field, &fresh_bytes});
+  Pack(sources, fields, bytes);
+  record.fields.swap(fields);
+  record.bytes.swap(bytes);
+  shard.entries += record.entries() - before;
+  shard.MoveToFront(record, linked);
+  shard.EvictToFit();
 }
 
 void ProfileCache::PutFailure(absl::string_view account, const Failure& failure) {
   if (negative_ttl_ <= absl::ZeroDuration()) return;
-  const absl::Time expiry = clock_.Now() + negative_ttl_;
-  Shard& shard = ShardFor(account);
+  const HashedAccount key = Hashed(account);
+  Shard& shard = ShardFor(key.hash);
   if (shard.capacity == 0) return;
+  auto remembered = std::make_unique<RememberedFailure>(RememberedFailure{failure, clock_.Now() + negative_ttl_});
   absl::MutexLock lock(&shard.mutex);
-  Entry& entry = shard.Upsert(account, kFailureTag);
-  entry.expiry = expiry;
-  entry.failure = std::make_unique<Failure>(failure);
+  Record& record = shard.FindOrAdd(key);
+  const bool linked = record.entries() > 0;
+  if (record.failure == nullptr) ++shard.entries;
+  record.failure.swap(remembered);  // A replaced failure is freed after the lock is released.
+  shard.MoveToFront(record, linked);
+  shard.EvictToFit();
 }
 
 ProfileCache::Stats ProfileCache::stats() const {
@@ -216,7 +339,7 @@ ProfileCache::Stats ProfileCache::stats() const {
     stats.hits += shard->hits;
     stats.misses += shard->misses;
     stats.evictions += shard->evictions;
-    stats.entries += static_cast<int64_t>(shard->lru.size());
+    stats.entries += shard->entries;
   }
   return stats;
 }

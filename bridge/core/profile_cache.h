@@ -1,6 +1,7 @@
 #ifndef PORTRAIT_BRIDGE_CORE_PROFILE_CACHE_H_
 #define PORTRAIT_BRIDGE_CORE_PROFILE_CACHE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -39,15 +40,22 @@ struct ProfileCacheOptions {
 ///
 /// Each (account, tag) entry holds either the field's ProfileItem or the fact that Tencent returned no item for that
 /// tag (the field is unset), so an unset field is a hit too. An account-level failure entry shadows the account's
-/// field entries while it is fresh. Entries expire individually `ttl` (`negative_ttl`) after they were stored and are
-/// dropped lazily; when a shard is full the least recently used entry of that shard is evicted. The bound is
-/// per shard (max_entries / shards each), so the cache as a whole never holds more than max_entries.
+/// field entries while it is fresh. Entries expire individually `ttl` (`negative_ttl`) after they were stored; a
+/// stale entry is dropped when a Lookup meets it (a stale field among the asked tags makes that Lookup a miss).
 ///
-/// Each shard indexes its entries by account (one hash lookup per account, whatever the number of tags), and keeps
-/// every present field serialized (Hit::encoded_items).
+/// Recency is kept per account, not per entry: a hit, PutProfile and PutFailure make the account the most recently
+/// used of its shard (a miss does not). The bound counts entries, one per (account, tag) plus one per remembered
+/// failure, per shard (max_entries / shards each), so the cache as a whole never holds more than max_entries: when
+/// a store leaves a shard over its bound, the shard evicts whole accounts, least recently used first, until it fits,
+/// and every entry of an evicted account counts as an eviction. A store that gives an account more entries than
+/// its shard's bound evicts that account too.
+///
+/// Each shard holds one record per account: the account once, its failure, and its fields, whose tags and
+/// serialized items (Hit::encoded_items) share one buffer. A hit is one hash lookup and at most one move in the
+/// recency list, whatever the number of tags.
 ///
 /// Pure: no threads of its own, time from the injected clock. Thread-safe; every operation takes one shard lock
-/// and is O(number of tags).
+/// and is O(number of tags x the account's fields), a handful each.
 class ProfileCache {
  public:
   /// A fresh answer for one account.
@@ -67,7 +75,7 @@ class ProfileCache {
   struct Stats {
     int64_t hits = 0;       ///< Lookups answered (all tags fresh, or a fresh failure).
     int64_t misses = 0;     ///< Lookups with at least one tag missing or stale.
-    int64_t evictions = 0;  ///< Entries dropped because their shard was full.
+    int64_t evictions = 0;  ///< Entries dropped because their shard was full (all of each evicted account's).
     int64_t entries = 0;    ///< Entries held now (including stale ones not yet dropped).
   };
 
@@ -95,7 +103,7 @@ class ProfileCache {
  private:
   struct Shard;
 
-  Shard& ShardFor(absl::string_view account) const;
+  Shard& ShardFor(size_t account_hash) const;
 
   const absl::Duration ttl_;
   const absl::Duration negative_ttl_;

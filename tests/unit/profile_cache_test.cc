@@ -134,6 +134,105 @@ TEST(ProfileCacheTest, AFullCacheEvictsTheLeastRecentlyUsedEntry) {
   EXPECT_EQ(cache.stats().evictions, 1);
 }
 
+TEST(ProfileCacheTest, EvictionTakesTheLeastRecentlyUsedAccountWithAllItsEntries) {
+  FakeClock clock;
+  ProfileCache cache(Options(/*max_entries=*/5, /*shards=*/1), clock);
+  cache.PutProfile("a", {kNick, kGender, kLevel}, {StringItem(kNick, "a"), UintItem(kLevel, 1)});
+  cache.PutProfile("b", {kNick, kLevel}, {StringItem(kNick, "b"), UintItem(kLevel, 2)});
+  // A hit on one tag makes the whole account recent: "b" is now the least recently used.
+  ASSERT_TRUE(cache.Lookup("a", {kLevel}).has_value());
+  EXPECT_EQ(cache.stats().entries, 5);
+
+  cache.PutProfile("c", {kNick}, {StringItem(kNick, "c")});
+
+  EXPECT_EQ(cache.stats().entries, 4);
+  EXPECT_EQ(cache.stats().evictions, 2) << "both of b's entries";
+  EXPECT_EQ(cache.Lookup("b", {kNick}), std::nullopt);
+  EXPECT_EQ(cache.Lookup("b", {kLevel}), std::nullopt);
+  EXPECT_TRUE(cache.Lookup("a", {kNick, kGender, kLevel}).has_value());
+  EXPECT_TRUE(cache.Lookup("c", {kNick}).has_value());
+}
+
+TEST(ProfileCacheTest, AMissDoesNotMakeTheAccountRecent) {
+  FakeClock clock;
+  ProfileCache cache(Options(/*max_entries=*/2, /*shards=*/1), clock);
+  cache.PutProfile("a", {kNick}, {StringItem(kNick, "a")});
+  cache.PutProfile("b", {kNick}, {StringItem(kNick, "b")});
+  EXPECT_EQ(cache.Lookup("a", {kNick, kLevel}), std::nullopt);  // The level was never stored.
+
+  cache.PutProfile("c", {kNick}, {StringItem(kNick, "c")});
+
+  EXPECT_EQ(cache.Lookup("a", {kNick}), std::nullopt);
+  EXPECT_TRUE(cache.Lookup("b", {kNick}).has_value());
+  EXPECT_EQ(cache.stats().evictions, 1);
+}
+
+TEST(ProfileCacheTest, AFailureAndTheFieldsOfAnAccountCountTogetherTowardTheBound) {
+  FakeClock clock;
+  ProfileCache cache(Options(/*max_entries=*/3, /*shards=*/1), clock);
+  cache.PutProfile("alice", {kNick, kLevel}, {StringItem(kNick, "Alice"), UintItem(kLevel, 1)});
+  cache.PutFailure("alice", TencentFailure(40003, "account not found"));
+  cache.PutFailure("alice", TencentFailure(40003, "account not found"));  // Replaces it: still one entry.
+  EXPECT_EQ(cache.stats().entries, 3);
+  EXPECT_EQ(cache.stats().evictions, 0);
+
+  cache.PutProfile("bob", {kNick}, {StringItem(kNick, "Bob")});
+
+  const ProfileCache::Stats stats = cache.stats();
+  EXPECT_EQ(stats.entries, 1);
+  EXPECT_EQ(stats.evictions, 3) << "alice's two fields and her failure";
+  EXPECT_EQ(cache.Lookup("alice", {kNick}), std::nullopt);
+  EXPECT_TRUE(cache.Lookup("bob", {kNick}).has_value());
+}
+
+TEST(ProfileCacheTest, AnAccountLargerThanItsShardIsNotKept) {
+  FakeClock clock;
+  ProfileCache cache(Options(/*max_entries=*/2, /*shards=*/1), clock);
+  cache.PutProfile("a", {kNick}, {StringItem(kNick, "a")});
+  cache.PutProfile("b", {kNick, kGender, kLevel}, {StringItem(kNick, "b")});
+  EXPECT_EQ(cache.Lookup("b", {kNick}), std::nullopt);
+  EXPECT_EQ(cache.Lookup("a", {kNick}), std::nullopt);
+  EXPECT_EQ(cache.stats().entries, 0);
+  EXPECT_EQ(cache.stats().evictions, 4);
+}
+
+TEST(ProfileCacheTest, RefreshingAFieldKeepsTheOtherFieldsAndTheirExpiry) {
+  FakeClock clock;
+  ProfileCache cache(Options(), clock);
+  cache.PutProfile("alice", {kNick, kGender, kLevel}, {StringItem(kNick, "Alice"), UintItem(kLevel, 1)});
+  clock.Advance(kTtl / 2);
+  cache.PutProfile("alice", {kNick}, {StringItem(kNick, "Alicia")});
+  EXPECT_EQ(cache.stats().entries, 3);
+
+  // In another order than stored, and the refreshed nick is no longer stored first.
+  std::optional<ProfileCache::Hit> hit = cache.Lookup("alice", {kLevel, kGender, kNick});
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kLevel, kNick}));
+  EXPECT_EQ(hit->items()[1].string_value(), "Alicia");
+  hit = cache.Lookup("alice", {kNick, kGender, kLevel});
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kNick, kLevel}));
+
+  clock.Advance(kTtl / 2);  // The gender and the level are now ttl old; the nick half of it.
+  EXPECT_EQ(cache.Lookup("alice", {kNick, kLevel}), std::nullopt);
+  EXPECT_EQ(cache.stats().entries, 2) << "the stale level is dropped; the gender is not asked, so not yet";
+  hit = cache.Lookup("alice", {kNick});
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->items()[0].string_value(), "Alicia");
+  EXPECT_EQ(cache.Lookup("alice", {kGender}), std::nullopt);
+  EXPECT_EQ(cache.stats().entries, 1);
+}
+
+TEST(ProfileCacheTest, ARepeatedTagIsStoredOnce) {
+  FakeClock clock;
+  ProfileCache cache(Options(), clock);
+  cache.PutProfile("alice", {kNick, kNick}, {StringItem(kNick, "Alice")});
+  EXPECT_EQ(cache.stats().entries, 1);
+  std::optional<ProfileCache::Hit> hit = cache.Lookup("alice", {kNick});
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kNick}));
+}
+
 TEST(ProfileCacheTest, TheBoundHoldsAcrossShards) {
   FakeClock clock;
   ProfileCache cache(Options(/*max_entries=*/100, /*shards=*/16), clock);
