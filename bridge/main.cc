@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -50,6 +51,9 @@ namespace {
 // bridge is misconfigured. The overall service ("") stays SERVING until the process exits, so liveness probes do
 // not kill a draining or misconfigured pod (a restart would not fix its configuration).
 constexpr char kReadinessService[] = "portraitbridge.profile.v1.ProfileService";
+
+// Free memory at the top of a malloc arena beyond this much goes back to the kernel (see Run).
+constexpr int kMallocTrimThresholdBytes = 256 << 20;
 
 // The gRPC port's credentials. With TLS, gRPC's file-watcher provider rereads the files every
 // tls_reload_interval_seconds and serves each new connection with what it last read: a renewed certificate, key or
@@ -98,6 +102,12 @@ int Run(int argc, char** argv) {
   // ever locked (the bridge's, and gRPC's own, several per stream) gets a node in a global lock graph, about
   // 0.5 KiB each, and every Lock() updates that graph under one global lock. A production binary wants neither.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // glibc hands a thread arena's free top back to the kernel (madvise) whenever it passes 128 KiB, and the next
+  // burst of answers takes the pages back through page faults: with the threshold at 256 MiB the memory stays
+  // with the process for reuse. Measured (bench scenario 3, same run): 7 to 15% more cached profiles per bridge
+  // core, and scenario 2 about 5% less CPU per profile; the idle stream's cost is unchanged. The price: RSS stays
+  // at its high-water mark after a burst instead of shrinking back.
+  mallopt(M_TRIM_THRESHOLD, kMallocTrimThresholdBytes);
   std::vector<std::string> args(argv + 1, argv + argc);
   for (const std::string& arg : args) {
     if (arg == "--help" || arg == "-h") {
