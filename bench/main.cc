@@ -154,13 +154,7 @@ const OptionTable<Options>& BenchTable() {
                      Field(&Options::seed)),
           Count("channels", 1, 10000, "gRPC connections for the callers", &Options::channels),
           Count("rest_threads", 1, 1024, "curl multi threads of the REST baseline", &Options::rest_threads),
-          B::List(
-              "tags", "", "tags asked",
-              [](std::vector<std::string> tags, Options& options) {
-                options.tags = std::move(tags);
-                return absl::OkStatus();
-              },
-              [](const Options& options) { return absl::StrJoin(options.tags, ","); }),
+          B::Strings("tags", "", "tags asked", Field(&Options::tags)),
           B::Repeated("bridge_flag", "extra bridge flag for every scenario, e.g. --k=v", Field(&Options::bridge_flags)),
           B::String("bridge_binary", "", "the bridge to run", Field(&Options::bridge_binary)),
           B::String("sandbox_binary", "", "the sandbox to run", Field(&Options::sandbox_binary)),

@@ -267,6 +267,18 @@ struct OptionBuilder {
     return option;
   }
 
+  /// Comma-separated strings (a JSON array in the config file) into a vector<string> field, as given.
+  template <typename F>
+  static Option<Target> Strings(std::string name, std::string default_value, std::string help, F field) {
+    return List(
+        std::move(name), std::move(default_value), std::move(help),
+        [field](std::vector<std::string> values, Target& target) {
+          field(target) = std::move(values);
+          return absl::OkStatus();
+        },
+        [field](const Target& target) { return absl::StrJoin(field(target), ","); });
+  }
+
   /// A flag that may be given several times, each value appended to a vector<string> field (not printed back).
   template <typename F>
   static Option<Target> Repeated(std::string name, std::string help, F field) {

@@ -126,13 +126,8 @@ const OptionTable<SandboxFlags>& SandboxTable() {
                     [](absl::string_view admin) {
                       return admin.empty() ? absl::InvalidArgumentError("must not be empty") : absl::OkStatus();
                     }),
-          F::List(
-              "extra_admins", "", "More admin identifiers (at most 10 admins in all).",
-              [](std::vector<std::string> admins, SandboxFlags& flags) {
-                flags.extra_admins = std::move(admins);
-                return absl::OkStatus();
-              },
-              [](const SandboxFlags& flags) { return absl::StrJoin(flags.extra_admins, ","); }),
+          F::Strings("extra_admins", "", "More admin identifiers (at most 10 admins in all).",
+                     Field(&SandboxFlags::extra_admins)),
           F::String("secret_key_file", "", "File holding the app secret key (else $PORTRAIT_SANDBOX_SECRET_KEY).",
                     Field(&SandboxFlags::secret_key_file)),
           F::String("tls_cert_file", "", "PEM certificate: serve HTTPS (needs --tls_key_file).",

@@ -44,13 +44,7 @@ std::vector<Option<Settings>> Options() {
       B::Number("ratio", "0.25", 0, 1, /*min_exclusive=*/true, "a ratio", Field(&Settings::ratio)),
       B::Bool("verbose", "false", "talk more", Field(&Settings::verbose)),
       B::Enum<Mode>("mode", "fast", {{"fast", Mode::kFast}, {"slow", Mode::kSlow}}, "a mode", Field(&Settings::mode)),
-      B::List(
-          "tags", "a,b", "some tags",
-          [](std::vector<std::string> tags, Settings& settings) {
-            settings.tags = std::move(tags);
-            return absl::OkStatus();
-          },
-          [](const Settings& settings) { return absl::StrJoin(settings.tags, ","); }),
+      B::Strings("tags", "a,b", "some tags", Field(&Settings::tags)),
       B::Repeated("extra", "repeatable", Field(&Settings::extras)),
   };
 }
