@@ -31,7 +31,7 @@ constexpr std::array<std::pair<absl::string_view, absl::string_view>, 8> kRegion
 
 // Reads a portrait_get answer in one pass, straight into the result: a DOM would allocate a node for every key and
 // value of up to 100 profiles, for each call. Fields it does not know are skipped, whatever their shape.
-class PortraitGetSax final : public nlohmann::json_sax<Json> {
+class PortraitGetSax final {
  public:
   // `users_hint`: how many users the answer likely holds (the list is reserved once rather than grown).
   PortraitGetSax(const TagTypes& tag_types, size_t users_hint) : tag_types_(tag_types), users_hint_(users_hint) {}
@@ -57,23 +57,42 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     return std::move(answer_);
   }
 
-  // Scalars are looked at in place: a Json per scalar, or a string moved out of the lexer's buffer (which the
-  // lexer then grows again), cost allocations on every value of every profile.
-  bool null() override { return Scalar(ScalarValue{}); }
-  bool boolean(bool value) override { return Scalar(ScalarValue{ScalarValue::kOther, 0, 0, nullptr, Json(value)}); }
-  bool number_integer(number_integer_t value) override {
-    return Scalar(ScalarValue{ScalarValue::kInteger, value, 0, nullptr, Json()});
+  // Scalars are looked at in place: strings are views of the body (or of the reader's buffer when they hold
+  // escapes), valid during the callback only.
+  bool null() { return Scalar(ScalarValue{}); }
+  bool boolean(bool value) {
+    ScalarValue scalar;
+    scalar.kind = ScalarValue::kBoolean;
+    scalar.boolean = value;
+    return Scalar(scalar);
   }
-  bool number_unsigned(number_unsigned_t value) override {
-    return Scalar(ScalarValue{ScalarValue::kUnsigned, static_cast<int64_t>(value), value, nullptr, Json()});
+  bool number_integer(int64_t value) {
+    ScalarValue scalar;
+    scalar.kind = ScalarValue::kInteger;
+    scalar.integer = value;
+    return Scalar(scalar);
   }
-  bool number_float(number_float_t value, const string_t& /*text*/) override {
-    return Scalar(ScalarValue{ScalarValue::kOther, 0, 0, nullptr, Json(value)});
+  bool number_unsigned(uint64_t value) {
+    ScalarValue scalar;
+    scalar.kind = ScalarValue::kUnsigned;
+    scalar.integer = static_cast<int64_t>(value);
+    scalar.unsigned_value = value;
+    return Scalar(scalar);
   }
-  bool string(string_t& value) override { return Scalar(ScalarValue{ScalarValue::kString, 0, 0, &value, Json()}); }
-  bool binary(binary_t& /*value*/) override { return Scalar(ScalarValue{}); }
+  bool number_float(double value) {
+    ScalarValue scalar;
+    scalar.kind = ScalarValue::kFloat;
+    scalar.floating = value;
+    return Scalar(scalar);
+  }
+  bool string(absl::string_view value) {
+    ScalarValue scalar;
+    scalar.kind = ScalarValue::kString;
+    scalar.text = value;
+    return Scalar(scalar);
+  }
 
-  bool start_object(std::size_t /*elements*/) override {
+  bool start_object() {
     ++depth_;
     if (skip_depth_ > 0) {
       ++skip_depth_;
@@ -91,8 +110,7 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         place_.push_back(Place::kUser);
         return true;
       case Place::kItemsArray:
-        if (answer_.users.back().items.empty()) answer_.users.back().items.reserve(items_hint_);
-        answer_.users.back().items.emplace_back();
+        if (answer_.users.back().encoded_items.empty()) answer_.users.back().encoded_items.reserve(items_bytes_hint_);
         item_has_tag_ = false;
         item_value_.kind = ScalarValue::kNull;
         place_.push_back(Place::kItem);
@@ -102,7 +120,7 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     }
   }
 
-  bool end_object() override {
+  bool end_object() {
     --depth_;
     if (skip_depth_ > 0) return Unskip();
     const Place closing = At();
@@ -110,20 +128,20 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     if (closing == Place::kUser && !user_has_account_) {
       UsersError("a UserProfileItem entry has no string To_Account");
     } else if (closing == Place::kItem) {
-      ProfileItem& item = answer_.users.back().items.back();
       if (!item_has_tag_) {
         UsersError("a ProfileItem has no string Tag");
-      } else if (item_value_.kind != ScalarValue::kNull) {
-        SetItemValue(tag_types_.TypeOf(item.tag()), item);
+      } else {
+        AppendItem(answer_.users.back().encoded_items);
       }
     } else if (closing == Place::kUser) {
-      items_hint_ = std::max(items_hint_, answer_.users.back().items.size());  // Users of one call ask the same tags.
+      // Users of one call ask the same tags.
+      items_bytes_hint_ = std::max(items_bytes_hint_, answer_.users.back().encoded_items.size());
     }
     AfterValue();
     return true;
   }
 
-  bool start_array(std::size_t /*elements*/) override {
+  bool start_array() {
     ++depth_;
     if (skip_depth_ > 0) {
       ++skip_depth_;
@@ -141,14 +159,14 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     }
   }
 
-  bool end_array() override {
+  bool end_array() {
     --depth_;
     if (skip_depth_ > 0) return Unskip();
     place_.pop_back();  // kUsersArray or kItemsArray: the value of its key is complete.
     return true;
   }
 
-  bool key(string_t& key) override {
+  bool key(absl::string_view key) {
     if (skip_depth_ > 0) return true;
     const Place container = At();
     Place next = Place::kOther;
@@ -180,11 +198,6 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     return true;
   }
 
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
-                   const nlohmann::detail::exception& /*ex*/) override {
-    return false;
-  }
-
  private:
   // Where the parser is: containers, and keys whose value comes next.
   enum class Place {
@@ -209,14 +222,15 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
 
   Place At() const { return place_.empty() ? Place::kRoot : place_.back(); }
 
-  // One scalar, in place: strings point into the lexer's buffer, valid during the callback only.
+  // One scalar, in place.
   struct ScalarValue {
-    enum Kind { kNull, kInteger, kUnsigned, kString, kOther };  // kOther: booleans and floats, kept in `json`.
+    enum Kind { kNull, kInteger, kUnsigned, kString, kBoolean, kFloat };
     Kind kind = kNull;
     int64_t integer = 0;  // kInteger and kUnsigned (the latter cast, as Json::get<int64_t> does).
     uint64_t unsigned_value = 0;
-    const std::string* text = nullptr;  // kString.
-    Json json;
+    bool boolean = false;
+    double floating = 0;
+    absl::string_view text;  // kString: valid during the callback only.
 
     bool IsInteger() const { return kind == kInteger || kind == kUnsigned; }
   };
@@ -226,32 +240,45 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
     ScalarValue::Kind kind = ScalarValue::kNull;
     int64_t integer = 0;
     uint64_t unsigned_value = 0;
+    bool boolean = false;
+    double floating = 0;
     std::string text;  // kString; assigned, so its capacity is reused from item to item.
-    Json json;         // kOther.
   };
 
-  // The value's text as a string field holds it: a string as is, anything else as its JSON text.
-  std::string ItemValueText() const {
+  // The value's text as a string field holds it: a string as is, anything else as its JSON text (in `scratch`).
+  absl::string_view ItemValueText(std::string& scratch) const {
     switch (item_value_.kind) {
       case ScalarValue::kString:
         return item_value_.text;
       case ScalarValue::kInteger:
-        return Json(item_value_.integer).dump();
+        scratch = Json(item_value_.integer).dump();
+        return scratch;
       case ScalarValue::kUnsigned:
-        return Json(item_value_.unsigned_value).dump();
+        scratch = Json(item_value_.unsigned_value).dump();
+        return scratch;
+      case ScalarValue::kBoolean:
+        scratch = Json(item_value_.boolean).dump();
+        return scratch;
       default:
-        return item_value_.json.dump();
+        scratch = Json(item_value_.floating).dump();
+        return scratch;
     }
   }
 
-  // Types the value as the schema promises, falling back to the JSON text when it does not fit (uint_value is
-  // 32 bits, as Tencent's integer fields are).
-  void SetItemValue(ValueType type, ProfileItem& item) const {
-    switch (type) {
-      case ValueType::kUint:
+  // Appends the item that ended, in wire form: its value typed as the schema promises, falling back to the JSON
+  // text when it does not fit (uint_value is 32 bits, as Tencent's integer fields are); no value without one.
+  void AppendItem(std::string& out) const {
+    if (item_value_.kind == ScalarValue::kNull) {
+      AppendEncodedItem(item_tag_, ProfileItem::VALUE_NOT_SET, 0, {}, out);
+      return;
+    }
+    std::string scratch;
+    switch (tag_types_.TypeOf(item_tag_)) {
+      case ValueType::kUint: {
         if (item_value_.kind == ScalarValue::kUnsigned &&
             item_value_.unsigned_value <= std::numeric_limits<uint32_t>::max()) {
-          item.set_uint_value(static_cast<uint32_t>(item_value_.unsigned_value));
+          AppendEncodedItem(item_tag_, ProfileItem::kUintValue, static_cast<uint32_t>(item_value_.unsigned_value), {},
+                            out);
           return;
         }
         if (item_value_.kind == ScalarValue::kString) {
@@ -259,17 +286,18 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
           uint32_t parsed = 0;
           const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
           if (error == std::errc() && end == text.data() + text.size() && !text.empty()) {
-            item.set_uint_value(parsed);
+            AppendEncodedItem(item_tag_, ProfileItem::kUintValue, parsed, {}, out);
             return;
           }
         }
-        item.set_string_value(ItemValueText());
+        AppendEncodedItem(item_tag_, ProfileItem::kStringValue, 0, ItemValueText(scratch), out);
         return;
+      }
       case ValueType::kString:
-        item.set_string_value(ItemValueText());
+        AppendEncodedItem(item_tag_, ProfileItem::kStringValue, 0, ItemValueText(scratch), out);
         return;
       case ValueType::kBytes:
-        item.set_bytes_value(ItemValueText());
+        AppendEncodedItem(item_tag_, ProfileItem::kBytesValue, 0, ItemValueText(scratch), out);
         return;
     }
   }
@@ -285,11 +313,11 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         if (error_code_is_integer_) answer_.error_code = value.integer;
         break;
       case Place::kErrorInfo:
-        if (value.kind == ScalarValue::kString) answer_.error_info = *value.text;
+        if (value.kind == ScalarValue::kString) answer_.error_info = std::string(value.text);
         break;
       case Place::kActionStatus:
         saw_action_status_ = true;
-        action_status_fail_ = value.kind == ScalarValue::kString && *value.text == "FAIL";
+        action_status_fail_ = value.kind == ScalarValue::kString && value.text == "FAIL";
         break;
       case Place::kUsersKey:
         if (value.kind != ScalarValue::kNull) UsersError("UserProfileItem is not an array");
@@ -299,7 +327,7 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         return true;
       case Place::kAccount:
         if (value.kind == ScalarValue::kString) {
-          answer_.users.back().account = *value.text;
+          answer_.users.back().account = std::string(value.text);
           user_has_account_ = true;
         }
         break;
@@ -307,7 +335,7 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         if (value.IsInteger()) answer_.users.back().result_code = value.integer;
         break;
       case Place::kResultInfo:
-        if (value.kind == ScalarValue::kString) answer_.users.back().result_info = *value.text;
+        if (value.kind == ScalarValue::kString) answer_.users.back().result_info = std::string(value.text);
         break;
       case Place::kItemsKey:
         if (value.kind != ScalarValue::kNull) UsersError("ProfileItem is not an array");
@@ -317,7 +345,7 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         return true;
       case Place::kTag:
         if (value.kind == ScalarValue::kString) {
-          answer_.users.back().items.back().set_tag(*value.text);
+          item_tag_.assign(value.text.data(), value.text.size());
           item_has_tag_ = true;
         }
         break;
@@ -325,8 +353,9 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
         item_value_.kind = value.kind;
         item_value_.integer = value.integer;
         item_value_.unsigned_value = value.unsigned_value;
-        if (value.kind == ScalarValue::kString) item_value_.text.assign(*value.text);
-        if (value.kind == ScalarValue::kOther) item_value_.json = value.json;
+        item_value_.boolean = value.boolean;
+        item_value_.floating = value.floating;
+        if (value.kind == ScalarValue::kString) item_value_.text.assign(value.text.data(), value.text.size());
         break;
       default:
         break;
@@ -404,9 +433,10 @@ class PortraitGetSax final : public nlohmann::json_sax<Json> {
   bool action_status_fail_ = false;
   bool user_has_account_ = false;
   bool item_has_tag_ = false;
+  std::string item_tag_;  // The current item's Tag; assigned, so its capacity is reused.
   ItemValue item_value_;
   const size_t users_hint_;
-  size_t items_hint_ = 0;  // The most items a user had so far.
+  size_t items_bytes_hint_ = 0;  // The most item bytes a user had so far.
   std::string users_error_;
   std::string error_;
 };
@@ -423,32 +453,32 @@ class JsonReader {
 
   // Whether the whole text is one JSON value (with whitespace around it); the handler saw it up to any error.
   bool Parse() {
-    std::vector<bool> in_object;  // Open containers, innermost last (iterative: nesting depth costs no stack).
+    std::string in_object;  // Open containers, innermost last, 1 for an object (iterative: no stack per level).
     while (true) {
       // A value.
       SkipSpace();
       if (p_ == end_) return false;
       if (*p_ == '{') {
         ++p_;
-        if (!sax_.start_object(static_cast<std::size_t>(-1))) return false;
+        if (!sax_.start_object()) return false;
         SkipSpace();
         if (p_ != end_ && *p_ == '}') {
           ++p_;
           if (!sax_.end_object()) return false;
         } else {
           if (!Key()) return false;
-          in_object.push_back(true);
+          in_object.push_back(1);
           continue;
         }
       } else if (*p_ == '[') {
         ++p_;
-        if (!sax_.start_array(static_cast<std::size_t>(-1))) return false;
+        if (!sax_.start_array()) return false;
         SkipSpace();
         if (p_ != end_ && *p_ == ']') {
           ++p_;
           if (!sax_.end_array()) return false;
         } else {
-          in_object.push_back(false);
+          in_object.push_back(0);
           continue;
         }
       } else if (!Scalar()) {
@@ -474,13 +504,16 @@ class JsonReader {
 
  private:
   void SkipSpace() {
-    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    const char* p = p_;
+    while (p != end_ && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    p_ = p;
   }
 
   // A member's name and its colon.
   bool Key() {
     SkipSpace();
-    if (p_ == end_ || *p_ != '"' || !String() || !sax_.key(text_)) return false;
+    absl::string_view name;
+    if (p_ == end_ || *p_ != '"' || !String(name) || !sax_.key(name)) return false;
     SkipSpace();
     if (p_ == end_ || *p_ != ':') return false;
     ++p_;
@@ -495,8 +528,10 @@ class JsonReader {
 
   bool Scalar() {
     switch (*p_) {
-      case '"':
-        return String() && sax_.string(text_);
+      case '"': {
+        absl::string_view text;
+        return String(text) && sax_.string(text);
+      }
       case 't':
         return Literal("true") && sax_.boolean(true);
       case 'f':
@@ -549,7 +584,7 @@ class JsonReader {
     }
     text_.assign(start, p_);
     const double value = std::strtod(text_.c_str(), nullptr);
-    return std::isfinite(value) && sax_.number_float(value, text_);  // nlohmann refuses what overflows a double.
+    return std::isfinite(value) && sax_.number_float(value);  // nlohmann refuses what overflows a double.
   }
 
   static int HexValue(char c) {
@@ -638,7 +673,8 @@ class JsonReader {
     return true;
   }
 
-  // One UTF-8 sequence starting with a byte >= 0x80 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF).
+  // Steps over one UTF-8 sequence starting with a byte >= 0x80, if it is valid (RFC 3629: no overlong forms, no
+  // surrogates, <= U+10FFFF).
   bool Utf8() {
     const auto byte = [this](int i) { return static_cast<unsigned char>(p_[i]); };
     const unsigned char lead = byte(0);
@@ -661,44 +697,59 @@ class JsonReader {
     for (int i = 2; i < length; ++i) {
       if (byte(i) < 0x80 || byte(i) > 0xBF) return false;
     }
-    text_.append(p_, static_cast<size_t>(length));
     p_ += length;
     return true;
   }
 
-  // A string, from its opening quote, into text_.
-  bool String() {
-    text_.clear();
+  // A string, from its opening quote, as a view: of the body itself when it holds no escape (most do), else of
+  // text_, where its unescaped text is built.
+  bool String(absl::string_view& text) {
     ++p_;
+    const char* run = p_;  // Bytes not yet copied to text_ (once there is an escape).
+    bool escaped = false;
     while (true) {
-      const char* run = p_;  // Plain ASCII is copied in runs.
-      while (p_ != end_) {
-        const auto c = static_cast<unsigned char>(*p_);
-        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
-        ++p_;
-      }
-      text_.append(run, static_cast<size_t>(p_ - run));
+      const char* p = p_;  // A local: stores through p_ would have to wait for every load of a char.
+      while (p != end_ && !kStringStop[static_cast<unsigned char>(*p)]) ++p;
+      p_ = p;
       if (p_ == end_) return false;
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
+        if (escaped) {
+          text_.append(run, static_cast<size_t>(p_ - run));
+          text = text_;
+        } else {
+          text = absl::string_view(run, static_cast<size_t>(p_ - run));
+        }
         ++p_;
         return true;
       }
-      if (c == '\\') {
+      if (c >= 0x80) {
+        if (!Utf8()) return false;  // Valid UTF-8 stays in the run.
+      } else if (c == '\\') {
+        if (!escaped) text_.clear();
+        escaped = true;
+        text_.append(run, static_cast<size_t>(p_ - run));
         ++p_;
         if (!Escape()) return false;
-      } else if (c >= 0x80) {
-        if (!Utf8()) return false;
+        run = p_;
       } else {
         return false;  // A control character must be escaped.
       }
     }
   }
 
+  // The bytes that end a run of plain characters in a string: the closing quote, a backslash, a control character
+  // (which must be escaped) and the first byte of a UTF-8 sequence (which is checked).
+  static constexpr std::array<bool, 256> kStringStop = [] {
+    std::array<bool, 256> stop{};
+    for (int c = 0; c < 256; ++c) stop[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+    return stop;
+  }();
+
   const char* p_;
   const char* const end_;
   PortraitGetSax& sax_;
-  std::string text_;  // The current string or number, reused.
+  std::string text_;  // The current number, or string with escapes; reused.
 };
 
 }  // namespace

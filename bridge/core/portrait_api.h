@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "bridge/core/encoded_items.h"
 #include "bridge/core/profile_tags.h"
 #include "portraitbridge/profile/v1/profile.pb.h"
 
@@ -34,9 +35,13 @@ std::string RegionNames();
 /// One user's entry in a portrait_get answer.
 struct UserProfileEntry {
   std::string account;
-  std::vector<portraitbridge::profile::v1::ProfileItem> items;
+  /// The user's ProfileItems in wire form (see encoded_items.h), in the answer's order.
+  std::string encoded_items;
   int64_t result_code = 0;
   std::string result_info;
+
+  /// The items decoded (for tests and callers that want messages).
+  std::vector<portraitbridge::profile::v1::ProfileItem> items() const { return DecodeItems(encoded_items); }
 };
 
 /// A parsed portrait_get answer. When error_code is non-zero the call failed as a whole.

@@ -1,8 +1,5 @@
 #include "bridge/core/profile_cache.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -14,28 +11,7 @@
 
 namespace portrait_bridge {
 
-using google::protobuf::internal::WireFormatLite;
-using portraitbridge::profile::v1::AccountResult;
 using portraitbridge::profile::v1::ProfileItem;
-
-void AppendEncodedItem(const ProfileItem& item, std::string& out) {
-  const size_t size = item.ByteSizeLong();
-  uint8_t header[1 + 5];  // The tag (one byte: field 2), then the length as a varint (at most 5 bytes).
-  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteTagToArray(
-      WireFormatLite::MakeTag(AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), header);
-  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), end);
-  out.append(reinterpret_cast<const char*>(header), end - header);
-  const size_t start = out.size();
-  out.resize(start + size);
-  item.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&out[start]));
-}
-
-std::vector<ProfileItem> DecodeItems(absl::string_view encoded) {
-  // The fields are those of an AccountResult holding only items.
-  AccountResult holder;
-  if (!holder.ParseFromArray(encoded.data(), static_cast<int>(encoded.size()))) return {};
-  return {holder.items().begin(), holder.items().end()};
-}
 
 namespace {
 

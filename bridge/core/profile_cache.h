@@ -12,17 +12,11 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "bridge/core/clock.h"
+#include "bridge/core/encoded_items.h"
 #include "bridge/core/failure.h"
 #include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {
-
-/// Appends `item` as AccountResult.items encodes it: one length-delimited field `items` (2) of AccountResult.
-/// A run of such fields appended to an encoded AccountResult adds those items to it.
-void AppendEncodedItem(const portraitbridge::profile::v1::ProfileItem& item, std::string& out);
-
-/// The items of a run of fields written by AppendEncodedItem; items that do not decode are left out.
-std::vector<portraitbridge::profile::v1::ProfileItem> DecodeItems(absl::string_view encoded);
 
 /// Limits of a ProfileCache.
 struct ProfileCacheOptions {

@@ -40,7 +40,7 @@ std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& 
     } else if (it->second->result_code != 0) {
       outcome.failure = TencentFailure(it->second->result_code, it->second->result_info);
     } else {
-      outcome.items = std::move(it->second->items);  // An answer repeating an account keeps its first entry.
+      outcome.encoded_items = std::move(it->second->encoded_items);  // A repeated account keeps its first entry.
       by_account.erase(it);
     }
   }

@@ -188,11 +188,12 @@ struct SharedCacheFetcher::Core {
         }
         continue;
       }
+      const std::vector<ProfileItem> items = ItemsOf(outcome);
       for (const std::string& tag : tags) {
-        const auto item = std::find_if(outcome.items.begin(), outcome.items.end(),
+        const auto item = std::find_if(items.begin(), items.end(),
                                        [&tag](const ProfileItem& candidate) { return candidate.tag() == tag; });
         profiles.emplace_back(ProfileKey(options.sdkappid, tag, outcome.account),
-                              EncodeItem(item == outcome.items.end() ? nullptr : &*item));
+                              EncodeItem(item == items.end() ? nullptr : &*item));
       }
     }
     if (options.ttl <= absl::ZeroDuration()) profiles.clear();

@@ -28,6 +28,7 @@
 
 namespace {
 
+using portrait_bridge::AppendEncodedItem;
 using portrait_bridge::PortraitGetAnswer;
 using portrait_bridge::TagTypes;
 using portrait_bridge::UserProfileEntry;
@@ -163,7 +164,9 @@ bool ExpectedAnswer(const Json& document, PortraitGetAnswer& answer) {
       if (tag == item.end() || !tag->is_string()) return false;
       const auto value = item.find("Value");
       if (value != item.end() && value->is_structured()) return false;
-      entry.items.push_back(ExpectedItem(tag->get<std::string>(), value == item.end() ? Json() : *value));
+      // protobuf's own serializer: the parser's wire form must be exactly its bytes.
+      AppendEncodedItem(ExpectedItem(tag->get<std::string>(), value == item.end() ? Json() : *value),
+                        entry.encoded_items);
     }
   }
   return true;
@@ -174,8 +177,8 @@ std::string Describe(const PortraitGetAnswer& answer) {
                                   absl::CHexEscape(answer.error_info), "\" users=", answer.users.size(), "\n");
   for (const UserProfileEntry& user : answer.users) {
     absl::StrAppend(&text, "  account=\"", absl::CHexEscape(user.account), "\" result_code=", user.result_code,
-                    " result_info=\"", absl::CHexEscape(user.result_info), "\" items=", user.items.size(), "\n");
-    for (const ProfileItem& item : user.items) absl::StrAppend(&text, "    ", item.ShortDebugString(), "\n");
+                    " result_info=\"", absl::CHexEscape(user.result_info), "\" items=", user.items().size(), "\n");
+    for (const ProfileItem& item : user.items()) absl::StrAppend(&text, "    ", item.ShortDebugString(), "\n");
   }
   return text;
 }
@@ -186,11 +189,8 @@ bool SameAnswer(const PortraitGetAnswer& a, const PortraitGetAnswer& b) {
     const UserProfileEntry& x = a.users[i];
     const UserProfileEntry& y = b.users[i];
     if (x.account != y.account || x.result_code != y.result_code || x.result_info != y.result_info ||
-        x.items.size() != y.items.size()) {
+        x.encoded_items != y.encoded_items) {
       return false;
-    }
-    for (size_t k = 0; k < x.items.size(); ++k) {
-      if (x.items[k].SerializeAsString() != y.items[k].SerializeAsString()) return false;
     }
   }
   return true;

@@ -119,16 +119,16 @@ TEST(ParsePortraitGetBodyTest, ReferenceExampleWithPartialSuccess) {
   const UserProfileEntry& ok_user = answer->users[0];
   EXPECT_EQ(ok_user.account, "id1");
   EXPECT_EQ(ok_user.result_code, 0);
-  ASSERT_EQ(ok_user.items.size(), 1u);
-  EXPECT_EQ(ok_user.items[0].tag(), "Tag_Profile_IM_Nick");
-  EXPECT_EQ(ok_user.items[0].value_case(), ProfileItem::kStringValue);
-  EXPECT_EQ(ok_user.items[0].string_value(), "NickNameTest1");
+  ASSERT_EQ(ok_user.items().size(), 1u);
+  EXPECT_EQ(ok_user.items()[0].tag(), "Tag_Profile_IM_Nick");
+  EXPECT_EQ(ok_user.items()[0].value_case(), ProfileItem::kStringValue);
+  EXPECT_EQ(ok_user.items()[0].string_value(), "NickNameTest1");
 
   const UserProfileEntry& failed_user = answer->users[1];
   EXPECT_EQ(failed_user.account, "id4");
   EXPECT_EQ(failed_user.result_code, 40006);
   EXPECT_EQ(failed_user.result_info, "Err_Profile_PortraitGet_Read_Custom_Data_Fail");
-  EXPECT_TRUE(failed_user.items.empty());
+  EXPECT_TRUE(failed_user.items().empty());
 }
 
 // One user with one item whose Value is `value_json`, parsed with `types`.
@@ -139,10 +139,10 @@ absl::StatusOr<ProfileItem> ParseOneItem(const std::string& tag, const std::stri
                            tag + R"(","Value":)" + value_json + "}]}]}";
   absl::StatusOr<PortraitGetAnswer> answer = ParsePortraitGetBody(body, types);
   if (!answer.ok()) return answer.status();
-  if (answer->users.size() != 1 || answer->users[0].items.size() != 1) {
+  if (answer->users.size() != 1 || answer->users[0].items().size() != 1) {
     return absl::InternalError("expected exactly one user with one item");
   }
-  return answer->users[0].items[0];
+  return answer->users[0].items()[0];
 }
 
 TEST(ParsePortraitGetBodyTest, IntegerFieldAsNumberIsUintValue) {
@@ -222,8 +222,8 @@ TEST(ParsePortraitGetBodyTest, UnknownFieldsAreIgnored) {
   ASSERT_TRUE(answer.ok()) << answer.status();
   ASSERT_EQ(answer->users.size(), 1u);
   EXPECT_EQ(answer->users[0].account, "id1");
-  ASSERT_EQ(answer->users[0].items.size(), 1u);
-  EXPECT_EQ(answer->users[0].items[0].uint_value(), 7u);
+  ASSERT_EQ(answer->users[0].items().size(), 1u);
+  EXPECT_EQ(answer->users[0].items()[0].uint_value(), 7u);
 }
 
 TEST(ParsePortraitGetBodyTest, RequestLevelFailureSetsErrorCode) {
@@ -270,13 +270,13 @@ TEST(ParsePortraitGetBodyTest, KeysInAnyOrderAndUnknownNestingAtEveryLevel) {
   ASSERT_TRUE(answer.ok()) << answer.status();
   ASSERT_EQ(answer->users.size(), 2u);
   EXPECT_EQ(answer->users[0].account, "id1");
-  ASSERT_EQ(answer->users[0].items.size(), 2u);
-  EXPECT_EQ(answer->users[0].items[0].tag(), "Tag_Profile_IM_BirthDay");
-  EXPECT_EQ(answer->users[0].items[0].uint_value(), 19900101u);
-  EXPECT_EQ(answer->users[0].items[1].string_value(), "N");
+  ASSERT_EQ(answer->users[0].items().size(), 2u);
+  EXPECT_EQ(answer->users[0].items()[0].tag(), "Tag_Profile_IM_BirthDay");
+  EXPECT_EQ(answer->users[0].items()[0].uint_value(), 19900101u);
+  EXPECT_EQ(answer->users[0].items()[1].string_value(), "N");
   EXPECT_EQ(answer->users[1].account, "id2");
   EXPECT_EQ(answer->users[1].result_code, 40003);
-  EXPECT_TRUE(answer->users[1].items.empty());
+  EXPECT_TRUE(answer->users[1].items().empty());
 }
 
 TEST(ParsePortraitGetBodyTest, ContainersWhereScalarsBelongAreErrors) {

@@ -382,10 +382,10 @@ TEST_F(UpstreamClientTest, SuccessSendsASignedRequestAndDeliversTheUsers) {
   EXPECT_FALSE(outcome.failure.has_value());
   ASSERT_EQ(outcome.users.size(), 2u);
   EXPECT_EQ(outcome.users[0].account, "id1");
-  ASSERT_EQ(outcome.users[0].items.size(), 2u);
-  EXPECT_EQ(outcome.users[0].items[0].string_value(), "Nick1");
-  EXPECT_EQ(outcome.users[0].items[1].value_case(), ProfileItem::kUintValue);
-  EXPECT_EQ(outcome.users[0].items[1].uint_value(), 3u);
+  ASSERT_EQ(outcome.users[0].items().size(), 2u);
+  EXPECT_EQ(outcome.users[0].items()[0].string_value(), "Nick1");
+  EXPECT_EQ(outcome.users[0].items()[1].value_case(), ProfileItem::kUintValue);
+  EXPECT_EQ(outcome.users[0].items()[1].uint_value(), 3u);
   EXPECT_EQ(outcome.users[1].account, "id2");
   EXPECT_EQ(outcome.users[1].result_code, 40006);
   EXPECT_EQ(observer_.attempts(), std::vector<std::string>{"0"});
