@@ -38,7 +38,9 @@ struct ProfileCacheOptions {
 /// stale entry is dropped when a Lookup meets it (a stale field among the asked tags makes that Lookup a miss).
 ///
 /// Recency is kept per account, not per entry: a hit, PutProfile and PutFailure make the account the most recently
-/// used of its shard (a miss does not). The bound counts entries, one per (account, tag) plus one per remembered
+/// used of its shard (a miss does not), except that a hit leaves an account where it is while it is still among the
+/// newest quarter of its shard's accounts (so the order is least recently used up to that quarter, and an account
+/// used within it is never the next to go). The bound counts entries, one per (account, tag) plus one per remembered
 /// failure, per shard (max_entries / shards each), so the cache as a whole never holds more than max_entries: when
 /// a store leaves a shard over its bound, the shard evicts whole accounts, least recently used first, until it fits,
 /// and every entry of an evicted account counts as an eviction. A store that gives an account more entries than

@@ -153,6 +153,29 @@ TEST(ProfileCacheTest, EvictionTakesTheLeastRecentlyUsedAccountWithAllItsEntries
   EXPECT_TRUE(cache.Lookup("c", {kNick}).has_value());
 }
 
+TEST(ProfileCacheTest, AHitWithinTheNewestQuarterKeepsItsPlaceAndAnOlderHitMovesToTheFront) {
+  FakeClock clock;
+  ProfileCache cache(Options(/*max_entries=*/16, /*shards=*/1), clock);
+  for (int i = 0; i < 16; ++i) {
+    const std::string account = absl::StrCat("a", i);
+    cache.PutProfile(account, {kNick}, {StringItem(kNick, account)});
+  }
+  // a12 to a15 are the newest quarter: hits leave the order alone. a1 is older: its hit makes it the newest.
+  for (int i = 12; i < 16; ++i) ASSERT_TRUE(cache.Lookup(absl::StrCat("a", i), {kNick}).has_value());
+  ASSERT_TRUE(cache.Lookup("a1", {kNick}).has_value());
+
+  for (int i = 16; i < 19; ++i) {
+    const std::string account = absl::StrCat("a", i);
+    cache.PutProfile(account, {kNick}, {StringItem(kNick, account)});
+  }
+
+  // Evicted, least recently used first: a0, then a2 and a3 (a1 was moved).
+  EXPECT_EQ(cache.stats().evictions, 3);
+  for (const char* gone : {"a0", "a2", "a3"}) EXPECT_EQ(cache.Lookup(gone, {kNick}), std::nullopt) << gone;
+  for (const char* kept : {"a1", "a4", "a12", "a15", "a18"})
+    EXPECT_TRUE(cache.Lookup(kept, {kNick}).has_value()) << kept;
+}
+
 TEST(ProfileCacheTest, AMissDoesNotMakeTheAccountRecent) {
   FakeClock clock;
   ProfileCache cache(Options(/*max_entries=*/2, /*shards=*/1), clock);
