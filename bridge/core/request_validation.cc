@@ -1,36 +1,19 @@
 #include "bridge/core/request_validation.h"
 
-#include <google/protobuf/empty.pb.h>
-#include <google/protobuf/unknown_field_set.h>
+#include <google/protobuf/arena.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "bridge/core/profile_tags.h"
+#include "core/request_wire.pb.h"
 
 namespace portrait_bridge {
 namespace {
 
-using google::protobuf::UnknownField;
-using google::protobuf::UnknownFieldSet;
-
 constexpr size_t kMaxReportedViolations = 20;  // Enough to act on, without echoing a huge request back.
-
-// Reads every length-delimited field of `wire` (strings taken as bytes) and hands it to `take` with its number;
-// false when `wire` is not a message encoding.
-template <typename Take>
-bool DecodeStrings(absl::string_view wire, Take take) {
-  google::protobuf::Empty message;
-  if (!message.ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
-  UnknownFieldSet* fields = message.GetReflection()->MutableUnknownFields(&message);
-  for (int i = 0; i < fields->field_count(); ++i) {
-    UnknownField* field = fields->mutable_field(i);
-    if (field->type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
-    take(field->number(), std::move(*field->mutable_length_delimited()));
-  }
-  return true;
-}
 
 // Checks accounts and tags, naming fields `prefix` + "accounts[i]" and so on.
 void ValidateLookup(const std::string& prefix, const google::protobuf::RepeatedPtrField<std::string>& accounts,
@@ -53,28 +36,29 @@ void ValidateLookup(const std::string& prefix, const google::protobuf::RepeatedP
 
 }  // namespace
 
-// Protobuf's own parser reads the bytes into a message without fields, so every field lands in its unknown fields,
-// whose strings are not checked for UTF-8: exactly the encodings GetProfilesRequest's parser accepts are accepted
-// (the same limits on tags, lengths and groups), plus strings that are not UTF-8. (CodedInputStream would also
-// take tags and lengths of more than 5 bytes, which that parser refuses.) Fields 1 to 3 with another wire type are
-// unknown fields for protobuf too: skipped.
+// The wire messages are the requests with bytes fields: protobuf's own generated parser, so exactly the encodings
+// it accepts for the requests are accepted (the same limits on tags, lengths and groups; fields with another wire
+// type skipped as unknown), plus strings that are not UTF-8. They are made on the request's arena, so that the
+// swaps below move the parsed strings without a copy.
 bool DecodeRequest(absl::string_view wire, portraitbridge::profile::v1::GetProfilesRequest& request) {
-  using Request = portraitbridge::profile::v1::GetProfilesRequest;
+  auto* parsed = google::protobuf::Arena::CreateMessage<wire::GetProfilesRequestWire>(request.GetArena());
+  std::unique_ptr<wire::GetProfilesRequestWire> owned(request.GetArena() == nullptr ? parsed : nullptr);
   request.Clear();
-  return DecodeStrings(wire, [&](int number, std::string value) {
-    if (number == Request::kRequestIdFieldNumber) request.set_request_id(std::move(value));
-    if (number == Request::kAccountsFieldNumber) request.add_accounts(std::move(value));
-    if (number == Request::kTagsFieldNumber) request.add_tags(std::move(value));
-  });
+  if (!parsed->ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
+  request.mutable_request_id()->swap(*parsed->mutable_request_id());
+  request.mutable_accounts()->Swap(parsed->mutable_accounts());
+  request.mutable_tags()->Swap(parsed->mutable_tags());
+  return true;
 }
 
 bool DecodeBatchGetRequest(absl::string_view wire, portraitbridge::profile::v1::BatchGetProfilesRequest& request) {
-  using Request = portraitbridge::profile::v1::BatchGetProfilesRequest;
+  auto* parsed = google::protobuf::Arena::CreateMessage<wire::BatchGetProfilesRequestWire>(request.GetArena());
+  std::unique_ptr<wire::BatchGetProfilesRequestWire> owned(request.GetArena() == nullptr ? parsed : nullptr);
   request.Clear();
-  return DecodeStrings(wire, [&](int number, std::string value) {
-    if (number == Request::kAccountsFieldNumber) request.add_accounts(std::move(value));
-    if (number == Request::kTagsFieldNumber) request.add_tags(std::move(value));
-  });
+  if (!parsed->ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
+  request.mutable_accounts()->Swap(parsed->mutable_accounts());
+  request.mutable_tags()->Swap(parsed->mutable_tags());
+  return true;
 }
 
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,

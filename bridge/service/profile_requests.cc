@@ -1,5 +1,7 @@
 #include "bridge/service/profile_requests.h"
 
+#include <google/protobuf/arena.h>
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -19,6 +21,22 @@ namespace v1 = portraitbridge::profile::v1;
 
 // gRPC status codes are 0 (OK) to 16 (UNAUTHENTICATED).
 constexpr int kStatusCodes = 17;
+
+// An arena for decoding one request, its first block on the stack: a 100-account request's strings then cost no
+// allocation (they were two each, and their frees, a tenth of a cached lookup's work).
+struct RequestArena {
+  RequestArena() : arena(Options(block, sizeof(block))) {}
+
+  static google::protobuf::ArenaOptions Options(char* initial_block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = initial_block;
+    options.initial_block_size = size;
+    return options;
+  }
+
+  alignas(8) char block[8192];
+  google::protobuf::Arena arena;
+};
 
 // A result encoded for a GetProfilesResponse becomes one for a BatchGetProfilesResponse by its first byte: both
 // tags are one byte, and the rest of the field is the same.
@@ -80,7 +98,8 @@ ProfileRequests::~ProfileRequests() { quotas_.accepted_accounts.Give(accepted_ac
 std::optional<ResponseEncoder> ProfileRequests::AcceptStreamRequest(absl::string_view wire) {
   const uint64_t index = next_request_index_++;
   if (end_status_.has_value() || stop_reading_) return std::nullopt;
-  v1::GetProfilesRequest request;
+  RequestArena arena;
+  v1::GetProfilesRequest& request = *google::protobuf::Arena::CreateMessage<v1::GetProfilesRequest>(&arena.arena);
   std::vector<FieldViolation> stream_violations;
   if (!DecodeRequest(wire, request)) {
     stream_violations.push_back(
@@ -122,7 +141,9 @@ std::optional<ResponseEncoder> ProfileRequests::AcceptStreamRequest(absl::string
 grpc::Status ProfileRequests::AcceptBatchGet(absl::string_view wire) {
   ++next_request_index_;
   stop_reading_ = true;
-  v1::BatchGetProfilesRequest request;
+  RequestArena arena;
+  v1::BatchGetProfilesRequest& request =
+      *google::protobuf::Arena::CreateMessage<v1::BatchGetProfilesRequest>(&arena.arena);
   std::vector<FieldViolation> violations;
   if (!DecodeBatchGetRequest(wire, request)) {
     violations.push_back({"", "the message is not a valid BatchGetProfilesRequest encoding"});
