@@ -232,6 +232,9 @@ std::optional<grpc::Status> ProfileRequests::OnAnswer(uint64_t request_index, st
   encoded.request_index = request_index;
   encoded.results.reserve(outcomes.size());
   ResponseEncoder results(0, std::string());  // No header: only the results.
+  size_t estimate = 0;  // Successes, the usual answer: their bytes and about a dozen of framing each.
+  for (const AccountOutcome& outcome : outcomes) estimate += outcome.account.size() + outcome.encoded_items.size() + 16;
+  results.Reserve(estimate);
   // Accounts answered per gRPC code, reported to the observer once per call rather than per account.
   std::array<int64_t, kStatusCodes> answered{};
   for (AccountOutcome& outcome : outcomes) {
@@ -283,6 +286,8 @@ std::optional<ResponseEncoder> ProfileRequests::NextResponse(absl::Time* complet
   RequestState& state = requests_.at(from.request_index);
   ResponseEncoder response(from.request_index, state.request_id);
   const size_t header = response.size();
+  // The rest of the results (up to the size limit) and request_complete: copied once, never moved again.
+  response.Reserve(std::min(from.bytes.size() - from.next_begin, kResultsRoom) + 2);
   while (from.next < from.results.size()) {
     // A run of results with one copy each that fits goes in one append; a result with copies goes as often as it
     // fits; a response holds at least one result, whatever its size.

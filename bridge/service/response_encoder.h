@@ -39,6 +39,9 @@ class ResponseEncoder {
   /// Results already encoded by another encoder (its bytes(), or a run of whole results from them), `copies` times.
   void AddEncodedResults(absl::string_view results, int copies);
 
+  /// Makes room for `bytes` more bytes, so that the results appended next do not move the response again.
+  void Reserve(size_t bytes) { out_.reserve(out_.size() + bytes); }
+
   /// Sets request_complete. Call it after the results.
   void SetComplete();
 
