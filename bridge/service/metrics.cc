@@ -1,5 +1,6 @@
 #include "bridge/service/metrics.h"
 
+#include <cstring>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -178,7 +179,9 @@ BridgeMetrics::BridgeMetrics(const std::string& version, const std::string& grpc
   for (const char* result : {"hit", "miss"}) shared_cache_accounts_.Add({{"result", result}});
   for (const char* operation : {"lookup", "write"}) shared_cache_errors_.Add({{"operation", operation}});
   for (const char* result : {"hit", "miss"}) local_cache_accounts_.Add({{"result", result}});
-  for (const char* method : kLookupMethods) lookup_seconds_.Add({{"method", method}}, kLatencyBuckets);
+  for (const char* method : kLookupMethods) {
+    lookup_histograms_.emplace_back(method, &lookup_seconds_.Add({{"method", method}}, kLatencyBuckets));
+  }
   for (const char* outcome : kUpstreamOutcomes) upstream_seconds_.Add({{"outcome", outcome}}, kLatencyBuckets);
   for (const char* reason : kRetryReasons) retries_.Add({{"reason", reason}});
   SetMisconfigured("");  // Every reason at 0, so an alert needs no absent().
@@ -217,6 +220,12 @@ void BridgeMetrics::OnBudgetExhausted() { budget_exhausted_.Increment(); }
 
 void BridgeMetrics::OnLookupAnswered(const char* method, absl::Duration latency) {
   // The method comes from the service's own code (kLookupMethods), never from the caller.
+  for (const auto& [name, histogram] : lookup_histograms_) {
+    if (std::strcmp(name, method) == 0) {
+      histogram->Observe(absl::ToDoubleSeconds(latency));
+      return;
+    }
+  }
   lookup_seconds_.Add({{"method", method}}, kLatencyBuckets).Observe(absl::ToDoubleSeconds(latency));
 }
 
@@ -264,7 +273,18 @@ void BridgeMetrics::OnThrottled() { throttled_.Increment(); }
 void BridgeMetrics::OnStreamStarted() { streams_in_flight_.Increment(); }
 
 void BridgeMetrics::OnAccountsAnswered(grpc::StatusCode code, int64_t count) {
-  accounts_.Add({{"result", StatusCodeName(code)}}).Increment(static_cast<double>(count));
+  const size_t index = static_cast<size_t>(code);
+  if (index >= accounts_by_code_.size()) {
+    accounts_.Add({{"result", StatusCodeName(code)}}).Increment(static_cast<double>(count));
+    return;
+  }
+  prometheus::Counter* counter = accounts_by_code_[index].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Two threads may both look it up first; Add returns the same series to both.
+    counter = &accounts_.Add({{"result", StatusCodeName(code)}});
+    accounts_by_code_[index].store(counter, std::memory_order_release);
+  }
+  counter->Increment(static_cast<double>(count));
 }
 
 void BridgeMetrics::OnInvalidRequest() { invalid_requests_.Increment(); }

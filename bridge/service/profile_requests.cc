@@ -180,6 +180,8 @@ std::optional<google::rpc::Status> ProfileRequests::AcceptLookup(
     const google::protobuf::RepeatedPtrField<std::string>& tags) {
   RequestState state;
   std::vector<std::string> unique;
+  state.occurrences.reserve(accounts.size());  // Not rehashed seven times on the way to 100 accounts.
+  unique.reserve(accounts.size());
   for (const std::string& account : accounts) {
     if (state.occurrences[account]++ == 0) unique.push_back(account);
   }
