@@ -1,9 +1,6 @@
 #include "bridge/core/encoded_items.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
-#include <cstring>
+#include "bridge/core/wire_writer.h"
 
 namespace portrait_bridge {
 namespace {
@@ -13,32 +10,19 @@ using google::protobuf::io::CodedOutputStream;
 using portraitbridge::profile::v1::AccountResult;
 using portraitbridge::profile::v1::ProfileItem;
 
-size_t VarintSize(uint64_t value) { return CodedOutputStream::VarintSize64(value); }
-
-// Every field number here takes one byte of tag.
-size_t LengthDelimitedSize(size_t size) { return 1 + VarintSize(size) + size; }
-
-uint8_t* WriteTag(int field, WireFormatLite::WireType type, uint8_t* p) {
-  return CodedOutputStream::WriteTagToArray(WireFormatLite::MakeTag(field, type), p);
-}
-
-uint8_t* WriteLengthDelimited(int field, absl::string_view bytes, uint8_t* p) {
-  p = WriteTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
-  std::memcpy(p, bytes.data(), bytes.size());
-  return p + bytes.size();
+// Makes room at the end of `out` for an item of `size` bytes, writes its field header, and returns where the item's
+// own fields go.
+uint8_t* AppendItemHeader(size_t size, std::string& out) {
+  const size_t start = out.size();
+  out.resize(start + LengthDelimitedSize(size));
+  return WriteLengthDelimitedHeader(AccountResult::kItemsFieldNumber, size, reinterpret_cast<uint8_t*>(&out[start]));
 }
 
 }  // namespace
 
 void AppendEncodedItem(const ProfileItem& item, std::string& out) {
   const size_t size = item.ByteSizeLong();
-  const size_t start = out.size();
-  out.resize(start + LengthDelimitedSize(size));
-  uint8_t* p = reinterpret_cast<uint8_t*>(&out[start]);
-  p = WriteTag(AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), p);
-  item.SerializeWithCachedSizesToArray(p);
+  item.SerializeWithCachedSizesToArray(AppendItemHeader(size, out));
 }
 
 void AppendEncodedItem(absl::string_view tag, ProfileItem::ValueCase value_case, uint32_t uint_value,
@@ -47,7 +31,7 @@ void AppendEncodedItem(absl::string_view tag, ProfileItem::ValueCase value_case,
   size_t size = tag.empty() ? 0 : LengthDelimitedSize(tag.size());
   switch (value_case) {
     case ProfileItem::kUintValue:
-      size += 1 + VarintSize(uint_value);
+      size += 1 + CodedOutputStream::VarintSize32(uint_value);
       break;
     case ProfileItem::kStringValue:
     case ProfileItem::kBytesValue:
@@ -57,11 +41,7 @@ void AppendEncodedItem(absl::string_view tag, ProfileItem::ValueCase value_case,
       break;
   }
   // Sized once and written through a pointer: appending byte by byte cost more than the rest of the parse.
-  const size_t start = out.size();
-  out.resize(start + LengthDelimitedSize(size));
-  uint8_t* p = reinterpret_cast<uint8_t*>(&out[start]);
-  p = WriteTag(AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(size), p);
+  uint8_t* p = AppendItemHeader(size, out);
   if (!tag.empty()) p = WriteLengthDelimited(ProfileItem::kTagFieldNumber, tag, p);
   switch (value_case) {
     case ProfileItem::kUintValue:

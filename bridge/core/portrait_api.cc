@@ -59,38 +59,12 @@ class PortraitGetSax final {
 
   // Scalars are looked at in place: strings are views of the body (or of the reader's buffer when they hold
   // escapes), valid during the callback only.
-  bool null() { return Scalar(ScalarValue{}); }
-  bool boolean(bool value) {
-    ScalarValue scalar;
-    scalar.kind = ScalarValue::kBoolean;
-    scalar.boolean = value;
-    return Scalar(scalar);
-  }
-  bool number_integer(int64_t value) {
-    ScalarValue scalar;
-    scalar.kind = ScalarValue::kInteger;
-    scalar.integer = value;
-    return Scalar(scalar);
-  }
-  bool number_unsigned(uint64_t value) {
-    ScalarValue scalar;
-    scalar.kind = ScalarValue::kUnsigned;
-    scalar.integer = static_cast<int64_t>(value);
-    scalar.unsigned_value = value;
-    return Scalar(scalar);
-  }
-  bool number_float(double value) {
-    ScalarValue scalar;
-    scalar.kind = ScalarValue::kFloat;
-    scalar.floating = value;
-    return Scalar(scalar);
-  }
-  bool string(absl::string_view value) {
-    ScalarValue scalar;
-    scalar.kind = ScalarValue::kString;
-    scalar.text = value;
-    return Scalar(scalar);
-  }
+  bool null() { return Scalar(ScalarValue()); }
+  bool boolean(bool value) { return Scalar(ScalarValue(value)); }
+  bool number_integer(int64_t value) { return Scalar(ScalarValue(value)); }
+  bool number_unsigned(uint64_t value) { return Scalar(ScalarValue(value)); }
+  bool number_float(double value) { return Scalar(ScalarValue(value)); }
+  bool string(absl::string_view value) { return Scalar(ScalarValue(value)); }
 
   bool start_object() {
     ++depth_;
@@ -225,6 +199,15 @@ class PortraitGetSax final {
   // One scalar, in place.
   struct ScalarValue {
     enum Kind { kNull, kInteger, kUnsigned, kString, kBoolean, kFloat };
+
+    ScalarValue() = default;
+    explicit ScalarValue(bool value) : kind(kBoolean), boolean(value) {}
+    explicit ScalarValue(int64_t value) : kind(kInteger), integer(value) {}
+    explicit ScalarValue(uint64_t value)
+        : kind(kUnsigned), integer(static_cast<int64_t>(value)), unsigned_value(value) {}
+    explicit ScalarValue(double value) : kind(kFloat), floating(value) {}
+    explicit ScalarValue(absl::string_view value) : kind(kString), text(value) {}
+
     Kind kind = kNull;
     int64_t integer = 0;  // kInteger and kUnsigned (the latter cast, as Json::get<int64_t> does).
     uint64_t unsigned_value = 0;

@@ -34,31 +34,36 @@ void ValidateLookup(const std::string& prefix, const google::protobuf::RepeatedP
   if (violations.size() > kMaxReportedViolations) violations.resize(kMaxReportedViolations);
 }
 
-}  // namespace
-
-// The wire messages are the requests with bytes fields: protobuf's own generated parser, so exactly the encodings
-// it accepts for the requests are accepted (the same limits on tags, lengths and groups; fields with another wire
-// type skipped as unknown), plus strings that are not UTF-8. They are made on the request's arena, so that the
-// swaps below move the parsed strings without a copy.
-bool DecodeRequest(absl::string_view wire, portraitbridge::profile::v1::GetProfilesRequest& request) {
-  auto* parsed = google::protobuf::Arena::CreateMessage<wire::GetProfilesRequestWire>(request.GetArena());
-  std::unique_ptr<wire::GetProfilesRequestWire> owned(request.GetArena() == nullptr ? parsed : nullptr);
+// Parses `wire` as the request's wire message (the request with bytes fields: protobuf's own generated parser, so
+// exactly the encodings it accepts for the request are accepted, with the same limits on tags, lengths and groups
+// and fields of another wire type skipped as unknown, plus strings that are not UTF-8), then hands it to `take`,
+// which moves its fields into `request`. The wire message is made on the request's arena, so that swapping its
+// fields in moves the parsed strings without a copy.
+template <typename Wire, typename Request, typename Take>
+bool DecodeAs(absl::string_view wire, Request& request, Take take) {
+  auto* parsed = google::protobuf::Arena::CreateMessage<Wire>(request.GetArena());
+  std::unique_ptr<Wire> owned(request.GetArena() == nullptr ? parsed : nullptr);
   request.Clear();
   if (!parsed->ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
-  request.mutable_request_id()->swap(*parsed->mutable_request_id());
-  request.mutable_accounts()->Swap(parsed->mutable_accounts());
-  request.mutable_tags()->Swap(parsed->mutable_tags());
+  take(*parsed);
   return true;
 }
 
+}  // namespace
+
+bool DecodeRequest(absl::string_view wire, portraitbridge::profile::v1::GetProfilesRequest& request) {
+  return DecodeAs<wire::GetProfilesRequestWire>(wire, request, [&](wire::GetProfilesRequestWire& parsed) {
+    request.mutable_request_id()->swap(*parsed.mutable_request_id());
+    request.mutable_accounts()->Swap(parsed.mutable_accounts());
+    request.mutable_tags()->Swap(parsed.mutable_tags());
+  });
+}
+
 bool DecodeBatchGetRequest(absl::string_view wire, portraitbridge::profile::v1::BatchGetProfilesRequest& request) {
-  auto* parsed = google::protobuf::Arena::CreateMessage<wire::BatchGetProfilesRequestWire>(request.GetArena());
-  std::unique_ptr<wire::BatchGetProfilesRequestWire> owned(request.GetArena() == nullptr ? parsed : nullptr);
-  request.Clear();
-  if (!parsed->ParseFromArray(wire.data(), static_cast<int>(wire.size()))) return false;
-  request.mutable_accounts()->Swap(parsed->mutable_accounts());
-  request.mutable_tags()->Swap(parsed->mutable_tags());
-  return true;
+  return DecodeAs<wire::BatchGetProfilesRequestWire>(wire, request, [&](wire::BatchGetProfilesRequestWire& parsed) {
+    request.mutable_accounts()->Swap(parsed.mutable_accounts());
+    request.mutable_tags()->Swap(parsed.mutable_tags());
+  });
 }
 
 std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uint64_t index,

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include "bridge/core/wire_writer.h"
+
 namespace portrait_bridge {
 namespace {
 
@@ -13,22 +15,9 @@ namespace v1 = portraitbridge::profile::v1;
 using google::protobuf::internal::WireFormatLite;
 using google::protobuf::io::CodedOutputStream;
 
-// A length-delimited field of `size` bytes, with its tag (one byte: every field number here is below 16).
-size_t FieldSize(size_t size) { return 1 + CodedOutputStream::VarintSize64(size) + size; }
 // result_code = RESULT_CODE_OK: a tag and a one-byte varint.
 constexpr size_t kResultCodeOkSize = 2;
 static_assert(v1::RESULT_CODE_OK < 128, "RESULT_CODE_OK must encode in one byte");
-
-uint8_t* WriteTag(int field, WireFormatLite::WireType wire_type, uint8_t* p) {
-  return CodedOutputStream::WriteTagToArray(WireFormatLite::MakeTag(field, wire_type), p);
-}
-
-uint8_t* WriteBytes(int field, const std::string& value, uint8_t* p) {
-  p = WriteTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(value.size()), p);
-  std::memcpy(p, value.data(), value.size());
-  return p + value.size();
-}
 
 }  // namespace
 
@@ -42,28 +31,25 @@ ResponseEncoder::ResponseEncoder(uint64_t request_index, const std::string& requ
 
 void ResponseEncoder::AddSuccess(const AccountOutcome& outcome, int copies) {
   size_t items_size = outcome.encoded_items.size();
-  for (const v1::ProfileItem& item : outcome.items) items_size += FieldSize(item.ByteSizeLong());
-  const size_t size = (outcome.account.empty() ? 0 : FieldSize(outcome.account.size())) + items_size +
-                      kResultCodeOkSize + FieldSize(0);  // The status, set and empty: code 0 is not written.
+  for (const v1::ProfileItem& item : outcome.items) items_size += LengthDelimitedSize(item.ByteSizeLong());
+  const size_t size = (outcome.account.empty() ? 0 : LengthDelimitedSize(outcome.account.size())) + items_size +
+                      kResultCodeOkSize + LengthDelimitedSize(0);  // The status, set and empty: code 0 is not written.
   // Sized once and written through a pointer: a dozen small appends per result cost more than the bytes.
   const size_t begin = out_.size();
-  out_.resize(begin + FieldSize(size));
+  out_.resize(begin + LengthDelimitedSize(size));
   uint8_t* p = reinterpret_cast<uint8_t*>(&out_[begin]);
-  p = WriteTag(v1::GetProfilesResponse::kResultsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  p = CodedOutputStream::WriteVarint64ToArray(size, p);
-  if (!outcome.account.empty()) p = WriteBytes(v1::AccountResult::kAccountFieldNumber, outcome.account, p);
+  p = WriteLengthDelimitedHeader(v1::GetProfilesResponse::kResultsFieldNumber, size, p);
+  if (!outcome.account.empty()) p = WriteLengthDelimited(v1::AccountResult::kAccountFieldNumber, outcome.account, p);
   for (const v1::ProfileItem& item : outcome.items) {
     // ByteSizeLong above cached the size that SerializeWithCachedSizesToArray uses.
-    p = WriteTag(v1::AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(item.GetCachedSize()), p);
+    p = WriteLengthDelimitedHeader(v1::AccountResult::kItemsFieldNumber, item.GetCachedSize(), p);
     p = item.SerializeWithCachedSizesToArray(p);
   }
   std::memcpy(p, outcome.encoded_items.data(), outcome.encoded_items.size());
   p += outcome.encoded_items.size();
   p = WriteTag(v1::AccountResult::kResultCodeFieldNumber, WireFormatLite::WIRETYPE_VARINT, p);
   *p++ = static_cast<uint8_t>(v1::RESULT_CODE_OK);
-  p = WriteTag(v1::AccountResult::kStatusFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  *p = 0;  // Its length.
+  WriteLengthDelimitedHeader(v1::AccountResult::kStatusFieldNumber, 0, p);
   Repeat(begin, copies);
 }
 
