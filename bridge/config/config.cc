@@ -189,9 +189,9 @@ OptionTable<Config>* MakeTable() {
                     "upstream call budget of this bridge (Tencent: 200/s per app)",
                     Field(&Config::budget, &SharedBudgetOptions::calls_per_second)),
           O::Integer("upstream_burst", "", 1, 1000000,
-                     "calls that may start at once within the budget (default: a twentieth of the calls per "
-                     "second, at least 1; a large burst only lets calls start early to wait at the per-second "
-                     "window)",
+                     "calls that may start at once within the budget (default: a hundredth of the calls per "
+                     "second, at least 2: enough to catch up with a call sent late; a larger burst makes the "
+                     "per-second window hold calls back a second later)",
                      Field(&Config::budget, &SharedBudgetOptions::burst)),
           O::Duration("coalesce_wait_ms", "2", 0, 1000, kMs,
                       "how long an ask may wait for asks of other streams to fill an upstream call (0: send at once)",

@@ -93,7 +93,7 @@ TEST_F(ConfigTest, DefaultsWhenOnlyRequiredSettingsAreGiven) {
   EXPECT_EQ(config->stream_limits.max_inflight_accounts, 1000);
   EXPECT_TRUE(config->bytes_tags.empty());
   EXPECT_EQ(config->budget.calls_per_second, 200);
-  EXPECT_EQ(config->budget.burst, 10);  // Defaults to a twentieth of the calls per second.
+  EXPECT_EQ(config->budget.burst, 2);  // Defaults to a hundredth of the calls per second, at least 2.
   EXPECT_EQ(config->shutdown_grace, absl::Seconds(10));
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
   EXPECT_TRUE(config->log_json);
@@ -376,10 +376,10 @@ TEST_F(ConfigTest, CrossFieldRules) {
   ExpectInvalid(LoadConfig({"--tls_cert_file=" + dir_ + "/missing.pem", "--tls_key_file=" + pem}, env.Getenv()),
                 "tls_cert_file");
   // Computed defaults follow the option they are computed from.
-  const absl::StatusOr<Config> config = LoadConfig({"--upstream_calls_per_second=1000"}, env.Getenv());
+  const absl::StatusOr<Config> config = LoadConfig({"--upstream_calls_per_second=3000"}, env.Getenv());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->budget.burst, 50);
-  EXPECT_EQ(config->budget.fallback_calls_per_second, 100);
+  EXPECT_EQ(config->budget.burst, 30);
+  EXPECT_EQ(config->budget.fallback_calls_per_second, 300);
 }
 
 TEST_F(ConfigTest, BadValueFromTheFileNamesTheFile) {
@@ -419,7 +419,7 @@ TEST_F(ConfigTest, DescribeShowsEveryOptionAndOnlyWhetherSecretsAreSet) {
   EXPECT_THAT(description, HasSubstr("cache_redis_password_file=unset"));
   EXPECT_THAT(description, HasSubstr("attempt_timeout_ms=5000"));
   EXPECT_THAT(description, HasSubstr("base_url=https://adminapisgp.im.qcloud.com"));
-  EXPECT_THAT(description, HasSubstr("upstream_burst=10"));
+  EXPECT_THAT(description, HasSubstr("upstream_burst=2"));
   EXPECT_THAT(description, Not(HasSubstr("redis-s3cret")));
   EXPECT_THAT(description, Not(HasSubstr(kSecret)));
 }
