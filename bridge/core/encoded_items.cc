@@ -1,11 +1,13 @@
 #include "bridge/core/encoded_items.h"
 
 #include "bridge/core/wire_writer.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace portrait_bridge {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedInputStream;
 using google::protobuf::io::CodedOutputStream;
 using portraitbridge::profile::v1::AccountResult;
 using portraitbridge::profile::v1::ProfileItem;
@@ -57,6 +59,40 @@ void AppendEncodedItem(absl::string_view tag, ProfileItem::ValueCase value_case,
     case ProfileItem::VALUE_NOT_SET:
       break;
   }
+}
+
+std::vector<EncodedItemView> SplitEncodedItems(absl::string_view encoded) {
+  const uint32_t kItemField =
+      WireFormatLite::MakeTag(AccountResult::kItemsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  const uint32_t kTagField =
+      WireFormatLite::MakeTag(ProfileItem::kTagFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  auto bytes = [](absl::string_view view) { return reinterpret_cast<const uint8_t*>(view.data()); };
+  std::vector<EncodedItemView> items;
+  CodedInputStream in(bytes(encoded), static_cast<int>(encoded.size()));
+  while (!in.ExpectAtEnd()) {
+    const size_t start = static_cast<size_t>(in.CurrentPosition());
+    uint32_t size = 0;
+    if (in.ReadTag() != kItemField || !in.ReadVarint32(&size)) break;
+    const size_t body = static_cast<size_t>(in.CurrentPosition());
+    if (size > encoded.size() - body || !in.Skip(static_cast<int>(size))) break;
+    EncodedItemView& item = items.emplace_back();
+    item.field = encoded.substr(start, body + size - start);
+    // The tag, if the item has one (proto3 leaves an empty tag out); its other fields are skipped.
+    const absl::string_view fields = encoded.substr(body, size);
+    CodedInputStream item_in(bytes(fields), static_cast<int>(fields.size()));
+    for (uint32_t field = item_in.ReadTag(); field != 0; field = item_in.ReadTag()) {
+      uint32_t tag_size = 0;
+      if (field != kTagField) {
+        if (!WireFormatLite::SkipField(&item_in, field)) break;
+      } else if (item_in.ReadVarint32(&tag_size) && tag_size <= fields.size() - item_in.CurrentPosition()) {
+        item.tag = fields.substr(item_in.CurrentPosition(), tag_size);
+        break;
+      } else {
+        break;
+      }
+    }
+  }
+  return items;
 }
 
 std::vector<ProfileItem> DecodeItems(absl::string_view encoded) {

@@ -24,6 +24,17 @@ void AppendEncodedItem(const portraitbridge::profile::v1::ProfileItem& item, std
 void AppendEncodedItem(absl::string_view tag, portraitbridge::profile::v1::ProfileItem::ValueCase value_case,
                        uint32_t uint_value, absl::string_view text, std::string& out);
 
+/// One item of a run written by AppendEncodedItem, as views of the run: its tag, and its whole field (header
+/// included), the bytes AppendEncodedItem wrote for it.
+struct EncodedItemView {
+  absl::string_view tag;
+  absl::string_view field;
+};
+
+/// The items of a run written by AppendEncodedItem, in order, without decoding their values; reading stops at the
+/// first bytes that are not an item field.
+std::vector<EncodedItemView> SplitEncodedItems(absl::string_view encoded);
+
 /// The items of a run of fields written by AppendEncodedItem; items that do not decode are left out.
 std::vector<portraitbridge::profile::v1::ProfileItem> DecodeItems(absl::string_view encoded);
 

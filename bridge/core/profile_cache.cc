@@ -252,12 +252,20 @@ std::optional<ProfileCache::Hit> ProfileCache::Lookup(absl::string_view account,
 
 void ProfileCache::PutProfile(absl::string_view account, absl::Span<const std::string> tags,
                               absl::Span<const ProfileItem> items) {
+  std::string encoded;
+  for (const ProfileItem& item : items) AppendEncodedItem(item, encoded);
+  PutProfile(account, tags, encoded);
+}
+
+void ProfileCache::PutProfile(absl::string_view account, absl::Span<const std::string> tags,
+                              absl::string_view encoded_items) {
   if (ttl_ <= absl::ZeroDuration() || tags.empty()) return;
   const HashedAccount key = Hashed(account);
   Shard& shard = ShardFor(key.hash);
   if (shard.capacity == 0) return;
-  // The new fields, encoded before taking the lock.
+  // The new fields, laid out before taking the lock.
   const absl::Time expiry = clock_.Now() + ttl_;
+  const std::vector<EncodedItemView> items = SplitEncodedItems(encoded_items);
   std::string fresh_bytes;
   Fields fresh;
   for (size_t i = 0; i < tags.size(); ++i) {
@@ -271,9 +279,9 @@ void ProfileCache::PutProfile(absl::string_view account, absl::Span<const std::s
     field.item_offset = static_cast<uint32_t>(fresh_bytes.size());
     // A handful of items per account: a linear scan beats building an index.
     const auto item = std::find_if(items.begin(), items.end(),
-                                   [&tag](const ProfileItem& candidate) { return candidate.tag() == tag; });
+                                   [&tag](const EncodedItemView& candidate) { return candidate.tag == tag; });
     if (item == items.end()) continue;
-    AppendEncodedItem(*item, fresh_bytes);
+    fresh_bytes.append(item->field.data(), item->field.size());
     field.item_size = static_cast<uint32_t>(fresh_bytes.size() - field.item_offset);
   }
 

@@ -90,6 +90,9 @@ class ProfileCache {
   /// Items for tags not in `tags` are ignored. Drops a remembered failure of the account.
   void PutProfile(absl::string_view account, absl::Span<const std::string> tags,
                   absl::Span<const portraitbridge::profile::v1::ProfileItem> items);
+  /// The same, for items in wire form (a run written by AppendEncodedItem, as upstream answers hold them): each
+  /// item's bytes are stored as they are.
+  void PutProfile(absl::string_view account, absl::Span<const std::string> tags, absl::string_view encoded_items);
 
   /// Remembers that the account failed, for negative_ttl, whatever tags are asked next.
   void PutFailure(absl::string_view account, const Failure& failure);

@@ -104,7 +104,7 @@ std::shared_ptr<ProfileFetcher::Ticket> CachingFetcher::Fetch(std::vector<std::s
                      if (!result.cancelled) {
                        for (const AccountOutcome& outcome : result.outcomes) {
                          if (!outcome.failure.has_value()) {
-                           cache->PutProfile(outcome.account, tags, ItemsOf(outcome));
+                           cache->PutProfile(outcome.account, tags, EncodedItemsOf(outcome));
                          } else if (IsCacheableFailure(*outcome.failure)) {
                            cache->PutFailure(outcome.account, *outcome.failure);
                          }

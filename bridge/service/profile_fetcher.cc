@@ -25,6 +25,13 @@ std::vector<portraitbridge::profile::v1::ProfileItem> ItemsOf(const AccountOutco
   return items;
 }
 
+std::string EncodedItemsOf(const AccountOutcome& outcome) {
+  std::string encoded;
+  for (const auto& item : outcome.items) AppendEncodedItem(item, encoded);
+  encoded.append(outcome.encoded_items);
+  return encoded;
+}
+
 std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, CallOutcome call) {
   absl::flat_hash_map<absl::string_view, UserProfileEntry*> by_account;
   for (UserProfileEntry& user : call.users) by_account.emplace(user.account, &user);

@@ -29,6 +29,9 @@ struct AccountOutcome {
 /// All of the outcome's items as messages: `items`, then `encoded_items` decoded.
 std::vector<portraitbridge::profile::v1::ProfileItem> ItemsOf(const AccountOutcome& outcome);
 
+/// All of the outcome's items in wire form: `items` encoded, then `encoded_items` (the order ItemsOf gives).
+std::string EncodedItemsOf(const AccountOutcome& outcome);
+
 /// The result of one Fetch.
 struct FetchResult {
   bool cancelled = false;

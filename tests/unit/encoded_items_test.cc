@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace portrait_bridge {
 namespace {
@@ -68,6 +70,43 @@ TEST(EncodedItemsTest, DecodesWhatWasAppendedInOrder) {
   EXPECT_EQ(items[2].tag(), "Tag_Profile_IM_Image");
   EXPECT_EQ(items[2].value_case(), ProfileItem::VALUE_NOT_SET);
   EXPECT_TRUE(DecodeItems("\x12\x05short").empty());  // Truncated: nothing rather than half an item.
+}
+
+// The cache stores each item's bytes as the upstream answer holds them, picked by tag.
+TEST(EncodedItemsTest, SplitGivesEachItemsTagAndBytesWithoutDecoding) {
+  const std::string long_tag(200, 't');  // A two-byte length, in the item and in its field header.
+  const Case cases[] = {
+      {"Tag_Profile_IM_Nick", ProfileItem::kStringValue, 0, "Alice"},
+      {"", ProfileItem::kStringValue, 0, "no tag"},
+      {long_tag, ProfileItem::kUintValue, 5, ""},
+      {"Tag_Profile_Custom_Blob", ProfileItem::kBytesValue, 0, std::string("\0\xFF", 2)},
+      {"Tag_Profile_IM_Image", ProfileItem::VALUE_NOT_SET, 0, ""},
+  };
+  std::string encoded;
+  std::vector<std::string> fields;
+  for (const Case& c : cases) {
+    const size_t before = encoded.size();
+    AppendEncodedItem(MessageOf(c), encoded);
+    fields.push_back(encoded.substr(before));
+  }
+  const std::vector<EncodedItemView> views = SplitEncodedItems(encoded);
+  ASSERT_EQ(views.size(), std::size(cases));
+  for (size_t i = 0; i < views.size(); ++i) {
+    EXPECT_EQ(views[i].tag, cases[i].tag) << i;
+    EXPECT_EQ(views[i].field, fields[i]) << i;
+  }
+  // Fields may come in any order: a value before the tag (uint_value 7, then tag "ab").
+  const std::string value_first(
+      "\x12\x06\x10\x07\x0a\x02"
+      "ab",
+      8);
+  const std::vector<EncodedItemView> reordered = SplitEncodedItems(value_first);
+  ASSERT_EQ(reordered.size(), 1u);
+  EXPECT_EQ(reordered[0].tag, "ab");
+  EXPECT_EQ(reordered[0].field, value_first);
+  // A truncated item ends the run; the whole items before it are kept.
+  EXPECT_EQ(SplitEncodedItems(fields[0] + "\x12\x09short").size(), 1u);
+  EXPECT_TRUE(SplitEncodedItems("").empty());
 }
 
 }  // namespace

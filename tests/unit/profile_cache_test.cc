@@ -63,6 +63,27 @@ TEST(ProfileCacheTest, MissUntilStoredThenHitInTheAskedTagOrder) {
   EXPECT_EQ(stats.entries, 2);
 }
 
+// Upstream answers come in wire form: stored from it, an account's hit holds the same bytes as when stored from
+// messages.
+TEST(ProfileCacheTest, ItemsStoredInWireFormAreTheSameHitAsMessages) {
+  FakeClock clock;
+  ProfileCache from_messages(Options(), clock);
+  ProfileCache from_wire(Options(), clock);
+  const std::vector<ProfileItem> items = {UintItem(kLevel, 7), StringItem(kNick, "Alice"), StringItem(kGender, "x")};
+  std::string wire;
+  for (const ProfileItem& item : items) AppendEncodedItem(item, wire);
+  from_messages.PutProfile("alice", {kNick, kLevel}, items);
+  from_wire.PutProfile("alice", {kNick, kLevel}, wire);
+
+  const std::optional<ProfileCache::Hit> expected = from_messages.Lookup("alice", {kLevel, kNick});
+  const std::optional<ProfileCache::Hit> hit = from_wire.Lookup("alice", {kLevel, kNick});
+  ASSERT_TRUE(expected.has_value());
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->encoded_items, expected->encoded_items);
+  EXPECT_EQ(TagsOf(hit->items()), (std::vector<std::string>{kLevel, kNick}));
+  EXPECT_EQ(from_wire.Lookup("alice", {kGender}), std::nullopt) << "an item for a tag not asked is not stored";
+}
+
 TEST(ProfileCacheTest, AnUnsetFieldIsAHitWithoutAnItem) {
   FakeClock clock;
   ProfileCache cache(Options(), clock);
@@ -110,7 +131,7 @@ TEST(ProfileCacheTest, StoringAgainRefreshesTheExpiryAndTheValue) {
   ProfileCache cache(Options(), clock);
   cache.PutProfile("alice", {kNick}, {StringItem(kNick, "Alice")});
   clock.Advance(kTtl - absl::Seconds(1));
-  cache.PutProfile("alice", {kNick}, {});  // The nick was cleared upstream.
+  cache.PutProfile("alice", {kNick}, absl::string_view());  // The nick was cleared upstream.
   clock.Advance(absl::Seconds(2));
   std::optional<ProfileCache::Hit> hit = cache.Lookup("alice", {kNick});
   ASSERT_TRUE(hit.has_value());
