@@ -77,19 +77,19 @@ std::vector<EncodedItemView> SplitEncodedItems(absl::string_view encoded) {
     if (size > encoded.size() - body || !in.Skip(static_cast<int>(size))) break;
     EncodedItemView& item = items.emplace_back();
     item.field = encoded.substr(start, body + size - start);
-    // The tag, if the item has one (proto3 leaves an empty tag out); its other fields are skipped.
+    // The tag, if the item has one (proto3 leaves an empty tag out; of two, the last counts, as protobuf reads
+    // them). The value is skipped.
     const absl::string_view fields = encoded.substr(body, size);
     CodedInputStream item_in(bytes(fields), static_cast<int>(fields.size()));
     for (uint32_t field = item_in.ReadTag(); field != 0; field = item_in.ReadTag()) {
-      uint32_t tag_size = 0;
       if (field != kTagField) {
         if (!WireFormatLite::SkipField(&item_in, field)) break;
-      } else if (item_in.ReadVarint32(&tag_size) && tag_size <= fields.size() - item_in.CurrentPosition()) {
-        item.tag = fields.substr(item_in.CurrentPosition(), tag_size);
-        break;
-      } else {
-        break;
+        continue;
       }
+      uint32_t tag_size = 0;
+      if (!item_in.ReadVarint32(&tag_size) || tag_size > fields.size() - item_in.CurrentPosition()) break;
+      item.tag = fields.substr(item_in.CurrentPosition(), tag_size);
+      item_in.Skip(static_cast<int>(tag_size));
     }
   }
   return items;

@@ -104,6 +104,13 @@ TEST(EncodedItemsTest, SplitGivesEachItemsTagAndBytesWithoutDecoding) {
   ASSERT_EQ(reordered.size(), 1u);
   EXPECT_EQ(reordered[0].tag, "ab");
   EXPECT_EQ(reordered[0].field, value_first);
+  // Of two tags the last counts, as protobuf reads them.
+  EXPECT_EQ(SplitEncodedItems(std::string("\x12\x08\x0a\x02"
+                                          "ab\x0a\x02"
+                                          "cd",
+                                          10))[0]
+                .tag,
+            "cd");
   // A truncated item ends the run; the whole items before it are kept.
   EXPECT_EQ(SplitEncodedItems(fields[0] + "\x12\x09short").size(), 1u);
   EXPECT_TRUE(SplitEncodedItems("").empty());
