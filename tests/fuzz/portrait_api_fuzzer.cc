@@ -22,6 +22,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "bridge/core/encoded_items.h"
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -223,5 +224,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!expect_ok) return 0;
   FUZZ_CHECK(SameAnswer(*parsed, expected),
              absl::StrCat("parser:\n", Describe(*parsed), "nlohmann:\n", Describe(expected), shown()));
+  // The cache picks items out of the wire form by tag (SplitEncodedItems): the pieces are the items, whole.
+  for (const UserProfileEntry& user : parsed->users) {
+    const std::vector<ProfileItem> items = user.items();
+    const std::vector<portrait_bridge::EncodedItemView> views = portrait_bridge::SplitEncodedItems(user.encoded_items);
+    std::string joined;
+    for (const portrait_bridge::EncodedItemView& view : views) joined.append(view.field.data(), view.field.size());
+    FUZZ_CHECK(joined == user.encoded_items && views.size() == items.size(), Describe(*parsed) + shown());
+    for (size_t i = 0; i < views.size(); ++i) FUZZ_CHECK(views[i].tag == items[i].tag(), Describe(*parsed) + shown());
+  }
   return 0;
 }
