@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/core/profile_cache.h"
 #include "bridge/service/coalescer.h"
+#include "bridge/service/profile_requests.h"
 #include "bridge/service/profile_service.h"
 #include "bridge/service/shared_cache_fetcher.h"
 #include "bridge/service/upstream_client.h"
@@ -92,7 +93,7 @@ class BridgeMetrics final : public UpstreamObserver,
   // was a tenth of the bridge's own work for a one-account lookup. lookup_histograms_ pairs each of the service's
   // method names (made at start) with its series; accounts_by_code_ is filled as codes are first seen.
   std::vector<std::pair<const char*, prometheus::Histogram*>> lookup_histograms_;
-  std::array<std::atomic<prometheus::Counter*>, 17> accounts_by_code_{};
+  std::array<std::atomic<prometheus::Counter*>, kGrpcStatusCodes> accounts_by_code_{};
   prometheus::Counter& invalid_requests_;
   prometheus::Gauge& unread_bytes_;
   prometheus::Family<prometheus::Counter>& upstream_calls_;

@@ -19,9 +19,6 @@ namespace {
 
 namespace v1 = portraitbridge::profile::v1;
 
-// gRPC status codes are 0 (OK) to 16 (UNAUTHENTICATED).
-constexpr int kStatusCodes = 17;
-
 // An arena for decoding one request, its first block on the stack: a 100-account request's strings then cost no
 // allocation (they were two each, and their frees, a tenth of a cached lookup's work).
 struct RequestArena {
@@ -238,7 +235,7 @@ std::optional<grpc::Status> ProfileRequests::OnAnswer(uint64_t request_index, st
   for (const AccountOutcome& outcome : outcomes) estimate += outcome.account.size() + outcome.encoded_items.size() + 16;
   results.Reserve(estimate);
   // Accounts answered per gRPC code, reported to the observer once per call rather than per account.
-  std::array<int64_t, kStatusCodes> answered{};
+  std::array<int64_t, kGrpcStatusCodes> answered{};
   for (AccountOutcome& outcome : outcomes) {
     const auto occurrences = state.occurrences.find(outcome.account);
     if (occurrences == state.occurrences.end() || occurrences->second == 0) continue;  // Not asked, or answered.
@@ -256,10 +253,10 @@ std::optional<grpc::Status> ProfileRequests::OnAnswer(uint64_t request_index, st
     }
     accounts_answered_ += copies;
     if (code != 0) accounts_failed_ += copies;
-    answered[code >= 0 && code < kStatusCodes ? code : static_cast<int>(grpc::StatusCode::UNKNOWN)] += copies;
+    answered[code >= 0 && code < kGrpcStatusCodes ? code : static_cast<int>(grpc::StatusCode::UNKNOWN)] += copies;
   }
   if (observer_ != nullptr) {
-    for (int code = 0; code < kStatusCodes; ++code) {
+    for (int code = 0; code < kGrpcStatusCodes; ++code) {
       if (answered[code] > 0) observer_->OnAccountsAnswered(static_cast<grpc::StatusCode>(code), answered[code]);
     }
   }

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "bridge/core/budget.h"
 #include "bridge/core/clock.h"
+#include "bridge/core/rate_limiter.h"
 #include "bridge/transport/redis_client.h"
 
 namespace portrait_bridge {
@@ -21,7 +22,8 @@ namespace portrait_bridge {
 struct SharedBudgetOptions {
   uint64_t sdkappid = 0;          ///< Names the Redis keys: one budget per SDKAppID.
   double calls_per_second = 200;  ///< The whole app's budget, shared by every bridge.
-  int64_t burst = 10;             ///< Calls that may start at once, app-wide.
+  /// Calls that may start at once, app-wide (the config sets it; by default RateLimiter's for the rate above).
+  int64_t burst = RateLimiter::DefaultBurst(calls_per_second);
   /// The local budget while Redis cannot be reached (config budget_fallback_calls_per_second).
   double fallback_calls_per_second = 20;
 };
