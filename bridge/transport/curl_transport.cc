@@ -197,8 +197,8 @@ void CurlTransport::StartPending() {
     }
     transfer->easy = easy;
     // libcurl 7.88 writes a URL set whole into the request one character at a time, several times over: with the
-    // UserSig in the query, about 60,000 instructions per call (callgrind). So it gets the origin as its URL and the
-    // path and query as the request target, copied into the request as they are. A forward proxy would need the
+    // UserSig in the query, tens of thousands of instructions per call (callgrind). So it gets the origin as its URL
+    // and the path and query as the request target, copied into the request as they are. A forward proxy would need the
     // whole URL in the request line: any proxy (from http_proxy or https_proxy) is asked for a tunnel instead.
     const size_t target = RequestTargetStart(transfer->request.url);
     if (target == std::string::npos) {
