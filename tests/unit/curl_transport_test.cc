@@ -8,6 +8,8 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -15,15 +17,14 @@
 namespace portrait_bridge {
 namespace {
 
-// Records the request target of every POST it answers.
+// Records the request target and body of every POST it answers.
 class RecordingServer {
  public:
   RecordingServer() {
     server_.Post(".*", [this](const httplib::Request& request, httplib::Response& response) {
       {
         absl::MutexLock lock(&mutex_);
-        targets_.push_back(request.target);
-        bodies_.push_back(request.body);
+        received_.push_back({request.target, request.body});
       }
       response.set_content("{}", "application/json");
     });
@@ -36,13 +37,10 @@ class RecordingServer {
   }
 
   std::string Url(const std::string& rest) const { return "http://127.0.0.1:" + std::to_string(port_) + rest; }
-  std::vector<std::string> targets() const {
+  // Each request's target and body, in arrival order.
+  std::vector<std::pair<std::string, std::string>> received() const {
     absl::MutexLock lock(&mutex_);
-    return targets_;
-  }
-  std::vector<std::string> bodies() const {
-    absl::MutexLock lock(&mutex_);
-    return bodies_;
+    return received_;
   }
 
  private:
@@ -50,8 +48,7 @@ class RecordingServer {
   int port_ = 0;
   std::thread thread_;
   mutable absl::Mutex mutex_;
-  std::vector<std::string> targets_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::string> bodies_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::pair<std::string, std::string>> received_ ABSL_GUARDED_BY(mutex_);
 };
 
 HttpResult SendAndWait(CurlTransport& transport, const std::string& url, const std::string& body) {
@@ -83,8 +80,8 @@ TEST(CurlTransportTest, TheRequestLineCarriesThePathAndQueryAsGiven) {
   const HttpResult root = SendAndWait(transport, server.Url(""), "{}");
   ASSERT_FALSE(root.failure.has_value()) << root.failure_detail;
 
-  EXPECT_EQ(server.targets(), (std::vector<std::string>{target, "/v4/other?random=7", "/"}));
-  EXPECT_EQ(server.bodies(), (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}", "{}"}));
+  EXPECT_EQ(server.received(), (std::vector<std::pair<std::string, std::string>>{
+                                   {target, "{\"a\":1}"}, {"/v4/other?random=7", "{\"b\":2}"}, {"/", "{}"}}));
 }
 
 }  // namespace
