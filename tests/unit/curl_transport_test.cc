@@ -1,10 +1,17 @@
-// The curl transport against a local HTTP server on a free port: what goes on the wire.
+// The curl transport against a local HTTP server (and a tunnelling proxy) on free ports: what goes on the wire.
 
 #include "bridge/transport/curl_transport.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <string>
 #include <thread>
@@ -51,6 +58,97 @@ class RecordingServer {
   std::vector<std::pair<std::string, std::string>> received_ ABSL_GUARDED_BY(mutex_);
 };
 
+// An HTTP proxy that only tunnels: it takes one connection, records its request head, answers a CONNECT with 200 and
+// relays bytes both ways until either side closes; anything else gets 400.
+class TunnellingProxy {
+ public:
+  TunnellingProxy() {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(listener_, 4) != 0 ||
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "the proxy cannot listen";
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~TunnellingProxy() {
+    shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    close(listener_);
+  }
+
+  int port() const { return port_; }
+  // The request head of the connection it took (empty before one came).
+  std::string head() const {
+    absl::MutexLock lock(&mutex_);
+    return head_;
+  }
+
+ private:
+  void Serve() {
+    const int client = accept(listener_, nullptr, nullptr);
+    if (client < 0) return;
+    std::string head;
+    char buffer[4096];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = read(client, buffer, sizeof(buffer));
+      if (n <= 0) break;
+      head.append(buffer, static_cast<size_t>(n));
+    }
+    {
+      absl::MutexLock lock(&mutex_);
+      head_ = head;
+    }
+    int target_port = 0;
+    if (std::sscanf(head.c_str(), "CONNECT 127.0.0.1:%d ", &target_port) != 1) {
+      const char refusal[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      (void)!write(client, refusal, sizeof(refusal) - 1);
+      close(client);
+      return;
+    }
+    const int upstream = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(target_port));
+    if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+      (void)!write(client, established, sizeof(established) - 1);
+      pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+      bool open = true;
+      while (open && poll(fds, 2, 5000) > 0) {
+        for (int i = 0; i < 2 && open; ++i) {
+          if (fds[i].revents == 0) continue;
+          const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+          open = n > 0 && write(fds[1 - i].fd, buffer, static_cast<size_t>(n)) == n;
+        }
+      }
+    }
+    close(upstream);
+    close(client);
+  }
+
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  mutable absl::Mutex mutex_;
+  std::string head_ ABSL_GUARDED_BY(mutex_);
+};
+
+// Sets an environment variable for the life of the object.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ~ScopedEnvironment() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
 HttpResult SendAndWait(CurlTransport& transport, const std::string& url, const std::string& body) {
   HttpRequest request;
   request.url = url;
@@ -82,6 +180,24 @@ TEST(CurlTransportTest, TheRequestLineCarriesThePathAndQueryAsGiven) {
 
   EXPECT_EQ(server.received(), (std::vector<std::pair<std::string, std::string>>{
                                    {target, "{\"a\":1}"}, {"/v4/other?random=7", "{\"b\":2}"}, {"/", "{}"}}));
+}
+
+// The README's promise: an outbound proxy from the environment is asked for a tunnel, even for an http:// URL (a
+// forwarding proxy would need the whole URL in the request line, which the transport no longer gives libcurl).
+TEST(CurlTransportTest, AProxyFromTheEnvironmentIsAskedForATunnel) {
+  RecordingServer server;
+  TunnellingProxy proxy;
+  const ScopedEnvironment http_proxy("http_proxy", "http://127.0.0.1:" + std::to_string(proxy.port()));
+  CurlTransport transport({});
+  const std::string url = server.Url("/v4/profile/portrait_get?usersig=abc*-_&random=1");
+  const HttpResult result = SendAndWait(transport, url, "{}");
+  ASSERT_FALSE(result.failure.has_value()) << result.failure_detail;
+  EXPECT_EQ(result.status, 200);
+  const std::string authority = url.substr(std::string("http://").size(), url.find('/', 7) - 7);
+  EXPECT_EQ(proxy.head().rfind("CONNECT " + authority + " HTTP/1.1\r\n", 0), 0u) << proxy.head();
+  EXPECT_EQ(
+      server.received(),
+      (std::vector<std::pair<std::string, std::string>>{{"/v4/profile/portrait_get?usersig=abc*-_&random=1", "{}"}}));
 }
 
 }  // namespace
