@@ -201,7 +201,7 @@ void CurlTransport::StartPending() {
     // and the path and query as the request target, copied into the request as they are. A forward proxy would need the
     // whole URL in the request line: any proxy (from http_proxy or https_proxy) is asked for a tunnel instead.
     const size_t target = RequestTargetStart(transfer->request.url);
-    if (target == std::string::npos) {
+    if (target == std::string_view::npos) {
       curl_easy_setopt(easy, CURLOPT_URL, transfer->request.url.c_str());
       curl_easy_setopt(easy, CURLOPT_REQUEST_TARGET, nullptr);
     } else {
