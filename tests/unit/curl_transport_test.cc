@@ -58,15 +58,21 @@ class RecordingServer {
   std::vector<std::pair<std::string, std::string>> received_ ABSL_GUARDED_BY(mutex_);
 };
 
+sockaddr_in LoopbackAddress(int port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  return address;
+}
+
 // An HTTP proxy that only tunnels: it takes one connection, records its request head, answers a CONNECT with 200 and
 // relays bytes both ways until either side closes; anything else gets 400.
 class TunnellingProxy {
  public:
   TunnellingProxy() {
     listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in address = LoopbackAddress(0);  // The kernel picks the port.
     socklen_t length = sizeof(address);
     if (bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(listener_, 4) != 0 ||
         getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
@@ -111,11 +117,8 @@ class TunnellingProxy {
       return;
     }
     const int upstream = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<uint16_t>(target_port));
-    if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const sockaddr_in address = LoopbackAddress(target_port);
+    if (connect(upstream, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
       const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
       (void)!write(client, established, sizeof(established) - 1);
       pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
