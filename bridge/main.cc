@@ -193,7 +193,13 @@ int Run(int argc, char** argv) {
     cache = std::make_unique<CachingFetcher>(behind_cache, clock, config.cache);
   }
   ProfileFetcher& fetcher = cache != nullptr ? static_cast<ProfileFetcher&>(*cache) : coalescer;
-  ProfileService service(fetcher, config.stream_limits, config.server_limits, &metrics);
+  // The services served, for the grpc_server_* series and for reflection.
+  const std::vector<std::string> served_services = {portraitbridge::profile::v1::ProfileService::service_full_name(),
+                                                    grpc::health::v1::Health::service_full_name(),
+                                                    grpc::reflection::v1::ServerReflection::service_full_name(),
+                                                    grpc::reflection::v1alpha::ServerReflection::service_full_name()};
+  GrpcServerMetrics grpc_metrics(*metrics.registry(), served_services);
+  ProfileService service(fetcher, config.stream_limits, config.server_limits, &metrics, &grpc_metrics);
   metrics.SetSampledSources(
       {[&budget = *budget] { return budget.EffectiveCallsPerSecond(); },
        [&coalescer] { return coalescer.PendingAccounts(); },
@@ -203,10 +209,6 @@ int Run(int argc, char** argv) {
 
   // Reflection from the descriptors compiled in with their comments (bridge/reflection/), so that grpcurl
   // describe and buf curl show the schema's documentation; gRPC's own reflection plugin would serve them bare.
-  const std::vector<std::string> served_services = {portraitbridge::profile::v1::ProfileService::service_full_name(),
-                                                    grpc::health::v1::Health::service_full_name(),
-                                                    grpc::reflection::v1::ServerReflection::service_full_name(),
-                                                    grpc::reflection::v1alpha::ServerReflection::service_full_name()};
   absl::StatusOr<std::unique_ptr<DescriptorIndex>> descriptors =
       DescriptorIndex::Create(ServedDescriptorSet(), served_services);
   if (!descriptors.ok()) {  // A build defect (the set is made at build time): no test would pass.
@@ -228,7 +230,7 @@ int Run(int argc, char** argv) {
   builder.RegisterService(&service);
   builder.RegisterService(&reflection);
   builder.RegisterService(&reflection_v1alpha);
-  GrpcServerMetrics grpc_metrics(*metrics.registry(), served_services);
+  // Health and reflection are counted by an interceptor; the ProfileService counts its own calls.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(grpc_metrics.CreateInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

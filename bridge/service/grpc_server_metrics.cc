@@ -22,56 +22,38 @@ const char* TypeLabel(const google::protobuf::MethodDescriptor& method) {
   return method.server_streaming() ? "server_stream" : "unary";
 }
 
-// Counts one call: started when gRPC creates it, a message each way as it passes, and the status as it is sent.
+// Counts one call of a method its handler does not report itself: started when gRPC creates it, a message each way
+// as it passes, and the status as it is sent.
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit MetricsInterceptor(const GrpcServerMetrics::MethodSeries& series)
-      : series_(series), started_(std::chrono::steady_clock::now()) {
-    series_.started->Increment();
-  }
-
-  // A call that ends without a status sent (its transport gone before the reactor finished) is counted as
-  // cancelled, so that started and handled agree.
-  ~MetricsInterceptor() override {
-    if (!handled_) Handled(grpc::StatusCode::CANCELLED);
-  }
+  explicit MetricsInterceptor(const GrpcServerMetrics::MethodSeries& series) : report_(series) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
     // A failed read (the end of the client's stream) also passes here, without a message.
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() != nullptr) {
-      series_.received->Increment();
+      report_.Received();
     }
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) series_.sent->Increment();
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) && !handled_) {
-      Handled(methods->GetSendStatus().error_code());
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) report_.Sent();
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      report_.Handled(methods->GetSendStatus().error_code());
     }
     methods->Proceed();
   }
 
  private:
-  void Handled(grpc::StatusCode code) {
-    handled_ = true;
-    const size_t index =
-        static_cast<size_t>(code) < series_.handled.size() ? static_cast<size_t>(code) : grpc::StatusCode::UNKNOWN;
-    series_.handled[index]->Increment();
-    series_.handling_seconds->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  }
-
-  const GrpcServerMetrics::MethodSeries& series_;
-  const std::chrono::steady_clock::time_point started_;
-  // A stream's read and write hooks may run at once on two threads, but they only touch atomic counters; this
-  // is set by the status hook (once per call) and read after it, by the destructor.
-  bool handled_ = false;
+  GrpcServerMetrics::CallReport report_;
 };
 
 class MetricsInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit MetricsInterceptorFactory(const GrpcServerMetrics& metrics) : metrics_(metrics) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
-    return new MetricsInterceptor(metrics_.SeriesOf(info->method()));
+    const GrpcServerMetrics::MethodSeries& series = metrics_.SeriesOf(info->method());
+    // No interceptor at all for the call (gRPC then skips interception), rather than one that passes.
+    if (series.reported_by_handler) return nullptr;
+    return new MetricsInterceptor(series);
   }
 
  private:
@@ -179,6 +161,31 @@ const GrpcServerMetrics::MethodSeries& GrpcServerMetrics::SeriesOf(const char* m
   if (method == nullptr) return unknown_;
   auto it = methods_.find(method);
   return it != methods_.end() ? it->second : unknown_;
+}
+
+const GrpcServerMetrics::MethodSeries& GrpcServerMetrics::ReportedByHandler(const std::string& method) {
+  const auto it = methods_.find(method);
+  if (it == methods_.end()) return unknown_;
+  it->second.reported_by_handler = true;
+  return it->second;
+}
+
+GrpcServerMetrics::CallReport::CallReport(const MethodSeries& series)
+    : series_(series), started_(std::chrono::steady_clock::now()) {
+  series_.started->Increment();
+}
+
+GrpcServerMetrics::CallReport::~CallReport() {
+  if (!handled_) Handled(grpc::StatusCode::CANCELLED);
+}
+
+void GrpcServerMetrics::CallReport::Handled(grpc::StatusCode code) {
+  if (handled_) return;
+  handled_ = true;
+  const size_t index =
+      static_cast<size_t>(code) < series_.handled.size() ? static_cast<size_t>(code) : grpc::StatusCode::UNKNOWN;
+  series_.handled[index]->Increment();
+  series_.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> GrpcServerMetrics::CreateInterceptorFactory() {

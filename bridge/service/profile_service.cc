@@ -45,6 +45,8 @@ CallIds CallIdsOf(const grpc::CallbackServerContext* context) {
   return ParseCallIds(MetadataValue(context, "x-request-id"), MetadataValue(context, "traceparent"));
 }
 
+// The call's part in its method's grpc_server_* series, when the service has them.
+
 std::string Flatten(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string wire;
@@ -63,12 +65,14 @@ class UpstreamCallsReactor {
 
  protected:
   UpstreamCallsReactor(grpc::CallbackServerContext* context, ProfileFetcher& fetcher, const StreamLimits& limits,
-                       ServerQuotas& quotas, StreamObserver* observer)
+                       ServerQuotas& quotas, StreamObserver* observer, const GrpcServerMetrics::MethodSeries* series)
       : fetcher_(fetcher),
         limits_(limits),
         deadline_(DeadlineOf(context)),
         call_ids_(CallIdsOf(context)),
-        requests_(limits, quotas, observer) {}
+        requests_(limits, quotas, observer) {
+    if (series != nullptr) report_.emplace(*series);
+  }
   virtual ~UpstreamCallsReactor() = default;
 
   // An upstream call was answered (or cancelled); called on the fetcher's thread, with no lock held.
@@ -147,6 +151,9 @@ class UpstreamCallsReactor {
   const StreamLimits& limits_;
   const absl::Time deadline_;
   const CallIds call_ids_;
+  // The call's part in its method's grpc_server_* series (none without them): the service reports its calls
+  // itself, rather than through an interceptor (GrpcServerMetrics::ReportedByHandler).
+  std::optional<GrpcServerMetrics::CallReport> report_;
 
   absl::Mutex mutex_;
   ProfileRequests requests_ ABSL_GUARDED_BY(mutex_);
@@ -162,8 +169,8 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
                                  private UpstreamCallsReactor {
  public:
   GetProfilesReactor(grpc::CallbackServerContext* context, ProfileFetcher& fetcher, const StreamLimits& limits,
-                     ServerQuotas& quotas, StreamObserver* observer)
-      : UpstreamCallsReactor(context, fetcher, limits, quotas, observer),
+                     ServerQuotas& quotas, StreamObserver* observer, const GrpcServerMetrics::MethodSeries* series)
+      : UpstreamCallsReactor(context, fetcher, limits, quotas, observer, series),
         quotas_(quotas),
         observer_(observer),
         started_(absl::Now()) {
@@ -172,6 +179,7 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
   }
 
   void OnReadDone(bool ok) override {
+    if (ok && report_.has_value()) report_->Received();
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       reading_ = false;
       if (!ok) {
@@ -282,10 +290,12 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
         if (observer_ != nullptr && lookup_from != absl::InfinitePast()) {
           observer_->OnLookupAnswered("GetProfiles", absl::Now() - lookup_from);
         }
+        if (report_.has_value()) report_->Sent();
         StartWrite(write);
       }
       if (finish.has_value()) {
         ReportFinish(*finish);
+        if (report_.has_value()) report_->Handled(finish->error_code());
         Finish(*finish);
       }
       if (!acts) return;
@@ -370,12 +380,14 @@ class GetProfilesReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer
 class BatchGetReactor final : public grpc::ServerUnaryReactor, private UpstreamCallsReactor {
  public:
   BatchGetReactor(grpc::CallbackServerContext* context, const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
-                  ProfileFetcher& fetcher, const StreamLimits& limits, ServerQuotas& quotas, StreamObserver* observer)
-      : UpstreamCallsReactor(context, fetcher, limits, quotas, observer),
+                  ProfileFetcher& fetcher, const StreamLimits& limits, ServerQuotas& quotas, StreamObserver* observer,
+                  const GrpcServerMetrics::MethodSeries* series)
+      : UpstreamCallsReactor(context, fetcher, limits, quotas, observer, series),
         quotas_(quotas),
         observer_(observer),
         response_(response),
         started_(absl::Now()) {
+    if (report_.has_value()) report_->Received();  // The request, which came with the call.
     const std::string wire = Flatten(request);
     Step([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       if (grpc::Status accepted = requests_.AcceptBatchGet(wire); !accepted.ok()) requests_.End(std::move(accepted));
@@ -434,6 +446,10 @@ class BatchGetReactor final : public grpc::ServerUnaryReactor, private UpstreamC
       for (auto& [id, call] : launch) Launch(id, std::move(call));
       if (finish.has_value()) {
         ReportFinish(*finish);
+        if (report_.has_value()) {
+          if (finish->ok()) report_->Sent();  // gRPC sends the response only with an OK status.
+          report_->Handled(finish->error_code());
+        }
         Finish(*finish);
       }
       if (!acts) return;
@@ -496,15 +512,25 @@ std::string StatusCodeName(grpc::StatusCode code) {
   return name.empty() ? "UNKNOWN" : name;
 }
 
+ProfileService::ProfileService(ProfileFetcher& fetcher, StreamLimits limits, ServerLimits server_limits,
+                               StreamObserver* observer, GrpcServerMetrics* grpc_metrics)
+    : fetcher_(fetcher), limits_(limits), quotas_(server_limits), observer_(observer) {
+  if (grpc_metrics != nullptr) {
+    const std::string service = absl::StrCat("/", portraitbridge::profile::v1::ProfileService::service_full_name(), "/");
+    get_profiles_series_ = &grpc_metrics->ReportedByHandler(absl::StrCat(service, "GetProfiles"));
+    batch_get_series_ = &grpc_metrics->ReportedByHandler(absl::StrCat(service, "BatchGetProfiles"));
+  }
+}
+
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ProfileService::GetProfiles(
     grpc::CallbackServerContext* context) {
-  return new GetProfilesReactor(context, fetcher_, limits_, quotas_, observer_);
+  return new GetProfilesReactor(context, fetcher_, limits_, quotas_, observer_, get_profiles_series_);
 }
 
 grpc::ServerUnaryReactor* ProfileService::BatchGetProfiles(grpc::CallbackServerContext* context,
                                                            const grpc::ByteBuffer* request,
                                                            grpc::ByteBuffer* response) {
-  return new BatchGetReactor(context, *request, response, fetcher_, limits_, quotas_, observer_);
+  return new BatchGetReactor(context, *request, response, fetcher_, limits_, quotas_, observer_, batch_get_series_);
 }
 
 }  // namespace portrait_bridge

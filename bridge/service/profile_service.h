@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "bridge/service/grpc_server_metrics.h"
 #include "bridge/service/profile_fetcher.h"
 #include "bridge/service/profile_requests.h"
 #include "portraitbridge/profile/v1/profile.grpc.pb.h"
@@ -25,10 +26,11 @@ class ProfileService final : public portraitbridge::profile::v1::ProfileService:
                                  portraitbridge::profile::v1::ProfileService::WithRawCallbackMethod_GetProfiles<
                                      portraitbridge::profile::v1::ProfileService::Service>> {
  public:
-  /// `fetcher` (and `observer`, if any) must outlive the server.
+  /// `fetcher` (and `observer` and `grpc_metrics`, if any) must outlive the server. With `grpc_metrics`, the
+  /// service's calls report to its standard grpc_server_* series themselves (GrpcServerMetrics::ReportedByHandler),
+  /// so construct it before the server starts.
   ProfileService(ProfileFetcher& fetcher, StreamLimits limits, ServerLimits server_limits,
-                 StreamObserver* observer = nullptr)
-      : fetcher_(fetcher), limits_(limits), quotas_(server_limits), observer_(observer) {}
+                 StreamObserver* observer = nullptr, GrpcServerMetrics* grpc_metrics = nullptr);
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GetProfiles(
       grpc::CallbackServerContext* context) override;
@@ -40,6 +42,9 @@ class ProfileService final : public portraitbridge::profile::v1::ProfileService:
   const StreamLimits limits_;
   ServerQuotas quotas_;
   StreamObserver* const observer_;
+  // The methods' grpc_server_* series; null without grpc_metrics.
+  const GrpcServerMetrics::MethodSeries* get_profiles_series_ = nullptr;
+  const GrpcServerMetrics::MethodSeries* batch_get_series_ = nullptr;
 };
 
 }  // namespace portrait_bridge

@@ -92,6 +92,41 @@ TEST(GrpcServerMetricsTest, MethodsNotServedShareTheUnknownSeries) {
             1);
 }
 
+TEST(GrpcServerMetricsTest, ACallReportCountsTheStartEachMessageAndOneStatus) {
+  prometheus::Registry registry;
+  const std::string service = portraitbridge::profile::v1::ProfileService::service_full_name();
+  GrpcServerMetrics metrics(registry, {service});
+  const std::string method = absl::StrCat("/", service, "/GetProfiles");
+  const GrpcServerMetrics::MethodSeries& series = metrics.ReportedByHandler(method);
+  EXPECT_EQ(&series, &metrics.SeriesOf(method.c_str()));
+  EXPECT_TRUE(series.reported_by_handler);
+  EXPECT_FALSE(metrics.SeriesOf(absl::StrCat("/", service, "/BatchGetProfiles").c_str()).reported_by_handler);
+  // A method that is not served is not marked: its calls stay with the interceptor, under "unknown".
+  EXPECT_EQ(&metrics.ReportedByHandler("/x.Y/Z"), &metrics.SeriesOf("/x.Y/Z"));
+  EXPECT_FALSE(metrics.SeriesOf("/x.Y/Z").reported_by_handler);
+
+  {
+    GrpcServerMetrics::CallReport report(series);
+    report.Received();
+    report.Received();
+    report.Sent();
+    report.Handled(grpc::StatusCode::NOT_FOUND);
+    report.Handled(grpc::StatusCode::OK);  // A status is sent once; a second one is not counted.
+  }
+  { GrpcServerMetrics::CallReport never_handled(series); }  // Its transport went away: counted as cancelled.
+
+  const std::string text = Scrape(registry);
+  const std::string labels = absl::StrCat(R"(grpc_method="GetProfiles",grpc_service=")", service,
+                                          R"(",grpc_type="bidi_stream"})");
+  EXPECT_EQ(Sample(text, absl::StrCat("grpc_server_started_total{", labels)), 2);
+  EXPECT_EQ(Sample(text, absl::StrCat("grpc_server_msg_received_total{", labels)), 2);
+  EXPECT_EQ(Sample(text, absl::StrCat("grpc_server_msg_sent_total{", labels)), 1);
+  EXPECT_EQ(Sample(text, absl::StrCat(R"(grpc_server_handled_total{grpc_code="NotFound",)", labels)), 1);
+  EXPECT_EQ(Sample(text, absl::StrCat(R"(grpc_server_handled_total{grpc_code="OK",)", labels)), 0);
+  EXPECT_EQ(Sample(text, absl::StrCat(R"(grpc_server_handled_total{grpc_code="Canceled",)", labels)), 1);
+  EXPECT_EQ(Sample(text, absl::StrCat("grpc_server_handling_seconds_count{", labels)), 2);
+}
+
 TEST(BridgeMetricsTest, UpstreamAttemptsByBoundedOutcomeAndRetriesByReason) {
   BridgeMetrics metrics("1.2.3", "1.51.1", "3.21.12");
   for (const char* code :
