@@ -46,7 +46,7 @@ class GrpcServerMetrics {
     prometheus::Counter* sent = nullptr;
     prometheus::Histogram* handling_seconds = nullptr;
     std::array<prometheus::Counter*, 17> handled{};  // By grpc::StatusCode, OK (0) to UNAUTHENTICATED (16).
-    bool reported_by_handler = false;                 // See ReportedByHandler.
+    bool reported_by_handler = false;                // See ReportedByHandler.
   };
   /// The series of `method` ("/package.Service/Method"); the unknown method's when it is not served.
   const MethodSeries& SeriesOf(const char* method) const;

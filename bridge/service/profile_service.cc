@@ -516,7 +516,8 @@ ProfileService::ProfileService(ProfileFetcher& fetcher, StreamLimits limits, Ser
                                StreamObserver* observer, GrpcServerMetrics* grpc_metrics)
     : fetcher_(fetcher), limits_(limits), quotas_(server_limits), observer_(observer) {
   if (grpc_metrics != nullptr) {
-    const std::string service = absl::StrCat("/", portraitbridge::profile::v1::ProfileService::service_full_name(), "/");
+    const std::string service =
+        absl::StrCat("/", portraitbridge::profile::v1::ProfileService::service_full_name(), "/");
     get_profiles_series_ = &grpc_metrics->ReportedByHandler(absl::StrCat(service, "GetProfiles"));
     batch_get_series_ = &grpc_metrics->ReportedByHandler(absl::StrCat(service, "BatchGetProfiles"));
   }

@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/loopback.h"
+
 namespace portrait_bridge::testing {
 namespace {
 
@@ -30,22 +32,6 @@ std::string RedisServerBinary() {
   throw std::runtime_error("redis-server not found (install redis-server or set REDIS_SERVER_BINARY)");
 }
 
-// A port nobody listens on right now. Another process may take it before redis-server binds: Start retries.
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    if (fd >= 0) close(fd);
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // A blocking loopback connection with one-second timeouts, closed on destruction.
 class Connection {
  public:
@@ -54,11 +40,8 @@ class Connection {
     timeval timeout{1, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    const sockaddr_in address = LoopbackAddress(port);
+    if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
       close(fd_);
       throw std::runtime_error("cannot connect to redis-server on port " + std::to_string(port));
     }
@@ -139,7 +122,7 @@ class Connection {
 
 RedisServer::RedisServer(const std::string& password) : password_(password) {
   for (int attempt = 0;; ++attempt) {
-    port_ = FreeLoopbackPort();
+    port_ = FreeLoopbackPort();  // Another process may take it before redis-server binds: Start retries.
     try {
       Start();
       return;

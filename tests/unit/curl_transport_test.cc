@@ -20,9 +20,12 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "tests/support/loopback.h"
 
 namespace portrait_bridge {
 namespace {
+
+using ::portrait_bridge::testing::LoopbackAddress;
 
 // Records the request target and body of every POST it answers.
 class RecordingServer {
@@ -57,14 +60,6 @@ class RecordingServer {
   mutable absl::Mutex mutex_;
   std::vector<std::pair<std::string, std::string>> received_ ABSL_GUARDED_BY(mutex_);
 };
-
-sockaddr_in LoopbackAddress(int port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  return address;
-}
 
 // An HTTP proxy that only tunnels: it takes one connection, records its request head, answers a CONNECT with 200 and
 // relays bytes both ways until either side closes; anything else gets 400.

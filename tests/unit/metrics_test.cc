@@ -116,8 +116,8 @@ TEST(GrpcServerMetricsTest, ACallReportCountsTheStartEachMessageAndOneStatus) {
   { GrpcServerMetrics::CallReport never_handled(series); }  // Its transport went away: counted as cancelled.
 
   const std::string text = Scrape(registry);
-  const std::string labels = absl::StrCat(R"(grpc_method="GetProfiles",grpc_service=")", service,
-                                          R"(",grpc_type="bidi_stream"})");
+  const std::string labels =
+      absl::StrCat(R"(grpc_method="GetProfiles",grpc_service=")", service, R"(",grpc_type="bidi_stream"})");
   EXPECT_EQ(Sample(text, absl::StrCat("grpc_server_started_total{", labels)), 2);
   EXPECT_EQ(Sample(text, absl::StrCat("grpc_server_msg_received_total{", labels)), 2);
   EXPECT_EQ(Sample(text, absl::StrCat("grpc_server_msg_sent_total{", labels)), 1);

@@ -28,11 +28,14 @@
 #include "bridge/core/redis_url.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 
 namespace portrait_bridge {
 namespace {
 
+using ::portrait_bridge::testing::FreeLoopbackPort;
+using ::portrait_bridge::testing::LoopbackAddress;
 using ::portrait_bridge::testing::Subprocess;
 using ::portrait_bridge::testing::TempDir;
 using ::testing::HasSubstr;
@@ -46,30 +49,10 @@ std::string RedisServerBinary() {
   return value != nullptr && *value != '\0' ? value : "/usr/bin/redis-server";
 }
 
-// A port nothing listens on right now (the kernel's pick for port 0, released again).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return -1;
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool CanConnectTcp(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  const sockaddr_in addr = LoopbackAddress(port);
+  const bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
 }
@@ -99,7 +82,7 @@ class RedisServer {
   // TCP on 127.0.0.1:`port`, or on a free port when `port` is 0 (retried if another process takes it first).
   static std::unique_ptr<RedisServer> Tcp(int port = 0, const std::vector<std::string>& extra = {}) {
     for (int attempt = 0; attempt < 5; ++attempt) {
-      const int chosen = port != 0 ? port : FreePort();
+      const int chosen = port != 0 ? port : FreeLoopbackPort();
       auto server = std::unique_ptr<RedisServer>(new RedisServer());
       std::vector<std::string> args = {"--port", std::to_string(chosen), "--bind", "127.0.0.1"};
       args.insert(args.end(), extra.begin(), extra.end());
@@ -437,7 +420,7 @@ TEST_F(RedisClientTest, ConnectsOverAUnixSocket) {
 }
 
 TEST_F(RedisClientTest, NotConnectedFailsAtOnceOnTheLoopThreadNamingTheAddress) {
-  const int port = FreePort();  // Nothing listens there.
+  const int port = FreeLoopbackPort();  // Nothing listens there.
   RedisOptions options = Options({});
   options.address.host = "127.0.0.1";
   options.address.port = port;
