@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/loopback.h"
+
 namespace portrait_bridge::bench {
 namespace {
 
@@ -46,29 +48,9 @@ class Socket {
   const int fd_;
 };
 
-sockaddr_in Loopback(int port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  return address;
-}
-
-// A port nobody listens on right now; another process may take it before redis-server binds (hence the retries).
-int FreeLoopbackPort() {
-  Socket s;
-  sockaddr_in address = Loopback(0);
-  socklen_t length = sizeof(address);
-  if (bind(s.fd(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(s.fd(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  return ntohs(address.sin_port);
-}
-
 bool AnswersPing(int port) {
   Socket s;
-  const sockaddr_in address = Loopback(port);
+  const sockaddr_in address = testing::LoopbackAddress(port);
   if (connect(s.fd(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) return false;
   constexpr char kPing[] = "PING\r\n";
   if (send(s.fd(), kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) != sizeof(kPing) - 1) return false;
@@ -82,7 +64,7 @@ bool AnswersPing(int port) {
 RedisProcess::RedisProcess(const std::string& binary) {
   const std::string path = binary.empty() ? FindOnPath("redis-server") : binary;
   for (int attempt = 0;; ++attempt) {
-    port_ = FreeLoopbackPort();
+    port_ = testing::FreeLoopbackPort();  // Another process may take it before redis-server binds: retried.
     process_ = std::make_unique<testing::Subprocess>(
         path, std::vector<std::string>{"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
                                        "--appendonly", "no", "--dir", dir_.Path("")});
