@@ -17,6 +17,9 @@
 
 namespace portrait_bridge {
 
+/// How many grpc::StatusCode values there are: OK (0) to UNAUTHENTICATED (16).
+constexpr int kGrpcStatusCodes = 17;
+
 /// Go's codes.Code.String() spelling of a gRPC code ("OK", "Canceled", "InvalidArgument", ...): the value of the
 /// grpc_code label in every stock gRPC dashboard.
 const char* GrpcCodeLabel(grpc::StatusCode code);
@@ -45,8 +48,8 @@ class GrpcServerMetrics {
     prometheus::Counter* received = nullptr;
     prometheus::Counter* sent = nullptr;
     prometheus::Histogram* handling_seconds = nullptr;
-    std::array<prometheus::Counter*, 17> handled{};  // By grpc::StatusCode, OK (0) to UNAUTHENTICATED (16).
-    bool reported_by_handler = false;                // See ReportedByHandler.
+    std::array<prometheus::Counter*, kGrpcStatusCodes> handled{};  // By grpc::StatusCode.
+    bool reported_by_handler = false;                              // See ReportedByHandler.
   };
   /// The series of `method` ("/package.Service/Method"); the unknown method's when it is not served.
   const MethodSeries& SeriesOf(const char* method) const;

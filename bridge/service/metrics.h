@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge/core/profile_cache.h"
 #include "bridge/service/coalescer.h"
+#include "bridge/service/grpc_server_metrics.h"
 #include "bridge/service/profile_requests.h"
 #include "bridge/service/profile_service.h"
 #include "bridge/service/shared_cache_fetcher.h"

@@ -12,6 +12,7 @@
 #include "bridge/core/portrait_api.h"
 #include "bridge/core/profile_tags.h"
 #include "bridge/core/request_validation.h"
+#include "bridge/service/grpc_server_metrics.h"
 #include "portraitbridge/profile/v1/profile.pb.h"
 
 namespace portrait_bridge {

@@ -90,9 +90,6 @@ struct ServerQuotas {
 /// grpc-status-details-bin).
 grpc::Status ToGrpcStatus(const google::rpc::Status& status);
 
-/// How many grpc::StatusCode values there are: OK (0) to UNAUTHENTICATED (16).
-constexpr int kGrpcStatusCodes = 17;
-
 /// Observes calls, for logs and metrics. Thread-safe, must not block.
 class StreamObserver {
  public:

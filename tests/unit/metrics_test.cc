@@ -44,7 +44,7 @@ TEST(GrpcCodeLabelTest, SpellsEveryCodeAsGo) {
                             "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
                             "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
                             "DataLoss", "Unauthenticated"};
-  for (int code = 0; code < 17; ++code) {
+  for (int code = 0; code < kGrpcStatusCodes; ++code) {
     EXPECT_STREQ(GrpcCodeLabel(static_cast<grpc::StatusCode>(code)), go[code]) << code;
   }
 }
