@@ -45,8 +45,6 @@ CallIds CallIdsOf(const grpc::CallbackServerContext* context) {
   return ParseCallIds(MetadataValue(context, "x-request-id"), MetadataValue(context, "traceparent"));
 }
 
-// The call's part in its method's grpc_server_* series, when the service has them.
-
 std::string Flatten(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string wire;
