@@ -30,14 +30,16 @@
 #include "bench/grpc_load.h"
 #include "bench/measure.h"
 #include "bench/plot.h"
-#include "bench/redis.h"
 #include "bench/rest_load.h"
 #include "bench/stack.h"
 #include "bridge/core/options.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/support/redis_server.h"
 
 namespace portrait_bridge::bench {
 namespace {
+
+using ::portrait_bridge::testing::RedisServer;
 
 // In the order a full run takes them; --scenario names one.
 constexpr std::array<const char*, 6> kScenarioNames = {"1", "1b", "2", "3", "4", "5"};
@@ -1205,7 +1207,9 @@ Report Scenario5(const Options& options) {
   Side shared, split;
   std::string redis_url;
   {
-    RedisProcess redis(options.redis_binary);  // Stopped by PID when this block ends, or when a run throws.
+    RedisServer::Options redis_options;
+    redis_options.binary = options.redis_binary;
+    RedisServer redis(redis_options);  // Stopped by PID when this block ends, or when a run throws.
     redis_url = redis.url();
     shared = RunFleet(
         options,

@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "tests/support/loopback.h"
 
@@ -32,18 +34,30 @@ std::string RedisServerBinary() {
   throw std::runtime_error("redis-server not found (install redis-server or set REDIS_SERVER_BINARY)");
 }
 
-// A blocking loopback connection with one-second timeouts, closed on destruction.
+// A blocking connection with one-second timeouts, to loopback `port` or, when it is not empty, to `unix_socket`;
+// closed on destruction.
 class Connection {
  public:
-  explicit Connection(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+  Connection(int port, const std::string& unix_socket)
+      : fd_(socket(unix_socket.empty() ? AF_INET : AF_UNIX, SOCK_STREAM, 0)) {
     if (fd_ < 0) throw std::runtime_error("socket failed");
     timeval timeout{1, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    const sockaddr_in address = LoopbackAddress(port);
-    if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    int connected = -1;
+    if (unix_socket.empty()) {
+      const sockaddr_in address = LoopbackAddress(port);
+      connected = connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    } else {
+      sockaddr_un address{};
+      address.sun_family = AF_UNIX;
+      unix_socket.copy(address.sun_path, sizeof(address.sun_path) - 1);
+      connected = connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    }
+    if (connected != 0) {
       close(fd_);
-      throw std::runtime_error("cannot connect to redis-server on port " + std::to_string(port));
+      throw std::runtime_error("cannot connect to redis-server at " +
+                               (unix_socket.empty() ? "port " + std::to_string(port) : unix_socket));
     }
   }
   ~Connection() { close(fd_); }
@@ -120,7 +134,12 @@ class Connection {
 
 }  // namespace
 
-RedisServer::RedisServer(const std::string& password) : password_(password) {
+RedisServer::RedisServer(Options options)
+    : options_(std::move(options)), binary_(options_.binary.empty() ? RedisServerBinary() : options_.binary) {
+  if (options_.unix_socket) {
+    Start();
+    return;
+  }
   for (int attempt = 0;; ++attempt) {
     port_ = FreeLoopbackPort();  // Another process may take it before redis-server binds: Start retries.
     try {
@@ -140,10 +159,15 @@ int RedisServer::pid() const { return process_ != nullptr ? process_->pid() : -1
 
 void RedisServer::Start() {
   dir_ = std::make_unique<TempDir>();
-  std::vector<std::string> args = {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
-                                   "",       "--appendonly",        "no",     "--dir",     dir_->Path("")};
-  if (!password_.empty()) args.insert(args.end(), {"--requirepass", password_});
-  process_ = std::make_unique<Subprocess>(RedisServerBinary(), args);
+  std::vector<std::string> args = {"--save", "", "--appendonly", "no", "--dir", dir_->Path("")};
+  if (options_.unix_socket) {
+    unix_socket_ = dir_->Path("redis.sock");
+    args.insert(args.end(), {"--port", "0", "--unixsocket", unix_socket_, "--unixsocketperm", "700"});
+  } else {
+    args.insert(args.end(), {"--port", std::to_string(port_), "--bind", "127.0.0.1"});
+  }
+  if (!options_.password.empty()) args.insert(args.end(), {"--requirepass", options_.password});
+  process_ = std::make_unique<Subprocess>(binary_, args);
   paused_ = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -153,7 +177,8 @@ void RedisServer::Start() {
   }
   const std::string output = process_->Output();
   Stop();
-  throw std::runtime_error("redis-server did not answer PING on port " + std::to_string(port_) + ":\n" + output);
+  throw std::runtime_error("redis-server did not answer PING at " +
+                           (unix_socket_.empty() ? "port " + std::to_string(port_) : unix_socket_) + ":\n" + output);
 }
 
 bool RedisServer::AnswersPing() const {
@@ -176,6 +201,13 @@ void RedisServer::Stop() {
   dir_.reset();
 }
 
+void RedisServer::Kill() {
+  if (process_ == nullptr) return;
+  process_->SignalAndWait(SIGKILL, 5000);  // Paused or not.
+  process_.reset();
+  paused_ = false;
+}
+
 void RedisServer::Restart() {
   Stop();
   Start();
@@ -194,9 +226,9 @@ void RedisServer::Resume() {
 }
 
 RedisServer::Reply RedisServer::Command(const std::vector<std::string>& args) const {
-  Connection connection(port_);
-  if (!password_.empty()) {
-    const Reply auth = connection.Command({"AUTH", password_});
+  Connection connection(port_, unix_socket_);
+  if (!options_.password.empty()) {
+    const Reply auth = connection.Command({"AUTH", options_.password});
     if (auth.type == Reply::Type::kError) throw std::runtime_error("AUTH refused: " + auth.str);
   }
   return connection.Command(args);

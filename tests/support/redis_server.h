@@ -10,21 +10,32 @@
 
 namespace portrait_bridge::testing {
 
-/// A real redis-server for tests: on a free loopback port (redis-server's `--port 0` would disable TCP), without
-/// persistence (`--save '' --appendonly no`), in a temporary directory. The binary is $REDIS_SERVER_BINARY, else
-/// `redis-server` from PATH.
+/// A real redis-server for tests and the benchmark: on a free loopback port (redis-server's `--port 0` would disable
+/// TCP) or on a unix socket only, without persistence (`--save '' --appendonly no`), in a temporary directory.
 ///
-/// Not thread-safe: drive it from the test's thread. The destructor resumes a paused server and stops it by PID.
+/// Not thread-safe: drive it from one thread. The destructor resumes a paused server and stops it by PID.
 class RedisServer {
  public:
-  /// Starts the server and waits until it answers PING; throws (failing the test) when it does not. A non-empty
-  /// `password` is required with `--requirepass`.
-  explicit RedisServer(const std::string& password = "");
+  struct Options {
+    /// Non-empty: required with `--requirepass`.
+    std::string password;
+    /// Listen on `unix_socket()` in the temporary directory instead of TCP.
+    bool unix_socket = false;
+    /// The redis-server to run; empty: $REDIS_SERVER_BINARY, else `redis-server` from PATH.
+    std::string binary;
+  };
+
+  /// Starts the server and waits until it answers PING; throws (failing the test) when it does not.
+  explicit RedisServer(Options options);
+  explicit RedisServer(const std::string& password = "") : RedisServer(Options{password, false, ""}) {}
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
+  /// The TCP port (0 on a unix socket).
   int port() const { return port_; }
+  /// The socket's path, when started with Options::unix_socket (empty otherwise).
+  const std::string& unix_socket() const { return unix_socket_; }
   /// `redis://127.0.0.1:<port>`, as the bridge's *_redis_url flags take it.
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   /// The server's PID, or -1 while stopped.
@@ -32,7 +43,9 @@ class RedisServer {
 
   /// Stops the server (SIGTERM, then SIGKILL) and waits for its exit. Its data is lost.
   void Stop();
-  /// Starts it again on the same port (after Stop) and waits until it answers PING.
+  /// Kills the server (SIGKILL), as a crash would: clients get no goodbye. Its data is lost.
+  void Kill();
+  /// Starts it again on the same port (after Stop or Kill) and waits until it answers PING.
   void Restart();
   /// Freezes the server (SIGSTOP): connections stay open and commands go unanswered, as with a hung Redis.
   void Pause();
@@ -55,10 +68,12 @@ class RedisServer {
   void Start();
   bool AnswersPing() const;
 
-  const std::string password_;
+  const Options options_;
+  const std::string binary_;
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<Subprocess> process_;
   int port_ = 0;
+  std::string unix_socket_;
   bool paused_ = false;
 };
 

@@ -1,18 +1,10 @@
-// RedisClient against a real redis-server that each test starts (and stops) itself: TCP on a free loopback port or
-// a unix socket, --save '' --appendonly no, its files in a temporary directory.
+// RedisClient against a real redis-server that each test starts (and stops) itself, on a free loopback port or a
+// unix socket (tests/support/redis_server.h).
 
 #include "bridge/transport/redis_client.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,43 +21,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/loopback.h"
-#include "tests/support/subprocess.h"
+#include "tests/support/redis_server.h"
 
 namespace portrait_bridge {
 namespace {
 
 using ::portrait_bridge::testing::FreeLoopbackPort;
-using ::portrait_bridge::testing::LoopbackAddress;
-using ::portrait_bridge::testing::Subprocess;
-using ::portrait_bridge::testing::TempDir;
+using ::portrait_bridge::testing::RedisServer;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 // Bounds for waits on conditions that normally hold within milliseconds; generous for a loaded 2-core machine.
 constexpr absl::Duration kBound = absl::Seconds(20);
-
-std::string RedisServerBinary() {
-  const char* value = std::getenv("REDIS_SERVER_BINARY");
-  return value != nullptr && *value != '\0' ? value : "/usr/bin/redis-server";
-}
-
-bool CanConnectTcp(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  const sockaddr_in addr = LoopbackAddress(port);
-  const bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-bool CanConnectUnix(const std::string& path) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
 
 bool WaitFor(const std::function<bool()>& condition, absl::Duration bound = kBound) {
   const absl::Time deadline = absl::Now() + bound;
@@ -76,78 +43,17 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration bound = kBou
   return true;
 }
 
-// One redis-server child. The destructor stops it (SIGCONT first, in case a test left it stopped).
-class RedisServer {
- public:
-  // TCP on 127.0.0.1:`port`, or on a free port when `port` is 0 (retried if another process takes it first).
-  static std::unique_ptr<RedisServer> Tcp(int port = 0, const std::vector<std::string>& extra = {}) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      const int chosen = port != 0 ? port : FreeLoopbackPort();
-      auto server = std::unique_ptr<RedisServer>(new RedisServer());
-      std::vector<std::string> args = {"--port", std::to_string(chosen), "--bind", "127.0.0.1"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      server->port_ = chosen;
-      server->Start(args);
-      if (WaitFor([&] { return !server->process_->Running() || CanConnectTcp(chosen); }) &&
-          server->process_->Running()) {
-        return server;
-      }
-      if (port != 0) break;
-    }
-    ADD_FAILURE() << "redis-server did not start on TCP";
-    return nullptr;
+// Where the client finds `server`.
+RedisAddress AddressOf(const RedisServer& server) {
+  RedisAddress address;
+  if (server.unix_socket().empty()) {
+    address.host = "127.0.0.1";
+    address.port = server.port();
+  } else {
+    address.unix_socket = server.unix_socket();
   }
-
-  static std::unique_ptr<RedisServer> Unix(const std::vector<std::string>& extra = {}) {
-    auto server = std::unique_ptr<RedisServer>(new RedisServer());
-    server->socket_ = server->dir_.Path("redis.sock");
-    std::vector<std::string> args = {"--port", "0", "--unixsocket", server->socket_, "--unixsocketperm", "700"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    server->Start(args);
-    if (!WaitFor([&] { return !server->process_->Running() || CanConnectUnix(server->socket_); }) ||
-        !server->process_->Running()) {
-      ADD_FAILURE() << "redis-server did not start on a unix socket: " << server->process_->Output();
-      return nullptr;
-    }
-    return server;
-  }
-
-  ~RedisServer() {
-    if (process_ != nullptr && process_->Running()) {
-      kill(process_->pid(), SIGCONT);
-      if (process_->SignalAndWait(SIGTERM, 5000) == -1) process_->SignalAndWait(SIGKILL, 5000);
-    }
-  }
-
-  int port() const { return port_; }
-  const std::string& socket_path() const { return socket_; }
-  RedisAddress address() const {
-    RedisAddress address;
-    if (socket_.empty()) {
-      address.host = "127.0.0.1";
-      address.port = port_;
-    } else {
-      address.unix_socket = socket_;
-    }
-    return address;
-  }
-  void Signal(int signal) { kill(process_->pid(), signal); }
-  // SIGKILL: no goodbye to clients, like a crash.
-  void Kill() { EXPECT_NE(process_->SignalAndWait(SIGKILL), -1); }
-
- private:
-  RedisServer() = default;
-  void Start(std::vector<std::string> args) {
-    const std::vector<std::string> common = {"--save", "", "--appendonly", "no", "--dir", dir_.Path("")};
-    args.insert(args.end(), common.begin(), common.end());
-    process_ = std::make_unique<Subprocess>(RedisServerBinary(), args);
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Subprocess> process_;
-  int port_ = 0;
-  std::string socket_;
-};
+  return address;
+}
 
 // Runs one command and waits for its done (bounded).
 absl::StatusOr<RedisReply> Call(RedisClient& client, std::vector<std::string> args) {
@@ -179,20 +85,13 @@ std::unique_ptr<RedisClient> Connected(RedisOptions options) {
   return client;
 }
 
-class RedisClientTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (access(RedisServerBinary().c_str(), X_OK) != 0) {
-      // .ci/install-deps installs it: a missing server is a broken setup, not a capability to skip.
-      FAIL() << RedisServerBinary() << " is not installed (apt-get install redis-server)";
-    }
-  }
-};
+// The server's constructor throws, failing the test, when redis-server is missing: .ci/install-deps installs it,
+// so a missing server is a broken setup, not a capability to skip.
+class RedisClientTest : public ::testing::Test {};
 
 TEST_F(RedisClientTest, SetGetRoundTripIsBinarySafe) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  auto client = Connected(Options(server->address()));
+  auto server = std::make_unique<RedisServer>();
+  auto client = Connected(Options(AddressOf(*server)));
   static constexpr char kKey[] = "k\0ey\r\n";
   static constexpr char kValue[] = "\0\x01\xff\r\n$3\r\nnot a reply\0";
   const std::string key(kKey, sizeof(kKey) - 1);
@@ -220,9 +119,8 @@ TEST_F(RedisClientTest, SetGetRoundTripIsBinarySafe) {
 }
 
 TEST_F(RedisClientTest, ArrayRepliesAreCopiedRecursively) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  auto client = Connected(Options(server->address()));
+  auto server = std::make_unique<RedisServer>();
+  auto client = Connected(Options(AddressOf(*server)));
   // Lua false becomes a nil reply.
   absl::StatusOr<RedisReply> reply =
       Call(*client, {"EVAL", "return {1, ARGV[1], {KEYS[1], {-3}}, false, 'x'}", "1", "key", "arg"});
@@ -253,9 +151,8 @@ TEST_F(RedisClientTest, ArrayRepliesAreCopiedRecursively) {
 }
 
 TEST_F(RedisClientTest, AnErrorReplyIsAnOkStatusHoldingKError) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  auto client = Connected(Options(server->address()));
+  auto server = std::make_unique<RedisServer>();
+  auto client = Connected(Options(AddressOf(*server)));
   absl::StatusOr<RedisReply> unknown = Call(*client, {"NOSUCHCOMMAND", "x"});
   ASSERT_TRUE(unknown.ok()) << unknown.status();
   EXPECT_EQ(unknown->type, RedisReply::Type::kError);
@@ -271,9 +168,8 @@ TEST_F(RedisClientTest, AnErrorReplyIsAnOkStatusHoldingKError) {
 }
 
 TEST_F(RedisClientTest, EmptyAndSubscriptionCommandsAreRefused) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  auto client = Connected(Options(server->address()));
+  auto server = std::make_unique<RedisServer>();
+  auto client = Connected(Options(AddressOf(*server)));
   EXPECT_EQ(Call(*client, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Call(*client, {"subscribe", "channel"}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Call(*client, {"MONITOR"}).status().code(), absl::StatusCode::kInvalidArgument);
@@ -281,12 +177,11 @@ TEST_F(RedisClientTest, EmptyAndSubscriptionCommandsAreRefused) {
 }
 
 TEST_F(RedisClientTest, SelectsTheDatabaseOfTheUrl) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
+  auto server = std::make_unique<RedisServer>();
   absl::StatusOr<RedisAddress> db3 = ParseRedisUrl(absl::StrCat("redis://127.0.0.1:", server->port(), "/3"));
   ASSERT_TRUE(db3.ok()) << db3.status();
   auto in_db3 = Connected(Options(*db3));
-  auto in_db0 = Connected(Options(server->address()));
+  auto in_db0 = Connected(Options(AddressOf(*server)));
   ASSERT_TRUE(Call(*in_db3, {"SET", "where", "three"}).ok());
   absl::StatusOr<RedisReply> from_db0 = Call(*in_db0, {"GET", "where"});
   ASSERT_TRUE(from_db0.ok()) << from_db0.status();
@@ -297,9 +192,8 @@ TEST_F(RedisClientTest, SelectsTheDatabaseOfTheUrl) {
 }
 
 TEST_F(RedisClientTest, PipelinedBurstFromFourThreadsIsAnsweredExactlyOnce) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  RedisOptions options = Options(server->address());
+  auto server = std::make_unique<RedisServer>();
+  RedisOptions options = Options(AddressOf(*server));
   options.timeout = absl::Seconds(30);  // A loaded machine must not turn this into a timeout test.
   auto client = Connected(options);
   constexpr int kThreads = 4;
@@ -354,11 +248,10 @@ TEST_F(RedisClientTest, PipelinedBurstFromFourThreadsIsAnsweredExactlyOnce) {
 TEST_F(RedisClientTest, AuthenticatesAndAWrongPasswordStaysDisconnected) {
   const std::string password = "s3cret-Pa55word";
   const std::string wrong = "wrong-Pa55word";
-  auto server = RedisServer::Tcp(0, {"--requirepass", password});
-  ASSERT_NE(server, nullptr);
+  auto server = std::make_unique<RedisServer>(password);
   ::testing::internal::CaptureStderr();  // The client's log lines, to look for the passwords in.
   {
-    RedisOptions options = Options(server->address());
+    RedisOptions options = Options(AddressOf(*server));
     options.password = password;
     auto client = Connected(options);
     absl::StatusOr<RedisReply> ping = Call(*client, {"PING"});
@@ -367,7 +260,7 @@ TEST_F(RedisClientTest, AuthenticatesAndAWrongPasswordStaysDisconnected) {
   }
   std::string errors;
   for (const std::string& given : {wrong, std::string()}) {
-    RedisOptions options = Options(server->address());
+    RedisOptions options = Options(AddressOf(*server));
     options.password = given;
     RedisClient client(options);
     // Once the first handshake has been refused, "not connected" says why.
@@ -402,9 +295,10 @@ TEST_F(RedisClientTest, AuthenticatesAndAWrongPasswordStaysDisconnected) {
 }
 
 TEST_F(RedisClientTest, ConnectsOverAUnixSocket) {
-  auto server = RedisServer::Unix();
-  ASSERT_NE(server, nullptr);
-  absl::StatusOr<RedisAddress> address = ParseRedisUrl("unix://" + server->socket_path());
+  RedisServer::Options on_a_socket;
+  on_a_socket.unix_socket = true;
+  auto server = std::make_unique<RedisServer>(on_a_socket);
+  absl::StatusOr<RedisAddress> address = ParseRedisUrl("unix://" + server->unix_socket());
   ASSERT_TRUE(address.ok()) << address.status();
   auto client = Connected(Options(*address));
   ASSERT_TRUE(Call(*client, {"SET", "over", "unix"}).ok());
@@ -467,15 +361,14 @@ TEST_F(RedisClientTest, NotConnectedFailsAtOnceOnTheLoopThreadNamingTheAddress) 
 }
 
 TEST_F(RedisClientTest, AStoppedServerGivesDeadlineExceededThenTheClientReconnectsAfterSigcont) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  RedisOptions options = Options(server->address());
+  auto server = std::make_unique<RedisServer>();
+  RedisOptions options = Options(AddressOf(*server));
   options.timeout = absl::Milliseconds(100);
   options.reconnect_interval = absl::Milliseconds(100);
   auto client = Connected(options);
   ASSERT_TRUE(Call(*client, {"SET", "k", "v"}).ok());
 
-  server->Signal(SIGSTOP);
+  server->Pause();
   // Several pipelined commands: the first times out, the others are failed as the connection is dropped.
   constexpr int kCommands = 5;
   absl::Mutex mu;
@@ -511,7 +404,7 @@ TEST_F(RedisClientTest, AStoppedServerGivesDeadlineExceededThenTheClientReconnec
   EXPECT_FALSE(client->connected());
   EXPECT_EQ(Call(*client, {"GET", "k"}).status().code(), absl::StatusCode::kUnavailable);
 
-  server->Signal(SIGCONT);
+  server->Resume();
   ASSERT_TRUE(WaitFor([&] { return client->connected(); }));
   absl::StatusOr<RedisReply> get = Call(*client, {"GET", "k"});
   ASSERT_TRUE(get.ok()) << get.status();
@@ -519,10 +412,9 @@ TEST_F(RedisClientTest, AStoppedServerGivesDeadlineExceededThenTheClientReconnec
 }
 
 TEST_F(RedisClientTest, AKilledServerGivesUnavailableAndTheClientReconnectsWhenItIsBack) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
+  auto server = std::make_unique<RedisServer>();
   const int port = server->port();
-  RedisOptions options = Options(server->address());
+  RedisOptions options = Options(AddressOf(*server));
   options.timeout = absl::Seconds(30);  // The loss must be noticed by the closed socket, not a timeout.
   auto client = Connected(options);
   ASSERT_TRUE(Call(*client, {"PING"}).ok());
@@ -547,8 +439,7 @@ TEST_F(RedisClientTest, AKilledServerGivesUnavailableAndTheClientReconnectsWhenI
   EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(down.status().message(), HasSubstr(absl::StrCat("127.0.0.1:", port)));
 
-  server = RedisServer::Tcp(port);
-  ASSERT_NE(server, nullptr);
+  server->Restart();  // On the same port.
   ASSERT_TRUE(WaitFor([&] { return client->connected(); }));
   absl::StatusOr<RedisReply> back = Call(*client, {"PING"});
   ASSERT_TRUE(back.ok()) << back.status();
@@ -556,9 +447,8 @@ TEST_F(RedisClientTest, AKilledServerGivesUnavailableAndTheClientReconnectsWhenI
 }
 
 TEST_F(RedisClientTest, BeyondMaxOutstandingFailsAtOnce) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  RedisOptions options = Options(server->address());
+  auto server = std::make_unique<RedisServer>();
+  RedisOptions options = Options(AddressOf(*server));
   options.max_outstanding = 3;
   auto client = Connected(options);
   std::atomic<int> cancelled{0};
@@ -576,9 +466,8 @@ TEST_F(RedisClientTest, BeyondMaxOutstandingFailsAtOnce) {
 }
 
 TEST_F(RedisClientTest, DestructionRunsEveryDoneOnceWithCancelled) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  auto client = Connected(Options(server->address()));
+  auto server = std::make_unique<RedisServer>();
+  auto client = Connected(Options(AddressOf(*server)));
   constexpr int kCommands = 1000;
   std::vector<std::atomic<int>> runs(kCommands + 1);
   std::atomic<int> cancelled{0};
@@ -612,9 +501,8 @@ TEST_F(RedisClientTest, DestructionRunsEveryDoneOnceWithCancelled) {
 
 // Not a pass/fail bound: the round trip of one command on loopback, printed for the record.
 TEST_F(RedisClientTest, SequentialRoundTripOnLoopback) {
-  auto server = RedisServer::Tcp();
-  ASSERT_NE(server, nullptr);
-  auto client = Connected(Options(server->address()));
+  auto server = std::make_unique<RedisServer>();
+  auto client = Connected(Options(AddressOf(*server)));
   constexpr int kCommands = 10000;
   ASSERT_TRUE(Call(*client, {"SET", "k", "v"}).ok());
 
