@@ -113,6 +113,10 @@ class RedisClient::Loop {
     absl::MutexLock lock(&mu_);
     return connected_;
   }
+  Attempts attempts() const {
+    absl::MutexLock lock(&mu_);
+    return attempts_;
+  }
 
  private:
   // What Command decided for a command; everything but kSend fails on the loop thread without being sent.
@@ -180,6 +184,7 @@ class RedisClient::Loop {
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   int64_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // Accepted kSend commands whose done has not run.
   bool connected_ ABSL_GUARDED_BY(mu_) = false;   // phase_ == kReady, for other threads.
+  Attempts attempts_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   // Loop thread only.
@@ -474,6 +479,7 @@ void RedisClient::Loop::BecomeReady() {
   {
     absl::MutexLock lock(&mu_);
     connected_ = true;
+    ++attempts_.connected;
   }
   if (logged_ != Logged::kConnected) {
     logged_ = Logged::kConnected;
@@ -542,9 +548,13 @@ void RedisClient::Loop::ContextGone() {
   phase_ = Phase::kIdle;
   reconnect_at_ = Clock::now() + reconnect_interval_;
   last_error_ = reason;
-  if (was_ready) {
+  {
     absl::MutexLock lock(&mu_);
-    connected_ = false;
+    if (was_ready) {
+      connected_ = false;
+    } else if (!shutting_down_) {
+      ++attempts_.failed;
+    }
   }
   if (shutting_down_) return;
   if (was_ready) {
@@ -641,5 +651,7 @@ void RedisClient::Command(std::vector<std::string> args, Done done) {
 }
 
 bool RedisClient::connected() const { return loop_->connected(); }
+
+RedisClient::Attempts RedisClient::attempts() const { return loop_->attempts(); }
 
 }  // namespace portrait_bridge

@@ -73,6 +73,14 @@ class RedisClient {
   /// Whether the connection is up (and authenticated) right now.
   bool connected() const;
 
+  /// Connection attempts so far: those that completed their handshake, and those that could not connect or had
+  /// their handshake refused or unanswered. Tests wait on these instead of sleeping through reconnect intervals.
+  struct Attempts {
+    int64_t connected = 0;
+    int64_t failed = 0;
+  };
+  Attempts attempts() const;
+
  private:
   class Loop;
   std::unique_ptr<Loop> loop_;

@@ -272,8 +272,10 @@ TEST_F(RedisClientTest, AuthenticatesAndAWrongPasswordStaysDisconnected) {
     EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
     EXPECT_THAT(refused.message(), HasSubstr(absl::StrCat("127.0.0.1:", server->port())));
     errors += std::string(refused.message()) + "\n";
-    // Several reconnect intervals (50 ms) pass, each one a refused AUTH (or a NOAUTH PING).
-    absl::SleepFor(absl::Milliseconds(300));
+    // Several reconnects (every 50 ms), each one a refused AUTH (or a NOAUTH PING): none connects.
+    const int64_t failed_before = client.attempts().failed;
+    EXPECT_TRUE(WaitFor([&] { return client.attempts().failed >= failed_before + 3; }));
+    EXPECT_EQ(client.attempts().connected, 0);
     EXPECT_FALSE(client.connected());
   }
   const std::string log = ::testing::internal::GetCapturedStderr();
@@ -400,7 +402,9 @@ TEST_F(RedisClientTest, AStoppedServerGivesDeadlineExceededThenTheClientReconnec
   }
   // Dropped, and a stopped server fails the PING of every reconnect.
   EXPECT_TRUE(WaitFor([&] { return !client->connected(); }));
-  absl::SleepFor(absl::Milliseconds(300));
+  const RedisClient::Attempts dropped = client->attempts();
+  EXPECT_TRUE(WaitFor([&] { return client->attempts().failed >= dropped.failed + 2; }));
+  EXPECT_EQ(client->attempts().connected, dropped.connected) << "a reconnect got through to a stopped server";
   EXPECT_FALSE(client->connected());
   EXPECT_EQ(Call(*client, {"GET", "k"}).status().code(), absl::StatusCode::kUnavailable);
 
@@ -426,7 +430,9 @@ TEST_F(RedisClientTest, AKilledServerGivesUnavailableAndTheClientReconnectsWhenI
     blocked_status = reply.status();
     blocked_done.Notify();
   });
-  absl::SleepFor(absl::Milliseconds(100));  // Let it reach Redis (its absence is harmless: it then fails as lost).
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(server->Command({"INFO", "clients"}).str, "blocked_clients:1\r\n");
+  })) << "BLPOP never reached Redis";
   const absl::Time killed_at = absl::Now();
   server->Kill();
   ASSERT_TRUE(blocked_done.WaitForNotificationWithTimeout(kBound));
