@@ -4,8 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -26,15 +24,7 @@ int SandboxProcess::Launch(int port) {
   args.insert(args.end(), flags_.begin(), flags_.end());
   process_ = std::make_unique<testing::Subprocess>(
       binary_, args, std::map<std::string, std::string>{{"PORTRAIT_SANDBOX_SECRET_KEY", kSecretKey}});
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < until) {
-    std::ifstream in(port_file);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!text.empty() && text.back() == '\n') return std::stoi(text);
-    if (!process_->Running()) return 0;  // E.g. the port could not be bound.
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return 0;
+  return process_->PortFromFile(port_file);  // 0 when, e.g., the port could not be bound.
 }
 
 bool SandboxProcess::Stop(int signal) { return process_->SignalAndWait(signal, 10000) != -1; }

@@ -95,15 +95,22 @@ Subprocess::~Subprocess() {
 
 std::string Subprocess::TempPath(const std::string& name) const { return dir_ + "/" + name; }
 
-int Subprocess::WaitForPortFile(const std::string& path, int timeout_ms) const {
+int Subprocess::PortFromFile(const std::string& path, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string text = ReadWholeFile(path);
     if (!text.empty() && text.back() == '\n') return std::stoi(text);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!Running()) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  throw std::runtime_error("no port in " + path + " after " + std::to_string(timeout_ms) + " ms; process output:\n" +
-                           Output());
+  return 0;
+}
+
+int Subprocess::WaitForPortFile(const std::string& path, int timeout_ms) {
+  const int port = PortFromFile(path, timeout_ms);
+  if (port != 0) return port;
+  throw std::runtime_error("no port in " + path + " within " + std::to_string(timeout_ms) +
+                           " ms (or the process exited); its output:\n" + Output());
 }
 
 int Subprocess::SignalAndWait(int signal, int timeout_ms) {

@@ -36,8 +36,12 @@ class Subprocess {
   /// A path in this process's temporary directory, e.g. for a --port_file flag.
   std::string TempPath(const std::string& name) const;
 
-  /// Waits up to `timeout_ms` for `path` to hold a port number, and returns it; fails the test otherwise.
-  int WaitForPortFile(const std::string& path, int timeout_ms = 20000) const;
+  /// Waits up to `timeout_ms` for `path` to hold a port number (a line the process writes once it listens), and
+  /// returns it; 0 when the process exits first (e.g. its port could not be bound) or the time runs out.
+  int PortFromFile(const std::string& path, int timeout_ms = 20000);
+
+  /// PortFromFile, failing the test (an exception holding the process's output) when there is no port.
+  int WaitForPortFile(const std::string& path, int timeout_ms = 20000);
 
   /// Sends `signal` and waits up to `timeout_ms` for the exit; returns the exit status as waitpid reports it,
   /// or -1 on timeout.
