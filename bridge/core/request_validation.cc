@@ -15,20 +15,20 @@ namespace {
 
 constexpr size_t kMaxReportedViolations = 20;  // Enough to act on, without echoing a huge request back.
 
-// Checks accounts and tags, naming fields `prefix` + "accounts[i]" and so on.
-void ValidateLookup(const std::string& prefix, const google::protobuf::RepeatedPtrField<std::string>& accounts,
+// Checks accounts and tags, naming fields "accounts[i]" and so on (the caller puts any prefix in front).
+void ValidateLookup(const google::protobuf::RepeatedPtrField<std::string>& accounts,
                     const google::protobuf::RepeatedPtrField<std::string>& tags,
                     std::vector<FieldViolation>& violations) {
-  if (accounts.empty()) violations.push_back({prefix + "accounts", "at least one account is required"});
+  if (accounts.empty()) violations.push_back({"accounts", "at least one account is required"});
   for (int i = 0; i < accounts.size(); ++i) {
     if (absl::Status status = ValidateAccount(accounts[i]); !status.ok()) {
-      violations.push_back({absl::StrCat(prefix, "accounts[", i, "]"), std::string(status.message())});
+      violations.push_back({absl::StrCat("accounts[", i, "]"), std::string(status.message())});
     }
   }
-  if (tags.empty()) violations.push_back({prefix + "tags", "at least one tag is required"});
+  if (tags.empty()) violations.push_back({"tags", "at least one tag is required"});
   for (int i = 0; i < tags.size(); ++i) {
     if (absl::Status status = ValidateTag(tags[i]); !status.ok()) {
-      violations.push_back({absl::StrCat(prefix, "tags[", i, "]"), std::string(status.message())});
+      violations.push_back({absl::StrCat("tags[", i, "]"), std::string(status.message())});
     }
   }
   if (violations.size() > kMaxReportedViolations) violations.resize(kMaxReportedViolations);
@@ -76,17 +76,21 @@ std::vector<FieldViolation> DecodeAndValidateRequest(absl::string_view wire, uin
 
 std::vector<FieldViolation> ValidateRequest(const portraitbridge::profile::v1::GetProfilesRequest& request,
                                             uint64_t index) {
-  const std::string prefix = absl::StrCat("requests[", index, "]");
   std::vector<FieldViolation> violations;
-  if (!IsValidUtf8(request.request_id())) violations.push_back({prefix + ".request_id", "not valid UTF-8"});
-  ValidateLookup(prefix + ".", request.accounts(), request.tags(), violations);
+  if (!IsValidUtf8(request.request_id())) violations.push_back({"request_id", "not valid UTF-8"});
+  ValidateLookup(request.accounts(), request.tags(), violations);
+  // Named within the stream's requests; built only for a request that has violations (most have none).
+  if (!violations.empty()) {
+    const std::string prefix = absl::StrCat("requests[", index, "].");
+    for (FieldViolation& violation : violations) violation.field.insert(0, prefix);
+  }
   return violations;
 }
 
 std::vector<FieldViolation> ValidateBatchGetRequest(
     const portraitbridge::profile::v1::BatchGetProfilesRequest& request) {
   std::vector<FieldViolation> violations;
-  ValidateLookup("", request.accounts(), request.tags(), violations);
+  ValidateLookup(request.accounts(), request.tags(), violations);
   return violations;
 }
 
