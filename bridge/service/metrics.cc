@@ -1,5 +1,7 @@
 #include "bridge/service/metrics.h"
 
+#include <array>
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -17,16 +19,30 @@ const prometheus::Histogram::BucketBoundaries kCallAccountsBuckets = {1, 2, 5, 1
 constexpr const char* kLookupMethods[] = {"GetProfiles", "BatchGetProfiles"};
 // An upstream attempt's outcome (a label), from the code UpstreamObserver::OnAttempt reports: a bounded set where
 // the code (a Tencent ErrorCode, http_<status>) is not.
-constexpr const char* kUpstreamOutcomes[] = {
-    "ok", "tencent_error", "http_error", "transport_error", "malformed_body", "cancelled"};
+enum UpstreamOutcome : size_t { kOk, kTencentError, kHttpError, kTransportError, kMalformedBody, kCancelled };
+constexpr std::array<const char*, BridgeMetrics::kUpstreamOutcomeCount> kUpstreamOutcomeNames = {
+    "ok", "tencent_error", "http_error", "transport_error", "malformed_body", "cancelled"};  // By UpstreamOutcome.
+constexpr char kUpstreamOk[] = "0";  // The code of an answered call with ErrorCode 0.
 
-const char* UpstreamOutcome(const std::string& code) {
-  if (code == "0") return "ok";
-  if (code == "cancelled") return "cancelled";
-  if (code == "transport_error") return "transport_error";
-  if (code == "malformed_body") return "malformed_body";
-  if (absl::StartsWith(code, "http_")) return "http_error";
-  return "tencent_error";
+UpstreamOutcome OutcomeOf(const std::string& code) {
+  if (code == kUpstreamOk) return kOk;
+  if (code == "cancelled") return kCancelled;
+  if (code == "transport_error") return kTransportError;
+  if (code == "malformed_body") return kMalformedBody;
+  if (absl::StartsWith(code, "http_")) return kHttpError;
+  return kTencentError;
+}
+
+// The series in `slot`, found by `find` (a Family::Add) the first time. Two threads may both find it first; Add
+// returns the same series to both.
+template <typename Find>
+prometheus::Counter& FoundOnce(std::atomic<prometheus::Counter*>& slot, Find find) {
+  prometheus::Counter* series = slot.load(std::memory_order_acquire);
+  if (series == nullptr) {
+    series = &find();
+    slot.store(series, std::memory_order_release);
+  }
+  return *series;
 }
 
 }  // namespace
@@ -182,7 +198,9 @@ BridgeMetrics::BridgeMetrics(const std::string& version, const std::string& grpc
   for (const char* method : kLookupMethods) {
     lookup_histograms_.emplace_back(method, &lookup_seconds_.Add({{"method", method}}, kLatencyBuckets));
   }
-  for (const char* outcome : kUpstreamOutcomes) upstream_seconds_.Add({{"outcome", outcome}}, kLatencyBuckets);
+  for (size_t i = 0; i < kUpstreamOutcomeNames.size(); ++i) {
+    upstream_seconds_by_outcome_[i] = &upstream_seconds_.Add({{"outcome", kUpstreamOutcomeNames[i]}}, kLatencyBuckets);
+  }
   for (const char* reason : kRetryReasons) retries_.Add({{"reason", reason}});
   SetMisconfigured("");  // Every reason at 0, so an alert needs no absent().
   prometheus::BuildGauge()
@@ -253,8 +271,14 @@ void BridgeMetrics::OnSharedCacheWritesFailed(int64_t entries) {
 
 void BridgeMetrics::OnAttempt(const std::string& code, absl::Duration latency) {
   upstream_in_flight_.Decrement();
-  upstream_calls_.Add({{"code", code}}).Increment();
-  upstream_seconds_.Add({{"outcome", UpstreamOutcome(code)}}, kLatencyBuckets).Observe(absl::ToDoubleSeconds(latency));
+  if (code == kUpstreamOk) {
+    FoundOnce(upstream_calls_ok_, [&]() -> prometheus::Counter& {
+      return upstream_calls_.Add({{"code", code}});
+    }).Increment();
+  } else {
+    upstream_calls_.Add({{"code", code}}).Increment();  // Codes of failures: an open set, and rare.
+  }
+  upstream_seconds_by_outcome_[OutcomeOf(code)]->Observe(absl::ToDoubleSeconds(latency));
 }
 
 void BridgeMetrics::OnBudgetWait(absl::Duration wait) {
@@ -278,13 +302,9 @@ void BridgeMetrics::OnAccountsAnswered(grpc::StatusCode code, int64_t count) {
     accounts_.Add({{"result", StatusCodeName(code)}}).Increment(static_cast<double>(count));
     return;
   }
-  prometheus::Counter* counter = accounts_by_code_[index].load(std::memory_order_acquire);
-  if (counter == nullptr) {
-    // Two threads may both look it up first; Add returns the same series to both.
-    counter = &accounts_.Add({{"result", StatusCodeName(code)}});
-    accounts_by_code_[index].store(counter, std::memory_order_release);
-  }
-  counter->Increment(static_cast<double>(count));
+  FoundOnce(accounts_by_code_[index], [&]() -> prometheus::Counter& {
+    return accounts_.Add({{"result", StatusCodeName(code)}});
+  }).Increment(static_cast<double>(count));
 }
 
 void BridgeMetrics::OnInvalidRequest() { invalid_requests_.Increment(); }

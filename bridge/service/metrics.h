@@ -43,6 +43,10 @@ class BridgeMetrics final : public UpstreamObserver,
     std::function<ProfileCache::Stats()> local_cache;  ///< CachingFetcher::cache_stats.
   };
 
+  /// How many outcomes label portrait_bridge_upstream_call_duration_seconds (ok, tencent_error, http_error,
+  /// transport_error, malformed_body, cancelled).
+  static constexpr size_t kUpstreamOutcomeCount = 6;
+
   /// `version`, `grpc_version` and `protobuf_version` label portrait_bridge_build_info.
   BridgeMetrics(const std::string& version = "", const std::string& grpc_version = "",
                 const std::string& protobuf_version = "");
@@ -99,6 +103,9 @@ class BridgeMetrics final : public UpstreamObserver,
   prometheus::Gauge& unread_bytes_;
   prometheus::Family<prometheus::Counter>& upstream_calls_;
   prometheus::Family<prometheus::Histogram>& upstream_seconds_;
+  // Per upstream attempt, found once as well: the "0" code's counter when first seen, each outcome's histogram.
+  std::atomic<prometheus::Counter*> upstream_calls_ok_{nullptr};
+  std::array<prometheus::Histogram*, kUpstreamOutcomeCount> upstream_seconds_by_outcome_{};
   prometheus::Gauge& upstream_in_flight_;
   prometheus::Histogram& upstream_call_accounts_;
   prometheus::Counter& usersig_renewals_;
