@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "tests/support/subprocess.h"
 
 namespace portrait_bridge::sandbox {
 namespace {
@@ -21,9 +21,11 @@ EnvLookup Env(std::map<std::string, std::string> values) {
 
 const EnvLookup kKeyInEnv = Env({{"PORTRAIT_SANDBOX_SECRET_KEY", "env-key"}});
 
-std::string TempKeyFile(const std::string& content) {
-  const std::string path = ::testing::TempDir() + "sandbox_flags_test_key";
-  std::ofstream(path, std::ios::trunc) << content;
+// A key file in `dir`, a directory of the test's own: ctest runs this file's tests at once, each in a process of
+// its own, and a path they shared would let one test read the key another just wrote.
+std::string KeyFile(const ::portrait_bridge::testing::TempDir& dir, const std::string& content) {
+  const std::string path = dir.Path("key");
+  ::portrait_bridge::testing::WriteFile(path, content);
   return path;
 }
 
@@ -48,7 +50,8 @@ TEST(SandboxFlagsTest, Defaults) {
 }
 
 TEST(SandboxFlagsTest, EveryFlagParses) {
-  const std::string key_file = TempKeyFile("file-key\r\n");
+  const ::portrait_bridge::testing::TempDir dir;
+  const std::string key_file = KeyFile(dir, "file-key\r\n");
   const auto options = ParseSandboxFlags({"--listen=0.0.0.0:8080",
                                           "--port_file",
                                           "/tmp/p",
@@ -102,7 +105,8 @@ TEST(SandboxFlagsTest, EveryFlagParses) {
 TEST(SandboxFlagsTest, Errors) {
   EXPECT_FALSE(ParseSandboxFlags({}, Env({})).ok());  // No key anywhere.
   EXPECT_FALSE(ParseSandboxFlags({"--secret_key_file=/nonexistent/key"}, kKeyInEnv).ok());
-  EXPECT_FALSE(ParseSandboxFlags({"--secret_key_file=" + TempKeyFile("\n")}, kKeyInEnv).ok());
+  const ::portrait_bridge::testing::TempDir dir;
+  EXPECT_FALSE(ParseSandboxFlags({"--secret_key_file=" + KeyFile(dir, "\n")}, kKeyInEnv).ok());
   EXPECT_FALSE(ParseSandboxFlags({"--bogus=1"}, kKeyInEnv).ok());
   EXPECT_FALSE(ParseSandboxFlags({"positional"}, kKeyInEnv).ok());
   EXPECT_FALSE(ParseSandboxFlags({"--listen=127.0.0.1"}, kKeyInEnv).ok());
