@@ -22,6 +22,7 @@ constexpr const char* kLookupMethods[] = {"GetProfiles", "BatchGetProfiles"};
 enum UpstreamOutcome : size_t { kOk, kTencentError, kHttpError, kTransportError, kMalformedBody, kCancelled };
 constexpr std::array<const char*, BridgeMetrics::kUpstreamOutcomeCount> kUpstreamOutcomeNames = {
     "ok", "tencent_error", "http_error", "transport_error", "malformed_body", "cancelled"};  // By UpstreamOutcome.
+static_assert(kCancelled + 1 == BridgeMetrics::kUpstreamOutcomeCount, "a name for every outcome");
 constexpr char kUpstreamOk[] = "0";  // The code of an answered call with ErrorCode 0.
 
 UpstreamOutcome OutcomeOf(const std::string& code) {

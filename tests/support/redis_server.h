@@ -36,7 +36,7 @@ class RedisServer {
   int port() const { return port_; }
   /// The socket's path, when started with Options::unix_socket (empty otherwise).
   const std::string& unix_socket() const { return unix_socket_; }
-  /// `redis://127.0.0.1:<port>`, as the bridge's *_redis_url flags take it.
+  /// `redis://127.0.0.1:<port>` of a TCP server, as the bridge's *_redis_url flags take it.
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   /// The server's PID, or -1 while stopped.
   int pid() const;
