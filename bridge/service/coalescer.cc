@@ -141,9 +141,13 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   // What the budget says, read before taking mutex_ (the budget has locks of its own).
   struct BudgetView {
     absl::Duration wait;   // Before a call sent now could start.
-    absl::Duration spare;  // Before a call that is not full should go.
+    absl::Duration spare;  // Before a call that is not full should go; zero when not read.
   };
-  BudgetView ReadBudget() const { return {ReadWait(options_.budget_wait), ReadWait(options_.spare_wait)}; }
+  // Each read takes the budget's lock: an ask with a batch wait (the default) never looks at the spare slot, so
+  // Fetch reads it only without one.
+  BudgetView ReadBudget(bool with_spare = true) const {
+    return {ReadWait(options_.budget_wait), with_spare ? ReadWait(options_.spare_wait) : absl::ZeroDuration()};
+  }
   void OnTimer(uint64_t batch_id);
   void ArmTimer(KeyState& key, absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Whether the key's pending batch, past its wait, stays open for a spare slot.
@@ -207,7 +211,7 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
                                                                std::vector<std::string> tags, absl::Time deadline,
                                                                Done done) {
   const absl::Time now = clock_.Now();
-  const BudgetView budget = ReadBudget();
+  const BudgetView budget = ReadBudget(/*with_spare=*/options_.wait <= absl::ZeroDuration());
   Actions actions;
   uint64_t waiter_id = 0;
   {
