@@ -176,6 +176,8 @@ int Run(int argc, char** argv) {
   CoalescerOptions coalescer_options = config.coalescer;
   coalescer_options.budget_wait = [&budget = *budget] { return budget.EstimatedWait(); };
   coalescer_options.spare_wait = [&budget = *budget] { return budget.SpareWait(); };
+  // Asks slower than half the budget's calls go out without the coalesce wait: one call each fits the budget.
+  coalescer_options.sparse_asks_per_second = config.budget.calls_per_second / 2;
   coalescer_options.observer = &metrics;
   Coalescer coalescer(direct, timers, clock, std::move(coalescer_options));
   // Declared after the coalescer: the Redis client's last replies (failed at its destruction) still ask it.

@@ -1,6 +1,8 @@
 #include "bridge/service/coalescer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <limits>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -57,7 +59,10 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
         timers_(timers),
         clock_(clock),
         options_(std::move(options)),
-        max_per_call_(std::clamp<size_t>(options_.max_accounts_per_call, 1, kUpstreamMaxAccounts)) {}
+        max_per_call_(std::clamp<size_t>(options_.max_accounts_per_call, 1, kUpstreamMaxAccounts)),
+        sparse_gap_nanos_(options_.sparse_asks_per_second > 0
+                              ? static_cast<int64_t>(1e9 / options_.sparse_asks_per_second)
+                              : std::numeric_limits<int64_t>::max()) {}
 
   std::shared_ptr<Ticket> Fetch(std::vector<std::string> accounts, std::vector<std::string> tags, absl::Time deadline,
                                 Done done);
@@ -159,15 +164,22 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   // How soon a batch held for a spare slot is looked at again, at the least.
   static constexpr absl::Duration kMinRecheck = absl::Milliseconds(1);
 
+  // Counts an ask at `now` and says whether asks come slower than options_.sparse_asks_per_second: whether the
+  // mean gap between asks, weighted towards the last few, is longer than its inverse. Lock-free: asks from
+  // several threads at once may each miss the other's update, which only blurs the mean.
+  bool AsksAreSparse(absl::Time now);
+
   void OnCallDone(uint64_t call_id, FetchResult result);
   void Send(Dispatch dispatch);
   void Run(Actions actions);
 
   KeyState& KeyFor(std::vector<std::string> tags) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void MaybeEraseKey(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // `wait`: how long a batch this ask starts waits for company (options_.wait, or zero while asks are sparse).
   uint64_t AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done, absl::Time now,
-                     const BudgetView& budget, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void StartBatch(KeyState& key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+                     absl::Duration wait, const BudgetView& budget, Actions& actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void StartBatch(KeyState& key, absl::Time now, absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void EndBatch(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   uint64_t Seal(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Prepare(uint64_t call_id, absl::Time now, absl::Duration budget_wait, Actions& actions)
@@ -183,6 +195,12 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   const Clock& clock_;
   const CoalescerOptions options_;
   const size_t max_per_call_;
+  // AsksAreSparse's state, in nanoseconds: the last ask's time, and the weighted mean gap (starting as idle).
+  static constexpr int64_t kMaxAskGapNanos = 1000000000;  // A longer gap counts as this, so a burst after idling
+                                                          // is seen within a few asks.
+  const int64_t sparse_gap_nanos_;
+  std::atomic<int64_t> last_ask_nanos_{0};
+  std::atomic<int64_t> mean_ask_gap_nanos_{kMaxAskGapNanos};
 
   mutable absl::Mutex mutex_;
   bool shut_down_ ABSL_GUARDED_BY(mutex_) = false;
@@ -211,7 +229,8 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
                                                                std::vector<std::string> tags, absl::Time deadline,
                                                                Done done) {
   const absl::Time now = clock_.Now();
-  const BudgetView budget = ReadBudget(/*with_spare=*/options_.wait <= absl::ZeroDuration());
+  const absl::Duration wait = AsksAreSparse(now) ? absl::ZeroDuration() : options_.wait;
+  const BudgetView budget = ReadBudget(/*with_spare=*/wait <= absl::ZeroDuration());
   Actions actions;
   uint64_t waiter_id = 0;
   {
@@ -237,7 +256,7 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
         actions.finishes.emplace_back(std::move(done), std::move(result));
         MaybeEraseKey(key);
       } else {
-        waiter_id = AddWaiter(key, std::move(accounts), deadline, std::move(done), now, budget, actions);
+        waiter_id = AddWaiter(key, std::move(accounts), deadline, std::move(done), now, wait, budget, actions);
       }
     }
   }
@@ -245,8 +264,19 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
   return std::make_shared<WaiterTicket>(weak_from_this(), waiter_id);
 }
 
+bool Coalescer::Core::AsksAreSparse(absl::Time now) {
+  if (options_.sparse_asks_per_second <= 0) return false;
+  const int64_t at = absl::ToUnixNanos(now);
+  const int64_t gap =
+      std::clamp<int64_t>(at - last_ask_nanos_.exchange(at, std::memory_order_relaxed), 0, kMaxAskGapNanos);
+  const int64_t mean = mean_ask_gap_nanos_.load(std::memory_order_relaxed);
+  const int64_t updated = mean + (gap - mean) / 4;
+  mean_ask_gap_nanos_.store(updated, std::memory_order_relaxed);
+  return updated > sparse_gap_nanos_;
+}
+
 uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done,
-                                    absl::Time now, const BudgetView& budget, Actions& actions) {
+                                    absl::Time now, absl::Duration wait, const BudgetView& budget, Actions& actions) {
   auto owned = std::make_unique<Waiter>();
   Waiter* waiter = owned.get();
   waiter->id = next_id_++;
@@ -274,7 +304,7 @@ uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> acco
       continue;
     }
     if (key.batch_id == 0) {
-      StartBatch(key, now);
+      StartBatch(key, now, wait);
       started_batch = key.batch_id;
       key.pending.reserve(std::min(max_per_call_, accounts.size() - i));  // Grown once, not by doubling.
     }
@@ -285,10 +315,10 @@ uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> acco
   }
   // A batch that this ask filled and sealed never needed its timer: arming and cancelling it would cost two timer
   // queue round trips (and wake-ups of its thread) per full call.
-  if (started_batch != 0 && key.batch_id == started_batch && options_.wait > absl::ZeroDuration()) {
-    ArmTimer(key, now + options_.wait);
+  if (started_batch != 0 && key.batch_id == started_batch && wait > absl::ZeroDuration()) {
+    ArmTimer(key, now + wait);
   }
-  if (key.batch_id != 0 && options_.wait <= absl::ZeroDuration() && key.timer_id == 0) {
+  if (key.batch_id != 0 && wait <= absl::ZeroDuration() && key.timer_id == 0) {
     if (ShouldHoldForSpare(key, now, budget.spare)) {
       HoldForSpare(key, now, budget.spare);  // Even without a wait, a batch that is not full waits for a spare slot.
     } else {
@@ -316,9 +346,9 @@ void Coalescer::Core::MaybeEraseKey(KeyState& key) {
   keys_.erase(tags);
 }
 
-void Coalescer::Core::StartBatch(KeyState& key, absl::Time now) {
+void Coalescer::Core::StartBatch(KeyState& key, absl::Time now, absl::Duration wait) {
   key.batch_id = next_id_++;
-  key.hold_limit = now + std::max(options_.wait, absl::ZeroDuration()) + options_.max_spare_hold;
+  key.hold_limit = now + std::max(wait, absl::ZeroDuration()) + options_.max_spare_hold;
   batches_[key.batch_id] = &key;  // Its timer (when `wait` is positive) is armed by AddWaiter.
 }
 

@@ -46,6 +46,11 @@ struct CoalescerOptions {
   /// How long a batch that is not full may wait for a spare slot, past `wait`; then it goes out and queues for
   /// the budget like a full call (a tag list with few asks is not starved by busy ones).
   absl::Duration max_spare_hold = absl::Milliseconds(50);
+  /// While asks (Fetch calls, all tag lists together) come slower than this many per second, a new batch does not
+  /// wait `wait` for company: another ask would seldom come within it, and calls of one ask each then need less
+  /// than the budget has. Such a batch goes as with a zero wait, as soon as the budget has a spare slot. Zero: every
+  /// batch waits. main.cc sets half the budget's calls per second.
+  double sparse_asks_per_second = 0;
   /// May be null; must outlive the coalescer.
   CoalescerObserver* observer = nullptr;
 };
@@ -58,7 +63,8 @@ struct CoalescerOptions {
 /// - An account already pending or in flight under the same tags gets one more waiter; its outcome goes to every
 ///   waiter. A caller's `done` runs once, when each of its accounts has an outcome.
 /// - A batch goes out when it holds max_accounts_per_call accounts (at once, whatever the budget), or once `wait`
-///   has passed since its first account and the budget has a spare slot (spare_wait is zero). Until then it stays
+///   has passed since its first account (no wait while asks are sparse, see sparse_asks_per_second) and the budget
+///   has a spare slot (spare_wait is zero). Until then it stays
 ///   open and fills, for at most max_spare_hold past `wait`, and never past the point where a waiter's deadline
 ///   would come before the spare slot. So the budget is spent by need: below the ceiling calls leave at the
 ///   budget's pace as soon as it allows and no ask waits for the window to refill; near it calls fill up. Accounts

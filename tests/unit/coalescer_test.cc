@@ -237,6 +237,7 @@ class CoalescerTestBase : public ::testing::Test {
     options.budget_wait = std::move(budget_wait);
     options.spare_wait = std::move(spare_wait);
     options.max_spare_hold = max_spare_hold;
+    options.sparse_asks_per_second = sparse_asks_per_second_;
     return std::make_unique<Coalescer>(inner_, timers_, clock_, std::move(options));
   }
 
@@ -252,6 +253,9 @@ class CoalescerTestBase : public ::testing::Test {
                                               std::optional<absl::Time> deadline = std::nullopt) {
     return coalescer.Fetch(std::move(accounts), tags, deadline.value_or(FarDeadline()), answer.Callback());
   }
+
+  // For the coalescers Make makes from then on (0: every batch waits).
+  double sparse_asks_per_second_ = 0;
 
   // Declared first: destroyed after the coalescer a test makes.
   ClockType clock_;
@@ -335,6 +339,51 @@ TEST_F(CoalescerTest, ALoneAskGoesOutAfterTheWaitNotBefore) {
   EXPECT_EQ(answer.Calls(), 1);
   EXPECT_EQ(answer.ValueOf("a"), ValueFor("a", kNick));
   EXPECT_EQ(answer.ValueOf("b"), ValueFor("b", kNick));
+}
+
+TEST_F(CoalescerTest, SparseAsksGoOutWithoutTheWait) {
+  sparse_asks_per_second_ = 100;  // Asks more than 10 ms apart, on average, are sparse.
+  auto coalescer = Make(absl::Milliseconds(50));
+  Answer first, second;
+  auto first_ticket = Ask(*coalescer, first, {"a"});
+  ASSERT_EQ(inner_.CallCount(), 1u) << "a lone ask after a quiet spell waited for company";
+  EXPECT_THAT(inner_.Info(0).accounts, ElementsAre("a"));
+  clock_.Advance(absl::Milliseconds(40));
+  auto second_ticket = Ask(*coalescer, second, {"b"});
+  ASSERT_EQ(inner_.CallCount(), 2u);
+  EXPECT_THAT(inner_.Info(1).accounts, ElementsAre("b"));
+  EXPECT_EQ(coalescer->PendingAccounts(), 0);
+  ASSERT_TRUE(inner_.Succeed(0));
+  ASSERT_TRUE(inner_.Succeed(1));
+  EXPECT_EQ(first.ValueOf("a"), ValueFor("a", kNick));
+  EXPECT_EQ(second.ValueOf("b"), ValueFor("b", kNick));
+}
+
+TEST_F(CoalescerTest, DenseAsksWaitForCompanyAgain) {
+  sparse_asks_per_second_ = 100;
+  constexpr absl::Duration kWait = absl::Milliseconds(3);
+  auto coalescer = Make(kWait);
+  inner_.AnswerInline();
+  // An ask every millisecond, 1,000 a second: the first go alone (the coalescer has been quiet), and once the
+  // mean gap is under 10 ms every ask waits for the batch's wait or joins a waiting batch.
+  constexpr int kAsks = 40;
+  std::vector<Answer> answers(kAsks);
+  std::vector<std::shared_ptr<ProfileFetcher::Ticket>> tickets;
+  std::vector<bool> sent_at_once;
+  for (int i = 0; i < kAsks; ++i) {
+    const size_t calls_before = inner_.CallCount();
+    tickets.push_back(Ask(*coalescer, answers[i], {absl::StrCat("u", i)}));
+    sent_at_once.push_back(inner_.CallCount() > calls_before);
+    clock_.Advance(kMs);
+  }
+  clock_.Advance(kWait);
+  EXPECT_TRUE(sent_at_once.front()) << "the first ask after a quiet spell waited";
+  for (int i = kAsks - 10; i < kAsks; ++i) EXPECT_FALSE(sent_at_once[i]) << "ask " << i << " went alone";
+  EXPECT_LT(inner_.CallCount(), static_cast<size_t>(kAsks) - 10) << "dense asks should share calls";
+  for (int i = 0; i < kAsks; ++i) {
+    EXPECT_EQ(answers[i].Calls(), 1) << i;
+    EXPECT_EQ(answers[i].ValueOf(absl::StrCat("u", i)), ValueFor(absl::StrCat("u", i), kNick)) << i;
+  }
 }
 
 TEST_F(CoalescerTest, ZeroWaitSendsAtOnceButStillJoinsCallsInFlight) {
