@@ -194,7 +194,8 @@ OptionTable<Config>* MakeTable() {
                      "per-second window hold calls back a second later)",
                      Field(&Config::budget, &SharedBudgetOptions::burst)),
           O::Duration("coalesce_wait_ms", "2", 0, 1000, kMs,
-                      "how long an ask may wait for asks of other streams to fill an upstream call (0: send at once)",
+                      "how long an ask may wait for asks of other streams to fill an upstream call (0: send at "
+                      "once); no wait while asks come slower than half of upstream_calls_per_second",
                       Field(&Config::coalescer, &CoalescerOptions::wait)),
           O::Integer("max_pending_accounts", "100000", 100, 100000000,
                      "accounts waiting for an upstream call or for budget, all streams together; beyond it: "
