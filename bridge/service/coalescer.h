@@ -64,13 +64,12 @@ struct CoalescerOptions {
 ///   waiter. A caller's `done` runs once, when each of its accounts has an outcome.
 /// - A batch goes out when it holds max_accounts_per_call accounts (at once, whatever the budget), or once `wait`
 ///   has passed since its first account (no wait while asks are sparse, see sparse_asks_per_second) and the budget
-///   has a spare slot (spare_wait is zero). Until then it stays
-///   open and fills, for at most max_spare_hold past `wait`, and never past the point where a waiter's deadline
-///   would come before the spare slot. So the budget is spent by need: below the ceiling calls leave at the
-///   budget's pace as soon as it allows and no ask waits for the window to refill; near it calls fill up. Accounts
-///   go into calls in the order they were asked. The call's deadline is the latest deadline of its waiters. A
-///   caller joining a call in flight with a later deadline still gets that call's outcome (including a deadline
-///   failure that came before its own deadline).
+///   has a spare slot (spare_wait is zero). Until then it stays open and fills, for at most max_spare_hold past
+///   `wait`, and never past the point where a waiter's deadline would come before the spare slot. So the budget is
+///   spent by need: below the ceiling calls leave at the budget's pace as soon as it allows and no ask waits for the
+///   window to refill; near it calls fill up. Accounts go into calls in the order they were asked. The call's deadline
+///   is the latest deadline of its waiters. A caller joining a call in flight with a later deadline still gets that
+///   call's outcome (including a deadline failure that came before its own deadline).
 /// - When a batch goes out and budget_wait says the call could not start before a waiter's deadline, that waiter
 ///   fails at once with RESOURCE_EXHAUSTED (UPSTREAM_BUDGET_EXHAUSTED, RetryInfo = the estimated wait) instead
 ///   of timing out late; accounts no other waiter wants leave the batch.
