@@ -35,7 +35,7 @@ std::pair<absl::Time, absl::Time> RateLimiter::NextStart(absl::Time now) const {
   const absl::Duration interval = interval_ / FactorAt(now);
   const absl::Duration tolerance = BurstTolerance(interval);
   const absl::Time base = std::max(next_free_, now);
-  // Planned over kPacingWindow, like the tokens: a send up to 5 ms later than planned still finds room at the socket.
+  // Planned over kPacingWindow, like the tokens: a send up to 2 ms later than planned still finds room at the socket.
   const absl::Time start = std::max({now, base - tolerance, planned_starts_.Oldest() + kPacingWindow});
   // A start the window pushed back leaves the bucket empty behind it: no burst right after a full window.
   return {start, std::max(base, start) + interval};

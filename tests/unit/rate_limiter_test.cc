@@ -15,7 +15,7 @@ namespace {
 
 constexpr double kRate = 10;  // One token every 100 ms.
 constexpr int64_t kBurst = 5;
-const absl::Duration kInterval = RateLimiter::kPacingWindow / kRate;  // 102.5 ms.
+const absl::Duration kInterval = RateLimiter::kPacingWindow / kRate;  // 102.2 ms.
 
 TEST(RateLimiterTest, BurstStartsAtOnceAndTheNextWaitsOneInterval) {
   FakeClock clock;
@@ -311,10 +311,10 @@ TEST(RateLimiterTest, SendsInAnyWindowNeverExceedTheRate) {
 // starved thread does. The bucket lets it catch up after the stall and at the start; the calls a catch-up crowds
 // together make the window hold back the calls a window later, which crowds them in turn. With a burst that
 // covers only a few milliseconds of lateness, the gaps that this echo leaves stay short (a burst of a twentieth
-// of the rate left a 45 to 50 ms gap every 1.025 s, each one a pause for every caller in the queue).
+// of the rate left a 45 to 50 ms gap every window, each one a pause for every caller in the queue).
 TEST(RateLimiterTest, DefaultBurstLeavesNoLongGapAWindowAfterACatchUp) {
   constexpr double kTencentRate = 200;
-  const absl::Duration interval = RateLimiter::kPacingWindow / kTencentRate;  // 5.125 ms.
+  const absl::Duration interval = RateLimiter::kPacingWindow / kTencentRate;  // 5.11 ms.
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   FakeClock clock(t0);
   RateLimiter limiter(kTencentRate, RateLimiter::DefaultBurst(kTencentRate), clock);

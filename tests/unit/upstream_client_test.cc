@@ -617,7 +617,7 @@ TEST_F(UpstreamClientBudgetTest, NoBudgetBeforeTheDeadlineFailsAtOnceWithResourc
 }
 
 // A local budget of ten calls per second with a burst of one: the second call waits one interval (a tenth of the
-// limiter's pacing window, 102.5 ms) on the timer queue.
+// limiter's pacing window, 102.2 ms) on the timer queue.
 class UpstreamClientBudgetWaitTest : public UpstreamClientTest {
  protected:
   UpstreamClientBudgetWaitTest() : UpstreamClientTest(10, 1) {}
@@ -971,7 +971,7 @@ TEST_F(UpstreamClientRetryTest, BackoffDelaysStayWithinTheirBounds) {
 }
 
 // A local budget of 10 calls per second with a burst of one: the first attempt takes the token, so the retry (after a
-// backoff of at most 40 ms) must wait for the next one, one interval (102.5 ms) after the first attempt.
+// backoff of at most 40 ms) must wait for the next one, one interval (102.2 ms) after the first attempt.
 class UpstreamClientRetryBudgetWaitTest : public UpstreamClientRetryTest {
  protected:
   UpstreamClientRetryBudgetWaitTest() : UpstreamClientRetryTest(RetryOptions(), 10, 1) {}
