@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/subprocess.h"
+
 namespace portrait_bridge {
 namespace {
 
@@ -65,7 +67,9 @@ EnvLookup Env(std::map<std::string, std::string> values) {
 }
 
 std::string WriteTemp(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "options_test_" + name;
+  // A directory of this run's own: two runs of the suite on one machine must not read each other's files.
+  static const ::portrait_bridge::testing::TempDir dir;
+  const std::string path = dir.Path(name);
   std::ofstream(path, std::ios::trunc) << contents;
   return path;
 }
