@@ -289,6 +289,7 @@ uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> acco
   std::vector<uint64_t> sealed;
   uint64_t started_batch = 0;  // The batch this ask started, if any; its timer is armed once the ask is in.
   waiter->awaiting.reserve(accounts.size());
+  waiter->outcomes.reserve(accounts.size());  // Filled one account at a time by Deliver.
   for (size_t i = 0; i < accounts.size(); ++i) {
     std::string& account = accounts[i];
     if (!waiter->awaiting.insert(account).second) continue;  // Listed twice: one outcome.

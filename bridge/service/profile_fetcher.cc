@@ -1,5 +1,6 @@
 #include "bridge/service/profile_fetcher.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -33,22 +34,42 @@ std::string EncodedItemsOf(const AccountOutcome& outcome) {
 }
 
 std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, CallOutcome call) {
-  absl::flat_hash_map<absl::string_view, UserProfileEntry*> by_account;
-  for (UserProfileEntry& user : call.users) by_account.emplace(user.account, &user);
   std::vector<AccountOutcome> outcomes;
   outcomes.reserve(accounts.size());
-  for (const std::string& account : accounts) {
+  // An answer normally lists its users in the order asked (the sandbox's always does), so each account's entry is
+  // first looked for at its own index: no map. From the first account found elsewhere on, the rest of the answer
+  // is looked up by account instead.
+  bool in_order = true;
+  absl::flat_hash_map<absl::string_view, UserProfileEntry*> by_account;
+  for (size_t i = 0; i < accounts.size(); ++i) {
+    const std::string& account = accounts[i];
     AccountOutcome& outcome = outcomes.emplace_back();
     outcome.account = account;
     if (call.failure.has_value()) {
       outcome.failure = call.failure;
-    } else if (auto it = by_account.find(account); it == by_account.end()) {
-      outcome.failure = OmittedAccountFailure();
-    } else if (it->second->result_code != 0) {
-      outcome.failure = TencentFailure(it->second->result_code, it->second->result_info);
+      continue;
+    }
+    UserProfileEntry* user = nullptr;
+    if (in_order && i < call.users.size() && call.users[i].account == account) {
+      user = &call.users[i];
     } else {
-      outcome.encoded_items = std::move(it->second->encoded_items);  // A repeated account keeps its first entry.
-      by_account.erase(it);
+      if (in_order) {
+        in_order = false;
+        by_account.reserve(call.users.size() - std::min(i, call.users.size()));
+        for (size_t k = i; k < call.users.size(); ++k) by_account.emplace(call.users[k].account, &call.users[k]);
+      }
+      auto it = by_account.find(account);
+      if (it != by_account.end()) {
+        user = it->second;
+        if (user->result_code == 0) by_account.erase(it);  // Its items move out: an account asked twice gets them once.
+      }
+    }
+    if (user == nullptr) {
+      outcome.failure = OmittedAccountFailure();
+    } else if (user->result_code != 0) {
+      outcome.failure = TencentFailure(user->result_code, user->result_info);
+    } else {
+      outcome.encoded_items = std::move(user->encoded_items);  // A repeated account keeps its first entry.
     }
   }
   return outcomes;
