@@ -34,18 +34,18 @@ std::vector<std::string> Described(const std::vector<AccountOutcome>& outcomes) 
 }
 
 const std::string kOmitted(OmittedAccountFailure().rule.reason);
-const std::string kNotFound(TencentFailure(40006, "").rule.reason);
+const std::string kNotFound(TencentFailure(40003, "").rule.reason);
 
 TEST(OutcomesForAccountsTest, AnAnswerInTheOrderAskedGivesEachAccountItsEntry) {
   CallOutcome call;
-  call.users = {User("a"), User("b", 40006), User("c")};
+  call.users = {User("a"), User("b", 40003), User("c")};
   EXPECT_EQ(Described(OutcomesForAccounts({"a", "b", "c"}, std::move(call))),
             (std::vector<std::string>{"a: items of a", "b: " + kNotFound, "c: items of c"}));
 }
 
 TEST(OutcomesForAccountsTest, AnAnswerInAnotherOrderIsMatchedByAccount) {
   CallOutcome call;
-  call.users = {User("a"), User("d"), User("stranger"), User("b", 40006)};
+  call.users = {User("a"), User("d"), User("stranger"), User("b", 40003)};
   EXPECT_EQ(Described(OutcomesForAccounts({"a", "b", "c", "d"}, std::move(call))),
             (std::vector<std::string>{"a: items of a", "b: " + kNotFound, "c: " + kOmitted, "d: items of d"}));
 }
@@ -66,7 +66,7 @@ TEST(OutcomesForAccountsTest, AnAccountAskedTwiceGetsItsItemsOnce) {
 
 TEST(OutcomesForAccountsTest, TheCallsFailureGoesToEveryAccount) {
   CallOutcome call;
-  call.failure = TencentFailure(70107, "no such app");
+  call.failure = TencentFailure(60008, "timeout");
   call.users = {User("a")};
   const std::string reason(call.failure->rule.reason);
   EXPECT_EQ(Described(OutcomesForAccounts({"a", "b"}, std::move(call))),
