@@ -96,8 +96,8 @@ class RateLimiter {
   /// socket; held back, it is late in turn, and so on every window. The 2 ms of slack over kWindow absorb that much
   /// lateness per send and let a late send's echo fade by as much each window; they cost another 0.2% of the
   /// ceiling. Measured in the benchmark's scenario 1 (every call full, about 2,400 sends): no slack, about 2,000
-  /// sends refused at the socket; 1 ms, 3; 2 ms, none, and 21 with a busy loop on one of the two cores; 5 ms (used
-  /// until the planning above was added), none.
+  /// sends refused at the socket; 1 ms, 3; 2 ms, none, and 21 with a busy loop on one of the two cores; 5 ms (the
+  /// earlier value, chosen before starts were planned against the window), none.
   static constexpr absl::Duration kPacingWindow = absl::Milliseconds(1022);
 
  private:
