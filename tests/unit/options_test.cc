@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -70,7 +69,7 @@ std::string WriteTemp(const std::string& name, const std::string& contents) {
   // A directory of this run's own: two runs of the suite on one machine must not read each other's files.
   static const ::portrait_bridge::testing::TempDir dir;
   const std::string path = dir.Path(name);
-  std::ofstream(path, std::ios::trunc) << contents;
+  ::portrait_bridge::testing::WriteFile(path, contents);
   return path;
 }
 
