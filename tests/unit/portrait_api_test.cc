@@ -441,6 +441,33 @@ TEST(ParsePortraitGetBodyTest, AcceptsTheJsonThatNlohmannAccepts) {
   }
 }
 
+// Strings are scanned eight bytes at a time: each kind of byte that ends a run of plain characters, at every place
+// in the eight-byte words and in the tail, and strings cut short at every length, read as nlohmann reads them.
+TEST(ParsePortraitGetBodyTest, StringsReadAlikeWhereverTheirSpecialBytesFall) {
+  const std::string head = R"({"ErrorCode":0,"UserProfileItem":[{"To_Account":"u","ProfileItem":[{"Tag":"T","Value":)";
+  const std::string tail = "}]}]}";
+  for (const std::string special : {"\\\"", "\\\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\x01", "\x1F", "\x7F", " ",
+                                    "~", "\xC3\xA9", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xC3", "\x80", "\xFF"}) {
+    for (size_t before = 0; before <= 17; ++before) {
+      for (size_t after : {0, 1, 7, 8, 9, 16}) {
+        const std::string value = "\"" + std::string(before, 'a') + special + std::string(after, 'b') + "\"";
+        const std::string body = head + value + tail;
+        const bool is_json = nlohmann::json::accept(body);
+        ASSERT_EQ(IsJson(body), is_json) << body;
+        if (is_json) {
+          const absl::StatusOr<ProfileItem> item = ParseOneItem("T", value);
+          ASSERT_TRUE(item.ok()) << value << ": " << item.status();
+          EXPECT_EQ(item->string_value(), nlohmann::json::parse(value).get<std::string>()) << value;
+        }
+        for (size_t cut = 1; cut < value.size(); ++cut) {
+          const std::string short_body = head + value.substr(0, cut);
+          ASSERT_FALSE(IsJson(short_body)) << short_body;
+        }
+      }
+    }
+  }
+}
+
 TEST(ParsePortraitGetBodyTest, MutatedBodiesAreJsonExactlyWhenNlohmannSaysSo) {
   const std::string valid = R"({"UserProfileItem":[{"To_Account":"id1","ProfileItem":[{"Tag":"Tag_Profile_IM_Nick",)"
                             R"("Value":"N\u00e9\n"},{"Tag":"Tag_Profile_IM_Level","Value":-3.5e2}],"ResultCode":0},)"
