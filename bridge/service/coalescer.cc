@@ -50,6 +50,11 @@ AccountOutcome FailedOutcome(std::string account, const Failure& failure) {
 // All state lives here, shared with timer and inner-call callbacks (which hold it weakly), so a callback that
 // fires after the Coalescer is gone finds nothing to do instead of a dangling pointer.
 //
+// Each tag list's accounts, pending or in flight, are in one hash map (KeyState::index) that says where each one is:
+// an entry of the pending batch or of a call, found by the id the two share (a batch becomes a call under its own
+// id) and the entry's position. An account is hashed about twice in its life (when asked, when its call ends), and
+// a waiter's outcomes have slots of their own, filled by position.
+//
 // Lock order: mutex_, then the TimerQueue's own lock (RunAt and Cancel are called under mutex_; the queue never
 // runs a callback under its lock). Nothing else is called under mutex_.
 class Coalescer::Core : public std::enable_shared_from_this<Core> {
@@ -83,46 +88,64 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
     KeyState* key = nullptr;
     absl::Time deadline;
     Done done;
-    absl::flat_hash_set<std::string> awaiting;  // Accounts without an outcome yet.
+    // One slot per account asked (an account listed twice has one), in the order asked; each entry waited on
+    // knows its slot. An outcome's account is set when its slot is made, the rest when it comes.
     std::vector<AccountOutcome> outcomes;
+    std::vector<bool> answered;  // Per slot.
+    size_t awaiting = 0;         // Slots not answered yet.
   };
 
-  // One account of a pending batch or of a call: who waits for it. An entry of a call may have no waiters left
-  // (they cancelled) while other accounts of the call still have some.
+  // A waiter of an entry, and the slot of its outcome.
+  struct WaiterSlot {
+    Waiter* waiter;
+    size_t slot;
+  };
+
+  // One account of a pending batch or of a call: who waits for it. An entry may have no waiters left (they
+  // cancelled, or the budget failed them): it stays, as a hole, so that the positions of the others do not move.
   // Nearly always one or two waiters: a short list, which needs no allocation, rather than a hash set. A waiter is
   // in it at most once (AddWaiter skips an account a waiter lists twice).
   struct Entry {
-    absl::InlinedVector<Waiter*, 1> waiters;
+    std::string account;
+    absl::InlinedVector<WaiterSlot, 1> waiters;
 
     // Whether `waiter` was there.
-    bool Remove(Waiter* waiter) {
-      auto it = std::find(waiters.begin(), waiters.end(), waiter);
+    bool Remove(const Waiter* waiter) {
+      auto it =
+          std::find_if(waiters.begin(), waiters.end(), [waiter](const WaiterSlot& w) { return w.waiter == waiter; });
       if (it == waiters.end()) return false;
       waiters.erase(it);
       return true;
     }
   };
 
+  // Where an account of a tag list is: the entry at `position` of the pending batch or call with id `id`.
+  struct Location {
+    uint64_t id = 0;
+    size_t position = 0;
+    bool operator==(const Location& other) const { return id == other.id && position == other.position; }
+  };
+
   // Everything for one tag list.
   struct KeyState {
     std::vector<std::string> tags;
-    uint64_t batch_id = 0;                   // The pending batch; 0 when there is none.
-    uint64_t timer_id = 0;                   // Its flush timer; 0 when none is scheduled.
-    absl::Time hold_limit;                   // The pending batch waits for a spare slot until then at most.
-    std::vector<std::string> pending_order;  // The batch's accounts, in arrival order.
-    absl::flat_hash_map<std::string, Entry> pending;
-    absl::flat_hash_map<std::string, uint64_t> in_flight;  // Account -> id of the call carrying it.
-    size_t calls = 0;                                      // Entries of calls_ pointing here, abandoned ones included.
+    absl::flat_hash_map<std::string, Location> index;  // Every account pending or in a call not abandoned.
+    uint64_t batch_id = 0;      // The pending batch; 0 when there is none. Its call will have the same id.
+    uint64_t timer_id = 0;      // Its flush timer; 0 when none is scheduled.
+    absl::Time hold_limit;      // The pending batch waits for a spare slot until then at most.
+    std::vector<Entry> batch;   // The pending batch's accounts, in arrival order (holes included).
+    size_t batch_accounts = 0;  // Its entries with waiters.
+    size_t calls = 0;           // Entries of calls_ pointing here, abandoned ones included.
   };
 
   // One inner Fetch: sealed from a batch, then sent; it stays here until its done runs.
   struct Call {
     KeyState* key = nullptr;
-    std::vector<std::string> order;  // Accounts as sealed, before the budget check drops some.
-    absl::flat_hash_map<std::string, Entry> entries;
+    std::vector<Entry> entries;      // The batch's, positions unchanged.
+    std::vector<size_t> sent;        // Positions of the entries sent, in the order of the inner Fetch's accounts.
     size_t live = 0;                 // Entries with at least one waiter.
-    bool sent = false;               // Handed to Send (under the same lock hold that sealed it).
-    bool abandoned = false;          // No waiter left: its accounts left in_flight and it is being cancelled.
+    bool dispatched = false;         // Handed to Send (under the same lock hold that sealed it).
+    bool abandoned = false;          // No waiter left: its accounts left the index and it is being cancelled.
     std::shared_ptr<Ticket> ticket;  // Set once the inner Fetch returns, unless abandoned by then.
   };
 
@@ -175,6 +198,11 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
 
   KeyState& KeyFor(std::vector<std::string> tags) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void MaybeEraseKey(KeyState& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The entry `location` names: in the key's pending batch, or in a call (then also that call).
+  Entry& EntryAt(KeyState& key, const Location& location, Call** call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Removes the index's entry for `account` if it still points at `location` (a hole's account may have been
+  // asked again since, and be at another entry).
+  static void Unindex(KeyState& key, const std::string& account, const Location& location);
   // `wait`: how long a batch this ask starts waits for company (options_.wait, or zero while asks are sparse).
   uint64_t AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done, absl::Time now,
                      absl::Duration wait, const BudgetView& budget, Actions& actions)
@@ -187,6 +215,8 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   void Detach(Waiter& waiter, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Abandon(uint64_t call_id, Call& call, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Deliver(Entry& entry, AccountOutcome outcome, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Finishes `waiter` with its outcomes, `failure` for each slot not answered yet.
+  void FinishWith(Waiter& waiter, const Failure& failure, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Complete(Waiter& waiter, FetchResult result, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   bool NothingSending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return sending_ == 0; }
 
@@ -246,7 +276,7 @@ std::shared_ptr<ProfileFetcher::Ticket> Coalescer::Core::Fetch(std::vector<std::
       if (pending_accounts_ + fresh > options_.max_pending_accounts) {
         fresh = 0;
         for (const std::string& account : accounts) {
-          if (!key.pending.contains(account) && !key.in_flight.contains(account)) ++fresh;
+          if (!key.index.contains(account)) ++fresh;
         }
       }
       if (pending_accounts_ + fresh > options_.max_pending_accounts) {
@@ -275,6 +305,20 @@ bool Coalescer::Core::AsksAreSparse(absl::Time now) {
   return updated > sparse_gap_nanos_;
 }
 
+Coalescer::Core::Entry& Coalescer::Core::EntryAt(KeyState& key, const Location& location, Call** call) {
+  if (location.id == key.batch_id) {
+    *call = nullptr;
+    return key.batch[location.position];
+  }
+  *call = &calls_.at(location.id);
+  return (*call)->entries[location.position];
+}
+
+void Coalescer::Core::Unindex(KeyState& key, const std::string& account, const Location& location) {
+  auto it = key.index.find(account);
+  if (it != key.index.end() && it->second == location) key.index.erase(it);
+}
+
 uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> accounts, absl::Time deadline, Done done,
                                     absl::Time now, absl::Duration wait, const BudgetView& budget, Actions& actions) {
   auto owned = std::make_unique<Waiter>();
@@ -288,31 +332,34 @@ uint64_t Coalescer::Core::AddWaiter(KeyState& key, std::vector<std::string> acco
 
   std::vector<uint64_t> sealed;
   uint64_t started_batch = 0;  // The batch this ask started, if any; its timer is armed once the ask is in.
-  waiter->awaiting.reserve(accounts.size());
-  waiter->outcomes.reserve(accounts.size());  // Filled one account at a time by Deliver.
+  waiter->outcomes.reserve(accounts.size());
+  waiter->answered.reserve(accounts.size());
   for (size_t i = 0; i < accounts.size(); ++i) {
     std::string& account = accounts[i];
-    if (!waiter->awaiting.insert(account).second) continue;  // Listed twice: one outcome.
-    if (auto it = key.pending.find(account); it != key.pending.end()) {
-      it->second.waiters.push_back(waiter);
-      continue;
+    auto [it, fresh] = key.index.try_emplace(account);
+    Entry* entry = nullptr;
+    if (fresh) {
+      if (key.batch_id == 0) {
+        StartBatch(key, now, wait);
+        started_batch = key.batch_id;
+        key.batch.reserve(std::min(max_per_call_, accounts.size() - i));  // Grown once, not by doubling.
+      }
+      it->second = {key.batch_id, key.batch.size()};
+      entry = &key.batch.emplace_back();
+      entry->account = account;
+      ++key.batch_accounts;
+      ++pending_accounts_;
+    } else {
+      Call* call = nullptr;
+      entry = &EntryAt(key, it->second, &call);
+      if (!entry->waiters.empty() && entry->waiters.back().waiter == waiter) continue;  // Listed twice: one outcome.
+      if (call != nullptr && entry->waiters.empty()) ++call->live;
     }
-    if (auto it = key.in_flight.find(account); it != key.in_flight.end()) {
-      Call& call = calls_.at(it->second);
-      Entry& entry = call.entries[account];
-      if (entry.waiters.empty()) ++call.live;
-      entry.waiters.push_back(waiter);
-      continue;
-    }
-    if (key.batch_id == 0) {
-      StartBatch(key, now, wait);
-      started_batch = key.batch_id;
-      key.pending.reserve(std::min(max_per_call_, accounts.size() - i));  // Grown once, not by doubling.
-    }
-    key.pending[account].waiters.push_back(waiter);
-    key.pending_order.push_back(std::move(account));
-    ++pending_accounts_;
-    if (key.pending_order.size() >= max_per_call_) sealed.push_back(Seal(key));
+    entry->waiters.push_back({waiter, waiter->outcomes.size()});
+    waiter->outcomes.emplace_back().account = std::move(account);
+    waiter->answered.push_back(false);
+    ++waiter->awaiting;
+    if (fresh && key.batch_accounts >= max_per_call_) sealed.push_back(Seal(key));
   }
   // A batch that this ask filled and sealed never needed its timer: arming and cancelling it would cost two timer
   // queue round trips (and wake-ups of its thread) per full call.
@@ -342,7 +389,7 @@ Coalescer::Core::KeyState& Coalescer::Core::KeyFor(std::vector<std::string> tags
 }
 
 void Coalescer::Core::MaybeEraseKey(KeyState& key) {
-  if (key.batch_id != 0 || key.calls != 0 || !key.pending.empty() || !key.in_flight.empty()) return;
+  if (key.batch_id != 0 || key.calls != 0 || !key.index.empty()) return;
   const std::vector<std::string> tags = key.tags;  // `key` dies in the erase.
   keys_.erase(tags);
 }
@@ -362,7 +409,7 @@ void Coalescer::Core::ArmTimer(KeyState& key, absl::Time when) {
 bool Coalescer::Core::ShouldHoldForSpare(const KeyState& key, absl::Time now, absl::Duration spare_wait) const {
   // Held, the batch goes at the spare slot or at its hold limit, whichever comes first: not if a waiter's deadline
   // comes before that.
-  return spare_wait > absl::ZeroDuration() && key.pending_order.size() < max_per_call_ && now < key.hold_limit &&
+  return spare_wait > absl::ZeroDuration() && key.batch_accounts < max_per_call_ && now < key.hold_limit &&
          EarliestDeadline(key) > std::min(now + spare_wait, key.hold_limit);
 }
 
@@ -378,19 +425,17 @@ void Coalescer::Core::EndBatch(KeyState& key) {
   batches_.erase(key.batch_id);
   key.batch_id = 0;
   key.timer_id = 0;
-  key.pending_order.clear();
-  key.pending.clear();
+  key.batch.clear();
+  key.batch_accounts = 0;
 }
 
 uint64_t Coalescer::Core::Seal(KeyState& key) {
-  const uint64_t call_id = next_id_++;
+  const uint64_t call_id = key.batch_id;  // The index's locations of the batch now name the call.
   Call& call = calls_[call_id];
   call.key = &key;
-  call.order = std::move(key.pending_order);
-  call.entries = std::move(key.pending);
-  call.live = call.entries.size();
-  for (const std::string& account : call.order) key.in_flight[account] = call_id;
-  pending_accounts_ -= static_cast<int64_t>(call.order.size());
+  call.entries = std::move(key.batch);
+  call.live = key.batch_accounts;
+  pending_accounts_ -= static_cast<int64_t>(key.batch_accounts);
   ++key.calls;
   EndBatch(key);
   return call_id;
@@ -404,10 +449,10 @@ void Coalescer::Core::Prepare(uint64_t call_id, absl::Time now, absl::Duration b
   // budget wait, a deadline already past is left to the inner fetcher, which reports it as a deadline failure.)
   const absl::Time earliest_start = now + budget_wait;
   absl::flat_hash_set<Waiter*> late;
-  for (const auto& [account, entry] : call.entries) {
+  for (const Entry& entry : call.entries) {
     if (budget_wait <= absl::ZeroDuration()) break;
-    for (Waiter* waiter : entry.waiters) {
-      if (waiter->deadline < earliest_start) late.insert(waiter);
+    for (const WaiterSlot& w : entry.waiters) {
+      if (w.waiter->deadline < earliest_start) late.insert(w.waiter);
     }
   }
   if (!late.empty()) {
@@ -415,65 +460,61 @@ void Coalescer::Core::Prepare(uint64_t call_id, absl::Time now, absl::Duration b
     for (Waiter* waiter : late) {
       if (options_.observer != nullptr) options_.observer->OnBudgetExhausted();
       Detach(*waiter, actions);
-      FetchResult result;
-      result.outcomes = std::move(waiter->outcomes);
-      for (const std::string& account : waiter->awaiting) result.outcomes.push_back(FailedOutcome(account, failure));
-      Complete(*waiter, std::move(result), actions);
+      FinishWith(*waiter, failure, actions);
     }
   }
 
   std::vector<std::string> accounts;
+  accounts.reserve(call.live);
   absl::Time deadline = absl::InfinitePast();
-  for (const std::string& account : call.order) {
-    auto it = call.entries.find(account);
-    if (it->second.waiters.empty()) {  // Nobody wants it any more.
-      call.entries.erase(it);
-      key.in_flight.erase(account);
+  for (size_t position = 0; position < call.entries.size(); ++position) {
+    const Entry& entry = call.entries[position];
+    if (entry.waiters.empty()) {  // Nobody wants it any more.
+      Unindex(key, entry.account, {call_id, position});
       continue;
     }
-    for (const Waiter* waiter : it->second.waiters) deadline = std::max(deadline, waiter->deadline);
-    accounts.push_back(account);
+    for (const WaiterSlot& w : entry.waiters) deadline = std::max(deadline, w.waiter->deadline);
+    accounts.push_back(entry.account);
+    call.sent.push_back(position);
   }
-  call.order.clear();
   if (accounts.empty()) {
     --key.calls;
     calls_.erase(call_id);
     return;
   }
   call.live = accounts.size();
-  call.sent = true;
+  call.dispatched = true;
   ++sending_;
   actions.dispatches.push_back({call_id, std::move(accounts), key.tags, deadline});
 }
 
 void Coalescer::Core::Detach(Waiter& waiter, Actions& actions) {
   KeyState& key = *waiter.key;
-  for (const std::string& account : waiter.awaiting) {
-    if (auto it = key.pending.find(account); it != key.pending.end()) {
-      if (it->second.Remove(&waiter) && it->second.waiters.empty()) {
-        key.pending.erase(it);
-        key.pending_order.erase(std::find(key.pending_order.begin(), key.pending_order.end(), account));
-        --pending_accounts_;
-      }
-      continue;
+  for (size_t slot = 0; slot < waiter.outcomes.size(); ++slot) {
+    if (waiter.answered[slot]) continue;
+    const std::string& account = waiter.outcomes[slot].account;
+    auto it = key.index.find(account);
+    if (it == key.index.end()) continue;
+    const Location location = it->second;
+    Call* call = nullptr;
+    Entry& entry = EntryAt(key, location, &call);
+    if (!entry.Remove(&waiter) || !entry.waiters.empty()) continue;
+    if (call == nullptr) {  // A hole in the pending batch.
+      key.index.erase(it);
+      --key.batch_accounts;
+      --pending_accounts_;
+    } else if (--call->live == 0 && call->dispatched) {
+      Abandon(location.id, *call, actions);
     }
-    auto in_flight = key.in_flight.find(account);
-    if (in_flight == key.in_flight.end()) continue;
-    const uint64_t call_id = in_flight->second;
-    Call& call = calls_.at(call_id);
-    auto entry = call.entries.find(account);
-    if (entry == call.entries.end() || !entry->second.Remove(&waiter)) continue;
-    if (entry->second.waiters.empty() && --call.live == 0 && call.sent) Abandon(call_id, call, actions);
   }
-  if (key.batch_id != 0 && key.pending.empty()) EndBatch(key);
+  if (key.batch_id != 0 && key.batch_accounts == 0) EndBatch(key);
 }
 
 void Coalescer::Core::Abandon(uint64_t call_id, Call& call, Actions& actions) {
   call.abandoned = true;
   // New asks for these accounts must start a new call, not join one being cancelled.
-  for (const auto& [account, entry] : call.entries) {
-    auto it = call.key->in_flight.find(account);
-    if (it != call.key->in_flight.end() && it->second == call_id) call.key->in_flight.erase(it);
+  for (size_t position = 0; position < call.entries.size(); ++position) {
+    Unindex(*call.key, call.entries[position].account, {call_id, position});
   }
   if (call.ticket != nullptr) actions.cancels.push_back(std::move(call.ticket));
   // Otherwise the inner Fetch has not returned yet: Send cancels what it returns.
@@ -481,20 +522,30 @@ void Coalescer::Core::Abandon(uint64_t call_id, Call& call, Actions& actions) {
 
 void Coalescer::Core::Deliver(Entry& entry, AccountOutcome outcome, Actions& actions) {
   size_t left = entry.waiters.size();
-  for (Waiter* waiter : entry.waiters) {
-    waiter->awaiting.erase(outcome.account);
+  for (const WaiterSlot& w : entry.waiters) {
+    Waiter& waiter = *w.waiter;
     if (--left == 0) {
-      waiter->outcomes.push_back(std::move(outcome));
+      waiter.outcomes[w.slot] = std::move(outcome);
     } else {
-      waiter->outcomes.push_back(outcome);
+      waiter.outcomes[w.slot] = outcome;
     }
-    if (waiter->awaiting.empty()) {
+    waiter.answered[w.slot] = true;
+    if (--waiter.awaiting == 0) {
       FetchResult result;
-      result.outcomes = std::move(waiter->outcomes);
-      Complete(*waiter, std::move(result), actions);
+      result.outcomes = std::move(waiter.outcomes);
+      Complete(waiter, std::move(result), actions);
     }
   }
   entry.waiters.clear();
+}
+
+void Coalescer::Core::FinishWith(Waiter& waiter, const Failure& failure, Actions& actions) {
+  for (size_t slot = 0; slot < waiter.outcomes.size(); ++slot) {
+    if (!waiter.answered[slot]) waiter.outcomes[slot].failure = failure;
+  }
+  FetchResult result;
+  result.outcomes = std::move(waiter.outcomes);
+  Complete(waiter, std::move(result), actions);
 }
 
 void Coalescer::Core::Complete(Waiter& waiter, FetchResult result, Actions& actions) {
@@ -525,8 +576,8 @@ void Coalescer::Core::OnTimer(uint64_t batch_id) {
 
 absl::Time Coalescer::Core::EarliestDeadline(const KeyState& key) const {
   absl::Time earliest = absl::InfiniteFuture();
-  for (const auto& [account, entry] : key.pending) {
-    for (const Waiter* waiter : entry.waiters) earliest = std::min(earliest, waiter->deadline);
+  for (const Entry& entry : key.batch) {
+    for (const WaiterSlot& w : entry.waiters) earliest = std::min(earliest, w.waiter->deadline);
   }
   return earliest;
 }
@@ -542,19 +593,31 @@ void Coalescer::Core::OnCallDone(uint64_t call_id, FetchResult result) {
     KeyState& key = *call.key;
     --key.calls;
     if (!call.abandoned) {
-      for (const auto& [account, entry] : call.entries) key.in_flight.erase(account);
+      for (size_t position : call.sent) Unindex(key, call.entries[position].account, {call_id, position});
     }
     if (!result.cancelled) {
-      for (AccountOutcome& outcome : result.outcomes) {
-        auto entry = call.entries.find(outcome.account);
-        if (entry == call.entries.end() || entry->second.waiters.empty()) continue;
-        Deliver(entry->second, std::move(outcome), actions);
+      // Outcomes normally come in the order the accounts were sent; an account elsewhere is looked for by name.
+      absl::flat_hash_map<absl::string_view, size_t> by_account;
+      for (size_t i = 0; i < result.outcomes.size(); ++i) {
+        AccountOutcome& outcome = result.outcomes[i];
+        Entry* entry = nullptr;
+        if (i < call.sent.size() && call.entries[call.sent[i]].account == outcome.account) {
+          entry = &call.entries[call.sent[i]];
+        } else {
+          if (by_account.empty()) {
+            for (size_t position : call.sent) by_account.emplace(call.entries[position].account, position);
+          }
+          auto found = by_account.find(outcome.account);
+          if (found != by_account.end()) entry = &call.entries[found->second];
+        }
+        if (entry == nullptr || entry->waiters.empty()) continue;
+        Deliver(*entry, std::move(outcome), actions);
       }
     }
     // Accounts still waiting: the call was cancelled under them, or (a broken inner fetcher) left them out.
     const Failure failure = result.cancelled ? CallCancelledFailure() : OmittedAccountFailure();
-    for (auto& [account, entry] : call.entries) {
-      if (!entry.waiters.empty()) Deliver(entry, FailedOutcome(account, failure), actions);
+    for (Entry& entry : call.entries) {
+      if (!entry.waiters.empty()) Deliver(entry, FailedOutcome(entry.account, failure), actions);
     }
     MaybeEraseKey(key);
   }

@@ -526,6 +526,60 @@ TEST_F(CoalescerTest, CancellingEveryPendingWaiterSendsNothing) {
   EXPECT_EQ(second.Calls(), 1);
 }
 
+// A cancelled waiter's account leaves a hole in the pending batch; asked again before the batch goes, it is a new
+// entry of the same batch, and an ask while that call is in flight still joins it.
+TEST_F(CoalescerTest, AnAccountCancelledAndAskedAgainInOneBatchStillGathersItsWaiters) {
+  auto coalescer = Make(absl::Milliseconds(50));
+  Answer keeper, cancelled, again, in_flight;
+  auto t1 = Ask(*coalescer, keeper, {"x"});
+  auto t2 = Ask(*coalescer, cancelled, {"a"});
+  t2->Cancel();
+  EXPECT_EQ(coalescer->PendingAccounts(), 1);
+  auto t3 = Ask(*coalescer, again, {"a"});
+  EXPECT_EQ(coalescer->PendingAccounts(), 2);
+  clock_.Advance(absl::Milliseconds(50));
+  ASSERT_EQ(inner_.CallCount(), 1u);
+  EXPECT_THAT(inner_.Info(0).accounts, ElementsAre("x", "a"));
+
+  auto t4 = Ask(*coalescer, in_flight, {"a"});
+  clock_.Advance(absl::Milliseconds(150));  // Three times the wait: a second call would have gone out.
+  EXPECT_EQ(inner_.CallCount(), 1u);
+  ASSERT_TRUE(inner_.Succeed(0));
+  EXPECT_EQ(keeper.ValueOf("x"), ValueFor("x", kNick));
+  EXPECT_EQ(again.ValueOf("a"), ValueFor("a", kNick));
+  EXPECT_EQ(in_flight.ValueOf("a"), ValueFor("a", kNick));
+  EXPECT_EQ(cancelled.Calls(), 1);
+  EXPECT_TRUE(cancelled.Cancelled());
+}
+
+// The inner fetcher may answer in any order, with a stranger and a repeat: each waiter still gets its own
+// accounts' outcomes, once each (a repeat is ignored).
+TEST_F(CoalescerTest, OutcomesInAnyOrderReachTheirWaiters) {
+  auto coalescer = Make(absl::Milliseconds(20));
+  Answer first, second;
+  auto t1 = Ask(*coalescer, first, {"a", "b", "c"});
+  auto t2 = Ask(*coalescer, second, {"c", "d"});
+  clock_.Advance(absl::Milliseconds(20));
+  ASSERT_EQ(inner_.CallCount(), 1u);
+  EXPECT_THAT(inner_.Info(0).accounts, ElementsAre("a", "b", "c", "d"));
+  FetchResult shuffled;
+  for (const std::string account : {"d", "stranger", "b", "a", "b", "c"}) {
+    AccountOutcome& outcome = shuffled.outcomes.emplace_back();
+    outcome.account = account;
+    outcome.items.emplace_back().set_string_value(absl::StrCat(account, " #", shuffled.outcomes.size()));
+  }
+  ASSERT_TRUE(inner_.Complete(0, std::move(shuffled)));
+  EXPECT_EQ(first.Calls(), 1);
+  EXPECT_THAT(first.Accounts(), UnorderedElementsAre("a", "b", "c"));
+  EXPECT_EQ(first.ValueOf("a"), "a #4");
+  EXPECT_EQ(first.ValueOf("b"), "b #3");
+  EXPECT_EQ(first.ValueOf("c"), "c #6");
+  EXPECT_EQ(second.Calls(), 1);
+  EXPECT_THAT(second.Accounts(), UnorderedElementsAre("c", "d"));
+  EXPECT_EQ(second.ValueOf("c"), "c #6");
+  EXPECT_EQ(second.ValueOf("d"), "d #1");
+}
+
 TEST_F(CoalescerTest, CancellingOneWaiterInFlightLeavesTheCallAndAllOfThemCancelIt) {
   auto coalescer = Make(absl::Milliseconds(20));
   Answer first, second, third;
