@@ -215,8 +215,8 @@ class Coalescer::Core : public std::enable_shared_from_this<Core> {
   void Detach(Waiter& waiter, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Abandon(uint64_t call_id, Call& call, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Deliver(Entry& entry, AccountOutcome outcome, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Finishes `waiter` with its outcomes, `failure` for each slot not answered yet.
-  void FinishWith(Waiter& waiter, const Failure& failure, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Finishes `waiter` with its outcomes, one per slot (each answered, or failed by the caller).
+  void CompleteWithOutcomes(Waiter& waiter, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Complete(Waiter& waiter, FetchResult result, Actions& actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   bool NothingSending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return sending_ == 0; }
 
@@ -460,7 +460,10 @@ void Coalescer::Core::Prepare(uint64_t call_id, absl::Time now, absl::Duration b
     for (Waiter* waiter : late) {
       if (options_.observer != nullptr) options_.observer->OnBudgetExhausted();
       Detach(*waiter, actions);
-      FinishWith(*waiter, failure, actions);
+      for (size_t slot = 0; slot < waiter->outcomes.size(); ++slot) {
+        if (!waiter->answered[slot]) waiter->outcomes[slot].failure = failure;
+      }
+      CompleteWithOutcomes(*waiter, actions);
     }
   }
 
@@ -530,19 +533,12 @@ void Coalescer::Core::Deliver(Entry& entry, AccountOutcome outcome, Actions& act
       waiter.outcomes[w.slot] = outcome;
     }
     waiter.answered[w.slot] = true;
-    if (--waiter.awaiting == 0) {
-      FetchResult result;
-      result.outcomes = std::move(waiter.outcomes);
-      Complete(waiter, std::move(result), actions);
-    }
+    if (--waiter.awaiting == 0) CompleteWithOutcomes(waiter, actions);
   }
   entry.waiters.clear();
 }
 
-void Coalescer::Core::FinishWith(Waiter& waiter, const Failure& failure, Actions& actions) {
-  for (size_t slot = 0; slot < waiter.outcomes.size(); ++slot) {
-    if (!waiter.answered[slot]) waiter.outcomes[slot].failure = failure;
-  }
+void Coalescer::Core::CompleteWithOutcomes(Waiter& waiter, Actions& actions) {
   FetchResult result;
   result.outcomes = std::move(waiter.outcomes);
   Complete(waiter, std::move(result), actions);
