@@ -96,7 +96,14 @@ Bridge::Bridge(const std::string& upstream_base_url, const std::vector<std::stri
 std::shared_ptr<grpc::Channel> Bridge::NewChannel() const {
   grpc::ChannelArguments arguments;
   arguments.SetInt("grpc.use_local_subchannel_pool", 1);  // A fresh connection per channel.
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials(), arguments);
+  auto channel =
+      grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials(), arguments);
+  // Connected before it is handed out, waiting through gRPC's backoff if need be: Debian's gRPC 1.51 may fail a
+  // first connect that is still in progress with a clobbered errno ("No such file or directory"; grpc/grpc#35064,
+  // fixed upstream since), and a call without wait_for_ready then fails at once, before the bridge saw anything.
+  // A bridge that is not listening leaves the channel unconnected after 10 s: the first call on it says so.
+  channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return channel;
 }
 
 StreamOutcome RunStream(grpc::Channel& channel, const std::vector<v1::GetProfilesRequest>& requests, int deadline_ms) {
