@@ -40,6 +40,26 @@ std::string FailureLabel(const v1::AccountResult& result) {
   return label;
 }
 
+// What a stream decodes each response into: a message on an arena that is emptied before each read. Decoding then
+// takes memory from the arena's blocks and nothing is freed piece by piece; a message reused across reads (the
+// default) frees and allocates every account's status and string values on every read, about a fifth of the
+// load generator's CPU in scenario 2 (1.15 -> 0.90 us per profile). A client that cares about CPU decodes the same
+// way (protobuf arenas); this keeps the load generator's share of the two shared cores small.
+class ResponseSlot {
+ public:
+  v1::GetProfilesResponse& message() { return *message_; }
+  // An empty message for the next read; the previous one is gone.
+  v1::GetProfilesResponse* Fresh() {
+    arena_.Reset();
+    message_ = google::protobuf::Arena::CreateMessage<v1::GetProfilesResponse>(&arena_);
+    return message_;
+  }
+
+ private:
+  google::protobuf::Arena arena_;
+  v1::GetProfilesResponse* message_ = google::protobuf::Arena::CreateMessage<v1::GetProfilesResponse>(&arena_);
+};
+
 // Counts a response's accounts (OK or failed, with each failure's label) into `shard` of `recorder`.
 void RecordResults(Recorder& recorder, int shard, const v1::GetProfilesResponse& response) {
   int64_t ok_accounts = 0, failed_accounts = 0;
@@ -89,7 +109,7 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
 
   void Begin() {
     caller_.stub().async()->GetProfiles(&context_, this);
-    StartRead(&response_);
+    StartRead(&response_.message());
     Ask();
     StartCall();
   }
@@ -99,8 +119,8 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
   void OnReadDone(bool ok) override {
     if (!ok) return;  // The stream is ending; OnDone follows.
     Recorder& recorder = caller_.load().recorder_;
-    RecordResults(recorder, caller_.id(), response_);
-    if (response_.request_complete()) {
+    RecordResults(recorder, caller_.id(), response_.message());
+    if (response_.message().request_complete()) {
       Clock::time_point started;
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -116,7 +136,7 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
         Ask();
       }
     }
-    StartRead(&response_);
+    StartRead(response_.Fresh());
   }
 
   void OnWriteDone(bool ok) override {
@@ -188,8 +208,8 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
   Caller& caller_;
   const Clock::time_point opened_;
   grpc::ClientContext context_;
-  v1::GetProfilesResponse response_;  // Touched by OnReadDone only (one read in flight).
-  int asks_ = 0;                      // Likewise.
+  ResponseSlot response_;  // Touched by OnReadDone only (one read in flight).
+  int asks_ = 0;           // Likewise.
 
   std::mutex mutex_;
   v1::GetProfilesRequest request_;
@@ -275,7 +295,7 @@ class GrpcOpenLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfile
   }
 
   void Begin() {
-    StartRead(&response_);
+    StartRead(&response_.message());
     AddHold();
     StartCall();
   }
@@ -329,12 +349,12 @@ class GrpcOpenLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfile
       return;
     }
     Recorder& recorder = load_.recorder_;
-    RecordResults(recorder, slot_, response_);
-    if (response_.request_complete()) {
+    RecordResults(recorder, slot_, response_.message());
+    if (response_.message().request_complete()) {
       std::optional<Clock::time_point> intended;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        const uint64_t index = response_.request_index();
+        const uint64_t index = response_.message().request_index();
         if (index < intended_.size()) {
           intended = intended_[index];
           --outstanding_;
@@ -347,7 +367,7 @@ class GrpcOpenLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfile
         recorder.AddError(slot_, "answer to a request never sent (request_index out of range)");
       }
     }
-    StartRead(&response_);
+    StartRead(response_.Fresh());
   }
 
   void OnWriteDone(bool ok) override {
@@ -415,7 +435,7 @@ class GrpcOpenLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfile
   GrpcOpenLoad& load_;
   const int slot_;
   grpc::ClientContext context_;
-  v1::GetProfilesResponse response_;  // Touched by OnReadDone only (one read in flight).
+  ResponseSlot response_;  // Touched by OnReadDone only (one read in flight).
 
   std::mutex mutex_;
   v1::GetProfilesRequest request_;           // The write in flight.

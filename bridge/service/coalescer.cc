@@ -449,10 +449,11 @@ void Coalescer::Core::Prepare(uint64_t call_id, absl::Time now, absl::Duration b
   // budget wait, a deadline already past is left to the inner fetcher, which reports it as a deadline failure.)
   const absl::Time earliest_start = now + budget_wait;
   absl::flat_hash_set<Waiter*> late;
-  for (const Entry& entry : call.entries) {
-    if (budget_wait <= absl::ZeroDuration()) break;
-    for (const WaiterSlot& w : entry.waiters) {
-      if (w.waiter->deadline < earliest_start) late.insert(w.waiter);
+  if (budget_wait > absl::ZeroDuration()) {
+    for (const Entry& entry : call.entries) {
+      for (const WaiterSlot& w : entry.waiters) {
+        if (w.waiter->deadline < earliest_start) late.insert(w.waiter);
+      }
     }
   }
   if (!late.empty()) {
