@@ -1,0 +1,111 @@
+// portrait-handoff: what one thread waking another costs on this machine, the floor under every hand-off on the
+// bridge's path (gRPC thread -> curl thread -> completion thread). Two threads pass a turn back and forth through a
+// condition variable, pausing between rounds so that the woken thread is asleep each time; once with both threads
+// on one CPU, once on two (where the woken CPU may be idle, and on a virtual machine halted). Prints the one-way
+// hand-off (half the round trip) at p50, p90 and p99.
+//
+//   build/bench/portrait-handoff [--rounds=N] [--pause_us=N]
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+bool PinTo(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
+
+// The CPUs this process may run on, in order.
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+// Round trips in microseconds, sorted: the caller on `caller_cpu`, the answering thread on `answer_cpu`.
+std::vector<double> RoundTrips(int caller_cpu, int answer_cpu, int rounds, int pause_us) {
+  std::mutex mutex;
+  std::condition_variable turn_changed;
+  enum class Turn { kCaller, kAnswer, kStop } turn = Turn::kCaller;
+  std::thread answer([&] {
+    PinTo(answer_cpu);
+    std::unique_lock<std::mutex> lock(mutex);
+    while (true) {
+      turn_changed.wait(lock, [&] { return turn != Turn::kCaller; });
+      if (turn == Turn::kStop) return;
+      turn = Turn::kCaller;
+      turn_changed.notify_all();
+    }
+  });
+  PinTo(caller_cpu);
+  std::vector<double> micros;
+  micros.reserve(static_cast<size_t>(rounds));
+  for (int i = 0; i < rounds; ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(mutex);
+    turn = Turn::kAnswer;
+    turn_changed.notify_all();
+    turn_changed.wait(lock, [&] { return turn == Turn::kCaller; });
+    micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    turn = Turn::kStop;
+  }
+  turn_changed.notify_all();
+  answer.join();
+  std::sort(micros.begin(), micros.end());
+  return micros;
+}
+
+void Print(const char* label, const std::vector<double>& sorted) {
+  auto at = [&](double q) { return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))] / 2; };
+  std::printf("%-30s one-way hand-off p50 %6.1f us  p90 %6.1f us  p99 %6.1f us\n", label, at(0.50), at(0.90), at(0.99));
+}
+
+int FlagOr(int argc, char** argv, const char* name, int fallback) {
+  const std::string prefix = std::string("--") + name + "=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) return std::atoi(argv[i] + prefix.size());
+  }
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = std::max(1, FlagOr(argc, argv, "rounds", 3000));
+  const int pause_us = std::max(0, FlagOr(argc, argv, "pause_us", 1000));
+  const std::vector<int> cpus = AllowedCpus();
+  if (cpus.empty()) {
+    std::fprintf(stderr, "portrait-handoff: cannot read this process's CPUs\n");
+    return 1;
+  }
+  std::printf("%d rounds, %d us asleep before each\n", rounds, pause_us);
+  Print("same CPU:", RoundTrips(cpus[0], cpus[0], rounds, pause_us));
+  if (cpus.size() > 1) {
+    Print("two CPUs:", RoundTrips(cpus[0], cpus[1], rounds, pause_us));
+  } else {
+    std::printf("two CPUs: not measured (this process may use one CPU only)\n");
+  }
+  return 0;
+}
