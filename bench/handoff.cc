@@ -40,13 +40,15 @@ std::vector<int> AllowedCpus() {
   return cpus;
 }
 
-// Round trips in microseconds, sorted: the caller on `caller_cpu`, the answering thread on `answer_cpu`.
-std::vector<double> RoundTrips(int caller_cpu, int answer_cpu, int rounds, int pause_us) {
+// Round trips in microseconds, sorted: the caller on `caller_cpu`, the answering thread on `answer_cpu`. `pinned`
+// says whether both threads could be held on their CPUs (if not, the figures are of wherever they ran).
+std::vector<double> RoundTrips(int caller_cpu, int answer_cpu, int rounds, int pause_us, bool& pinned) {
+  bool answer_pinned = false;
   std::mutex mutex;
   std::condition_variable turn_changed;
   enum class Turn { kCaller, kAnswer, kStop } turn = Turn::kCaller;
   std::thread answer([&] {
-    PinTo(answer_cpu);
+    answer_pinned = PinTo(answer_cpu);
     std::unique_lock<std::mutex> lock(mutex);
     while (true) {
       turn_changed.wait(lock, [&] { return turn != Turn::kCaller; });
@@ -55,7 +57,7 @@ std::vector<double> RoundTrips(int caller_cpu, int answer_cpu, int rounds, int p
       turn_changed.notify_all();
     }
   });
-  PinTo(caller_cpu);
+  const bool caller_pinned = PinTo(caller_cpu);
   std::vector<double> micros;
   micros.reserve(static_cast<size_t>(rounds));
   for (int i = 0; i < rounds; ++i) {
@@ -72,12 +74,14 @@ std::vector<double> RoundTrips(int caller_cpu, int answer_cpu, int rounds, int p
     turn = Turn::kStop;
   }
   turn_changed.notify_all();
-  answer.join();
+  answer.join();  // After this, answer_pinned may be read.
+  pinned = caller_pinned && answer_pinned;
   std::sort(micros.begin(), micros.end());
   return micros;
 }
 
-void Print(const char* label, const std::vector<double>& sorted) {
+void Print(const char* label, const std::vector<double>& sorted, bool pinned) {
+  if (!pinned) std::printf("(could not hold the threads on their CPUs: the next line is of wherever they ran)\n");
   auto at = [&](double q) { return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))] / 2; };
   std::printf("%-30s one-way hand-off p50 %6.1f us  p90 %6.1f us  p99 %6.1f us\n", label, at(0.50), at(0.90), at(0.99));
 }
@@ -101,9 +105,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("%d rounds, %d us asleep before each\n", rounds, pause_us);
-  Print("same CPU:", RoundTrips(cpus[0], cpus[0], rounds, pause_us));
+  bool pinned = false;
+  const std::vector<double> same = RoundTrips(cpus[0], cpus[0], rounds, pause_us, pinned);
+  Print("same CPU:", same, pinned);
   if (cpus.size() > 1) {
-    Print("two CPUs:", RoundTrips(cpus[0], cpus[1], rounds, pause_us));
+    const std::vector<double> two = RoundTrips(cpus[0], cpus[1], rounds, pause_us, pinned);
+    Print("two CPUs:", two, pinned);
   } else {
     std::printf("two CPUs: not measured (this process may use one CPU only)\n");
   }
