@@ -4,7 +4,7 @@
 // on one CPU, once on two (where the woken CPU may be idle, and on a virtual machine halted). Prints the one-way
 // hand-off (half the round trip) at p50, p90 and p99.
 //
-//   build/bench/portrait-handoff [--rounds=N] [--pause_us=N]
+//   build/bench/portrait-handoff [--rounds=N] [--pause_us=N]   (--help lists them)
 #include <pthread.h>
 #include <sched.h>
 
@@ -13,13 +13,51 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bridge/core/options.h"
+
+namespace portrait_bridge::bench {
 namespace {
+
+struct Options {
+  int rounds = 3000;
+  int pause_us = 1000;
+};
+
+using B = OptionBuilder<Options>;
+
+// The flags (the shared option parser, bridge/core/options.h); the defaults are Options' initial values.
+const OptionTable<Options>& HandoffTable() {
+  static const auto* table = new OptionTable<Options>(
+      OptionSources{/*env_prefix=*/"", /*config_file=*/false, /*defaults_from_target=*/true, /*error_prefix=*/""},
+      {
+          B::Integer("rounds", "", 1, 10000000, "round trips measured per placement", Field(&Options::rounds)),
+          B::Integer("pause_us", "", 0, 1000000, "time asleep before each round trip, microseconds",
+                     Field(&Options::pause_us)),
+      });
+  return *table;
+}
+
+std::optional<Options> ParseOptions(int argc, char** argv) {
+  Options options;
+  absl::StatusOr<ParsedOptions> parsed = HandoffTable().Parse(
+      std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, options);
+  if (!parsed.ok()) {
+    std::cerr << "portrait-handoff: " << parsed.status().message() << "\n";
+    return std::nullopt;
+  }
+  if (parsed->help()) {
+    std::cout << "portrait-handoff: what waking a thread costs, on one CPU and across two\n\n" << HandoffTable().Help();
+    std::exit(0);
+  }
+  return options;
+}
 
 bool PinTo(int cpu) {
   cpu_set_t set;
@@ -86,33 +124,31 @@ void Print(const char* label, const std::vector<double>& sorted, bool pinned) {
   std::printf("%-30s one-way hand-off p50 %6.1f us  p90 %6.1f us  p99 %6.1f us\n", label, at(0.50), at(0.90), at(0.99));
 }
 
-int FlagOr(int argc, char** argv, const char* name, int fallback) {
-  const std::string prefix = std::string("--") + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) return std::atoi(argv[i] + prefix.size());
-  }
-  return fallback;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  const int rounds = std::max(1, FlagOr(argc, argv, "rounds", 3000));
-  const int pause_us = std::max(0, FlagOr(argc, argv, "pause_us", 1000));
+// Measures and prints both placements; the process's exit code.
+int Run(const Options& options) {
   const std::vector<int> cpus = AllowedCpus();
   if (cpus.empty()) {
     std::fprintf(stderr, "portrait-handoff: cannot read this process's CPUs\n");
     return 1;
   }
-  std::printf("%d rounds, %d us asleep before each\n", rounds, pause_us);
+  std::printf("%d rounds, %d us asleep before each\n", options.rounds, options.pause_us);
   bool pinned = false;
-  const std::vector<double> same = RoundTrips(cpus[0], cpus[0], rounds, pause_us, pinned);
+  const std::vector<double> same = RoundTrips(cpus[0], cpus[0], options.rounds, options.pause_us, pinned);
   Print("same CPU:", same, pinned);
   if (cpus.size() > 1) {
-    const std::vector<double> two = RoundTrips(cpus[0], cpus[1], rounds, pause_us, pinned);
+    const std::vector<double> two = RoundTrips(cpus[0], cpus[1], options.rounds, options.pause_us, pinned);
     Print("two CPUs:", two, pinned);
   } else {
     std::printf("two CPUs: not measured (this process may use one CPU only)\n");
   }
   return 0;
+}
+
+}  // namespace
+}  // namespace portrait_bridge::bench
+
+int main(int argc, char** argv) {
+  const std::optional<portrait_bridge::bench::Options> options = portrait_bridge::bench::ParseOptions(argc, argv);
+  if (!options.has_value()) return 2;
+  return portrait_bridge::bench::Run(*options);
 }
