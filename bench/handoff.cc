@@ -12,8 +12,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
-#include <iostream>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,15 +44,9 @@ const OptionTable<Options>& HandoffTable() {
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options options;
-  absl::StatusOr<ParsedOptions> parsed = HandoffTable().Parse(
-      std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, options);
-  if (!parsed.ok()) {
-    std::cerr << "portrait-handoff: " << parsed.status().message() << "\n";
+  if (!HandoffTable().ParseCommandLine(argc, argv, "portrait-handoff",
+                                       "what waking a thread costs, on one CPU and across two", options)) {
     return std::nullopt;
-  }
-  if (parsed->help()) {
-    std::cout << "portrait-handoff: what waking a thread costs, on one CPU and across two\n\n" << HandoffTable().Help();
-    std::exit(0);
   }
   return options;
 }

@@ -170,17 +170,9 @@ const OptionTable<Options>& BenchTable() {
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options options;
-  absl::StatusOr<ParsedOptions> parsed = BenchTable().Parse(
-      std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, options);
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "portrait-bench: %s\n", std::string(parsed.status().message()).c_str());
-    return std::nullopt;
-  }
-  if (parsed->help()) {
-    std::printf("portrait-bench: load generator for portrait-bridge (see bench/README.md)\n\n%s",
-                BenchTable().Help().c_str());
-    std::exit(0);
-  }
+  const std::optional<ParsedOptions> parsed = BenchTable().ParseCommandLine(
+      argc, argv, "portrait-bench", "load generator for portrait-bridge (see bench/README.md)", options);
+  if (!parsed.has_value()) return std::nullopt;
   if (options.s1b_rest_connections < options.rest_threads) {
     std::fprintf(stderr, "portrait-bench: --s1b_rest_connections must be at least --rest_threads\n");
     return std::nullopt;

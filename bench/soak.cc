@@ -122,16 +122,10 @@ const OptionTable<Options>& SoakTable() {
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options options;
-  absl::StatusOr<ParsedOptions> parsed = SoakTable().Parse(
-      std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, options);
-  if (!parsed.ok()) {
-    std::cerr << "portrait-soak: " << parsed.status().message() << "\n";
+  if (!SoakTable().ParseCommandLine(argc, argv, "portrait-soak",
+                                    "a million account entries through the bridge under random upstream faults",
+                                    options)) {
     return std::nullopt;
-  }
-  if (parsed->help()) {
-    std::cout << "portrait-soak: a million account entries through the bridge under random upstream faults\n\n"
-              << SoakTable().Help();
-    std::exit(0);
   }
   return options;
 }

@@ -7,6 +7,8 @@
 // hold the README and the chart's schema to it.
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -360,6 +362,24 @@ class OptionTable {
 
   /// --help's option lines.
   std::string Help() const { return OptionsHelp(specs_); }
+
+  /// For a command-line tool (flags only, no environment): parses argv into `target` and says which flags were
+  /// given. --help prints "<program>: <about>" and the option lines, and exits 0; an error is printed as
+  /// "<program>: <error>" and makes this return nothing.
+  std::optional<ParsedOptions> ParseCommandLine(int argc, char** argv, absl::string_view program,
+                                                absl::string_view about, Target& target) const {
+    absl::StatusOr<ParsedOptions> parsed = Parse(
+        std::vector<std::string>(argv + 1, argv + argc), [](const char*) { return nullptr; }, target);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "%s\n", absl::StrCat(program, ": ", parsed.status().message()).c_str());
+      return std::nullopt;
+    }
+    if (parsed->help()) {
+      std::printf("%s", absl::StrCat(program, ": ", about, "\n\n", Help()).c_str());
+      std::exit(0);
+    }
+    return *std::move(parsed);
+  }
 
   /// "name=value" for every option with a read-back, space-separated.
   std::string Describe(const Target& target) const {
