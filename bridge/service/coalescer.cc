@@ -593,23 +593,13 @@ void Coalescer::Core::OnCallDone(uint64_t call_id, FetchResult result) {
       for (size_t position : call.sent) Unindex(key, call.entries[position].account, {call_id, position});
     }
     if (!result.cancelled) {
-      // Outcomes normally come in the order the accounts were sent; an account elsewhere is looked for by name.
-      absl::flat_hash_map<absl::string_view, size_t> by_account;
-      for (size_t i = 0; i < result.outcomes.size(); ++i) {
-        AccountOutcome& outcome = result.outcomes[i];
-        Entry* entry = nullptr;
-        if (i < call.sent.size() && call.entries[call.sent[i]].account == outcome.account) {
-          entry = &call.entries[call.sent[i]];
-        } else {
-          if (by_account.empty()) {
-            for (size_t position : call.sent) by_account.emplace(call.entries[position].account, position);
-          }
-          auto found = by_account.find(outcome.account);
-          if (found != by_account.end()) entry = &call.entries[found->second];
-        }
-        if (entry == nullptr || entry->waiters.empty()) continue;
-        Deliver(*entry, std::move(outcome), actions);
-      }
+      PairAnswersWithAsked(
+          call.sent.size(), [&](size_t i) -> absl::string_view { return call.entries[call.sent[i]].account; },
+          result.outcomes.size(), [&](size_t k) -> absl::string_view { return result.outcomes[k].account; },
+          [&](size_t i, size_t k) {
+            Entry& entry = call.entries[call.sent[i]];
+            if (!entry.waiters.empty()) Deliver(entry, std::move(result.outcomes[k]), actions);
+          });
     }
     // Accounts still waiting: the call was cancelled under them, or (a broken inner fetcher) left them out.
     const Failure failure = result.cancelled ? CallCancelledFailure() : OmittedAccountFailure();

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "bridge/core/profile_cache.h"
 
 namespace portrait_bridge {
@@ -33,45 +32,30 @@ std::string EncodedItemsOf(const AccountOutcome& outcome) {
   return encoded;
 }
 
-std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, CallOutcome call) {
-  std::vector<AccountOutcome> outcomes;
-  outcomes.reserve(accounts.size());
-  // An answer normally lists its users in the order asked (the sandbox's always does), so each account's entry is
-  // first looked for at its own index: no map. From the first account found elsewhere on, the rest of the answer
-  // is looked up by account instead.
-  bool in_order = true;
-  absl::flat_hash_map<absl::string_view, UserProfileEntry*> by_account;
-  for (size_t i = 0; i < accounts.size(); ++i) {
-    const std::string& account = accounts[i];
-    AccountOutcome& outcome = outcomes.emplace_back();
-    outcome.account = account;
-    if (call.failure.has_value()) {
-      outcome.failure = call.failure;
-      continue;
-    }
-    UserProfileEntry* user = nullptr;
-    if (in_order && i < call.users.size() && call.users[i].account == account) {
-      user = &call.users[i];
-    } else {
-      if (in_order) {
-        in_order = false;
-        by_account.reserve(call.users.size() - std::min(i, call.users.size()));
-        for (size_t k = i; k < call.users.size(); ++k) by_account.emplace(call.users[k].account, &call.users[k]);
-      }
-      auto it = by_account.find(account);
-      if (it != by_account.end()) {
-        user = it->second;
-        if (user->result_code == 0) by_account.erase(it);  // Its items move out: an account asked twice gets them once.
-      }
-    }
-    if (user == nullptr) {
-      outcome.failure = OmittedAccountFailure();
-    } else if (user->result_code != 0) {
-      outcome.failure = TencentFailure(user->result_code, user->result_info);
-    } else {
-      outcome.encoded_items = std::move(user->encoded_items);  // A repeated account keeps its first entry.
+std::vector<AccountOutcome> OutcomesForAccounts(std::vector<std::string> accounts, CallOutcome call) {
+  std::vector<AccountOutcome> outcomes(accounts.size());
+  if (call.failure.has_value()) {
+    for (AccountOutcome& outcome : outcomes) outcome.failure = call.failure;
+  } else {
+    std::vector<bool> answered(accounts.size());
+    PairAnswersWithAsked(
+        accounts.size(), [&](size_t i) -> absl::string_view { return accounts[i]; }, call.users.size(),
+        [&](size_t k) -> absl::string_view { return call.users[k].account; },
+        [&](size_t i, size_t k) {
+          UserProfileEntry& user = call.users[k];
+          answered[i] = true;
+          if (user.result_code != 0) {
+            outcomes[i].failure = TencentFailure(user.result_code, user.result_info);
+          } else {
+            outcomes[i].encoded_items = std::move(user.encoded_items);
+          }
+        });
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      if (!answered[i]) outcomes[i].failure = OmittedAccountFailure();
     }
   }
+  // Last: the pairing above reads the names.
+  for (size_t i = 0; i < outcomes.size(); ++i) outcomes[i].account = std::move(accounts[i]);
   return outcomes;
 }
 
@@ -84,7 +68,7 @@ std::shared_ptr<ProfileFetcher::Ticket> DirectFetcher::Fetch(std::vector<std::st
                       [asked = std::move(asked), done = std::move(done)](CallOutcome call) mutable {
                         FetchResult result;
                         result.cancelled = call.cancelled;
-                        if (!call.cancelled) result.outcomes = OutcomesForAccounts(asked, std::move(call));
+                        if (!call.cancelled) result.outcomes = OutcomesForAccounts(std::move(asked), std::move(call));
                         std::move(done)(std::move(result));
                       }));
 }

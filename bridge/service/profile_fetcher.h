@@ -1,12 +1,16 @@
 #ifndef PORTRAIT_BRIDGE_SERVICE_PROFILE_FETCHER_H_
 #define PORTRAIT_BRIDGE_SERVICE_PROFILE_FETCHER_H_
 
+#include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "bridge/core/failure.h"
 #include "bridge/service/upstream_client.h"
@@ -39,10 +43,33 @@ struct FetchResult {
   std::vector<AccountOutcome> outcomes;
 };
 
-/// Turns an upstream call's outcome into one AccountOutcome per account in `accounts` (each exactly once, in that
-/// order): the call's failure for all of them, or each user's entry, or a failure for an account the answer left
-/// out.
-std::vector<AccountOutcome> OutcomesForAccounts(const std::vector<std::string>& accounts, CallOutcome call);
+/// Pairs the answers to a call with the names it asked for, in one way for every place that does so: calls
+/// `pair(asked_index, answer_index)` for each answer whose name was asked and has no answer yet, so an asked name
+/// gets at most one answer (its first) and an answer for a name not asked, or already answered, is passed over.
+/// `asked_name(i)` and `answer_name(k)` give the names as views that stay valid throughout. Answers normally come
+/// in the order asked (Tencent's and the sandbox's do), so answer k is first compared with asked name k; from the
+/// first answer out of place on, the rest are looked up by name.
+template <typename AskedName, typename AnswerName, typename Pair>
+void PairAnswersWithAsked(size_t asked_count, AskedName asked_name, size_t answer_count, AnswerName answer_name,
+                          Pair pair) {
+  size_t k = 0;
+  for (; k < answer_count && k < asked_count && answer_name(k) == asked_name(k); ++k) pair(k, k);
+  if (k == answer_count) return;
+  absl::flat_hash_map<absl::string_view, size_t> unanswered;  // Asked names from the first answer out of place on.
+  unanswered.reserve(asked_count - std::min(k, asked_count));
+  for (size_t i = k; i < asked_count; ++i) unanswered.emplace(asked_name(i), i);
+  for (; k < answer_count; ++k) {
+    const auto it = unanswered.find(answer_name(k));
+    if (it == unanswered.end()) continue;
+    pair(it->second, k);
+    unanswered.erase(it);
+  }
+}
+
+/// Turns an upstream call's outcome into one AccountOutcome per account in `accounts` (in that order): the call's
+/// failure for all of them, or the user entry paired with each (PairAnswersWithAsked), or a failure for an account
+/// the answer left out.
+std::vector<AccountOutcome> OutcomesForAccounts(std::vector<std::string> accounts, CallOutcome call);
 
 /// Fetches profiles for the GetProfiles reactors. Implementations decide how asks become upstream calls
 /// (one call per ask, coalesced across streams, served from a cache). Thread-safe.

@@ -64,6 +64,13 @@ TEST(OutcomesForAccountsTest, AnAccountAskedTwiceGetsItsItemsOnce) {
             (std::vector<std::string>{"a: items of a", "b: items of b", "a: " + kOmitted}));
 }
 
+TEST(OutcomesForAccountsTest, AnAccountAnsweredTwiceKeepsItsFirstEntry) {
+  CallOutcome call;
+  call.users = {User("a"), User("b"), User("b", 40003), User("a", 40003)};
+  EXPECT_EQ(Described(OutcomesForAccounts({"b", "a"}, std::move(call))),
+            (std::vector<std::string>{"b: items of b", "a: items of a"}));
+}
+
 TEST(OutcomesForAccountsTest, TheCallsFailureGoesToEveryAccount) {
   CallOutcome call;
   call.failure = TencentFailure(60008, "timeout");
