@@ -45,7 +45,8 @@ struct FetchResult {
 
 /// Pairs the answers to a call with the names it asked for, in one way for every place that does so: calls
 /// `pair(asked_index, answer_index)` for each answer whose name was asked and has no answer yet, so an asked name
-/// gets at most one answer (its first) and an answer for a name not asked, or already answered, is passed over.
+/// gets its first answer only, and an answer for a name not asked, or answered already, is passed over. Asked names
+/// are meant to be distinct (both callers' are); a name asked twice is not sure to get a second answer.
 /// `asked_name(i)` and `answer_name(k)` give the names as views that stay valid throughout. Answers normally come
 /// in the order asked (Tencent's and the sandbox's do), so answer k is first compared with asked name k; from the
 /// first answer out of place on, the rest are looked up by name.
