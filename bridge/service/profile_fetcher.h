@@ -48,7 +48,7 @@ struct FetchResult {
 /// gets its first answer only, and an answer for a name not asked, or answered already, is passed over. Asked names
 /// are meant to be distinct (both callers' are); a name asked twice is not sure to get a second answer.
 /// `asked_name(i)` and `answer_name(k)` give the names as views that stay valid throughout. Answers normally come
-/// in the order asked (Tencent's and the sandbox's do), so answer k is first compared with asked name k; from the
+/// in the order asked (the sandbox's always do), so answer k is first compared with asked name k; from the
 /// first answer out of place on, the rest are looked up by name.
 template <typename AskedName, typename AnswerName, typename Pair>
 void PairAnswersWithAsked(size_t asked_count, AskedName asked_name, size_t answer_count, AnswerName answer_name,
