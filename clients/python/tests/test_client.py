@@ -4,8 +4,10 @@ Runs against the installed wheel (run_tests.sh builds and installs it). Needs BR
 sandbox's key) and BAD_KEY_BRIDGE_ADDRESS (a bridge with a wrong key).
 """
 
+import json
 import os
 import unittest
+import urllib.request
 
 import grpc
 
@@ -148,10 +150,25 @@ class ProfileClientTest(unittest.TestCase):
         self.assertTrue(all(p.ok for p in results))
 
     def test_deadline(self):
-        with ProfileClient(os.environ["BRIDGE_ADDRESS"], timeout=0.000001) as client:
+        # The sandbox answers 2 s late, for an account no other test asks (so no cached answer beats the deadline).
+        # A deadline of microseconds instead was a race: gRPC rounds deadlines up to the millisecond, and a cached
+        # answer can come back within one.
+        set_sandbox_faults({"latency_ms": 2000})
+        self.addCleanup(set_sandbox_faults, {})
+        with ProfileClient(os.environ["BRIDGE_ADDRESS"], timeout=0.2) as client:
             with self.assertRaises(PortraitError) as raised:
-                client.batch_get(["alice"], [NICK])
+                client.batch_get(["deadline-probe"], [NICK])
         self.assertEqual(raised.exception.code, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def set_sandbox_faults(faults):
+    """Replaces the sandbox's injected faults (POST /sandbox/faults; {} injects none)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{os.environ['SANDBOX_PORT']}/sandbox/faults",
+                                     data=json.dumps(faults).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, whatever the environment says
+    with no_proxy.open(request, timeout=10) as response:
+        response.read()
 
 
 if __name__ == "__main__":
