@@ -1,13 +1,22 @@
 #include "bridge/transport/curl_transport.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "bridge/core/log.h"
 
 namespace portrait_bridge {
 
@@ -99,6 +108,21 @@ CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(
   headers_ = curl_slist_append(curl_slist_append(nullptr, "Content-Type: application/json"), "Expect:");
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_connections));
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options_.max_connections));
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    // Only when the process is out of file descriptors at start: no transfer can run without them.
+    Log(LogLevel::kError, "HTTP transport cannot create its epoll set or eventfd", {{"error", std::strerror(errno)}});
+    std::abort();
+  }
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &OnSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &OnTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   completion_thread_ = std::thread([this] { RunCompletions(); });
   thread_ = std::thread([this] { Run(); });
 }
@@ -108,7 +132,7 @@ CurlTransport::~CurlTransport() {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  curl_multi_wakeup(multi_);
+  Wake();
   thread_.join();  // Every transfer has been finished (and queued) by now.
   {
     absl::MutexLock lock(&completions_mutex_);
@@ -118,6 +142,46 @@ CurlTransport::~CurlTransport() {
   for (void* easy : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(easy));
   curl_multi_cleanup(multi_);
   curl_slist_free_all(static_cast<curl_slist*>(headers_));
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+void CurlTransport::Wake() {
+  const uint64_t one = 1;
+  // Fails only when the counter is at its maximum, which still wakes the loop.
+  [[maybe_unused]] const ssize_t written = write(wake_fd_, &one, sizeof(one));
+}
+
+// What a socket is registered for in the epoll set, kept by libcurl with the socket (curl_multi_assign): the
+// epoll events, and a bit that says it is registered at all (libcurl starts every socket with null).
+constexpr uintptr_t kRegistered = uintptr_t{1} << 20;
+
+int CurlTransport::OnSocket(void* /*easy*/, int socket, int what, void* user, void* socket_data) {
+  auto* self = static_cast<CurlTransport*>(user);
+  const auto registered = reinterpret_cast<uintptr_t>(socket_data);
+  if (what == CURL_POLL_REMOVE) {
+    // libcurl forgets the socket's data itself. The socket may be closed already, which removed it from the set.
+    if (registered != 0) epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, socket, nullptr);
+    return 0;
+  }
+  const uint32_t events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+  if (registered == (events | kRegistered)) return 0;
+  epoll_event event{};
+  event.events = events;
+  event.data.fd = socket;
+  epoll_ctl(self->epoll_fd_, registered != 0 ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event);
+  curl_multi_assign(self->multi_, socket, reinterpret_cast<void*>(events | kRegistered));
+  return 0;
+}
+
+int CurlTransport::OnTimer(void* /*multi*/, long timeout_ms, void* user) {
+  auto* self = static_cast<CurlTransport*>(user);
+  if (timeout_ms < 0) {
+    self->timer_due_.reset();
+  } else {
+    self->timer_due_ = absl::Now() + absl::Milliseconds(timeout_ms);
+  }
+  return 0;
 }
 
 uint64_t CurlTransport::Send(HttpRequest request, Callback done) {
@@ -132,7 +196,7 @@ uint64_t CurlTransport::Send(HttpRequest request, Callback done) {
     transfer->id = id;
     pending_.push_back(std::move(transfer));
   }
-  curl_multi_wakeup(multi_);
+  Wake();
   return id;
 }
 
@@ -141,7 +205,7 @@ void CurlTransport::Cancel(uint64_t id) {
     absl::MutexLock lock(&mutex_);
     cancelled_.push_back(id);
   }
-  curl_multi_wakeup(multi_);
+  Wake();
 }
 
 void CurlTransport::FinishTransfer(Transfer* transfer, HttpResult result) {
@@ -253,44 +317,72 @@ void CurlTransport::StartPending() {
   }
 }
 
-void CurlTransport::Run() {
-  while (true) {
-    StartPending();
-    int running = 0;
-    curl_multi_perform(multi_, &running);
-    int queued = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
-      if (message->msg != CURLMSG_DONE) continue;
-      Transfer* transfer = nullptr;
-      curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&transfer));
-      HttpResult result;
-      const CURLcode code = message->data.result;
-      if (transfer->refused_before_send.has_value()) {
-        result.refused_before_send = transfer->refused_before_send;
-      } else if (transfer->resend_refused) {
-        result.failure = TransportFailure::kConnectionLost;
-        result.failure_detail =
-            "the connection closed before an answer came (the request is not resent outside "
-            "the budget; it is retried as a new attempt)";
-      } else if (code == CURLE_OK) {
-        long status = 0;
-        curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
-        result.status = static_cast<int>(status);
-        result.body = std::move(transfer->body);
-      } else {
-        result.failure = Classify(code);
-        // The error buffer names hosts and ports, never the URL's query (which holds the UserSig).
-        result.failure_detail = transfer->body_too_large
-                                    ? absl::StrCat("answer larger than ", transfer->max_body_bytes, " bytes")
-                                    : (transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code));
-      }
-      FinishTransfer(transfer, std::move(result));
+void CurlTransport::Act(int socket, int events) {
+  int running = 0;
+  curl_multi_socket_action(multi_, socket, events, &running);
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    Transfer* transfer = nullptr;
+    curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&transfer));
+    HttpResult result;
+    const CURLcode code = message->data.result;
+    if (transfer->refused_before_send.has_value()) {
+      result.refused_before_send = transfer->refused_before_send;
+    } else if (transfer->resend_refused) {
+      result.failure = TransportFailure::kConnectionLost;
+      result.failure_detail =
+          "the connection closed before an answer came (the request is not resent outside "
+          "the budget; it is retried as a new attempt)";
+    } else if (code == CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
+      result.status = static_cast<int>(status);
+      result.body = std::move(transfer->body);
+    } else {
+      result.failure = Classify(code);
+      // The error buffer names hosts and ports, never the URL's query (which holds the UserSig).
+      result.failure_detail = transfer->body_too_large
+                                  ? absl::StrCat("answer larger than ", transfer->max_body_bytes, " bytes")
+                                  : (transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(code));
     }
+    FinishTransfer(transfer, std::move(result));
+  }
+}
+
+void CurlTransport::Run() {
+  constexpr int kMaxEvents = 64;
+  epoll_event events[kMaxEvents];
+  while (true) {
+    StartPending();  // New transfers set libcurl's timer to now, so they start below.
     {
       absl::MutexLock lock(&mutex_);
       if (stopping_) break;
     }
-    curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    // Sleep until a socket or the wake-up is ready or libcurl's timer is due (at most a second: a missed wake-up
+    // costs no more than that).
+    int wait_ms = 1000;
+    if (timer_due_.has_value()) {
+      wait_ms = static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(absl::Ceil(*timer_due_ - absl::Now(), absl::Milliseconds(1))), 0, wait_ms));
+    }
+    // Due now (a transfer just added): straight to libcurl; ready sockets wait for the next round.
+    const int ready = wait_ms == 0 ? 0 : epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
+    for (int i = 0; i < ready; ++i) {
+      if (events[i].data.fd == wake_fd_) {
+        uint64_t count = 0;
+        [[maybe_unused]] const ssize_t read_bytes = read(wake_fd_, &count, sizeof(count));
+        continue;
+      }
+      const uint32_t what = events[i].events;
+      Act(events[i].data.fd, ((what & (EPOLLIN | EPOLLHUP)) != 0 ? CURL_CSELECT_IN : 0) |
+                                 ((what & EPOLLOUT) != 0 ? CURL_CSELECT_OUT : 0) |
+                                 ((what & EPOLLERR) != 0 ? CURL_CSELECT_ERR : 0));
+    }
+    if (timer_due_.has_value() && absl::Now() >= *timer_due_) {
+      timer_due_.reset();  // libcurl sets it again if it still needs one.
+      Act(CURL_SOCKET_TIMEOUT, 0);
+    }
   }
   // Shutting down: whatever is still queued or running is cancelled, so every callback runs exactly once.
   StartPending();

@@ -180,6 +180,19 @@ TEST(CurlTransportTest, TheRequestLineCarriesThePathAndQueryAsGiven) {
                                    {target, "{\"a\":1}"}, {"/v4/other?random=7", "{\"b\":2}"}, {"/", "{}"}}));
 }
 
+// Tencent's endpoint is a host name: the transport's loop (libcurl's socket interface) must see the name resolved
+// and the connection made, which run on libcurl's timers and sockets rather than on a request's own socket.
+TEST(CurlTransportTest, AUrlNamingItsHostIsResolvedAndAnswered) {
+  RecordingServer server;
+  CurlTransport transport({});
+  const std::string url = server.Url("/v4/profile/portrait_get?random=3");
+  const HttpResult result = SendAndWait(transport, "http://localhost" + url.substr(url.find(':', 7)), "{}");
+  ASSERT_FALSE(result.failure.has_value()) << result.failure_detail;
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(server.received(),
+            (std::vector<std::pair<std::string, std::string>>{{"/v4/profile/portrait_get?random=3", "{}"}}));
+}
+
 // The README's promise: an outbound proxy from the environment is asked for a tunnel, even for an http:// URL (a
 // forwarding proxy would need the whole URL in the request line, which the transport no longer gives libcurl).
 TEST(CurlTransportTest, AProxyFromTheEnvironmentIsAskedForATunnel) {
