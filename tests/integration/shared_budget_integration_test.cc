@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/sandbox/profile_store.h"
 #include "tests/integration/stack.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/sanitizers.h"
@@ -25,20 +26,14 @@ namespace {
 
 constexpr int kCallsPerSecond = 200;
 
-// The twelve standard tags: every stream asks with a tag list of its own (a distinct subset), so asks cannot be
+// Every stream asks with a tag list of its own (a distinct subset of the twelve standard tags), so asks cannot be
 // coalesced into one another and each upstream call carries one account. The call rate, not the profile rate, is
 // then what the load pushes against, with little CPU.
-const std::vector<std::string> kStandardTags = {"Tag_Profile_IM_Nick",          "Tag_Profile_IM_Gender",
-                                                "Tag_Profile_IM_BirthDay",      "Tag_Profile_IM_Location",
-                                                "Tag_Profile_IM_SelfSignature", "Tag_Profile_IM_AllowType",
-                                                "Tag_Profile_IM_Language",      "Tag_Profile_IM_Image",
-                                                "Tag_Profile_IM_MsgSettings",   "Tag_Profile_IM_AdminForbidType",
-                                                "Tag_Profile_IM_Level",         "Tag_Profile_IM_Role"};
-
 std::vector<std::string> TagListOf(int stream) {
+  const std::vector<std::string>& standard = sandbox::StandardProfileTags();
   std::vector<std::string> tags;
-  for (size_t bit = 0; bit < kStandardTags.size(); ++bit) {
-    if (((stream + 1) >> bit) & 1) tags.push_back(kStandardTags[bit]);
+  for (size_t bit = 0; bit < standard.size(); ++bit) {
+    if (((stream + 1) >> bit) & 1) tags.push_back(standard[bit]);
   }
   return tags;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/sandbox/profile_store.h"
 #include "tests/integration/stack.h"
 
 namespace portrait_bridge::testing {
@@ -51,12 +52,7 @@ TEST_F(UpstreamTlsTest, ConfiguredCaBundleIsTrusted) {
 // readable, for every call.
 TEST_F(UpstreamTlsTest, FullCallsWithAnswersOfSeveralTlsRecordsAreAnsweredWhole) {
   Bridge bridge(HttpsUrl(), {"--ca_bundle=" + dir_.Path("cert.pem")});
-  const std::vector<std::string> tags = {"Tag_Profile_IM_Nick",          "Tag_Profile_IM_Gender",
-                                         "Tag_Profile_IM_BirthDay",      "Tag_Profile_IM_Location",
-                                         "Tag_Profile_IM_SelfSignature", "Tag_Profile_IM_AllowType",
-                                         "Tag_Profile_IM_Language",      "Tag_Profile_IM_Image",
-                                         "Tag_Profile_IM_MsgSettings",   "Tag_Profile_IM_AdminForbidType",
-                                         "Tag_Profile_IM_Level",         "Tag_Profile_IM_Role"};
+  const std::vector<std::string>& tags = sandbox::StandardProfileTags();
   constexpr int kRounds = 2;
   constexpr int kRequestsPerRound = 3;
   for (int round = 0; round < kRounds; ++round) {
