@@ -518,6 +518,10 @@ nlohmann::json SideJson(const Side& side) {
     for (const auto& [window, most] : side.wire.max_in_window) {
       j["wire"]["max_in_" + std::to_string(window) + "_ms"] = most;
     }
+    if (side.wire.gap_p50_us >= 0) {
+      j["wire"]["gap_us"] = {
+          {"p50", side.wire.gap_p50_us}, {"p99", side.wire.gap_p99_us}, {"max", side.wire.gap_max_us}};
+    }
   }
   return j;
 }
@@ -659,6 +663,11 @@ void AddWireRows(Report& report, const std::vector<const Side*>& sides) {
     all(absl::StrCat("wire: largest count in any ", WindowName(window), " window (budget ", kCallsPerSecond, ")"),
         [window](const Side& s) { return Number(static_cast<double>(s.wire.max_in_window.at(window))); });
   }
+  all("wire: gap between arrivals p50 | p99 | max (ms)", [](const Side& s) {
+    if (s.wire.gap_p50_us < 0) return std::string("n/a");
+    return Number(s.wire.gap_p50_us / 1000.0, 2) + " | " + Number(s.wire.gap_p99_us / 1000.0, 2) + " | " +
+           Number(s.wire.gap_max_us / 1000.0, 2);
+  });
   all("budget refused at socket (whole bridge run)", [](const Side& s) {
     const std::vector<double> refused = PerBridgeBudget(s, &BridgeBudget::refused_at_socket);
     double total = 0;

@@ -223,6 +223,11 @@ Arrivals SandboxArrivals(int port, absl::Span<const int64_t> windows_ms) {
       if (!most.is_number_integer()) arrivals.known = false;  // Not what was asked: no figure rather than a wrong one.
       arrivals.max_in_window[window] = most.is_number_integer() ? most.get<int64_t>() : -1;
     }
+    if (const nlohmann::json gaps = body.value("gap_us", nlohmann::json()); gaps.is_object()) {
+      arrivals.gap_p50_us = gaps.value("p50", int64_t{-1});
+      arrivals.gap_p99_us = gaps.value("p99", int64_t{-1});
+      arrivals.gap_max_us = gaps.value("max", int64_t{-1});
+    }
   }
   return arrivals;
 }

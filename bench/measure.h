@@ -141,6 +141,10 @@ struct Arrivals {
   int64_t count = 0;
   int64_t dropped = 0;                       ///< Overwritten by the sandbox's ring (the maxima may then be low).
   std::map<int64_t, int64_t> max_in_window;  ///< Window (ms) -> the most arrivals inside any window of that length.
+  /// The spacing of the arrivals (gaps between consecutive ones, microseconds); -1 with fewer than two arrivals.
+  int64_t gap_p50_us = -1;
+  int64_t gap_p99_us = -1;
+  int64_t gap_max_us = -1;
 };
 Arrivals SandboxArrivals(int port, absl::Span<const int64_t> windows_ms);
 

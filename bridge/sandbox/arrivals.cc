@@ -28,6 +28,19 @@ int64_t MaxInWindow(const std::vector<int64_t>& sorted_us, int64_t window_us) {
   return best;
 }
 
+std::optional<ArrivalGaps> GapsBetween(const std::vector<int64_t>& sorted_us) {
+  if (sorted_us.size() < 2) return std::nullopt;
+  std::vector<int64_t> gaps(sorted_us.size() - 1);
+  for (size_t i = 1; i < sorted_us.size(); ++i) gaps[i - 1] = sorted_us[i] - sorted_us[i - 1];
+  std::sort(gaps.begin(), gaps.end());
+  // Nearest rank: the smallest gap with at least `percent` of the gaps at or below it.
+  auto at = [&gaps](int64_t percent) {
+    const size_t rank = (gaps.size() * static_cast<size_t>(percent) + 99) / 100;
+    return gaps[rank - 1];
+  };
+  return ArrivalGaps{at(50), at(90), at(99), gaps.back()};
+}
+
 ArrivalLog::ArrivalLog(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
 
 void ArrivalLog::Record(absl::Time arrival) {
@@ -83,11 +96,16 @@ nlohmann::json ArrivalsReport(const std::vector<int64_t>& sorted_us, size_t capa
                               const ArrivalsQuery& query) {
   nlohmann::json max_in_window = nlohmann::json::object();
   for (int64_t ms : query.windows_ms) max_in_window[std::to_string(ms)] = MaxInWindow(sorted_us, ms * 1000);
+  nlohmann::json gaps;  // null without two arrivals.
+  if (const std::optional<ArrivalGaps> found = GapsBetween(sorted_us); found.has_value()) {
+    gaps = {{"p50", found->p50_us}, {"p90", found->p90_us}, {"p99", found->p99_us}, {"max", found->max_us}};
+  }
   nlohmann::json report = {
       {"count", sorted_us.size()},
       {"first_unix_us", sorted_us.empty() ? nlohmann::json() : nlohmann::json(sorted_us.front())},
       {"last_unix_us", sorted_us.empty() ? nlohmann::json() : nlohmann::json(sorted_us.back())},
       {"max_in_window", std::move(max_in_window)},
+      {"gap_us", std::move(gaps)},
       {"capacity", capacity},
       {"dropped", dropped},
   };

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,18 @@ namespace portrait_bridge::sandbox {
 /// The largest number of `sorted_us` (ascending microsecond times) inside any window (s, s + window_us], the
 /// same half-open window as SlidingWindowLimiter's. 0 for no times. A two-pointer sweep: O(n).
 int64_t MaxInWindow(const std::vector<int64_t>& sorted_us, int64_t window_us);
+
+/// How evenly arrivals were spaced: nearest-rank percentiles of the gaps between consecutive ones, in microseconds.
+struct ArrivalGaps {
+  int64_t p50_us = 0;
+  int64_t p90_us = 0;
+  int64_t p99_us = 0;
+  int64_t max_us = 0;
+};
+
+/// The gaps of `sorted_us` (ascending times); nullopt with fewer than two times. A client that paces its calls at a
+/// budget's rate shows a p99 close to its p50; a stall or a bunched burst shows in p99 and max.
+std::optional<ArrivalGaps> GapsBetween(const std::vector<int64_t>& sorted_us);
 
 /// The arrival times of the last `capacity` portrait_get requests, in microseconds since the Unix epoch, so a
 /// benchmark can check afterwards how a client spaced its calls as the upstream saw them. A ring: once full, each
@@ -61,7 +74,8 @@ struct ArrivalsQuery {
 absl::StatusOr<ArrivalsQuery> ParseArrivalsQuery(const std::multimap<std::string, std::string>& params);
 
 /// The `GET /sandbox/arrivals` body for `sorted_us` (ascending): count, first_unix_us and last_unix_us (null when
-/// empty), max_in_window keyed by window milliseconds as decimal strings, capacity, dropped, and times_us when asked.
+/// empty), max_in_window keyed by window milliseconds as decimal strings, gap_us (GapsBetween: p50, p90, p99 and max;
+/// null with fewer than two arrivals), capacity, dropped, and times_us when asked.
 nlohmann::json ArrivalsReport(const std::vector<int64_t>& sorted_us, size_t capacity, int64_t dropped,
                               const ArrivalsQuery& query);
 

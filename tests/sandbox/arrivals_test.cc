@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -60,6 +61,31 @@ TEST(MaxInWindowTest, MatchesTheBruteForceOnRandomTimes) {
   }
 }
 
+TEST(GapsBetweenTest, NearestRankPercentilesOfTheGaps) {
+  EXPECT_FALSE(GapsBetween({}).has_value());
+  EXPECT_FALSE(GapsBetween({kStartUs}).has_value());
+
+  const std::optional<ArrivalGaps> one = GapsBetween({kStartUs, kStartUs + 7});
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->p50_us, 7);
+  EXPECT_EQ(one->p99_us, 7);
+  EXPECT_EQ(one->max_us, 7);
+
+  // 100 gaps: 97 of 5 ms, then 7, 9 and 23 ms. Nearest rank: p90 is the 90th smallest, p99 the 99th.
+  std::vector<int64_t> times = {kStartUs};
+  for (int i = 0; i < 97; ++i) times.push_back(times.back() + 5000);
+  for (int64_t gap : {23000, 7000, 9000}) times.push_back(times.back() + gap);
+  const std::optional<ArrivalGaps> paced = GapsBetween(times);
+  ASSERT_TRUE(paced.has_value());
+  EXPECT_EQ(paced->p50_us, 5000);
+  EXPECT_EQ(paced->p90_us, 5000);
+  EXPECT_EQ(paced->p99_us, 9000);
+  EXPECT_EQ(paced->max_us, 23000);
+
+  // Same instant twice: a gap of zero counts.
+  EXPECT_EQ(GapsBetween({kStartUs, kStartUs, kStartUs + 10})->p50_us, 0);
+}
+
 TEST(ArrivalLogTest, KeepsMicrosecondsSortedAndTheLastCapacity) {
   ArrivalLog log(3);
   log.Record(absl::FromUnixMicros(kStartUs + 5) + absl::Nanoseconds(999));  // Truncated to the microsecond.
@@ -109,6 +135,8 @@ TEST(ArrivalsReportTest, CountsEndsWindowsAndOptionalTimes) {
   EXPECT_EQ(report["last_unix_us"], kStartUs + 1040000);
   // 1000 ms: (40 ms, 1040 ms] holds three; 1050 ms: all four.
   EXPECT_EQ(report["max_in_window"], json({{"1000", 3}, {"1050", 4}}));
+  // Gaps 40, 400 and 600 ms.
+  EXPECT_EQ(report["gap_us"], json({{"p50", 400000}, {"p90", 600000}, {"p99", 600000}, {"max", 600000}}));
   EXPECT_EQ(report["capacity"], 1000000);
   EXPECT_EQ(report["dropped"], 0);
   EXPECT_FALSE(report.contains("times_us"));
@@ -125,6 +153,7 @@ TEST(ArrivalsReportTest, CountsEndsWindowsAndOptionalTimes) {
   EXPECT_TRUE(empty["first_unix_us"].is_null());
   EXPECT_TRUE(empty["last_unix_us"].is_null());
   EXPECT_EQ(empty["max_in_window"], json({{"1000", 0}, {"1050", 0}}));
+  EXPECT_TRUE(empty["gap_us"].is_null());
 }
 
 TEST(MonotonicWallClockTest, NeverGoesBackAndReadsAsWallTime) {

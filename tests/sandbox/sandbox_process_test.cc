@@ -271,6 +271,12 @@ TEST_F(SandboxProcessTest, ThrottleForFaultAndArrivals) {
     EXPECT_TRUE(std::is_sorted(times.begin(), times.end()));
     EXPECT_EQ(times.front(), arrivals["first_unix_us"]);
     EXPECT_EQ(times.back(), arrivals["last_unix_us"]);
+    // The largest gap between the six arrivals, as the sandbox reports it.
+    int64_t largest_gap = 0;
+    for (size_t i = 1; i < times.size(); ++i) largest_gap = std::max(largest_gap, times[i] - times[i - 1]);
+    ASSERT_TRUE(arrivals["gap_us"].is_object()) << arrivals.dump();
+    EXPECT_EQ(arrivals["gap_us"]["max"], largest_gap);
+    EXPECT_LE(arrivals["gap_us"]["p50"].get<int64_t>(), largest_gap);
   }
   {
     const auto res = client->Get("/sandbox/arrivals?windows_ms=0");
