@@ -1,11 +1,16 @@
 #include "bridge/service/timer_queue.h"
 
 #include "absl/time/clock.h"
+#include "bridge/core/thread_name.h"
 
 namespace portrait_bridge {
 
 TimerQueue::TimerQueue(const Clock& clock) : clock_(clock) {
-  if (!clock_.Attach(*this)) thread_ = std::thread([this] { Run(); });
+  if (clock_.Attach(*this)) return;  // A manual clock runs the timers as it moves.
+  thread_ = std::thread([this] {
+    NameThisThread("timer-queue");
+    Run();
+  });
 }
 
 TimerQueue::~TimerQueue() {

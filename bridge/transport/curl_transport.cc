@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bridge/core/log.h"
+#include "bridge/core/thread_name.h"
 
 namespace portrait_bridge {
 
@@ -123,8 +124,14 @@ CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &OnTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
-  completion_thread_ = std::thread([this] { RunCompletions(); });
-  thread_ = std::thread([this] { Run(); });
+  completion_thread_ = std::thread([this] {
+    NameThisThread("curl-results");
+    RunCompletions();
+  });
+  thread_ = std::thread([this] {
+    NameThisThread("curl-loop");
+    Run();
+  });
 }
 
 CurlTransport::~CurlTransport() {

@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bridge/core/log.h"
+#include "bridge/core/thread_name.h"
 
 namespace portrait_bridge {
 namespace {
@@ -219,7 +220,10 @@ RedisClient::Loop::Loop(RedisOptions options)
     Log(LogLevel::kError, "Redis client cannot create its eventfd", {{"error", std::strerror(errno)}});
     std::abort();
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("redis-client");
+    Run();
+  });
 }
 
 RedisClient::Loop::~Loop() {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -21,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tests/support/loopback.h"
+#include "tests/unit/thread_names.h"
 
 namespace portrait_bridge {
 namespace {
@@ -178,6 +180,22 @@ TEST(CurlTransportTest, TheRequestLineCarriesThePathAndQueryAsGiven) {
 
   EXPECT_EQ(server.received(), (std::vector<std::pair<std::string, std::string>>{
                                    {target, "{\"a\":1}"}, {"/v4/other?random=7", "{\"b\":2}"}, {"/", "{}"}}));
+}
+
+// `top -H` and `perf` tell the loop thread (bytes on sockets) from the one that runs the callbacks (parsing and
+// delivery): the callback runs on the thread named curl-results, and a thread named curl-loop exists.
+TEST(CurlTransportTest, ItsTwoThreadsAreNamedAndCallbacksRunOnTheResultsThread) {
+  RecordingServer server;
+  CurlTransport transport({});
+  HttpRequest request;
+  request.url = server.Url("/v4/profile/portrait_get");
+  request.body = "{}";
+  request.timeout = absl::Seconds(10);
+  std::promise<std::string> callback_thread;
+  transport.Send(std::move(request), [&](HttpResult) { callback_thread.set_value(testing::ThisThreadName()); });
+  EXPECT_EQ(callback_thread.get_future().get(), "curl-results");
+  const std::vector<std::string> names = testing::ProcessThreadNames();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "curl-loop"), 1) << "a test in this process made another transport";
 }
 
 // Tencent's endpoint is a host name: the transport's loop (libcurl's socket interface) must see the name resolved

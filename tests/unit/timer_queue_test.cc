@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "tests/unit/fake_clock.h"
+#include "tests/unit/thread_names.h"
 
 namespace portrait_bridge {
 namespace {
@@ -179,6 +181,19 @@ TEST(TimerQueueSystemClockTest, CallbacksRunInTimeOrderOnTheQueuesThread) {
   absl::MutexLock lock(&mutex);
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
   EXPECT_FALSE(on_test_thread);
+}
+
+TEST(TimerQueueSystemClockTest, ItsThreadIsNamed) {
+  SystemClock clock;
+  TimerQueue timers(clock);
+  absl::Notification ran;
+  std::string name;
+  timers.RunAt(clock.Now(), [&] {
+    name = testing::ThisThreadName();
+    ran.Notify();
+  });
+  ASSERT_TRUE(ran.WaitForNotificationWithTimeout(kPatience));
+  EXPECT_EQ(name, "timer-queue");
 }
 
 TEST(TimerQueueSystemClockTest, CallbackDoesNotRunBeforeItsTime) {
