@@ -32,6 +32,7 @@
 #include "bench/plot.h"
 #include "bench/rest_load.h"
 #include "bench/stack.h"
+#include "bench/stalls.h"
 #include "bridge/core/options.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/support/redis_server.h"
@@ -234,6 +235,7 @@ struct Side {
   int64_t bridge_hwm_kib = -1;         // the largest of the bridges
   double sandbox_cpu_s = -1;
   double bench_cpu_s = -1;
+  Stalls stalls;  // The machine's own stalls in the window (StallMeter).
 
   double PerSecond(int64_t count) const { return load.seconds > 0 ? static_cast<double>(count) / load.seconds : 0; }
   double profiles_per_s() const { return PerSecond(load.accounts_ok); }
@@ -286,9 +288,12 @@ Side Measure(const Options& options, SandboxProcess& sandbox, const std::vector<
   const double bridge_cpu0 = CpuSeconds(bridge_pids);
   const double sandbox_cpu0 = ProcessCpuSeconds(sandbox.pid());
   const double bench_cpu0 = ProcessCpuSeconds(getpid());
+  StallMeter stall_meter;
+  stall_meter.Start();
   for (Recorder* recorder : recorders) recorder->OpenWindow();
   SleepSeconds(options.duration_s);
   for (Recorder* recorder : recorders) recorder->CloseWindow();
+  side.stalls = stall_meter.Stop();
   const nlohmann::json after = SandboxStats(sandbox.port());
   if (bridges) side.bridge_cpu_s = CpuSeconds(bridge_pids) - bridge_cpu0;
   side.sandbox_cpu_s = ProcessCpuSeconds(sandbox.pid()) - sandbox_cpu0;
@@ -513,6 +518,12 @@ nlohmann::json SideJson(const Side& side) {
                                   {"fallback_asks", budget.fallback_asks},
                                   {"refused_at_socket", budget.refused_at_socket}});
   }
+  if (side.stalls.measured) {
+    j["machine_stalls"] = {{"p99_ms", side.stalls.p99_ms},
+                           {"max_ms", side.stalls.max_ms},
+                           {"over_5ms", side.stalls.over_5ms},
+                           {"realtime", side.stalls.realtime}};
+  }
   if (side.wire.known) {
     j["wire"] = {{"arrivals", side.wire.count}, {"dropped", side.wire.dropped}};
     for (const auto& [window, most] : side.wire.max_in_window) {
@@ -608,6 +619,11 @@ void AddStandardRows(Report& report, const std::vector<const Side*>& sides) {
                                   : std::string("n/a");
     });
   }
+  all("machine stalls: a 1 ms sleeper late p99 | max (ms); wakes > 5 ms late", [](const Side& s) {
+    if (!s.stalls.measured) return std::string("n/a");
+    return Number(s.stalls.p99_ms, 2) + " | " + Number(s.stalls.max_ms, 2) + "; " +
+           Number(static_cast<double>(s.stalls.over_5ms)) + (s.stalls.realtime ? "" : " (not real-time)");
+  });
   auto codes = [](const Side& s) {
     std::string text;
     for (const auto& [code, count] : s.upstream.error_codes) {
