@@ -212,13 +212,26 @@ struct BridgeBudget {
   double shared = -1;             // portrait_bridge_budget_shared (a gauge)
   double fallback_asks = -1;      // portrait_bridge_budget_fallback_asks_total
   double refused_at_socket = -1;  // portrait_bridge_budget_refused_at_socket_total
+  // portrait_bridge_thread_lag_seconds: how often the pacing threads started due work more than 5 ms late.
+  double timer_queue_late = -1;
+  double curl_loop_late = -1;
 };
+
+// Of a bridge's portrait_bridge_thread_lag_seconds{thread}, the observations over 5 ms; -1 when not exported.
+double LateOver5Ms(const std::string& metrics, const std::string& thread) {
+  const std::string series = "portrait_bridge_thread_lag_seconds";
+  const std::string label = "thread=\"" + thread + "\"";
+  const double count = PrometheusValue(metrics, series + "_count{" + label + "}");
+  const double within = PrometheusValue(metrics, series + "_bucket{" + label + ",le=\"0.005\"}");
+  return count < 0 || within < 0 ? -1 : count - within;
+}
 
 BridgeBudget ReadBridgeBudget(const BridgeProcess& bridge) {
   const std::string metrics = HttpGet(bridge.metrics_port(), "/metrics");
   return {PrometheusValue(metrics, "portrait_bridge_budget_shared"),
           PrometheusValue(metrics, "portrait_bridge_budget_fallback_asks_total"),
-          PrometheusValue(metrics, "portrait_bridge_budget_refused_at_socket_total")};
+          PrometheusValue(metrics, "portrait_bridge_budget_refused_at_socket_total"),
+          LateOver5Ms(metrics, "timer-queue"), LateOver5Ms(metrics, "curl-loop")};
 }
 
 struct Side {
@@ -683,6 +696,17 @@ void AddWireRows(Report& report, const std::vector<const Side*>& sides) {
     if (s.wire.gap_p50_us < 0) return std::string("n/a");
     return Number(s.wire.gap_p50_us / 1000.0, 2) + " | " + Number(s.wire.gap_p99_us / 1000.0, 2) + " | " +
            Number(s.wire.gap_max_us / 1000.0, 2);
+  });
+  all("bridge pacing threads > 5 ms late: timer-queue | curl-loop (whole run)", [](const Side& s) {
+    auto total = [&s](double BridgeBudget::*field) {
+      double sum = 0;
+      for (double count : PerBridgeBudget(s, field)) {
+        if (count < 0) return std::string("n/a");
+        sum += count;
+      }
+      return Number(sum);
+    };
+    return total(&BridgeBudget::timer_queue_late) + " | " + total(&BridgeBudget::curl_loop_late);
   });
   all("budget refused at socket (whole bridge run)", [](const Side& s) {
     const std::vector<double> refused = PerBridgeBudget(s, &BridgeBudget::refused_at_socket);

@@ -150,8 +150,10 @@ int Run(int argc, char** argv) {
   }
 
   SystemClock clock;
-  CurlTransport transport(config.transport);
-  TimerQueue timers(clock);
+  CurlTransportOptions transport_options = config.transport;
+  transport_options.on_start_lag = metrics.ThreadLagRecorder("curl-loop");
+  CurlTransport transport(transport_options);
+  TimerQueue timers(clock, metrics.ThreadLagRecorder("timer-queue"));
   AdminUserSig usersig(config.secret_key, config.upstream.identifier, config.upstream.sdkappid, config.usersig_validity,
                        clock);
   std::unique_ptr<Budget> budget = MakeBudget(config, clock, metrics);

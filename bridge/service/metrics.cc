@@ -12,6 +12,9 @@ namespace {
 
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                  0.25,  0.5,    1,     2.5,  5,     10};
+// A thread's lag: tens of microseconds when it has a CPU of its own, milliseconds when it waits for one.
+const prometheus::Histogram::BucketBoundaries kThreadLagBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                                   0.005,  0.01,    0.025,  0.05,  0.1};
 // Accounts per upstream call: 1 to kUpstreamMaxAccounts (100).
 const prometheus::Histogram::BucketBoundaries kCallAccountsBuckets = {1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
 
@@ -187,6 +190,12 @@ BridgeMetrics::BridgeMetrics(const std::string& version, const std::string& grpc
                                      "included until dropped)")
                                .Register(*registry_)
                                .Add({})),
+      thread_lag_seconds_(prometheus::BuildHistogram()
+                              .Name("portrait_bridge_thread_lag_seconds")
+                              .Help("How late the bridge's pacing threads started work that was due: timer-queue, "
+                                    "a timer past its time; curl-loop, a request from its hand-over to the loop "
+                                    "until libcurl got it. Long lags: the threads wait for a CPU")
+                              .Register(*registry_)),
       misconfigured_(prometheus::BuildGauge()
                          .Name("portrait_bridge_misconfigured")
                          .Help("1 while upstream says the bridge is misconfigured, for this reason (the error table's, "
@@ -285,6 +294,11 @@ void BridgeMetrics::OnAttempt(const std::string& code, absl::Duration latency) {
 void BridgeMetrics::OnBudgetWait(absl::Duration wait) {
   budget_waits_.Increment();
   budget_wait_seconds_.Observe(absl::ToDoubleSeconds(wait));
+}
+
+std::function<void(absl::Duration)> BridgeMetrics::ThreadLagRecorder(const std::string& thread) {
+  prometheus::Histogram* lag = &thread_lag_seconds_.Add({{"thread", thread}}, kThreadLagBuckets);
+  return [lag](absl::Duration duration) { lag->Observe(absl::ToDoubleSeconds(duration)); };
 }
 
 void BridgeMetrics::OnUserSigRenewal() { usersig_renewals_.Increment(); }

@@ -85,6 +85,10 @@ class BridgeMetrics final : public UpstreamObserver,
   void OnStreamFinished() override;
   void OnLookupAnswered(const char* method, absl::Duration latency) override;
 
+  /// A hook for portrait_bridge_thread_lag_seconds{thread="<thread>"} (timer-queue, curl-loop): how late that thread
+  /// started work that was due. The series is made here, once, and exists from then on.
+  std::function<void(absl::Duration)> ThreadLagRecorder(const std::string& thread);
+
   /// portrait_bridge_misconfigured{reason} (from UpstreamHealth): 1 for `reason` (an error-table reason,
   /// MisconfigurationReasons()), 0 for every other; "" sets all to 0.
   void SetMisconfigured(absl::string_view reason);
@@ -124,6 +128,7 @@ class BridgeMetrics final : public UpstreamObserver,
   prometheus::Family<prometheus::Counter>& local_cache_accounts_;
   prometheus::Counter& local_cache_evictions_;
   prometheus::Gauge& local_cache_entries_;
+  prometheus::Family<prometheus::Histogram>& thread_lag_seconds_;
 
   absl::Mutex sampled_mutex_;  // Scrapes only; never taken by a hook.
   SampledSources sampled_ ABSL_GUARDED_BY(sampled_mutex_);

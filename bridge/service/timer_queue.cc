@@ -5,7 +5,7 @@
 
 namespace portrait_bridge {
 
-TimerQueue::TimerQueue(const Clock& clock) : clock_(clock) {
+TimerQueue::TimerQueue(const Clock& clock, OnLag on_lag) : clock_(clock), on_lag_(std::move(on_lag)) {
   if (clock_.Attach(*this)) return;  // A manual clock runs the timers as it moves.
   thread_ = std::thread([this] {
     NameThisThread("timer-queue");
@@ -73,6 +73,7 @@ void TimerQueue::Run() {
     const absl::Time now = clock_.Now();
     if (Timers::node_type node = TakeDue(now)) {
       mutex_.Unlock();
+      if (on_lag_) on_lag_(now - node.key().first);
       std::move(node.mapped())();
       node = {};  // The callback's captures too are released outside the lock.
       mutex_.Lock();

@@ -2,6 +2,7 @@
 #define PORTRAIT_BRIDGE_SERVICE_TIMER_QUEUE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <thread>
 #include <utility>
@@ -30,7 +31,11 @@ namespace portrait_bridge {
 /// outlive the queue.
 class TimerQueue final : private ClockDriven {
  public:
-  explicit TimerQueue(const Clock& clock);
+  /// Hears how late each callback started past its time, on the queue's thread (a clock that moves by itself only:
+  /// on a test's clock a callback always starts at its own time). Must not block or call into the queue.
+  using OnLag = std::function<void(absl::Duration lag)>;
+
+  explicit TimerQueue(const Clock& clock, OnLag on_lag = nullptr);
   ~TimerQueue() override;
 
   TimerQueue(const TimerQueue&) = delete;
@@ -56,6 +61,7 @@ class TimerQueue final : private ClockDriven {
   Timers::node_type TakeDue(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const Clock& clock_;
+  const OnLag on_lag_;
   mutable absl::Mutex mutex_;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 1;

@@ -33,6 +33,7 @@ struct CurlTransport::Transfer {
   std::optional<absl::Duration> refused_before_send;
   int64_t max_body_bytes = 0;
   char error[CURL_ERROR_SIZE] = {};
+  absl::Time queued_at;  // When Send took it.
 };
 
 namespace {
@@ -196,6 +197,7 @@ uint64_t CurlTransport::Send(HttpRequest request, Callback done) {
   transfer->request = std::move(request);
   transfer->done = std::move(done);
   transfer->max_body_bytes = options_.max_body_bytes;
+  if (options_.on_start_lag) transfer->queued_at = absl::Now();
   uint64_t id = 0;
   {
     absl::MutexLock lock(&mutex_);
@@ -256,8 +258,10 @@ void CurlTransport::StartPending() {
     pending.swap(pending_);
     cancelled.swap(cancelled_);
   }
+  const absl::Time now = options_.on_start_lag && !pending.empty() ? absl::Now() : absl::InfinitePast();
   for (std::unique_ptr<Transfer>& owned : pending) {
     Transfer* transfer = owned.get();
+    if (options_.on_start_lag) options_.on_start_lag(now - transfer->queued_at);
     active_[transfer->id] = std::move(owned);
     CURL* easy = nullptr;
     if (idle_handles_.empty()) {

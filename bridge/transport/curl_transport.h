@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,9 @@ struct CurlTransportOptions {
   std::string ca_bundle;              ///< Empty: the system store. Verification is always on.
   int64_t max_connections = 64;       ///< Open connections kept for reuse (HTTP/1.1 keep-alive).
   int64_t max_body_bytes = 16 << 20;  ///< A larger answer is treated as a broken connection.
+  /// Hears, on the loop thread, how long each request waited between Send and the loop handing it to libcurl: the
+  /// loop's own lag (waking up, getting a CPU, finishing what it was doing). Must not block. May be empty.
+  std::function<void(absl::Duration lag)> on_start_lag;
 };
 
 /// An HttpTransport on one libcurl multi handle, driven by its own thread through libcurl's socket interface

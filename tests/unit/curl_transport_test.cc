@@ -198,6 +198,28 @@ TEST(CurlTransportTest, ItsTwoThreadsAreNamedAndCallbacksRunOnTheResultsThread) 
   EXPECT_EQ(std::count(names.begin(), names.end(), "curl-loop"), 1) << "a test in this process made another transport";
 }
 
+// Each request handed over is reported once, when the loop takes it up, with how long it waited for the loop.
+TEST(CurlTransportTest, ReportsEachRequestsWaitForTheLoopOnce) {
+  RecordingServer server;
+  absl::Mutex mutex;
+  std::vector<absl::Duration> lags;
+  CurlTransportOptions options;
+  options.on_start_lag = [&](absl::Duration lag) {
+    absl::MutexLock lock(&mutex);
+    lags.push_back(lag);
+  };
+  CurlTransport transport(options);
+  const absl::Time before = absl::Now();
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(SendAndWait(transport, server.Url("/x"), "{}").failure.has_value());
+  const absl::Duration elapsed = absl::Now() - before;
+  absl::MutexLock lock(&mutex);
+  ASSERT_EQ(lags.size(), 3u);
+  for (absl::Duration lag : lags) {
+    EXPECT_GE(lag, absl::ZeroDuration());
+    EXPECT_LE(lag, elapsed);
+  }
+}
+
 // Tencent's endpoint is a host name: the transport's loop (libcurl's socket interface) must see the name resolved
 // and the connection made, which run on libcurl's timers and sockets rather than on a request's own socket.
 TEST(CurlTransportTest, AUrlNamingItsHostIsResolvedAndAnswered) {

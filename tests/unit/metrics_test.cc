@@ -192,6 +192,24 @@ TEST(BridgeMetricsTest, SampledSeriesFollowTheirSourcesAtEachRefresh) {
   EXPECT_EQ(Sample(Scrape(*metrics.registry()), "portrait_bridge_cache_evictions_total"), 4);
 }
 
+TEST(BridgeMetricsTest, ThreadLagPerNamedThread) {
+  BridgeMetrics metrics;
+  const auto timers = metrics.ThreadLagRecorder("timer-queue");
+  const auto loop = metrics.ThreadLagRecorder("curl-loop");
+  // Both series exist from the start, at zero.
+  std::string text = Scrape(*metrics.registry());
+  EXPECT_EQ(Sample(text, R"(portrait_bridge_thread_lag_seconds_count{thread="curl-loop"})"), 0);
+  timers(absl::Microseconds(80));
+  timers(absl::Milliseconds(12));
+  loop(absl::Microseconds(300));
+  text = Scrape(*metrics.registry());
+  EXPECT_EQ(Sample(text, R"(portrait_bridge_thread_lag_seconds_count{thread="timer-queue"})"), 2);
+  EXPECT_EQ(Sample(text, R"(portrait_bridge_thread_lag_seconds_bucket{thread="timer-queue",le="0.0001"})"), 1);
+  EXPECT_EQ(Sample(text, R"(portrait_bridge_thread_lag_seconds_bucket{thread="timer-queue",le="0.01"})"), 1);
+  EXPECT_EQ(Sample(text, R"(portrait_bridge_thread_lag_seconds_bucket{thread="timer-queue",le="0.025"})"), 2);
+  EXPECT_EQ(Sample(text, R"(portrait_bridge_thread_lag_seconds_count{thread="curl-loop"})"), 1) << text;
+}
+
 TEST(BridgeMetricsTest, LookupsAndBatchFill) {
   BridgeMetrics metrics;
   metrics.OnLookupAnswered("GetProfiles", absl::Milliseconds(4));

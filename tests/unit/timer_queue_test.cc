@@ -183,6 +183,27 @@ TEST(TimerQueueSystemClockTest, CallbacksRunInTimeOrderOnTheQueuesThread) {
   EXPECT_FALSE(on_test_thread);
 }
 
+// A callback kept waiting behind a slow one reports at least that wait as its lag (a lower bound: a slow machine
+// only adds to it); every callback reports one.
+TEST(TimerQueueSystemClockTest, ReportsHowLateEachCallbackStarted) {
+  SystemClock clock;
+  absl::Mutex mutex;
+  std::vector<absl::Duration> lags;
+  TimerQueue timers(clock, [&](absl::Duration lag) {
+    absl::MutexLock lock(&mutex);
+    lags.push_back(lag);
+  });
+  absl::Notification second_ran;
+  const absl::Time now = clock.Now();
+  timers.RunAt(now, [] { absl::SleepFor(absl::Milliseconds(30)); });
+  timers.RunAt(now, [&] { second_ran.Notify(); });
+  ASSERT_TRUE(second_ran.WaitForNotificationWithTimeout(kPatience));
+  absl::MutexLock lock(&mutex);
+  ASSERT_EQ(lags.size(), 2u);
+  EXPECT_GE(lags[0], absl::ZeroDuration());
+  EXPECT_GE(lags[1], absl::Milliseconds(30));
+}
+
 TEST(TimerQueueSystemClockTest, ItsThreadIsNamed) {
   SystemClock clock;
   TimerQueue timers(clock);
