@@ -1,9 +1,5 @@
 #include "bench/arrivals.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <sys/prctl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -25,16 +21,12 @@ void PoissonArrivals::Stop() {
 }
 
 void PoissonArrivals::Loop() {
-  // The kernel may otherwise defer this thread's wake-ups by up to 50 us (the default timer slack) to batch
-  // them; at 18,000 arrivals/s that is most of a mean gap.
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-  // On a machine whose cores are all busy (the bridge, the sandbox, other work), a thread that wakes up can wait
-  // milliseconds for a core: arrivals would come late and in bursts. The schedule stands for users outside the
-  // system under test, so it takes the lowest real-time priority when allowed (it needs about 7 us of CPU per
-  // arrival, so it cannot starve the rest), and runs as any thread otherwise.
-  sched_param param{};
-  param.sched_priority = 1;
-  realtime_.store(pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0);
+  // The default timer slack (50 us) is most of a mean gap at 18,000 arrivals/s. On a machine whose cores are all
+  // busy (the bridge, the sandbox, other work), a thread that wakes up can wait milliseconds for a core: arrivals
+  // would come late and in bursts. The schedule stands for users outside the system under test, so it takes the
+  // lowest real-time priority when allowed (it needs about 7 us of CPU per arrival, so it cannot starve the rest),
+  // and runs as any thread otherwise.
+  realtime_.store(KeepTimeOnThisThread());
   std::mt19937_64 rng(seed_);
   std::exponential_distribution<double> gap_s(rate_per_s_);
   auto gap = [&] { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap_s(rng))); };

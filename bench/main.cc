@@ -531,9 +531,9 @@ nlohmann::json SideJson(const Side& side) {
                                   {"fallback_asks", budget.fallback_asks},
                                   {"refused_at_socket", budget.refused_at_socket}});
   }
-  if (side.stalls.measured) {
-    j["machine_stalls"] = {{"p99_ms", side.stalls.p99_ms},
-                           {"max_ms", side.stalls.max_ms},
+  if (side.stalls.measured()) {
+    j["machine_stalls"] = {{"p99_ms", side.stalls.late.p99_ms},
+                           {"max_ms", side.stalls.late.max_ms},
                            {"over_5ms", side.stalls.over_5ms},
                            {"realtime", side.stalls.realtime}};
   }
@@ -633,8 +633,8 @@ void AddStandardRows(Report& report, const std::vector<const Side*>& sides) {
     });
   }
   all("machine stalls: a 1 ms sleeper late p99 | max (ms); wakes > 5 ms late", [](const Side& s) {
-    if (!s.stalls.measured) return std::string("n/a");
-    return Number(s.stalls.p99_ms, 2) + " | " + Number(s.stalls.max_ms, 2) + "; " +
+    if (!s.stalls.measured()) return std::string("n/a");
+    return Number(s.stalls.late.p99_ms, 2) + " | " + Number(s.stalls.late.max_ms, 2) + "; " +
            Number(static_cast<double>(s.stalls.over_5ms)) + (s.stalls.realtime ? "" : " (not real-time)");
   });
   auto codes = [](const Side& s) {

@@ -1,6 +1,9 @@
 #include "bench/measure.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,6 +132,13 @@ LatencySummary Summarize(std::vector<uint32_t>& latencies_us) {
   for (uint32_t us : latencies_us) sum += us;
   summary.mean_ms = sum / static_cast<double>(latencies_us.size()) / 1000.0;
   return summary;
+}
+
+bool KeepTimeOnThisThread() {
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  sched_param param{};
+  param.sched_priority = 1;
+  return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
 }
 
 double ProcessCpuSeconds(pid_t pid) {

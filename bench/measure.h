@@ -115,6 +115,11 @@ LatencySummary Summarize(std::vector<uint32_t>& latencies_us);
 /// The nearest-rank percentile `q` (0..1] of sorted samples, in ms; 0 when there are none.
 double Percentile(const std::vector<uint32_t>& sorted_us, double q);
 
+/// For a thread of the load generator that must keep time on a busy machine (the open loop's arrivals, the stall
+/// meter): wake-ups no longer deferred to be batched (timer slack of 1 ns instead of 50 us), and the lowest real-time
+/// priority (SCHED_FIFO 1) when allowed, so that busy cores do not delay it. Returns whether it got the priority.
+bool KeepTimeOnThisThread();
+
 /// CPU seconds (user + system) of a process, from /proc/<pid>/stat; -1 if unreadable.
 double ProcessCpuSeconds(pid_t pid);
 /// A "VmXxx:" line of /proc/<pid>/status in KiB (VmRSS, VmHWM); -1 if unreadable.

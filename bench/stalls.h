@@ -8,16 +8,16 @@
 #include <thread>
 #include <vector>
 
+#include "bench/measure.h"
+
 namespace portrait_bridge::bench {
 
 /// What a StallMeter saw.
 struct Stalls {
-  bool measured = false;
   bool realtime = false;  ///< The sleeper ran at real-time priority, so busy cores could not delay it.
-  int64_t wakes = 0;
-  double p99_ms = 0;  ///< Lateness of the wake-ups past the 1 ms sleep.
-  double max_ms = 0;
-  int64_t over_5ms = 0;  ///< Wake-ups more than 5 ms late.
+  LatencySummary late;    ///< How late each wake-up came past the 1 ms sleep.
+  int64_t over_5ms = 0;   ///< Wake-ups more than 5 ms late.
+  bool measured() const { return late.count > 0; }
 };
 
 /// A thread that sleeps 1 ms at a time and records how late it wakes up. It takes the lowest real-time priority
@@ -40,7 +40,7 @@ class StallMeter {
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> realtime_{false};
-  std::vector<int64_t> late_us_;  // Written by the thread only; read after it is joined.
+  std::vector<uint32_t> late_us_;  // Written by the thread only; read after it is joined.
   std::thread thread_;
 };
 
