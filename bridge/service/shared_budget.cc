@@ -15,8 +15,7 @@ namespace {
 // KEYS: 1 the sorted set of planned sends (score = planned time), 2 the state hash (tat: the pacing's theoretical
 // arrival time; throttled_at and factor: the last app-wide halving).
 // ARGV: 1 calls per window, 2 window, 3 burst, 4 longest acceptable wait, 5 a unique member, 6 throttle hold,
-// 7 recovery (fraction of the rate per second), 8 key lifetime in ms, 9 the shortest wait (a bridge rejoining
-// after its fallback).
+// 7 recovery (fraction of the rate per second), 8 key lifetime in ms.
 // Returns {granted 0|1, wait until the planned time, throttle factor * 1e6, latest planned send of all bridges
 // - now}; nothing is reserved unless granted.
 // The window rule keeps, by induction, at most `limit` planned sends in any window: a new send comes at least a
@@ -35,7 +34,7 @@ end
 local limit = math.max(1, math.floor(rate * factor))
 local interval = window / (rate * factor)
 local base = math.max(tonumber(state[1]) or 0, now)
-local start = math.max(now + tonumber(ARGV[9]), base - math.max(0, interval * burst - interval))
+local start = math.max(now, base - math.max(0, interval * burst - interval))
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local kth = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
@@ -97,6 +96,21 @@ bool IsIntegerArray(const RedisReply& reply, size_t size) {
                      [](const RedisReply& element) { return element.type == RedisReply::Type::kInteger; });
 }
 
+// "Ask again after `ask_after`", or, when the slot's wait is past what the caller can wait, no slot (with that wait
+// as the estimate).
+BudgetAnswer AskAgainLater(absl::Duration ask_after, absl::Duration slot_wait, absl::Duration max_wait) {
+  BudgetAnswer answer;
+  if (slot_wait <= max_wait) {
+    answer.ask_again_after = ask_after;
+  } else {
+    answer.estimated_wait = slot_wait;
+  }
+  return answer;
+}
+
+// How often a call asks again while the bridge waits for its first Redis connection.
+constexpr absl::Duration kFirstConnectionPoll = absl::Milliseconds(5);
+
 double MinFactor(double calls_per_second) {
   return std::min(1.0, std::max(RateLimiter::kMinFactor, 1 / calls_per_second));
 }
@@ -120,26 +134,38 @@ SharedBudget::SharedBudget(RedisOptions redis, const Clock& clock, SharedBudgetO
       sends_key_(SendsKey(options.sdkappid)),
       state_key_(StateKey(options.sdkappid)),
       member_prefix_(RandomMemberPrefix()),
+      created_at_(clock.Now()),
       redis_(std::make_unique<RedisClient>(std::move(redis))) {}
 
 SharedBudget::~SharedBudget() { redis_.reset(); }
 
 void SharedBudget::Acquire(absl::Duration max_wait, Done done) {
+  const absl::Time asked_at = clock_.Now();
   if (!redis_->connected()) {
-    UseFallback(max_wait, std::move(done), absl::UnavailableError("not connected to Redis"));
+    bool first_connection_pending;
+    {
+      absl::MutexLock lock(&mutex_);
+      first_connection_pending = mode_ == -1 && asked_at < created_at_ + kFirstConnectionGrace;
+    }
+    if (first_connection_pending) {
+      std::move(done)(AskAgainLater(kFirstConnectionPoll, kFirstConnectionPoll, max_wait));
+    } else {
+      UseFallback(max_wait, std::move(done), absl::UnavailableError("not connected to Redis"));
+    }
     return;
   }
-  const absl::Time asked_at = clock_.Now();
-  absl::Duration shortest_wait = absl::ZeroDuration();
+  absl::Duration rejoin_wait;
   {
     absl::MutexLock lock(&mutex_);
     if (mode_ == 0 && rejoining_since_ == absl::InfinitePast()) rejoining_since_ = asked_at;
-    // The fallback promised sends up to kFallbackHorizon ahead of the moment Redis came back, and the other bridges'
-    // fallbacks did the same within a reconnect interval of it: shared sends of this bridge start a window later.
-    if (rejoining_since_ != absl::InfinitePast()) {
-      shortest_wait = std::max(absl::ZeroDuration(), rejoining_since_ + kFallbackHorizon + kPlanWindow - asked_at);
-      if (shortest_wait == absl::ZeroDuration() && mode_ == 1) rejoining_since_ = absl::InfinitePast();
-    }
+    rejoin_wait = RejoinWait(asked_at);
+    if (rejoin_wait == absl::ZeroDuration() && mode_ == 1) rejoining_since_ = absl::InfinitePast();
+  }
+  // The wait is this bridge's alone: it asks Redis once it is over, instead of reserving a slot that far ahead,
+  // which would move the app-wide pacing and hold back every bridge's calls behind it.
+  if (rejoin_wait > absl::ZeroDuration()) {
+    std::move(done)(AskAgainLater(rejoin_wait, rejoin_wait, max_wait));
+    return;
   }
   std::vector<std::string> args = {"EVAL",
                                    kReserveScript,
@@ -153,8 +179,7 @@ void SharedBudget::Acquire(absl::Duration max_wait, Done done) {
                                    absl::StrCat(member_prefix_, next_member_.fetch_add(1)),
                                    Micros(RateLimiter::kThrottleHold),
                                    absl::StrCat(RateLimiter::kRecoveryPerSecond),
-                                   kKeyLifetimeMs,
-                                   Micros(shortest_wait)};
+                                   kKeyLifetimeMs};
   redis_->Command(std::move(args),
                   [this, asked_at, max_wait, done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
                     OnReserveReply(reply, asked_at, max_wait, std::move(done));
@@ -201,13 +226,7 @@ void SharedBudget::UseFallback(absl::Duration max_wait, Done done, const absl::S
   // promises end (see Acquire). Calls further back in the queue ask again later.
   const absl::Duration wait = fallback_.EstimatedWait();
   if (wait > kFallbackHorizon) {
-    BudgetAnswer answer;
-    if (wait <= max_wait) {
-      answer.ask_again_after = wait - kFallbackHorizon;
-    } else {
-      answer.estimated_wait = wait;
-    }
-    std::move(done)(std::move(answer));
+    std::move(done)(AskAgainLater(wait - kFallbackHorizon, wait, max_wait));
     return;
   }
   fallback_.Acquire(std::min(max_wait, kFallbackHorizon), std::move(done));
@@ -248,9 +267,18 @@ std::optional<absl::Duration> SharedBudget::ClaimAtSocket(const BudgetGrant& gra
   return absl::ZeroDuration();
 }
 
+absl::Duration SharedBudget::RejoinWait(absl::Time now) const {
+  // The fallback promised sends up to kFallbackHorizon ahead of the moment Redis came back, and the other bridges'
+  // fallbacks did the same within a reconnect interval of it: shared sends of this bridge start a window later.
+  if (rejoining_since_ == absl::InfinitePast()) return absl::ZeroDuration();
+  return std::max(absl::ZeroDuration(), rejoining_since_ + kFallbackHorizon + kPlanWindow - now);
+}
+
 absl::Duration SharedBudget::EstimatedWait() const {
   {
     absl::MutexLock lock(&mutex_);
+    const absl::Duration rejoin_wait = RejoinWait(clock_.Now());
+    if (rejoin_wait > absl::ZeroDuration()) return rejoin_wait;
     // Calls are planned first come, first served across bridges: a call asking now goes after the latest one any
     // bridge planned. (This bridge's own queue alone would let a lightly loaded bridge send small calls that wait
     // behind a busy one's, spending the app's slots on few accounts.)
@@ -262,6 +290,8 @@ absl::Duration SharedBudget::EstimatedWait() const {
 absl::Duration SharedBudget::SpareWait() const {
   {
     absl::MutexLock lock(&mutex_);
+    const absl::Duration rejoin_wait = RejoinWait(clock_.Now());
+    if (rejoin_wait > absl::ZeroDuration()) return rejoin_wait;
     if (mode_ == 1) {
       const absl::Duration interval = kPlanWindow / (options_.calls_per_second * factor_);
       return std::max(absl::ZeroDuration(), latest_planned_anywhere_ + interval - clock_.Now());

@@ -46,14 +46,15 @@ struct SharedBudgetOptions {
 /// Redis failure is a degraded mode, not an outage: when the Redis client is not connected, or an operation fails
 /// or passes its timeout, the call is answered by a local budget of fallback_calls_per_second (in the remaining
 /// wait). The change of mode is logged once per transition and reported to the observer; the shared budget is used
-/// again as soon as Redis answers (the client reconnects by itself). No call waits for Redis beyond its timeout.
+/// again as soon as Redis answers (the client reconnects by itself). No call waits for Redis beyond its timeout,
+/// but for a bridge's first connection: calls asking before it is up wait for it up to kFirstConnectionGrace.
 /// The hand-overs keep the promise as long as every bridge loses and regains Redis within a reconnect interval of
 /// the others (Redis itself going away or restarting): a shared slot is used only while the bridge's Redis
 /// connection is up (ClaimAtSocket refuses it otherwise, and the call asks again), so the fallback starts a window
 /// after the bridge found Redis gone; the fallback promises slots at most kFallbackHorizon ahead, and a bridge back
-/// on Redis plans its first shared send kFallbackHorizon plus a window after it came back. A bridge cut off from a
-/// Redis the others still reach adds its fallback rate to the shared budget until it is back: the fallback share is the
-/// price of that.
+/// on Redis makes its first shared reservation kFallbackHorizon plus a window after it came back (until then its
+/// calls ask again later; the other bridges' pacing is not touched). A bridge cut off from a Redis the others still
+/// reach adds its fallback rate to the shared budget until it is back: the fallback share is the price of that.
 ///
 /// Thread-safe. It owns its Redis connection, so that Redis answers still on their way when it is destroyed are
 /// delivered (as failures, answered by the fallback) while it is still whole. `clock` and `observer` must outlive
@@ -79,6 +80,9 @@ class SharedBudget final : public Budget {
   static constexpr absl::Duration kFallbackHorizon = absl::Milliseconds(250);
   /// The window of planned sends: see the class comment.
   static inline const absl::Duration kPlanWindow = RateLimiter::kWindow + kMaxLateness;
+  /// How long after its construction a bridge's calls wait for its first Redis connection before the fallback
+  /// answers them: a fallback send would cost the bridge a rejoin wait of this length anyway.
+  static inline const absl::Duration kFirstConnectionGrace = kFallbackHorizon + kPlanWindow;
 
   /// The Redis keys of an SDKAppID's budget (a hash tag keeps both in one Redis Cluster slot).
   static std::string SendsKey(uint64_t sdkappid);
@@ -88,6 +92,8 @@ class SharedBudget final : public Budget {
   // Redis answered an Acquire sent at `asked_at` (local clock).
   void OnReserveReply(const absl::StatusOr<RedisReply>& reply, absl::Time asked_at, absl::Duration max_wait, Done done);
   void UseFallback(absl::Duration max_wait, Done done, const absl::Status& why);
+  // How long this bridge, back on Redis after its fallback, still waits before its first shared send (zero: none).
+  absl::Duration RejoinWait(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Records the mode; logs and tells the observer when it changed.
   void SetShared(bool shared, const absl::Status& why);
 
@@ -99,6 +105,7 @@ class SharedBudget final : public Budget {
   const std::string state_key_;
   const std::string member_prefix_;  // Makes this bridge's set members unique among all bridges.
   std::atomic<uint64_t> next_member_{0};
+  const absl::Time created_at_;
 
   mutable absl::Mutex mutex_;
   // -1 unknown (nothing asked yet), 0 fallback, 1 shared.
