@@ -44,7 +44,7 @@ struct BudgetAnswer {
 /// The upstream call budget (Tencent: 200 portrait_get calls per second per SDKAppID), asked once per upstream
 /// request. Two steps, because a slot is only spent when bytes go on the wire:
 ///  1. Acquire, before the request is handed to the transport: a slot, or "not within max_wait".
-///  2. ClaimAtSocket, on the thread writing the request, at the moment it is written to a connection (libcurl's
+///  2. ClaimAtSocket, on the transport thread at the moment the request is written to a connection (libcurl's
 ///     PREREQFUNCTION), once per actual send: the last word, so that a stalled transport thread cannot bunch
 ///     sends. A refusal means nothing was sent; after the returned wait the caller tries the socket again with
 ///     the same grant, or asks (Acquire) again if the grant has Expired.
@@ -60,7 +60,7 @@ class Budget {
   /// never while the budget holds a lock.
   virtual void Acquire(absl::Duration max_wait, Done done) = 0;
 
-  /// Called right before a granted request is written to a connection, on the thread writing it. nullopt: send it
+  /// Called right before a granted request is written to a connection, on the transport thread. nullopt: send it
   /// now (the send is counted). Otherwise: do not send; try again after the returned wait (see Expired).
   virtual std::optional<absl::Duration> ClaimAtSocket(const BudgetGrant& grant) = 0;
 

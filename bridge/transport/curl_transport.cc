@@ -109,7 +109,6 @@ TransportFailure Classify(CURLcode code) {
 
 CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  absl::MutexLock multi(&multi_mutex_);  // No thread runs yet; for the analysis.
   multi_ = curl_multi_init();
   // No "Expect: 100-continue" round trip for bodies over 1 KiB.
   headers_ = curl_slist_append(curl_slist_append(nullptr, "Content-Type: application/json"), "Expect:");
@@ -152,7 +151,6 @@ CurlTransport::~CurlTransport() {
     completions_closed_ = true;
   }
   completion_thread_.join();
-  absl::MutexLock multi(&multi_mutex_);
   for (void* easy : idle_handles_) curl_easy_cleanup(static_cast<CURL*>(easy));
   curl_multi_cleanup(multi_);
   curl_slist_free_all(static_cast<curl_slist*>(headers_));
@@ -172,7 +170,6 @@ constexpr uintptr_t kRegistered = uintptr_t{1} << 20;
 
 int CurlTransport::OnSocket(void* /*easy*/, int socket, int what, void* user, void* socket_data) {
   auto* self = static_cast<CurlTransport*>(user);
-  self->multi_mutex_.AssertHeld();  // libcurl calls back from inside Act.
   const auto registered = reinterpret_cast<uintptr_t>(socket_data);
   if (what == CURL_POLL_REMOVE) {
     // libcurl forgets the socket's data itself. The socket may be closed already, which removed it from the set.
@@ -191,7 +188,6 @@ int CurlTransport::OnSocket(void* /*easy*/, int socket, int what, void* user, vo
 
 int CurlTransport::OnTimer(void* /*multi*/, long timeout_ms, void* user) {
   auto* self = static_cast<CurlTransport*>(user);
-  self->multi_mutex_.AssertHeld();  // libcurl calls back from inside curl_multi_add_handle and Act.
   if (timeout_ms < 0) {
     self->timer_due_.reset();
   } else {
@@ -205,27 +201,12 @@ uint64_t CurlTransport::Send(HttpRequest request, Callback done) {
   transfer->request = std::move(request);
   transfer->done = std::move(done);
   transfer->max_body_bytes = options_.max_body_bytes;
-  const uint64_t id = next_id_.fetch_add(1);
-  transfer->id = id;
-  const absl::Time now = absl::Now();
-  transfer->queued_at = now;
-  // When libcurl is free, the request is written here and now, on the caller's thread: waking the loop thread for it
-  // would cost a thread switch, tens of microseconds on a small VM when the loop sleeps on the other CPU. The loop
-  // thread then only waits for the answer. When the loop is busy with libcurl, it takes the request at its next pass.
-  if (multi_mutex_.TryLock()) {
-    if (!loop_done_) {
-      StartTransfer(std::move(transfer), now);
-      if (timer_due_.has_value() && *timer_due_ <= absl::Now()) timer_due_.reset();  // As the loop does.
-      Act(CURL_SOCKET_TIMEOUT, 0);
-      const bool wake = loop_asleep_until_.has_value() && timer_due_.has_value() && *timer_due_ < *loop_asleep_until_;
-      multi_mutex_.Unlock();
-      if (wake) Wake();
-      return id;
-    }
-    multi_mutex_.Unlock();
-  }
+  if (options_.on_start_lag) transfer->queued_at = absl::Now();
+  uint64_t id = 0;
   {
     absl::MutexLock lock(&mutex_);
+    id = next_id_++;
+    transfer->id = id;
     pending_.push_back(std::move(transfer));
   }
   Wake();
@@ -273,68 +254,6 @@ void CurlTransport::RunCompletions() {
   }
 }
 
-void CurlTransport::StartTransfer(std::unique_ptr<Transfer> owned, absl::Time now) {
-  Transfer* transfer = owned.get();
-  if (options_.on_start_lag) options_.on_start_lag(now - transfer->queued_at);
-  active_[transfer->id] = std::move(owned);
-  CURL* easy = nullptr;
-  if (idle_handles_.empty()) {
-    easy = curl_easy_init();
-  } else {
-    easy = static_cast<CURL*>(idle_handles_.back());
-    idle_handles_.pop_back();
-  }
-  transfer->easy = easy;
-  // libcurl 7.88 writes a URL set whole into the request one character at a time, several times over: with the
-  // UserSig in the query, tens of thousands of instructions per call (callgrind). So it gets the origin as its URL
-  // and the path and query as the request target, copied into the request as they are. A forward proxy would need the
-  // whole URL in the request line: any proxy (from http_proxy or https_proxy) is asked for a tunnel instead.
-  const size_t target = RequestTargetStart(transfer->request.url);
-  if (target == std::string_view::npos) {
-    curl_easy_setopt(easy, CURLOPT_URL, transfer->request.url.c_str());
-    curl_easy_setopt(easy, CURLOPT_REQUEST_TARGET, nullptr);
-  } else {
-    curl_easy_setopt(easy, CURLOPT_URL, transfer->request.url.substr(0, target).c_str());  // libcurl copies it.
-    curl_easy_setopt(easy, CURLOPT_REQUEST_TARGET, transfer->request.url.c_str() + target);
-  }
-  curl_easy_setopt(easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
-  curl_easy_setopt(easy, CURLOPT_POST, 1L);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, transfer->request.body.data());
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(transfer->request.body.size()));
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers_));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(transfer->request.timeout))));
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
-  curl_easy_setopt(
-      easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
-        auto* t = static_cast<Transfer*>(user);
-        if (static_cast<int64_t>(t->body.size() + size * count) > t->max_body_bytes) {
-          t->body_too_large = true;
-          return 0;  // Makes curl fail the transfer with CURLE_WRITE_ERROR.
-        }
-        if (t->body.empty()) {
-          // The whole answer at once rather than grown by doubling, when its length is announced.
-          curl_off_t length = -1;
-          if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
-            t->body.reserve(static_cast<size_t>(std::min<curl_off_t>(length, t->max_body_bytes)));
-          }
-        }
-        return AppendBody(data, size, count, &t->body);
-      });
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
-  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &BeforeSend);
-  curl_easy_setopt(easy, CURLOPT_PREREQDATA, transfer);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
-  curl_multi_add_handle(multi_, easy);
-}
-
 void CurlTransport::StartPending() {
   std::deque<std::unique_ptr<Transfer>> pending;
   std::vector<uint64_t> cancelled;
@@ -343,8 +262,68 @@ void CurlTransport::StartPending() {
     pending.swap(pending_);
     cancelled.swap(cancelled_);
   }
-  const absl::Time now = pending.empty() ? absl::InfinitePast() : absl::Now();
-  for (std::unique_ptr<Transfer>& owned : pending) StartTransfer(std::move(owned), now);
+  const absl::Time now = options_.on_start_lag && !pending.empty() ? absl::Now() : absl::InfinitePast();
+  for (std::unique_ptr<Transfer>& owned : pending) {
+    Transfer* transfer = owned.get();
+    if (options_.on_start_lag) options_.on_start_lag(now - transfer->queued_at);
+    active_[transfer->id] = std::move(owned);
+    CURL* easy = nullptr;
+    if (idle_handles_.empty()) {
+      easy = curl_easy_init();
+    } else {
+      easy = static_cast<CURL*>(idle_handles_.back());
+      idle_handles_.pop_back();
+    }
+    transfer->easy = easy;
+    // libcurl 7.88 writes a URL set whole into the request one character at a time, several times over: with the
+    // UserSig in the query, tens of thousands of instructions per call (callgrind). So it gets the origin as its URL
+    // and the path and query as the request target, copied into the request as they are. A forward proxy would need the
+    // whole URL in the request line: any proxy (from http_proxy or https_proxy) is asked for a tunnel instead.
+    const size_t target = RequestTargetStart(transfer->request.url);
+    if (target == std::string_view::npos) {
+      curl_easy_setopt(easy, CURLOPT_URL, transfer->request.url.c_str());
+      curl_easy_setopt(easy, CURLOPT_REQUEST_TARGET, nullptr);
+    } else {
+      curl_easy_setopt(easy, CURLOPT_URL, transfer->request.url.substr(0, target).c_str());  // libcurl copies it.
+      curl_easy_setopt(easy, CURLOPT_REQUEST_TARGET, transfer->request.url.c_str() + target);
+    }
+    curl_easy_setopt(easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, transfer->request.body.data());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(transfer->request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers_));
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(transfer->request.timeout))));
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_bundle.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    curl_easy_setopt(
+        easy, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) -> size_t {
+          auto* t = static_cast<Transfer*>(user);
+          if (static_cast<int64_t>(t->body.size() + size * count) > t->max_body_bytes) {
+            t->body_too_large = true;
+            return 0;  // Makes curl fail the transfer with CURLE_WRITE_ERROR.
+          }
+          if (t->body.empty()) {
+            // The whole answer at once rather than grown by doubling, when its length is announced.
+            curl_off_t length = -1;
+            if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
+              t->body.reserve(static_cast<size_t>(std::min<curl_off_t>(length, t->max_body_bytes)));
+            }
+          }
+          return AppendBody(data, size, count, &t->body);
+        });
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &BeforeSend);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, transfer);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+    curl_multi_add_handle(multi_, easy);
+  }
   for (uint64_t id : cancelled) {
     if (auto it = active_.find(id); it != active_.end()) {
       HttpResult result;
@@ -391,26 +370,20 @@ void CurlTransport::Run() {
   constexpr int kMaxEvents = 64;
   epoll_event events[kMaxEvents];
   while (true) {
-    int wait_ms = 1000;
+    StartPending();  // New transfers set libcurl's timer to now, so they start below.
     {
-      absl::MutexLock multi(&multi_mutex_);
-      StartPending();  // New transfers set libcurl's timer to now, so they start below.
-      {
-        absl::MutexLock lock(&mutex_);
-        if (stopping_) break;
-      }
-      // Sleep until a socket or the wake-up is ready or libcurl's timer is due (at most a second: a missed wake-up
-      // costs no more than that).
-      if (timer_due_.has_value()) {
-        wait_ms = static_cast<int>(std::clamp<int64_t>(
-            absl::ToInt64Milliseconds(absl::Ceil(*timer_due_ - absl::Now(), absl::Milliseconds(1))), 0, wait_ms));
-      }
-      if (wait_ms > 0) loop_asleep_until_ = absl::Now() + absl::Milliseconds(wait_ms);
+      absl::MutexLock lock(&mutex_);
+      if (stopping_) break;
+    }
+    // Sleep until a socket or the wake-up is ready or libcurl's timer is due (at most a second: a missed wake-up
+    // costs no more than that).
+    int wait_ms = 1000;
+    if (timer_due_.has_value()) {
+      wait_ms = static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(absl::Ceil(*timer_due_ - absl::Now(), absl::Milliseconds(1))), 0, wait_ms));
     }
     // Due now (a transfer just added): straight to libcurl; ready sockets wait for the next round.
     const int ready = wait_ms == 0 ? 0 : epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
-    absl::MutexLock multi(&multi_mutex_);
-    loop_asleep_until_.reset();
     for (int i = 0; i < ready; ++i) {
       if (events[i].data.fd == wake_fd_) {
         uint64_t count = 0;
@@ -428,8 +401,6 @@ void CurlTransport::Run() {
     }
   }
   // Shutting down: whatever is still queued or running is cancelled, so every callback runs exactly once.
-  absl::MutexLock multi(&multi_mutex_);
-  loop_done_ = true;
   StartPending();
   while (!active_.empty()) {
     HttpResult result;

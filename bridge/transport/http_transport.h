@@ -17,12 +17,11 @@ struct HttpRequest {
   std::string url;  ///< Holds the UserSig: implementations never log it or put it in an error.
   std::string body;
   absl::Duration timeout;  ///< For the whole attempt: connect, send, wait and receive.
-  /// Called on the thread writing the request (a transport thread, or Send's caller inside Send) when it is about to
-  /// be written to a connection (once it is made, or its reuse confirmed), with nothing sent yet. nullopt: send it. A
-  /// duration: do not send; the request ends with HttpResult::refused_before_send holding it. Empty: always send. This
-  /// is where the upstream budget is spent. A request is sent at most once: when a reused connection turns out dead
-  /// before any answer, the transport reports a lost connection rather than resending on its own, outside the budget
-  /// and the retry count.
+  /// Called on the transport thread when the request is about to be written to a connection (once it is made, or
+  /// its reuse confirmed), with nothing sent yet. nullopt: send it. A duration: do not send; the request ends with
+  /// HttpResult::refused_before_send holding it. Empty: always send. This is where the upstream budget is spent.
+  /// A request is sent at most once: when a reused connection turns out dead before any answer, the transport
+  /// reports a lost connection rather than resending on its own, outside the budget and the retry count.
   std::function<std::optional<absl::Duration>()> before_send;
 };
 

@@ -11,11 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
-#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -201,36 +199,6 @@ TEST(CurlTransportTest, ItsTwoThreadsAreNamedAndCallbacksRunOnTheResultsThread) 
 }
 
 // Each request handed over is reported once, when the loop takes it up, with how long it waited for the loop.
-// With libcurl free, Send writes the request itself: the claim at the socket (before_send) runs on the sending thread,
-// inside Send, with no hand-off to the loop thread (on a kept-alive connection; a new one is written by the loop once
-// it is up). The answer still comes on the results thread. The loop may be finishing the previous transfer at the
-// moment of a Send, which then hands over: some of the tries must have been written inline.
-TEST(CurlTransportTest, AnIdleTransportWritesTheRequestOnTheSendingThread) {
-  RecordingServer server;
-  CurlTransport transport({});
-  ASSERT_FALSE(SendAndWait(transport, server.Url("/x"), "{}").failure.has_value());  // Opens the connection.
-  int written_inside_send = 0;
-  for (int i = 0; i < 20; ++i) {
-    std::atomic<bool> in_send{true};
-    std::atomic<bool> claimed_inside_send{false};
-    const std::thread::id sender = std::this_thread::get_id();
-    HttpRequest request;
-    request.url = server.Url("/x");
-    request.body = "{}";
-    request.timeout = absl::Seconds(10);
-    request.before_send = [&]() -> std::optional<absl::Duration> {
-      claimed_inside_send = in_send && std::this_thread::get_id() == sender;
-      return std::nullopt;
-    };
-    std::promise<std::string> callback_thread;
-    transport.Send(std::move(request), [&](HttpResult) { callback_thread.set_value(testing::ThisThreadName()); });
-    in_send = false;
-    EXPECT_EQ(callback_thread.get_future().get(), "curl-results");
-    if (claimed_inside_send) ++written_inside_send;
-  }
-  EXPECT_GT(written_inside_send, 0) << "every request was handed to the loop thread";
-}
-
 TEST(CurlTransportTest, ReportsEachRequestsWaitForTheLoopOnce) {
   RecordingServer server;
   absl::Mutex mutex;
