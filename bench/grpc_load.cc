@@ -61,9 +61,10 @@ class ResponseSlot {
 };
 
 // Counts a response's accounts (OK or failed, with each failure's label) into `shard` of `recorder`.
-void RecordResults(Recorder& recorder, int shard, const v1::GetProfilesResponse& response) {
+void RecordResults(Recorder& recorder, int shard,
+                   const google::protobuf::RepeatedPtrField<v1::AccountResult>& results) {
   int64_t ok_accounts = 0, failed_accounts = 0;
-  for (const v1::AccountResult& result : response.results()) {
+  for (const v1::AccountResult& result : results) {
     if (result.status().code() == 0) {
       ++ok_accounts;
     } else {
@@ -119,7 +120,7 @@ class GrpcLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfilesReq
   void OnReadDone(bool ok) override {
     if (!ok) return;  // The stream is ending; OnDone follows.
     Recorder& recorder = caller_.load().recorder_;
-    RecordResults(recorder, caller_.id(), response_.message());
+    RecordResults(recorder, caller_.id(), response_.message().results());
     if (response_.message().request_complete()) {
       Clock::time_point started;
       {
@@ -349,7 +350,7 @@ class GrpcOpenLoad::Stream final : public grpc::ClientBidiReactor<v1::GetProfile
       return;
     }
     Recorder& recorder = load_.recorder_;
-    RecordResults(recorder, slot_, response_.message());
+    RecordResults(recorder, slot_, response_.message().results());
     if (response_.message().request_complete()) {
       std::optional<Clock::time_point> intended;
       {
@@ -463,8 +464,51 @@ GrpcOpenLoad::~GrpcOpenLoad() { Stop(std::chrono::milliseconds(0)); }
 
 void GrpcOpenLoad::Start() {
   started_ = true;
-  for (size_t slot = 0; slot < slots_.size(); ++slot) slots_[slot] = OpenStream(slot);
+  if (!options_.unary) {
+    for (size_t slot = 0; slot < slots_.size(); ++slot) slots_[slot] = OpenStream(slot);
+  }
   arrivals_.Start();
+}
+
+// One lookup as a BatchGetProfiles call of its own; deleted when it ends.
+struct GrpcOpenLoad::UnaryCall {
+  int slot = 0;
+  Clock::time_point intended;
+  grpc::ClientContext context;
+  v1::BatchGetProfilesRequest request;
+  v1::BatchGetProfilesResponse response;
+};
+
+void GrpcOpenLoad::StartUnary(size_t slot, Lookup lookup) {
+  auto* call = new UnaryCall;
+  call->slot = static_cast<int>(slot);
+  call->intended = lookup.intended;
+  for (std::string& account : lookup.accounts) call->request.add_accounts(std::move(account));
+  for (const std::string& tag : options_.shape.tags) call->request.add_tags(tag);
+  call->context.set_deadline(std::chrono::system_clock::now() + options_.call_deadline);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++unary_in_flight_;
+  }
+  stubs_[slot % stubs_.size()]->async()->BatchGetProfiles(
+      &call->context, &call->request, &call->response,
+      [this, call](const grpc::Status& status) { FinishUnary(call, status); });
+  recorder_.AddSent(lookup.intended, Clock::now());
+}
+
+void GrpcOpenLoad::FinishUnary(UnaryCall* call, const grpc::Status& status) {
+  if (status.ok()) {
+    RecordResults(recorder_, call->slot, call->response.results());
+    recorder_.AddLookup(call->slot, call->intended);
+  } else {
+    recorder_.AddError(call->slot,
+                       "call ended " + CodeName(status.error_code()) + ": " + status.error_message().substr(0, 60));
+  }
+  outstanding_.fetch_sub(1);
+  delete call;
+  std::lock_guard<std::mutex> lock(mutex_);
+  --unary_in_flight_;
+  done_cv_.notify_all();
 }
 
 GrpcOpenLoad::Stream* GrpcOpenLoad::OpenStream(size_t slot) {
@@ -488,6 +532,10 @@ void GrpcOpenLoad::Arrive(Clock::time_point intended) {
   Lookup lookup{intended, {}};
   options_.shape.Pick(rng_, [&](std::string account) { lookup.accounts.push_back(std::move(account)); });
   outstanding_.fetch_add(1);
+  if (options_.unary) {
+    StartUnary(slot, std::move(lookup));
+    return;
+  }
   // The slot's stream, or a fresh one when it has taken its share or failed (a second failure in a row is a
   // bridge that is not there: the lookup is given up rather than retried).
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -516,6 +564,11 @@ void GrpcOpenLoad::Stop(std::chrono::milliseconds drain) {
   arrivals_.Stop();
   if (!started_) return;
   started_ = false;
+  if (options_.unary) {  // Each call ends by its deadline at the latest.
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, [&] { return unary_in_flight_ == 0; });
+    return;
+  }
   for (Stream* stream : slots_) stream->Retire();
   std::unique_lock<std::mutex> lock(mutex_);
   if (!done_cv_.wait_for(lock, drain, [&] { return done_ == streams_.size(); })) {

@@ -84,6 +84,11 @@ struct GrpcOpenLoadOptions {
   /// Arrivals beyond this many lookups outstanding are dropped and counted (the schedule never slows down).
   int64_t max_outstanding = 20000;
   AskShape shape;
+  /// Each lookup is a BatchGetProfiles call of its own, on the channels in turn, instead of a request on a stream:
+  /// what a service that follows the README's advice for lookups does.
+  bool unary = false;
+  /// Unary only: each call's deadline, counted from when it is sent (it bounds Stop's wait).
+  std::chrono::milliseconds call_deadline{10000};
 };
 
 /// Open-loop lookups: each arrival of a PoissonArrivals schedule is one GetProfilesRequest, written to the next of
@@ -91,19 +96,22 @@ struct GrpcOpenLoadOptions {
 /// streams would (a stream per lookup would add stream set-up to every lookup, which no service would choose for
 /// one-account lookups). Latency runs from the intended arrival to the lookup's request_complete response, matched
 /// by request_index. A stream that fails is replaced at the next arrival for its slot; its lookups still
-/// outstanding count as unanswered. Recorder shards are stream slots.
+/// outstanding count as unanswered. Recorder shards are stream slots. With `unary`, each arrival is instead a
+/// BatchGetProfiles call of its own, timed from the intended arrival to the call's end; a call that does not end OK
+/// leaves its lookup unanswered.
 class GrpcOpenLoad {
  public:
   GrpcOpenLoad(GrpcOpenLoadOptions options, Recorder& recorder);
   ~GrpcOpenLoad();
   void Start();
   /// Stops the arrivals, half-closes every stream once its lookups are written, and waits for their answers;
-  /// streams still open after `drain` are cancelled. Returns when every stream has ended.
+  /// streams still open after `drain` are cancelled. Returns when every stream (or unary call) has ended.
   void Stop(std::chrono::milliseconds drain);
   /// Whether the arrivals ran at real-time priority (PoissonArrivals::realtime).
   bool arrivals_realtime() const { return arrivals_.realtime(); }
 
   class Stream;
+  struct UnaryCall;
 
  private:
   friend class Stream;
@@ -111,8 +119,10 @@ class GrpcOpenLoad {
     Clock::time_point intended;
     std::vector<std::string> accounts;
   };
-  void Arrive(Clock::time_point intended);  // On the arrivals thread.
-  Stream* OpenStream(size_t slot);          // Likewise.
+  void Arrive(Clock::time_point intended);      // On the arrivals thread.
+  Stream* OpenStream(size_t slot);              // Likewise.
+  void StartUnary(size_t slot, Lookup lookup);  // Likewise.
+  void FinishUnary(UnaryCall* call, const grpc::Status& status);
   void StreamDone();
 
   const GrpcOpenLoadOptions options_;
@@ -129,6 +139,7 @@ class GrpcOpenLoad {
   std::condition_variable done_cv_;
   std::vector<std::unique_ptr<Stream>> streams_;  // Every stream opened; deleted with this object.
   size_t done_ = 0;
+  int64_t unary_in_flight_ = 0;  // Unary calls started and not yet ended.
 };
 
 /// Streams that are opened and then left idle (no request, no half-close) until CancelAll.
@@ -145,6 +156,7 @@ class IdleStreams {
   void CancelAll();
 
   class Stream;
+  struct UnaryCall;
 
  private:
   friend class Stream;

@@ -865,8 +865,10 @@ std::string Milliseconds(double ms) {
   return std::isinf(ms) ? std::string("past the answered ones (dropped or never answered)") : Number(ms, 2) + " ms";
 }
 
-// Scenario 1b: the open loop under the real cap. Per rate, a fresh sandbox and bridge (so that the wire check
-// covers that rate's bridge run alone), then direct REST at the same rate and seed against the same sandbox.
+// Scenario 1b: the open loop under the real cap. Per rate, a fresh sandbox and bridge with the lookups on streams
+// (so that the wire check covers that rate's bridge run alone), then the same with a BatchGetProfiles call per
+// lookup (the README's advice for lookups) against a sandbox of its own, then direct REST at the same rate and seed
+// against the first sandbox.
 Report Scenario1b(const Options& options) {
   Report report;
   std::string rates;
@@ -876,33 +878,46 @@ Report Scenario1b(const Options& options) {
                    " calls/s; one-account lookups from user0..user99999, Poisson arrivals at ", rates,
                    " lookups/s, seed ", options.seed, "; bridge: ", options.s1b_streams, " long-lived streams on ",
                    options.s1b_channels, options.s1b_channels == 1 ? " connection" : " connections",
-                   "; direct REST: a pool of ", options.s1b_rest_connections, " keep-alive connections)");
+                   ", then a BatchGetProfiles call per lookup on as many; direct REST: a pool of ",
+                   options.s1b_rest_connections, " keep-alive connections)");
   std::printf("%s ...\n", report.title.c_str());
   std::fflush(stdout);
   Options window = options;
   window.duration_s = options.s1b_duration_s;
   const AskShape shape{1, 0, 100000, options.tags};
-  std::vector<Side> sides;
-  sides.reserve(2 * options.s1b_rates.size());
+  std::vector<Side> sides;  // Per rate: the bridge through streams, through BatchGetProfiles, direct REST.
+  sides.reserve(3 * options.s1b_rates.size());
   report.columns.clear();
   for (size_t i = 0; i < options.s1b_rates.size(); ++i) {
     const double rate = options.s1b_rates[i];
-    std::printf("  %s lookups/s: bridge, then direct REST ...\n", Number(rate).c_str());
+    std::printf("  %s lookups/s: bridge (streams, then BatchGetProfiles), then direct REST ...\n",
+                Number(rate).c_str());
     std::fflush(stdout);
-    SandboxProcess sandbox(options.sandbox_binary, {CappedSandbox(), SandboxThreads(options.s1b_rest_connections)});
-    Side bridge_side;
+    const std::vector<std::string> sandbox_flags = {CappedSandbox(), SandboxThreads(options.s1b_rest_connections)};
+    auto run_bridge = [&](SandboxProcess& sandbox, bool unary) {
+      Side side;
+      {
+        BridgeProcess bridge(options.bridge_binary, sandbox.base_url(), options.bridge_flags);
+        GrpcOpenLoadOptions load;
+        load.rate_per_s = rate;
+        load.seed = options.seed;
+        load.channels = options.s1b_channels;
+        load.streams = options.s1b_streams;
+        load.max_outstanding = kOpenLoopMaxOutstanding;
+        load.shape = shape;
+        load.unary = unary;
+        side = MeasureGrpcOpen(window, sandbox, bridge, load, options.warmup_s);
+      }
+      side.wire = SandboxArrivals(sandbox.port(), kWireWindowsMs);  // The bridge has exited: its whole run.
+      return side;
+    };
+    SandboxProcess sandbox(options.sandbox_binary, sandbox_flags);
+    Side stream_side = run_bridge(sandbox, /*unary=*/false);
+    Side unary_side;
     {
-      BridgeProcess bridge(options.bridge_binary, sandbox.base_url(), options.bridge_flags);
-      GrpcOpenLoadOptions load;
-      load.rate_per_s = rate;
-      load.seed = options.seed;
-      load.channels = options.s1b_channels;
-      load.streams = options.s1b_streams;
-      load.max_outstanding = kOpenLoopMaxOutstanding;
-      load.shape = shape;
-      bridge_side = MeasureGrpcOpen(window, sandbox, bridge, load, options.warmup_s);
+      SandboxProcess unary_sandbox(options.sandbox_binary, sandbox_flags);  // Its own wire check.
+      unary_side = run_bridge(unary_sandbox, /*unary=*/true);
     }
-    bridge_side.wire = SandboxArrivals(sandbox.port(), kWireWindowsMs);  // The bridge has exited: its whole run.
     SleepSeconds(1.1);  // Let the sandbox's 1 s window forget the bridge's calls.
     RestOpenLoadOptions rest;
     rest.rate_per_s = rate;
@@ -913,10 +928,15 @@ Report Scenario1b(const Options& options) {
     Side rest_side = MeasureRestOpen(window, sandbox, rest, options.warmup_s);
     const std::string suffix = " " + Number(rate) + "/s";
     report.columns.push_back("bridge" + suffix);
+    report.columns.push_back("BatchGet" + suffix);
     report.columns.push_back("REST" + suffix);
-    AddCurve(report, "bridge" + suffix, bridge_side, static_cast<int>(i), false);
-    AddCurve(report, "direct REST" + suffix, rest_side, static_cast<int>(i), true);
-    sides.push_back(std::move(bridge_side));
+    const int group = static_cast<int>(i);
+    AddCurve(report, "bridge" + suffix, stream_side, group, false);
+    AddCurve(report, "bridge, BatchGetProfiles" + suffix, unary_side,
+             group + static_cast<int>(options.s1b_rates.size()), false);
+    AddCurve(report, "direct REST" + suffix, rest_side, group, true);
+    sides.push_back(std::move(stream_side));
+    sides.push_back(std::move(unary_side));
     sides.push_back(std::move(rest_side));
   }
   std::vector<const Side*> pointers;
@@ -927,21 +947,25 @@ Report Scenario1b(const Options& options) {
 
   for (size_t i = 0; i < options.s1b_rates.size(); ++i) {
     const double rate = options.s1b_rates[i];
-    const Side& bridge = sides[2 * i];
-    const Side& rest = sides[2 * i + 1];
+    const Side& rest = sides[3 * i + 2];
     const auto target = std::find_if(kS1bTargets.begin(), kS1bTargets.end(),
                                      [rate](const OpenLoopTarget& t) { return t.rate_per_s == rate; });
-    const double p99 = PercentileCountingMissing(bridge.load, 0.99);
-    const double p999 = PercentileCountingMissing(bridge.load, 0.999);
-    const std::string measured =
-        absl::StrCat("p99 ", Milliseconds(p99), ", p999 ", Milliseconds(p999), " (", Number(bridge.load.latency.count),
-                     " answered, ", Number(std::max<int64_t>(0, bridge.load.offered - bridge.load.latency.count)),
-                     " dropped or never answered, counted as slowest); direct REST p99 ",
-                     Milliseconds(PercentileCountingMissing(rest.load, 0.99)));
-    if (target == kS1bTargets.end()) {
-      report.notes.push_back(absl::StrCat("at ", Number(rate), " lookups/s (no target at this rate): ", measured));
-    } else {
-      std::string goal = absl::StrCat("bridge at ", Number(rate), " lookups/s: p99 < ", Number(target->p99_ms), " ms");
+    for (const auto& [side, api] : {std::pair{&sides[3 * i], ""}, {&sides[3 * i + 1], " through BatchGetProfiles"}}) {
+      const Side& bridge = *side;
+      const double p99 = PercentileCountingMissing(bridge.load, 0.99);
+      const double p999 = PercentileCountingMissing(bridge.load, 0.999);
+      const std::string measured = absl::StrCat(
+          "p99 ", Milliseconds(p99), ", p999 ", Milliseconds(p999), " (", Number(bridge.load.latency.count),
+          " answered, ", Number(std::max<int64_t>(0, bridge.load.offered - bridge.load.latency.count)),
+          " dropped or never answered, counted as slowest); direct REST p99 ",
+          Milliseconds(PercentileCountingMissing(rest.load, 0.99)));
+      if (target == kS1bTargets.end()) {
+        report.notes.push_back(
+            absl::StrCat("bridge", api, " at ", Number(rate), " lookups/s (no target at this rate): ", measured));
+        continue;
+      }
+      std::string goal =
+          absl::StrCat("bridge", api, " at ", Number(rate), " lookups/s: p99 < ", Number(target->p99_ms), " ms");
       bool pass = p99 < target->p99_ms;
       if (target->p999_ms > 0) {
         absl::StrAppend(&goal, " and p999 < ", Number(target->p999_ms), " ms");
@@ -949,15 +973,17 @@ Report Scenario1b(const Options& options) {
       }
       report.checks.push_back({goal + " (from intended arrival)", pass, measured});
     }
-    // The generator's own lag, on both sides: past a few ms, latencies are partly its own.
+    // The generator's own lag, on every side: past a few ms, latencies are partly its own.
     double worst = 0;
-    for (const Side* side : {&bridge, &rest}) worst = std::max(worst, side->load.lag.p99_ms);
+    for (size_t j = 3 * i; j < 3 * i + 3; ++j) worst = std::max(worst, sides[j].load.lag.p99_ms);
     report.checks.push_back(
         {absl::StrCat("load generator keeps up at ", Number(rate),
                       " lookups/s (lag p99 <= ", Number(kMaxGeneratorLagMs), " ms, intended arrival -> sent)"),
          worst <= kMaxGeneratorLagMs,
          absl::StrCat(
-             "bridge side ", Number(bridge.load.lag.p99_ms, 3), " ms (max ", Number(bridge.load.lag.max_ms, 2),
+             "bridge side ", Number(sides[3 * i].load.lag.p99_ms, 3), " ms (max ",
+             Number(sides[3 * i].load.lag.max_ms, 2), "), BatchGetProfiles side ",
+             Number(sides[3 * i + 1].load.lag.p99_ms, 3), " ms (max ", Number(sides[3 * i + 1].load.lag.max_ms, 2),
              "), direct REST side ", Number(rest.load.lag.p99_ms, 3), " ms (max ", Number(rest.load.lag.max_ms, 2), ")",
              worst > kMaxGeneratorLagMs ? ": FLAGGED, latencies at this rate include the generator's lag" : "")});
   }
