@@ -486,10 +486,6 @@ void GrpcOpenLoad::StartUnary(size_t slot, Lookup lookup) {
   for (std::string& account : lookup.accounts) call->request.add_accounts(std::move(account));
   for (const std::string& tag : options_.shape.tags) call->request.add_tags(tag);
   call->context.set_deadline(std::chrono::system_clock::now() + options_.call_deadline);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++unary_in_flight_;
-  }
   stubs_[slot % stubs_.size()]->async()->BatchGetProfiles(
       &call->context, &call->request, &call->response,
       [this, call](const grpc::Status& status) { FinishUnary(call, status); });
@@ -504,10 +500,9 @@ void GrpcOpenLoad::FinishUnary(UnaryCall* call, const grpc::Status& status) {
     recorder_.AddError(call->slot,
                        "call ended " + CodeName(status.error_code()) + ": " + status.error_message().substr(0, 60));
   }
-  outstanding_.fetch_sub(1);
   delete call;
-  std::lock_guard<std::mutex> lock(mutex_);
-  --unary_in_flight_;
+  outstanding_.fetch_sub(1);
+  std::lock_guard<std::mutex> lock(mutex_);  // Stop reads outstanding_ under it: no wake-up is lost.
   done_cv_.notify_all();
 }
 
@@ -564,9 +559,9 @@ void GrpcOpenLoad::Stop(std::chrono::milliseconds drain) {
   arrivals_.Stop();
   if (!started_) return;
   started_ = false;
-  if (options_.unary) {  // Each call ends by its deadline at the latest.
+  if (options_.unary) {  // No more arrivals; each call ends by its deadline at the latest.
     std::unique_lock<std::mutex> lock(mutex_);
-    done_cv_.wait(lock, [&] { return unary_in_flight_ == 0; });
+    done_cv_.wait(lock, [&] { return outstanding_.load() == 0; });
     return;
   }
   for (Stream* stream : slots_) stream->Retire();

@@ -133,13 +133,14 @@ class GrpcOpenLoad {
   std::mt19937_64 rng_;         // Accounts; arrivals thread only.
   std::vector<Stream*> slots_;  // The stream taking each slot's lookups; arrivals thread only (then Stop).
   size_t next_slot_ = 0;
-  std::atomic<int64_t> outstanding_{0};  // Lookups offered to a stream and not yet answered or given up.
+  // Lookups offered to a stream (or sent as unary calls) and not yet answered or given up; with `unary`, done_cv_
+  // is notified as each call ends.
+  std::atomic<int64_t> outstanding_{0};
   bool started_ = false;
   std::mutex mutex_;
   std::condition_variable done_cv_;
   std::vector<std::unique_ptr<Stream>> streams_;  // Every stream opened; deleted with this object.
   size_t done_ = 0;
-  int64_t unary_in_flight_ = 0;  // Unary calls started and not yet ended.
 };
 
 /// Streams that are opened and then left idle (no request, no half-close) until CancelAll.
@@ -156,7 +157,6 @@ class IdleStreams {
   void CancelAll();
 
   class Stream;
-  struct UnaryCall;
 
  private:
   friend class Stream;

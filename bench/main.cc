@@ -947,10 +947,12 @@ Report Scenario1b(const Options& options) {
 
   for (size_t i = 0; i < options.s1b_rates.size(); ++i) {
     const double rate = options.s1b_rates[i];
+    const Side& streams = sides[3 * i];
+    const Side& unary = sides[3 * i + 1];
     const Side& rest = sides[3 * i + 2];
     const auto target = std::find_if(kS1bTargets.begin(), kS1bTargets.end(),
                                      [rate](const OpenLoopTarget& t) { return t.rate_per_s == rate; });
-    for (const auto& [side, api] : {std::pair{&sides[3 * i], ""}, {&sides[3 * i + 1], " through BatchGetProfiles"}}) {
+    for (const auto& [side, api] : {std::pair{&streams, ""}, {&unary, " through BatchGetProfiles"}}) {
       const Side& bridge = *side;
       const double p99 = PercentileCountingMissing(bridge.load, 0.99);
       const double p999 = PercentileCountingMissing(bridge.load, 0.999);
@@ -975,17 +977,19 @@ Report Scenario1b(const Options& options) {
     }
     // The generator's own lag, on every side: past a few ms, latencies are partly its own.
     double worst = 0;
-    for (size_t j = 3 * i; j < 3 * i + 3; ++j) worst = std::max(worst, sides[j].load.lag.p99_ms);
+    std::string lags;
+    for (const auto& [side, name] :
+         {std::pair{&streams, "bridge side "}, {&unary, ", BatchGetProfiles side "}, {&rest, ", direct REST side "}}) {
+      worst = std::max(worst, side->load.lag.p99_ms);
+      absl::StrAppend(&lags, name, Number(side->load.lag.p99_ms, 3), " ms (max ", Number(side->load.lag.max_ms, 2),
+                      ")");
+    }
     report.checks.push_back(
         {absl::StrCat("load generator keeps up at ", Number(rate),
                       " lookups/s (lag p99 <= ", Number(kMaxGeneratorLagMs), " ms, intended arrival -> sent)"),
          worst <= kMaxGeneratorLagMs,
          absl::StrCat(
-             "bridge side ", Number(sides[3 * i].load.lag.p99_ms, 3), " ms (max ",
-             Number(sides[3 * i].load.lag.max_ms, 2), "), BatchGetProfiles side ",
-             Number(sides[3 * i + 1].load.lag.p99_ms, 3), " ms (max ", Number(sides[3 * i + 1].load.lag.max_ms, 2),
-             "), direct REST side ", Number(rest.load.lag.p99_ms, 3), " ms (max ", Number(rest.load.lag.max_ms, 2), ")",
-             worst > kMaxGeneratorLagMs ? ": FLAGGED, latencies at this rate include the generator's lag" : "")});
+             lags, worst > kMaxGeneratorLagMs ? ": FLAGGED, latencies at this rate include the generator's lag" : "")});
   }
   // The targets as lines on the plot, rates that share a figure on one line.
   std::map<double, std::string> lines;
